@@ -1,0 +1,81 @@
+# ntk-notebooks: `make figures` and `make test` do all the set-up on a fresh machine.
+SHELL      := /bin/bash
+PYTHON     ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed-stamp
+NOTEBOOKS  := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NAMES      := $(basename $(notdir $(NOTEBOOKS)))
+PARAMS     := params/paper.yml
+BUILD      := build
+# Notebooks run from notebooks/, so `figures/` is given as an absolute path.
+export NTKLIB_FIGURES ?= $(CURDIR)/figures
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: all venv figures test unit nbtest notebooks lab bench clean help $(addprefix figure-,$(NAMES))
+
+all: figures
+
+help:
+	@echo "make figures    execute every notebook at paper scale (papermill, $(PARAMS)), write figures/"
+	@echo "make test       unit tests of ntklib, then every notebook at CI scale (papermill + nbval)"
+	@echo "make notebooks  re-execute the notebooks in place at CI scale to refresh their committed outputs"
+	@echo "make bench      speed and memory benchmarks (not part of make test)"
+	@echo "make lab        open JupyterLab on notebooks/"
+	@echo "make clean      remove build/ and the virtual environment"
+
+# The virtual environment: created when missing, re-installed when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
+	@touch $@
+
+venv: $(STAMP)
+
+# One target per notebook, so `make -j2 figures` runs them in parallel; each writes only its own
+# figures (named after the notebook) and its own executed copy under build/figures/.
+figures: $(addprefix figure-,$(NAMES))
+
+$(addprefix figure-,$(NAMES)): figure-%: $(STAMP)
+	@mkdir -p $(BUILD)/figures figures
+	cd notebooks && ../$(PY) -m papermill --log-level WARNING --no-progress-bar -k python3 \
+	    $(if $(wildcard $(PARAMS)),-f ../$(PARAMS)) $*.ipynb ../$(BUILD)/figures/$*.ipynb
+
+test: unit nbtest
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests
+
+# Every notebook at CI scale (its default parameters): papermill runs it headless and its figures
+# go to build/ci-figures; nbval then re-executes the committed notebook and compares its verdict
+# cells (# NBVAL_CHECK_OUTPUT) with the committed outputs.  A failing assert fails both.
+nbtest: $(STAMP)
+	@mkdir -p $(BUILD)/ci $(BUILD)/ci-figures
+	@set -e; for nb in $(NAMES); do \
+	  echo "papermill: $$nb (CI scale)"; \
+	  (cd notebooks && NTKLIB_FIGURES=$(CURDIR)/$(BUILD)/ci-figures ../$(PY) -m papermill --log-level WARNING \
+	     --no-progress-bar -k python3 $$nb.ipynb ../$(BUILD)/ci/$$nb.ipynb); \
+	done
+	NTKLIB_FIGURES=$(CURDIR)/$(BUILD)/ci-figures $(PY) -m pytest -q -p no:cacheprovider --nbval-lax \
+	    --nbval-current-env -o testpaths= $(NOTEBOOKS)
+
+# Refresh the committed outputs (CI-scale parameters), then strip volatile metadata.
+notebooks: $(STAMP)
+	@set -e; for nb in $(NOTEBOOKS); do \
+	  echo "executing $$nb"; \
+	  (cd notebooks && NTKLIB_FIGURES=$(CURDIR)/$(BUILD)/ci-figures ../$(PY) -m papermill --log-level WARNING \
+	     --no-progress-bar -k python3 $$(basename $$nb) $$(basename $$nb)); \
+	  $(VENV)/bin/nbstripout --keep-output --keep-count --extra-keys \
+	     "metadata.papermill cell.metadata.papermill cell.metadata.execution metadata.widgets" $$nb; \
+	done
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf $(BUILD) $(VENV) *.egg-info

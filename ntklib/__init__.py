@@ -1,0 +1,25 @@
+"""ntklib: neural tangent kernels in PyTorch, infinite width beside finite width.
+
+    import ntklib as nk
+    nk.nngp(X, Y=None, *, depth, activation="relu", beta=0.1)   # Sigma^(depth)(X, Y)
+    nk.ntk(X, Y=None, *, depth, activation="relu", beta=0.1)    # Theta^(depth)_inf(X, Y)
+    nk.r_value(activation, beta)                                 # r(sigma, beta)
+    nk.normalized(activation)                                    # sigma_bar
+    nk.FCNet(n_in, width, depth, *, n_out=1, activation="relu", beta=0.1, norm=None)
+    nk.empirical_ntk(model, X, Y=None)
+
+Conventions (NTK parametrisation, balance beta) are in DESIGN.md §1 and each docstring.
+"""
+from .activations import (ACTIVATIONS, Activation, gaussian_expectation, get_activation, normalized,
+                          scaled)
+from .empirical import couples_batch, empirical_ntk, jacobian_contraction_ntk
+from .kernels import KernelLayers, kernel_layers, nngp, ntk, r_value
+from .networks import FCNet
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "nngp", "ntk", "kernel_layers", "KernelLayers", "r_value",
+    "Activation", "ACTIVATIONS", "get_activation", "normalized", "scaled", "gaussian_expectation",
+    "FCNet", "empirical_ntk", "jacobian_contraction_ntk", "couples_batch",
+]

@@ -1,0 +1,65 @@
+"""Input validation shared by the public functions: clear ValueErrors naming argument, value, and what is accepted."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+
+def check_beta(beta) -> float:
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0.0 <= float(beta) <= 1.0:
+        raise ValueError(f"beta: got {beta!r}; accepted: a real number in [0, 1] "
+                         "(the weight/bias balance of the NTK parametrisation)")
+    return float(beta)
+
+
+def check_depth(depth, name="depth") -> int:
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 1:
+        raise ValueError(f"{name}: got {depth!r}; accepted: an integer >= 1 "
+                         "(the number of weight layers; 1 is the linear model)")
+    return int(depth)
+
+
+def check_positive_int(value, name) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}: got {value!r}; accepted: an integer >= 1")
+    return int(value)
+
+
+def as_inputs(X, name="X", *, dtype=torch.float64, device=None) -> torch.Tensor:
+    """A finite 2-D tensor of shape (N, n_0) in `dtype` on `device` (the input's own device if None)."""
+    if isinstance(X, torch.Tensor):
+        t = X.detach()
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(X, dtype=np.float64))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name}: could not read {type(X).__name__} as a numeric array of shape "
+                             f"(N, n_0): {err}") from err
+    if t.ndim != 2:
+        raise ValueError(f"{name}: got an array of shape {tuple(t.shape)}; accepted: a 2-D array of shape "
+                         "(N, n_0), one input per row (use X[None, :] for a single input)")
+    if t.shape[0] == 0 or t.shape[1] == 0:
+        raise ValueError(f"{name}: got an empty array of shape {tuple(t.shape)}; accepted: shape (N, n_0) "
+                         "with N >= 1 and n_0 >= 1")
+    if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)):
+        raise ValueError(f"{name}: got dtype {t.dtype}; accepted: real numbers")
+    t = t.to(dtype=dtype, device=device if device is not None else t.device)
+    if not torch.isfinite(t).all():
+        bad = (~torch.isfinite(t)).nonzero()[0].tolist()
+        raise ValueError(f"{name}: contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
+                         "accepted: finite values only")
+    return t
+
+
+def as_input_pair(X, Y, *, dtype=torch.float64, device=None):
+    """(X, Y) validated; Y None stays None.  Y must have as many columns as X and sit on X's device."""
+    X = as_inputs(X, "X", dtype=dtype, device=device)
+    if Y is None:
+        return X, None
+    Y = as_inputs(Y, "Y", dtype=dtype, device=X.device)
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(f"Y: has {Y.shape[1]} columns but X has {X.shape[1]}; accepted: the same input "
+                         "dimension n_0 for X and Y")
+    return X, Y

@@ -1,0 +1,152 @@
+"""Infinite-width NNGP and NTK kernels of fully connected networks (DESIGN.md §1).
+
+Network, NTK parametrisation, parameters N(0, 1), balance beta in [0, 1]:
+    z^(l+1)(x) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l)(x) + beta b^(l),   a^(l+1) = sigma(z^(l+1))
+Kernels (Jacot, Gabriel, Hongler 2018, Prop. 1 and Thm. 1), (u, v) ~ N(0, Sigma^(l) on {x, y}):
+    Sigma^(1)(x, y)      = (1 - beta^2) x.y / n_0 + beta^2
+    Sigma^(l+1)(x, y)    = (1 - beta^2) E[sigma(u) sigma(v)] + beta^2
+    SigmaDot^(l+1)(x, y) = (1 - beta^2) E[sigma'(u) sigma'(v)]
+    Theta^(1) = Sigma^(1),   Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1)
+The slides print Sigma^(1) without the 1/n_0 (an erratum; notebook 02 shows it numerically).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._checks import as_input_pair, check_beta, check_depth
+from .activations import get_activation
+
+__all__ = ["nngp", "ntk", "kernel_layers", "r_value", "KernelLayers"]
+
+
+@dataclass
+class KernelLayers:
+    """Every layer's kernels of an FC network; index with 1-based layer numbers.
+
+    sigma[l-1] = Sigma^(l), theta[l-1] = Theta^(l) for l = 1..depth;
+    sigma_dot[l-1] = SigmaDot^(l) for l = 2..depth (sigma_dot[0] is None: layer 1 has no SigmaDot).
+    """
+    sigma: list
+    sigma_dot: list
+    theta: list
+
+    def Sigma(self, l):
+        return self.sigma[l - 1]
+
+    def SigmaDot(self, l):
+        if l < 2:
+            raise ValueError(f"l: got {l}; SigmaDot^(l) exists for l = 2..{len(self.sigma)}")
+        return self.sigma_dot[l - 1]
+
+    def Theta(self, l):
+        return self.theta[l - 1]
+
+
+def _recursion(X, Y, depth, activation, beta, *, want_theta=True, keep=False):
+    """Run the layer recursion; returns (Sigma^(L), Theta^(L) or None, KernelLayers or None)."""
+    act = get_activation(activation)
+    w2, b2 = 1.0 - beta * beta, beta * beta
+    n0 = X.shape[1]
+    qx = w2 * (X * X).sum(1) / n0 + b2                       # Sigma^(l)(x, x), shape (N,)
+    qy = qx if Y is None else w2 * (Y * Y).sum(1) / n0 + b2
+    S = w2 * (X @ (X if Y is None else Y).T) / n0 + b2        # Sigma^(1)(x, y), shape (N, M)
+    T = S if want_theta else None
+    layers = KernelLayers([S], [None], [T]) if keep else None
+    for _ in range(depth - 1):
+        a, b = qx[:, None], qy[None, :]
+        if want_theta:
+            Sd = w2 * act.dual_deriv(a, b, S)
+        S_next = w2 * act.dual(a, b, S) + b2
+        qx_next = w2 * act.dual(qx, qx, qx) + b2
+        qy = qx_next if Y is None else w2 * act.dual(qy, qy, qy) + b2
+        qx, S = qx_next, S_next
+        if want_theta:
+            T = T * Sd + S
+        if keep:
+            layers.sigma.append(S)
+            layers.sigma_dot.append(Sd)
+            layers.theta.append(T)
+    return S, T, layers
+
+
+def _prepare(X, Y, depth, beta, dtype, device):
+    check_depth(depth)
+    beta = check_beta(beta)
+    X, Y = as_input_pair(X, Y, dtype=dtype, device=device)
+    return X, Y, beta
+
+
+def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
+    """Infinite-width NNGP kernel Sigma^(depth)(X, Y): the covariance of the outputs at initialisation.
+
+    Network (NTK parametrisation, DESIGN.md §1):
+        z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1)
+    Recursion: Sigma^(1) = (1 - beta^2) x.y/n_0 + beta^2;
+               Sigma^(l+1) = (1 - beta^2) E[sigma(u) sigma(v)] + beta^2
+    (Neal 1996; Lee et al. 2018; Jacot, Gabriel, Hongler 2018, Prop. 1).
+
+    Args:
+        X: inputs, shape (N, n_0), numpy or torch.  Y: shape (M, n_0); None means X.
+        depth: number of weight layers L >= 1 (depth=1 is the linear model).
+        activation: a name ("relu", "erf", "tanh", ...), nk.normalized(...), or a torch callable.
+        beta: weight/bias balance in [0, 1].
+        dtype, device: of the computation and the result (default float64, the inputs' device).
+    Returns:
+        tensor of shape (N, M).
+    Example:
+        >>> nk.nngp([[1.0, 0.0], [0.0, 1.0]], depth=1, beta=0.0)
+        tensor([[0.5000, 0.0000],
+                [0.0000, 0.5000]], dtype=torch.float64)
+    """
+    X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
+    return _recursion(X, Y, depth, activation, beta, want_theta=False)[0]
+
+
+def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
+    """Infinite-width neural tangent kernel Theta^(depth)(X, Y) of a fully connected network.
+
+    Network (NTK parametrisation, DESIGN.md §1):
+        z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1)
+    Recursion: Theta^(1) = Sigma^(1);  Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1),
+    i.e. Theta^(L) = sum_l Sigma^(l) prod_{k > l} SigmaDot^(k) (Jacot, Gabriel, Hongler 2018, Thm. 1).
+
+    Args:
+        X: inputs, shape (N, n_0).  Y: inputs, shape (M, n_0); None means X.
+        depth: number of weight layers L >= 1 (depth=1 is the linear model).
+        activation: a name ("relu", "erf", ...), nk.normalized(...), or any torch callable.
+        beta: weight/bias balance in [0, 1].
+        dtype, device: of the computation and the result (default float64, the inputs' device).
+    Returns:
+        tensor of shape (N, M).
+    Example:
+        >>> nk.ntk([[1.0, 0.0]], depth=2, activation="erf", beta=0.1).shape
+        torch.Size([1, 1])
+    """
+    X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
+    return _recursion(X, Y, depth, activation, beta)[1]
+
+
+def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
+    """Sigma^(l), SigmaDot^(l) and Theta^(l) for every layer l = 1..depth, as a `KernelLayers`.
+
+    Same arguments and conventions as `ntk`.
+        >>> k = nk.kernel_layers([[1.0, 0.0]], depth=3); k.Theta(3).shape
+        torch.Size([1, 1])
+    """
+    X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
+    return _recursion(X, Y, depth, activation, beta, keep=True)[2]
+
+
+def r_value(activation, beta) -> float:
+    """The characteristic value r(sigma, beta) = (1 - beta^2) E_{z ~ N(0,1)}[sigma'(z)^2].
+
+    For a standardised sigma (E sigma(z)^2 = 1) and inputs with ||x||^2 = n_0, r < 1 is the FREEZE
+    (Theta(x, y)/Theta(x, x) -> 1), r > 1 the CHAOS (-> 0 for x != +-y), and
+    Theta^(L)(x, x) = (1 - r^L)/(1 - r) (Jacot, Gabriel, Hongler 2019b, Thm. 3).
+        >>> nk.r_value(nk.scaled("relu", 2 ** 0.5), 0.1)   # the edge: 1 - beta^2
+        0.99
+    """
+    beta = check_beta(beta)
+    return (1.0 - beta * beta) * get_activation(activation).moments()[2]

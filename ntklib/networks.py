@@ -1,0 +1,148 @@
+"""Finite fully connected networks in NTK parametrisation (the finite side of kernels.py).
+
+    a^(0) = x
+    z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),    W^(l), b^(l) ~ N(0, 1)
+    a^(l+1) = norm(sigma(z^(l+1)))                                    (norm: none, layer or batch)
+    f(x) = z^(L)(x)
+
+(Jacot, Gabriel, Hongler 2018, §2.)  As every hidden width grows, f converges to a Gaussian process
+with covariance `nk.nngp` and its tangent kernel to `nk.ntk` (without norms).  With norm="layer" the
+limit is the network with the normalised nonlinearity sigma_bar; with norm="batch" (statistics over
+the batch, no affine parameters) the outputs couple the batch and
+(1/N^2) sum_ij Theta(x_i, x_j) = beta^2 exactly (Jacot, Gabriel, Hongler 2019b, §4).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ._checks import as_inputs, check_beta, check_depth, check_positive_int
+from .activations import get_activation
+
+__all__ = ["FCNet", "NORMS"]
+
+NORMS = (None, "layer", "batch")
+NORM_EPS = 1e-12
+
+
+def layer_norm(a):
+    """Standardise each row over its features (no affine parameters)."""
+    a = a - a.mean(-1, keepdim=True)
+    return a / torch.sqrt((a * a).mean(-1, keepdim=True) + NORM_EPS)
+
+
+def batch_norm(a):
+    """Standardise each feature over the batch (statistics of this batch, no affine parameters)."""
+    a = a - a.mean(0, keepdim=True)
+    return a / torch.sqrt((a * a).mean(0, keepdim=True) + NORM_EPS)
+
+
+class FCNet(nn.Module):
+    """A fully connected network in NTK parametrisation with balance beta (DESIGN.md §1).
+
+        z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1)
+        a^(l+1) = norm(sigma(z^(l+1))),  f(x) = z^(L)(x)
+
+    Args:
+        n_in: input dimension n_0.
+        width: hidden width (an int), or the list [n_1, ..., n_{L-1}] of the depth - 1 hidden widths.
+        depth: number of weight layers L >= 1 (depth=1 is the linear model f(x) = c W x + beta b).
+        n_out: output dimension n_L.
+        activation: a name, nk.normalized(...), nk.scaled(...), or a torch callable.
+        beta: weight/bias balance in [0, 1].
+        norm: None, "layer" (each hidden layer's activations standardised over neurons) or "batch"
+            (standardised over the batch, after every hidden nonlinearity; outputs couple the batch).
+        seed: seeds the N(0, 1) initialisation (a private generator; None uses torch's global one).
+        dtype, device: of the parameters (float64 by default, for comparisons with theory).
+    Forward: (N, n_in) -> (N, n_out).
+    Example:
+        >>> net = nk.FCNet(2, 512, 3, seed=0); net(torch.zeros(4, 2, dtype=torch.float64)).shape
+        torch.Size([4, 1])
+    """
+
+    def __init__(self, n_in, width, depth, *, n_out=1, activation="relu", beta=0.1, norm=None,
+                 seed=None, dtype=torch.float64, device=None):
+        super().__init__()
+        n_in = check_positive_int(n_in, "n_in")
+        depth = check_depth(depth)
+        n_out = check_positive_int(n_out, "n_out")
+        if isinstance(width, Sequence) and not isinstance(width, str):
+            hidden = [check_positive_int(w, "width") for w in width]
+            if len(hidden) != depth - 1:
+                raise ValueError(f"width: got {len(hidden)} hidden widths for depth={depth}; accepted: an "
+                                 f"int, or a list of depth - 1 = {depth - 1} ints")
+        else:
+            hidden = [check_positive_int(width, "width")] * (depth - 1)
+        if norm not in NORMS:
+            raise ValueError(f"norm: got {norm!r}; accepted: None, 'layer' or 'batch'")
+        self.beta = check_beta(beta)
+        self.activation = get_activation(activation)
+        self.norm = norm
+        self.widths = [n_in, *hidden, n_out]
+        self.depth = depth
+        gen = None
+        if seed is not None:
+            gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for n_l, n_next in zip(self.widths[:-1], self.widths[1:]):
+            W = torch.randn(n_next, n_l, generator=gen, dtype=dtype)
+            b = torch.randn(n_next, generator=gen, dtype=dtype)
+            self.weights.append(nn.Parameter(W.to(device)))
+            self.biases.append(nn.Parameter(b.to(device)))
+        self.scales = [math.sqrt(1.0 - self.beta ** 2) / math.sqrt(n) for n in self.widths[:-1]]
+
+    @property
+    def couples_batch(self) -> bool:
+        """True when an output depends on the other inputs of the batch (BatchNorm)."""
+        return self.norm == "batch"
+
+    @property
+    def n_in(self):
+        return self.widths[0]
+
+    @property
+    def n_out(self):
+        return self.widths[-1]
+
+    def _normalise(self, a):
+        if self.norm == "layer":
+            return layer_norm(a)
+        if self.norm == "batch":
+            return batch_norm(a)
+        return a
+
+    def _check(self, X):
+        p = self.weights[0]
+        if not isinstance(X, torch.Tensor):
+            X = as_inputs(X, "X", dtype=p.dtype, device=p.device)
+        if X.ndim != 2 or X.shape[1] != self.n_in:
+            raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: shape (N, n_in) = (N, {self.n_in})")
+        if self.norm == "batch" and X.shape[0] < 2:
+            raise ValueError("X: norm='batch' standardises over the batch; accepted: at least 2 inputs")
+        return X
+
+    def layers(self, X):
+        """Forward pass keeping, for each weight layer l = 0..L-1, its input a^(l) and output z^(l+1).
+
+        Returns (inputs, preacts): lists of length depth; preacts[-1] is the output f(X).
+        """
+        a = self._check(X)
+        inputs, preacts = [], []
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            inputs.append(a)
+            z = self.scales[l] * (a @ W.T) + self.beta * b
+            preacts.append(z)
+            if l < self.depth - 1:
+                a = self._normalise(self.activation(z))
+        return inputs, preacts
+
+    def forward(self, X):
+        return self.layers(X)[1][-1]
+
+    def extra_repr(self):
+        return (f"widths={self.widths}, activation={self.activation.name}, beta={self.beta}, "
+                f"norm={self.norm}")
