@@ -6,11 +6,11 @@ PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.installed-stamp
 NOTEBOOKS  := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NAMES      := $(basename $(notdir $(NOTEBOOKS)))
-PARAMS     := params/paper.yml
 BUILD      := build
 # Notebooks run from notebooks/, so `figures/` is given as an absolute path.
 export NTKLIB_FIGURES ?= $(CURDIR)/figures
 export MPLBACKEND := Agg
+export NTKLIB_QUIET := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: all venv figures test unit nbtest notebooks lab bench clean help $(addprefix figure-,$(NAMES))
@@ -18,7 +18,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 all: figures
 
 help:
-	@echo "make figures    execute every notebook at paper scale (papermill, $(PARAMS)), write figures/"
+	@echo "make figures    execute every notebook at paper scale (papermill, params/NAME.yml), write figures/"
 	@echo "make test       unit tests of ntklib, then every notebook at CI scale (papermill + nbval)"
 	@echo "make notebooks  re-execute the notebooks in place at CI scale to refresh their committed outputs"
 	@echo "make bench      speed and memory benchmarks (not part of make test)"
@@ -41,7 +41,7 @@ figures: $(addprefix figure-,$(NAMES))
 $(addprefix figure-,$(NAMES)): figure-%: $(STAMP)
 	@mkdir -p $(BUILD)/figures figures
 	cd notebooks && ../$(PY) -m papermill --log-level WARNING --no-progress-bar -k python3 \
-	    $(if $(wildcard $(PARAMS)),-f ../$(PARAMS)) $*.ipynb ../$(BUILD)/figures/$*.ipynb
+	    $(if $(wildcard params/$*.yml),-f ../params/$*.yml) $*.ipynb ../$(BUILD)/figures/$*.ipynb
 
 test: unit nbtest
 

@@ -12,14 +12,17 @@ Conventions (NTK parametrisation, balance beta) are in DESIGN.md §1 and each do
 """
 from .activations import (ACTIVATIONS, Activation, gaussian_expectation, get_activation, normalized,
                           scaled)
-from .empirical import couples_batch, empirical_ntk, jacobian_contraction_ntk
+from . import data, plotting, stats
+from .dynamics import TrainRecord, train_gd
+from .empirical import couples_batch, empirical_nngp, empirical_ntk, jacobian_contraction_ntk
 from .kernels import KernelLayers, kernel_layers, nngp, ntk, r_value
-from .networks import FCNet
+from .networks import FCNet, sample_outputs
 
 __version__ = "0.1.0"
 
 __all__ = [
     "nngp", "ntk", "kernel_layers", "KernelLayers", "r_value",
     "Activation", "ACTIVATIONS", "get_activation", "normalized", "scaled", "gaussian_expectation",
-    "FCNet", "empirical_ntk", "jacobian_contraction_ntk", "couples_batch",
+    "FCNet", "sample_outputs", "empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch",
+    "train_gd", "TrainRecord", "data", "plotting", "stats",
 ]

@@ -24,7 +24,7 @@ from torch.func import functional_call, jacrev, vjp, vmap
 from ._checks import as_input_pair
 from .networks import FCNet
 
-__all__ = ["empirical_ntk", "jacobian_contraction_ntk", "couples_batch"]
+__all__ = ["empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch"]
 
 DEFAULT_MEMORY_BUDGET = 2 ** 30   # bytes of Jacobian held at once by the generic path
 
@@ -216,3 +216,21 @@ def jacobian_contraction_ntk(model, X, Y=None):
     jx = jac(params, X)
     jy = jx if Y is None else jac(params, Y)
     return sum(torch.einsum("n...,m...->nm", jx[k], jy[k]) for k in jx)
+
+
+def empirical_nngp(model: FCNet, X, Y=None):
+    """The output covariance of an FCNet given its hidden layers (the finite-width Sigma^(L)):
+
+        Sigma_hat(x, y) = (1 - beta^2)/n_{L-1} a^(L-1)(x).a^(L-1)(y) + beta^2
+
+    Given the hidden layers, each output unit z^(L)_i = sqrt(1 - beta^2)/sqrt(n_{L-1}) W_i a^(L-1) + beta b_i
+    is exactly Gaussian with this covariance; as the width grows Sigma_hat -> nk.nngp(X, Y, depth=L)
+    with fluctuations of order width^(-1/2) (Jacot, Gabriel, Hongler 2018, Prop. 1).
+    """
+    if not isinstance(model, FCNet):
+        raise ValueError(f"model: got {type(model).__name__}; accepted: an nk.FCNet")
+    X, Y = _inputs(model, X, Y)
+    with torch.no_grad():
+        ax = model.layers(X)[0][-1]
+        ay = ax if Y is None else model.layers(Y)[0][-1]
+    return model.scales[-1] ** 2 * (ax @ ay.T) + model.beta ** 2

@@ -22,7 +22,7 @@ from torch import nn
 from ._checks import as_inputs, check_beta, check_depth, check_positive_int
 from .activations import get_activation
 
-__all__ = ["FCNet", "NORMS"]
+__all__ = ["FCNet", "NORMS", "sample_outputs"]
 
 NORMS = (None, "layer", "batch")
 NORM_EPS = 1e-12
@@ -146,3 +146,35 @@ class FCNet(nn.Module):
     def extra_repr(self):
         return (f"widths={self.widths}, activation={self.activation.name}, beta={self.beta}, "
                 f"norm={self.norm}")
+
+
+def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, seed=0,
+                   dtype=torch.float64):
+    """Outputs f(X) of `n_samples` independent FCNets (one output unit each), shape (n_samples, N).
+
+    The same network as `FCNet` (NTK parametrisation, W, b ~ N(0, 1)), sampled many at a time with
+    batched matrix products, so thousands of independent draws of the prior are cheap.  As the width
+    grows each column approaches N(0, Sigma^(depth)(x, x)) and the rows a Gaussian vector with
+    covariance nk.nngp(X, depth=depth) (Neal 1996; Lee et al. 2018).
+    """
+    X = as_inputs(X, "X", dtype=dtype)
+    width, depth = check_positive_int(width, "width"), check_depth(depth)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    beta = check_beta(beta)
+    act = get_activation(activation)
+    gen = torch.Generator().manual_seed(int(seed))
+    c = math.sqrt(1.0 - beta * beta)
+    per_net = max(width * width, width * X.shape[1], 1)
+    block = max(1, min(n_samples, 2 ** 24 // per_net))
+    out = []
+    for s in range(0, n_samples, block):
+        B = min(block, n_samples - s)
+        a = X.expand(B, *X.shape)
+        for l in range(depth):
+            n_l, n_next = a.shape[-1], (width if l < depth - 1 else 1)
+            W = torch.randn(B, n_l, n_next, generator=gen, dtype=dtype)
+            b = torch.randn(B, 1, n_next, generator=gen, dtype=dtype)
+            z = (c / math.sqrt(n_l)) * (a @ W) + beta * b
+            a = act(z) if l < depth - 1 else z
+        out.append(z[..., 0])
+    return torch.cat(out)

@@ -1,0 +1,126 @@
+"""One style and one `save` for every figure; plot helpers that draw numbers computed elsewhere.
+
+`save(fig, name)` writes figures/NAME.png and figures/NAME.pdf atomically (a temporary file, then a
+rename, so an interrupted run never leaves half a figure) and byte-stable (no creation date in the
+PDF).  The folder is $NTKLIB_FIGURES when set (the Makefile sets it), else figures/ at the top of the
+repository, else ./figures.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .stats import loglog_slope, to_numpy
+
+__all__ = ["setup", "save", "figure_dir", "plot_loglog", "plot_qq", "plot_matrices", "COLORS"]
+
+COLORS = ["#1b6ca8", "#d1495b", "#3c8d2f", "#edae49", "#6a4c93", "#00798c", "#8c564b"]
+
+STYLE = {
+    "figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight",
+    "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+    "axes.prop_cycle": matplotlib.cycler(color=COLORS), "image.cmap": "viridis",
+    "svg.hashsalt": "ntk-notebooks", "figure.max_open_warning": 0,
+}
+
+
+def setup():
+    """Apply the project's matplotlib style (inline figures stay PNG)."""
+    plt.rcParams.update(STYLE)
+    try:  # in a notebook: PNG only, so nbval has nothing volatile to compare
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        set_matplotlib_formats("png")
+    except Exception:  # noqa: BLE001 - not in IPython
+        pass
+
+
+def figure_dir() -> Path:
+    env = os.environ.get("NTKLIB_FIGURES")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "notebooks").is_dir():
+        return repo / "figures"
+    return Path.cwd() / "figures"
+
+
+def save(fig, name: str, directory=None):
+    """Write `fig` to DIR/NAME.png and DIR/NAME.pdf, atomically and byte-stably; returns the paths."""
+    d = Path(directory) if directory is not None else figure_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
+        path = d / f"{name}.{ext}"
+        tmp = d / f".{name}.{os.getpid()}.tmp.{ext}"
+        fig.savefig(tmp, format=ext, metadata=meta)
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
+
+
+def plot_loglog(x, ys: dict, *, ax=None, reference_slope=None, xlabel="width", ylabel="", title=None,
+                errors: dict | None = None):
+    """Log-log curves {label: y} against x with their fitted slopes in the legend, and optionally a
+    dashed reference line x^reference_slope through the first curve's first point."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 3.2))
+    x = to_numpy(x).astype(float)
+    for i, (label, y) in enumerate(ys.items()):
+        y = to_numpy(y).astype(float)
+        s, _ = loglog_slope(x, y)
+        err = None if errors is None else to_numpy(errors[label])
+        ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=2, color=COLORS[i % len(COLORS)],
+                    label=f"{label} (slope {s:+.2f})")
+    if reference_slope is not None:
+        y0 = to_numpy(next(iter(ys.values()))).astype(float)[0]
+        ax.plot(x, y0 * (x / x[0]) ** reference_slope, "k--", lw=1,
+                label=f"width$^{{{reference_slope:g}}}$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax.figure
+
+
+def plot_qq(samples, *, ax=None, label=None, color=None):
+    """Normal QQ plot of standardised samples against N(0, 1) quantiles, with the diagonal."""
+    from scipy import stats
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.4, 3.2))
+    s = np.sort(to_numpy(samples).ravel())
+    q = stats.norm.ppf((np.arange(1, s.size + 1) - 0.5) / s.size)
+    ax.plot(q, s, ".", ms=3, label=label, color=color)
+    lim = max(abs(q).max(), abs(s).max())
+    ax.plot([-lim, lim], [-lim, lim], "k--", lw=1)
+    ax.set_xlabel("N(0, 1) quantile")
+    ax.set_ylabel("sample quantile")
+    return ax.figure
+
+
+def plot_matrices(mats: dict, *, axes=None, cmap="viridis", vmin=None, vmax=None, colorbar=True):
+    """Side-by-side images of matrices {title: M} on a shared colour scale."""
+    n = len(mats)
+    if axes is None:
+        _, axes = plt.subplots(1, n, figsize=(3.0 * n, 2.9), squeeze=False)
+        axes = axes[0]
+    arrs = {k: to_numpy(v) for k, v in mats.items()}
+    lo = min(a.min() for a in arrs.values()) if vmin is None else vmin
+    hi = max(a.max() for a in arrs.values()) if vmax is None else vmax
+    for ax, (title, a) in zip(axes, arrs.items()):
+        im = ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    if colorbar:
+        axes[-1].figure.colorbar(im, ax=list(axes), shrink=0.8)
+    return axes[0].figure
