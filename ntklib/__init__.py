@@ -13,7 +13,7 @@ Conventions (NTK parametrisation, balance beta) are in DESIGN.md §1 and each do
 from .activations import (ACTIVATIONS, Activation, gaussian_expectation, get_activation, normalized,
                           scaled)
 from . import data, plotting, stats
-from .dynamics import TrainRecord, train_gd
+from .dynamics import *  # noqa: F401,F403 - every module lists its public names in __all__
 from .empirical import couples_batch, empirical_nngp, empirical_ntk, jacobian_contraction_ntk
 from .kernels import KernelLayers, kernel_layers, nngp, ntk, r_value
 from .networks import FCNet, sample_outputs
@@ -24,5 +24,8 @@ __all__ = [
     "nngp", "ntk", "kernel_layers", "KernelLayers", "r_value",
     "Activation", "ACTIVATIONS", "get_activation", "normalized", "scaled", "gaussian_expectation",
     "FCNet", "sample_outputs", "empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch",
-    "train_gd", "TrainRecord", "data", "plotting", "stats",
+    "data", "plotting", "stats",
 ]
+# Modules with many public names re-export through their own __all__.
+from . import dynamics as _dynamics  # noqa: E402
+__all__ += _dynamics.__all__

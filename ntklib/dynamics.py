@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-__all__ = ["train_gd", "TrainRecord", "quiet"]
+__all__ = ["train_gd", "TrainRecord", "quiet", "ntk_flow", "kernel_gd"]
 
 
 def quiet() -> bool:
@@ -88,3 +88,73 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
                 p.sub_(lr * g)
     return TrainRecord(np.array(rec_steps), torch.stack(f_tr),
                        torch.stack(f_te) if X_test is not None else None, torch.stack(losses), float(lr))
+
+
+def ntk_flow(theta_XX, f0_X, Y, times, *, theta_tX=None, f0_t=None):
+    """Infinite-width prediction of gradient flow on C = (1/N) ||f(X) - Y||^2 (Jacot et al. 2018, §5):
+
+        f_t(X) = Y - exp(-(2t/N) Theta(X, X)) (Y - f_0(X))
+        f_t(x) = f_0(x) + Theta(x, X) Theta(X, X)^{-1} (I - exp(-(2t/N) Theta(X, X))) (Y - f_0(X))
+
+    computed from one eigendecomposition Theta(X, X) = V diag(lam) V^T (no matrix exponential per time;
+    (1 - exp(-2 t lam / N)) / lam is evaluated stably, tending to 2t/N as lam -> 0).
+
+    Args:
+        theta_XX: (N, N) symmetric kernel on the training inputs.  f0_X: (N,) outputs at t = 0.
+        Y: (N,) targets.  times: flow times t (gradient descent with step eta at step k: t = eta k).
+        theta_tX: optional (M, N) kernel between test and training inputs, with f0_t (M,) test outputs at t = 0.
+    Returns:
+        (f_X, f_t): tensors (T, N) and (T, M) (f_t is None without test inputs).
+    """
+    K = torch.as_tensor(theta_XX, dtype=torch.float64)
+    N = K.shape[0]
+    Y = torch.as_tensor(Y, dtype=K.dtype, device=K.device).reshape(N)
+    f0 = torch.as_tensor(f0_X, dtype=K.dtype, device=K.device).reshape(N)
+    t = torch.as_tensor(np.asarray(times, dtype=np.float64), device=K.device).reshape(-1, 1)
+    lam, V = torch.linalg.eigh((K + K.T) / 2)
+    r0 = V.T @ (Y - f0)                                    # initial residual in the eigenbasis
+    decay = torch.exp(-2.0 * t * lam / N)                  # (T, N)
+    f_X = Y - (decay * r0) @ V.T
+    if theta_tX is None:
+        return f_X, None
+    Kt = torch.as_tensor(theta_tX, dtype=K.dtype, device=K.device)
+    ft0 = torch.as_tensor(f0_t, dtype=K.dtype, device=K.device).reshape(Kt.shape[0])
+    safe = torch.where(lam.abs() > 1e-300, lam, torch.ones_like(lam))
+    gain = torch.where(lam.abs() > 1e-300, -torch.expm1(-2.0 * t * lam / N) / safe, 2.0 * t / N)
+    return f_X, ft0 + (gain * r0) @ (Kt @ V).T
+
+
+def kernel_gd(theta, f0, Y, train_idx, *, lr, batches, record_steps=None):
+    """Kernel (stochastic) gradient descent in function space, the infinite-width image of SGD.
+
+    Each step uses a minibatch B of training indices and the cost C_B = (1/|B|) ||f(X_B) - Y_B||^2:
+        f(x) <- f(x) - lr (2/|B|) Theta(x, X_B) (f(X_B) - Y_B)        for every point x
+    which is what SGD with the same step and minibatches does to a network whose NTK is Theta
+    (Yang and Littwin 2021, Thm. 2.2).
+
+    Args:
+        theta: (P, P) kernel on all points (training points and any others to track).
+        f0: (P,) outputs at initialisation.  Y: (n_train,) targets of the training points.
+        train_idx: (n_train,) indices of the training points among the P points.
+        lr: step size.  batches: a sequence of index arrays into the training set (one per step).
+        record_steps: steps at which f is recorded (default every step, 0 included).
+    Returns:
+        (steps, f): numpy array (T,) and tensor (T, P).
+    """
+    K = torch.as_tensor(theta, dtype=torch.float64)
+    f = torch.as_tensor(f0, dtype=K.dtype, device=K.device).reshape(-1).clone()
+    Y = torch.as_tensor(Y, dtype=K.dtype, device=K.device).reshape(-1)
+    tr = torch.as_tensor(np.asarray(train_idx), device=K.device)
+    n_steps = len(batches)
+    rec = set(range(n_steps + 1)) if record_steps is None else set(int(s) for s in record_steps)
+    steps, out = [], []
+    for k in range(n_steps + 1):
+        if k in rec:
+            steps.append(k)
+            out.append(f.clone())
+        if k == n_steps:
+            break
+        b = torch.as_tensor(np.asarray(batches[k]), device=K.device)
+        idx = tr[b]
+        f = f - lr * (2.0 / len(b)) * (K[:, idx] @ (f[idx] - Y[b]))
+    return np.array(steps), torch.stack(out)
