@@ -16,7 +16,8 @@ import numpy as np
 
 from .stats import loglog_slope, to_numpy
 
-__all__ = ["setup", "save", "figure_dir", "plot_loglog", "plot_qq", "plot_matrices", "COLORS"]
+__all__ = ["setup", "save", "figure_dir", "plot_loglog", "plot_qq", "plot_matrices", "COLORS",
+           "plot_ntk_on_circle"]
 
 COLORS = ["#1b6ca8", "#d1495b", "#3c8d2f", "#edae49", "#6a4c93", "#00798c", "#8c564b"]
 
@@ -124,3 +125,24 @@ def plot_matrices(mats: dict, *, axes=None, cmap="viridis", vmin=None, vmax=None
     if colorbar:
         axes[-1].figure.colorbar(im, ax=list(axes), shrink=0.8)
     return axes[0].figure
+
+
+def plot_ntk_on_circle(gamma, theory, snapshots: dict, *, ax=None, t_label="trained"):
+    """Jacot et al. 2018, Fig. 1: Theta(x0, x(gamma)) on the unit circle.
+
+    gamma: (A,) angles; theory: (A,) the limit kernel; snapshots: {label: (K0, KT)} with K0, KT of shape
+    (seeds, A) - thin solid lines at t = 0, dashed after training, one colour per label.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.2, 3.4))
+    g = to_numpy(gamma)
+    for i, (label, (K0, KT)) in enumerate(snapshots.items()):
+        col = COLORS[i % len(COLORS)]
+        for s, (k0, kt) in enumerate(zip(to_numpy(K0), to_numpy(KT))):
+            ax.plot(g, k0, color=col, lw=0.8, alpha=0.7, label=f"{label}, t = 0" if s == 0 else None)
+            ax.plot(g, kt, color=col, lw=0.8, ls="--", alpha=0.7, label=f"{label}, {t_label}" if s == 0 else None)
+    ax.plot(g, to_numpy(theory), color="k", lw=2.2, label=r"$\Theta_\infty$")
+    ax.set_xlabel(r"$\gamma$")
+    ax.set_ylabel(r"$\Theta(x_0, x(\gamma))$")
+    ax.legend(ncol=2)
+    return ax.figure
