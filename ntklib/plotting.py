@@ -144,5 +144,5 @@ def plot_ntk_on_circle(gamma, theory, snapshots: dict, *, ax=None, t_label="trai
     ax.plot(g, to_numpy(theory), color="k", lw=2.2, label=r"$\Theta_\infty$")
     ax.set_xlabel(r"$\gamma$")
     ax.set_ylabel(r"$\Theta(x_0, x(\gamma))$")
-    ax.legend(ncol=2)
+    ax.legend(loc="upper left", fontsize=7)
     return ax.figure
