@@ -1,10 +1,14 @@
-"""Training dynamics: gradient descent on the mean squared error, recorded in function space.
+"""Training dynamics: gradient descent on the mean squared error, recorded in function space, beside the
+infinite-width linear ODE, its eigen-decomposition ("NTK PCA") and the loss surface it implies.
 
 Cost C(theta) = (1/N) ||f_theta(X) - Y||^2.  Gradient flow gives d/dt f_t(X) = (2/N) Theta (Y - f_t(X))
 (Jacot, Gabriel, Hongler 2018, §5); gradient descent with step eta follows the flow at t = eta * steps.
+With Theta(X, X) = V diag(lam) V^T, the residual along eigenvector v_i decays as exp(-2 lam_i t / N)
+(flow) or (1 - 2 eta lam_i / N)^k (gradient descent, step eta, k steps).
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -12,7 +16,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-__all__ = ["train_gd", "TrainRecord", "quiet", "ntk_flow", "kernel_gd"]
+from .empirical import empirical_ntk
+from .kernels import ntk
+from .networks import FCNet
+from .stats import relative_error
+
+__all__ = ["train_gd", "TrainRecord", "quiet", "ntk_flow", "kernel_gd",
+           "ntk_pca", "mode_coefficients", "mode_rates", "fit_decay_rates", "mode_decay", "condition_number",
+           "convergence_time", "constant_mode_cosine", "eigen_gap", "narrow_valley", "ode_gap_sweep"]
 
 
 def quiet() -> bool:
@@ -41,7 +52,25 @@ def _flat_outputs(out, n, name="model"):
     return out.reshape(n)
 
 
-def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress=None) -> TrainRecord:
+def _fast_fc(model) -> bool:
+    """An FCNet without normalisation, all parameters trainable, forward not overridden."""
+    from .networks import FCNet
+    return (isinstance(model, FCNet) and model.norm is None
+            and type(model).forward is FCNet.forward and type(model).layers is FCNet.layers
+            and all(p.requires_grad for p in model.parameters()))
+
+
+def _steps_from_times(record_times, lr):
+    k = np.asarray(record_times, dtype=np.float64) / lr
+    ks = np.round(k)
+    if (np.abs(k - ks) > 1e-9 * np.maximum(1.0, np.abs(k))).any() or (ks < 0).any():
+        raise ValueError(f"record_times: got {list(np.asarray(record_times))[:5]}...; accepted: non-negative "
+                         f"multiples of lr = {lr} (gradient descent is recorded at t = lr * step)")
+    return ks.astype(int)
+
+
+def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress=None, record_times=None,
+             method="auto") -> TrainRecord:
     """Full-batch gradient descent theta <- theta - lr grad C, C = (1/N) ||f(X) - Y||^2, in place.
 
     Args:
@@ -53,6 +82,12 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
             `steps` included).
         X_test: optional inputs whose outputs are recorded too (evaluated as one batch).
         progress: show a tqdm bar (default: yes, unless quiet()).
+        record_times: alternatively, the flow times t = lr * step at which to record (multiples of lr).
+        method: "autograd" (any module: torch.autograd.grad, then p -= lr g), "lowrank" (an FCNet
+            without norm: the same arithmetic with each weight kept as W0 + U V^T; with N inputs a step
+            changes W^(l) by the rank-N matrix -lr c_l g^T a^(l), so the low-rank factors replace the
+            ~8 passes over every weight matrix per step by 2 reads of W0; the factors are folded into W0
+            every ~width/8 ranks) or "auto" (lowrank where it applies, else autograd).
     Returns:
         TrainRecord with steps, f_train, f_test, loss, lr.
     """
@@ -60,17 +95,39 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
         raise ValueError(f"lr: got {lr!r}; accepted: a positive number")
     if not (isinstance(steps, (int, np.integer)) and steps >= 0):
         raise ValueError(f"steps: got {steps!r}; accepted: an integer >= 0")
+    if method not in ("auto", "autograd", "lowrank"):
+        raise ValueError(f"method: got {method!r}; accepted: 'auto', 'autograd' or 'lowrank'")
+    fast = _fast_fc(model)
+    if method == "lowrank" and not fast:
+        raise ValueError("method: 'lowrank' needs an nk.FCNet with norm=None and all parameters trainable; "
+                         "accepted for other models: 'autograd' or 'auto'")
     N = X.shape[0]
     Y = Y.reshape(-1).to(X)
     if Y.shape[0] != N:
         raise ValueError(f"Y: has {Y.shape[0]} targets for {N} inputs; accepted: one target per input")
+    if record_times is not None:
+        if record_steps is not None:
+            raise ValueError("record_times: give either record_steps or record_times, not both")
+        record_steps = _steps_from_times(record_times, float(lr))
     if record_steps is None:
         record_steps = np.unique(np.linspace(0, steps, min(steps, 100) + 1).round().astype(int))
     record = set(int(s) for s in record_steps)
+    show = (not quiet()) if progress is None else progress
+    bar = tqdm(range(steps + 1), disable=not show, desc="gradient descent", leave=False)
+    if fast and method in ("auto", "lowrank"):
+        out = _train_fc_lowrank(model, X, Y, float(lr), steps, record, X_test, bar)
+    else:
+        out = _train_autograd(model, X, Y, float(lr), steps, record, X_test, bar)
+    rec_steps, f_tr, f_te, losses = out
+    return TrainRecord(np.array(rec_steps), torch.stack(f_tr),
+                       torch.stack(f_te) if X_test is not None else None, torch.stack(losses), float(lr))
+
+
+def _train_autograd(model, X, Y, lr, steps, record, X_test, bar):
+    N = X.shape[0]
     params = [p for p in model.parameters() if p.requires_grad]
     rec_steps, f_tr, f_te, losses = [], [], [], []
-    show = (not quiet()) if progress is None else progress
-    for k in tqdm(range(steps + 1), disable=not show, desc="gradient descent", leave=False):
+    for k in bar:
         f = _flat_outputs(model(X), N)
         loss = ((f - Y) ** 2).mean()
         if k in record:
@@ -86,11 +143,120 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
         with torch.no_grad():
             for p, g in zip(params, grads):
                 p.sub_(lr * g)
-    return TrainRecord(np.array(rec_steps), torch.stack(f_tr),
-                       torch.stack(f_te) if X_test is not None else None, torch.stack(losses), float(lr))
+    return rec_steps, f_tr, f_te, losses
 
 
-def ntk_flow(theta_XX, f0_X, Y, times, *, theta_tX=None, f0_t=None):
+class _LowRankWeight:
+    """W = W0 + U V^T with W0 the network's own weight storage (folds write into it)."""
+
+    def __init__(self, W, n_new):
+        self.W = W
+        out_dim, in_dim = W.shape
+        self.dense = min(out_dim, in_dim) <= 8 * n_new
+        self.cap = 0 if self.dense else max(4 * n_new, min(out_dim, in_dim) // 8)
+        self.cap -= self.cap % n_new if n_new else 0
+        self.U = W.new_empty(out_dim, self.cap)
+        self.V = W.new_empty(in_dim, self.cap)
+        self.r = 0
+
+    def forward(self, a):                         # a @ W^T
+        z = a @ self.W.T
+        if self.r:
+            z = z + (a @ self.V[:, :self.r]) @ self.U[:, :self.r].T
+        return z
+
+    def backward(self, g):                        # g @ W
+        out = g @ self.W
+        if self.r:
+            out = out + (g @ self.U[:, :self.r]) @ self.V[:, :self.r].T
+        return out
+
+    def add_outer(self, left, right):             # W += left @ right^T, left (out, n), right (in, n)
+        n = left.shape[1]
+        if self.dense or self.r + n > self.cap:
+            self.fold()
+        if self.dense:
+            self.W.addmm_(left, right.T)
+            return
+        self.U[:, self.r:self.r + n] = left
+        self.V[:, self.r:self.r + n] = right
+        self.r += n
+
+    def fold(self):
+        if self.r:
+            self.W.addmm_(self.U[:, :self.r], self.V[:, :self.r].T)
+            self.r = 0
+
+
+def _train_fc_lowrank(net, X, Y, lr, steps, record, X_test, bar):
+    """Gradient descent of an FCNet (norm=None) by hand: forward, backward through the layers, rank-N
+    weight updates kept as factors.  Same arithmetic as autograd + p -= lr g (up to rounding)."""
+    N = X.shape[0]
+    L, beta, act, c = net.depth, net.beta, net.activation, net.scales
+    rec_steps, f_tr, f_te, losses = [], [], [], []
+    with torch.no_grad():
+        X = X.to(net.weights[0])
+        Ws = [_LowRankWeight(w.detach(), N) for w in net.weights]
+        bs = [v.detach() for v in net.biases]
+
+        def forward(Z, keep):
+            a, acts, pre = Z, [], []
+            for l in range(L):
+                z = c[l] * Ws[l].forward(a) + beta * bs[l]
+                if keep:
+                    acts.append(a)
+                    pre.append(z)
+                if l < L - 1:
+                    a = act(z)
+            return z, acts, pre
+
+        for k in bar:
+            out, acts, pre = forward(X, True)
+            f = _flat_outputs(out, N, "model")
+            resid = f - Y
+            if k in record:
+                rec_steps.append(k)
+                f_tr.append(f.clone())
+                losses.append((resid ** 2).mean())
+                if X_test is not None:
+                    f_te.append(_flat_outputs(forward(X_test, False)[0], X_test.shape[0]).clone())
+            if k == steps:
+                break
+            g = (2.0 / N) * resid.reshape(N, 1)                     # dC/dz^(L)
+            for l in range(L - 1, -1, -1):
+                g_prev = None
+                if l > 0:                                           # dC/dz^(l) = c_l (g W_l) * sigma'(z^(l))
+                    g_prev = c[l] * Ws[l].backward(g) * act.deriv(pre[l - 1])
+                Ws[l].add_outer((-lr * c[l]) * g.T, acts[l].T)      # W_l -= lr c_l g^T a^(l)
+                bs[l].sub_((lr * beta) * g.sum(0))
+                g = g_prev
+        for w in Ws:
+            w.fold()
+    return rec_steps, f_tr, f_te, losses
+
+
+def _gd_factors(lam, t, N, lr):
+    """decay(t) = exp(-2 t lam / N) (lr None) or (1 - 2 lr lam / N)^(t / lr), and
+    gain(t) = (1 - decay) / lam (-> 2t/N as lam -> 0), both (T, n), computed without cancellation."""
+    tiny = lam.abs() <= 1e-300
+    safe = torch.where(tiny, torch.ones_like(lam), lam)
+    if lr is None:
+        x = -2.0 * t * lam / N
+        decay = torch.exp(x)
+        gain = torch.where(tiny, 2.0 * t / N, -torch.expm1(x) / safe)
+        return decay, gain
+    k = torch.round(t / lr)
+    a = 2.0 * lr * lam / N                                   # (n,)
+    decay = torch.pow(1.0 - a, k)
+    stable = a < 1.0
+    logq = torch.log1p(-torch.where(stable, a, torch.zeros_like(a)))
+    g_stable = -torch.expm1(k * logq) / safe
+    gain = torch.where(stable, g_stable, (1.0 - decay) / safe)
+    gain = torch.where(tiny, 2.0 * lr * k / N, gain)
+    return decay, gain
+
+
+def ntk_flow(theta_XX, f0_X, Y, times, *, theta_tX=None, f0_t=None, lr=None):
     """Infinite-width prediction of gradient flow on C = (1/N) ||f(X) - Y||^2 (Jacot et al. 2018, §5):
 
         f_t(X) = Y - exp(-(2t/N) Theta(X, X)) (Y - f_0(X))
@@ -99,10 +265,15 @@ def ntk_flow(theta_XX, f0_X, Y, times, *, theta_tX=None, f0_t=None):
     computed from one eigendecomposition Theta(X, X) = V diag(lam) V^T (no matrix exponential per time;
     (1 - exp(-2 t lam / N)) / lam is evaluated stably, tending to 2t/N as lam -> 0).
 
+    With `lr` given, the same linear model trained by gradient descent with step lr instead (the Euler
+    discretisation of the ODE, exact for a network whose NTK is constant): exp(-2 t lam / N) becomes
+    (1 - 2 lr lam / N)^k at t = lr k.
+
     Args:
         theta_XX: (N, N) symmetric kernel on the training inputs.  f0_X: (N,) outputs at t = 0.
         Y: (N,) targets.  times: flow times t (gradient descent with step eta at step k: t = eta k).
         theta_tX: optional (M, N) kernel between test and training inputs, with f0_t (M,) test outputs at t = 0.
+        lr: None for the flow, or the gradient-descent step (then times must be multiples of lr).
     Returns:
         (f_X, f_t): tensors (T, N) and (T, M) (f_t is None without test inputs).
     """
@@ -110,17 +281,20 @@ def ntk_flow(theta_XX, f0_X, Y, times, *, theta_tX=None, f0_t=None):
     N = K.shape[0]
     Y = torch.as_tensor(Y, dtype=K.dtype, device=K.device).reshape(N)
     f0 = torch.as_tensor(f0_X, dtype=K.dtype, device=K.device).reshape(N)
+    if lr is not None:
+        if not (isinstance(lr, (int, float)) and lr > 0):
+            raise ValueError(f"lr: got {lr!r}; accepted: None (gradient flow) or a positive step size")
+        _steps_from_times(times, float(lr))
+        lr = float(lr)
     t = torch.as_tensor(np.asarray(times, dtype=np.float64), device=K.device).reshape(-1, 1)
     lam, V = torch.linalg.eigh((K + K.T) / 2)
     r0 = V.T @ (Y - f0)                                    # initial residual in the eigenbasis
-    decay = torch.exp(-2.0 * t * lam / N)                  # (T, N)
+    decay, gain = _gd_factors(lam, t, N, lr)               # (T, N)
     f_X = Y - (decay * r0) @ V.T
     if theta_tX is None:
         return f_X, None
     Kt = torch.as_tensor(theta_tX, dtype=K.dtype, device=K.device)
     ft0 = torch.as_tensor(f0_t, dtype=K.dtype, device=K.device).reshape(Kt.shape[0])
-    safe = torch.where(lam.abs() > 1e-300, lam, torch.ones_like(lam))
-    gain = torch.where(lam.abs() > 1e-300, -torch.expm1(-2.0 * t * lam / N) / safe, 2.0 * t / N)
     return f_X, ft0 + (gain * r0) @ (Kt @ V).T
 
 
@@ -158,3 +332,255 @@ def kernel_gd(theta, f0, Y, train_idx, *, lr, batches, record_steps=None):
         idx = tr[b]
         f = f - lr * (2.0 / len(b)) * (K[:, idx] @ (f[idx] - Y[b]))
     return np.array(steps), torch.stack(out)
+
+
+# ---- eigen-decomposition: speed per eigendirection, NTK PCA ----------------------------------------
+
+def ntk_pca(theta, k=None):
+    """Eigen-decomposition of a kernel Gram matrix, largest eigenvalue first ("NTK PCA").
+
+    Theta(X, X) = sum_i lam_i v_i v_i^T.  Signs are fixed for reproducibility: each eigenvector has a
+    non-negative sum (or, when the sum vanishes, a positive largest-magnitude entry).  The principal
+    coordinates of input x_j are sqrt(lam_i) v_i[j] (kernel PCA without centring).
+
+    Args:
+        theta: (N, N) symmetric kernel.  k: keep the top k (default all).
+    Returns:
+        (lam, V): float64 tensors (k,) descending and (N, k) with orthonormal columns.
+    """
+    K = torch.as_tensor(theta, dtype=torch.float64)
+    if K.ndim != 2 or K.shape[0] != K.shape[1]:
+        raise ValueError(f"theta: got shape {tuple(K.shape)}; accepted: a square (N, N) kernel matrix")
+    lam, V = torch.linalg.eigh((K + K.T) / 2)
+    lam, V = lam.flip(0), V.flip(1)
+    s = V.sum(0)
+    peak = V.gather(0, V.abs().argmax(0, keepdim=True)).reshape(-1)
+    sign = torch.where(s.abs() > 1e-10 * math.sqrt(K.shape[0]), torch.sign(s), torch.sign(peak))
+    V = V * torch.where(sign == 0, torch.ones_like(sign), sign)
+    if k is not None:
+        lam, V = lam[:k], V[:, :k]
+    return lam, V
+
+
+def mode_coefficients(F, Y, V):
+    """Residual Y - f_t(X) along each eigenvector: c_i(t) = v_i . (Y - f_t(X)).
+
+    Args: F (T, N) outputs on the training inputs, Y (N,) targets, V (N, k) eigenvectors.
+    Returns: (T, k) tensor.  Under the flow c_i(t) = c_i(0) exp(-2 lam_i t / N).
+    """
+    F = torch.as_tensor(F, dtype=torch.float64)
+    Y = torch.as_tensor(Y, dtype=torch.float64).reshape(1, -1)
+    return (Y - F) @ torch.as_tensor(V, dtype=torch.float64)
+
+
+def mode_rates(lam, N, lr=None):
+    """Decay rate per unit time of each eigendirection: 2 lam / N (flow), or with gradient-descent step
+    lr, -log(1 - 2 lr lam / N) / lr (which tends to 2 lam / N as lr -> 0)."""
+    lam = torch.as_tensor(lam, dtype=torch.float64)
+    if lr is None:
+        return 2.0 * lam / N
+    return -torch.log1p(-2.0 * lr * lam / N) / lr
+
+
+def fit_decay_rates(times, coeffs, predicted, *, floor=0.02):
+    """Measured exponential decay rate of each column of `coeffs` (T, k) over the times where the
+    predicted decay exp(-predicted_i t) is still above `floor` (the window is set by theory, not by the
+    data, so noise at late times cannot bias it).  The fit pools the squared coefficients of all
+    leading dimensions (e.g. seeds): log sum_s c_{s,i}(t)^2 = const - 2 rate_i t, least squares.
+
+    Args:
+        times: (T,) flow times.  coeffs: (..., T, k) mode coefficients (leading dims are pooled).
+        predicted: (k,) predicted rates (they set each window; at least 3 times are always used).
+    Returns:
+        (k,) numpy array of measured rates.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    C = np.asarray(torch.as_tensor(coeffs).detach().cpu(), dtype=np.float64)
+    C = C.reshape(-1, C.shape[-2], C.shape[-1])
+    energy = (C ** 2).sum(0)                                   # (T, k)
+    rates = []
+    for i, rho in enumerate(np.asarray(torch.as_tensor(predicted).cpu(), dtype=np.float64)):
+        t_max = math.log(1.0 / floor) / rho if rho > 0 else np.inf
+        keep = t <= t_max
+        if keep.sum() < 3:
+            keep = np.zeros_like(keep)
+            keep[:3] = True
+        slope = np.polyfit(t[keep], np.log(energy[keep, i]), 1)[0]
+        rates.append(-slope / 2.0)
+    return np.array(rates)
+
+
+def mode_decay(times, coeffs, rates):
+    """Observed decay c_i(t) / c_i(0) of each eigendirection against exp(-rate_i t).
+
+    Args: times (T,), coeffs (T, k) from `mode_coefficients`, rates (k,) from `mode_rates`.
+    Returns: (observed (T, k), predicted (T, k), error (k,) = max_t |observed - predicted|), numpy arrays.
+    The error is on the normalised curve (between 0 and 1), so it is meaningful only for directions that
+    start with a residual well above the noise (give every direction one, e.g. Y = f_0 + sum_i v_i).
+    """
+    t = np.asarray(times, dtype=np.float64).reshape(-1, 1)
+    C = np.asarray(torch.as_tensor(coeffs).detach().cpu(), dtype=np.float64)
+    rho = np.asarray(torch.as_tensor(rates).detach().cpu(), dtype=np.float64).reshape(1, -1)
+    observed = C / C[:1]
+    predicted = np.exp(-rho * t)
+    return observed, predicted, np.abs(observed - predicted).max(0)
+
+
+def condition_number(lam) -> float:
+    """kappa = lam_max / lam_min of a positive definite kernel's spectrum."""
+    lam = torch.as_tensor(lam, dtype=torch.float64)
+    return float(lam.max() / lam.min())
+
+
+def convergence_time(lam, N, *, tol=1e-2) -> dict:
+    """How long the slowest eigendirection takes to shrink by the factor `tol`.
+
+    Flow: t = N log(1/tol) / (2 lam_min).  Gradient descent: a step lr is stable only while
+    |1 - 2 lr lam_max / N| < 1; the best constant step lr* = N / (lam_max + lam_min) shrinks the extreme
+    modes by (kappa - 1)/(kappa + 1) per step, so it needs log(1/tol) / log((kappa + 1)/(kappa - 1))
+    ~ kappa log(1/tol) / 2 steps: the condition number kappa is the price of the narrow valley.
+
+    Returns: dict with "time", "kappa", "lr_best", "steps_best".
+    """
+    lam = torch.as_tensor(lam, dtype=torch.float64)
+    lo, hi = float(lam.min()), float(lam.max())
+    kappa = hi / lo
+    steps = math.log(1.0 / tol) / math.log((kappa + 1.0) / (kappa - 1.0)) if kappa > 1 else 1.0
+    return {"time": N * math.log(1.0 / tol) / (2.0 * lo), "kappa": kappa,
+            "lr_best": N / (hi + lo), "steps_best": steps}
+
+
+def constant_mode_cosine(v) -> float:
+    """|cos| of the angle between a vector and the all-ones vector (1 means constant)."""
+    v = torch.as_tensor(v, dtype=torch.float64).reshape(-1)
+    return float(v.sum().abs() / (v.norm() * math.sqrt(v.numel())))
+
+
+def eigen_gap(lam):
+    """(lam_1 / lam_2, lam_1 - lam_2) of a spectrum sorted in decreasing order."""
+    lam = torch.as_tensor(lam, dtype=torch.float64)
+    return float(lam[0] / lam[1]), float(lam[0] - lam[1])
+
+
+# ---- the loss surface along eigendirections: the narrow valley -------------------------------------
+
+def narrow_valley(model, X, Y, *, modes=(0, -1), radius=None, n_grid=25):
+    """The loss C(theta_0 + s_1 d_1 + s_2 d_2) of a network on the plane of two parameter directions
+    that move f(X) along eigenvectors of its own NTK Gram matrix (Jacot, Gabriel, Hongler 2019a).
+
+    With J the Jacobian of f(X) and Theta = J J^T = sum_i lam_i u_i u_i^T, the unit parameter direction
+    d_i = J^T u_i / sqrt(lam_i) moves the outputs by J d_i = sqrt(lam_i) u_i, so to second order
+        C(theta_0 + s d_i) = C_0 - (2 s sqrt(lam_i) / N) u_i.(Y - f_0) + (lam_i / N) s^2:
+    curvature 2 lam_i / N, steep "cliffs" along the top eigenvector, a flat "bottom" along the last,
+    their ratio the condition number.  (The Hessian's other term, sum_j (f_j - Y_j) Hess f_j, vanishes
+    as the width grows.)
+
+    Args:
+        model: scalar-output module (not modified).  X: (N, n_0) inputs.  Y: (N,) targets.
+        modes: indices of the two eigenvectors (largest eigenvalue first; -1 is the smallest).
+        radius: half-width of the grid in parameter distance (default: where the quadratic rise along the
+            second mode equals 2 C_0).  n_grid: points per axis (odd keeps s = 0 on the grid).
+    Returns:
+        dict with "s" (n_grid,), "loss" (n_grid, n_grid) real network [i: s_1, j: s_2], "loss_quadratic"
+        (the second-order model), "lam" (all eigenvalues, descending), "modes", "curvature" (d_i^T Hess C d_i
+        at theta_0, exact, for the two directions) and "curvature_theory" 2 lam_i / N, "C0".
+    """
+    from torch.func import functional_call
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    p0 = next(iter(params.values()))
+    X = X.to(p0)
+    N = X.shape[0]
+    Y = torch.as_tensor(Y).reshape(-1).to(X)
+    theta = empirical_ntk(model, X)
+    lam, U = ntk_pca(theta)
+    modes = tuple(int(m) % N for m in modes)
+    names, tensors = list(params), list(params.values())
+    dirs = []
+    for m in modes:
+        with torch.enable_grad():
+            leaves = [t.clone().requires_grad_(True) for t in tensors]
+            out = functional_call(model, dict(zip(names, leaves)), (X,)).reshape(-1)
+            grads = torch.autograd.grad(out @ U[:, m].to(out), leaves)
+        dirs.append([g / math.sqrt(float(lam[m])) for g in grads])
+    with torch.no_grad():
+        f0 = functional_call(model, params, (X,)).reshape(-1)
+        C0 = float(((f0 - Y) ** 2).mean())
+        if radius is None:
+            radius = math.sqrt(2.0 * C0 * N / float(lam[modes[1]]))
+        s = torch.linspace(-radius, radius, n_grid, dtype=torch.float64)
+        loss = torch.empty(n_grid, n_grid, dtype=torch.float64)
+        for i, s1 in enumerate(s.tolist()):
+            for j, s2 in enumerate(s.tolist()):
+                p = {k: t + s1 * d1 + s2 * d2 for k, t, d1, d2 in zip(names, tensors, *dirs)}
+                loss[i, j] = ((functional_call(model, p, (X,)).reshape(-1) - Y) ** 2).mean()
+        u1, u2 = (U[:, m].to(X) * math.sqrt(float(lam[m])) for m in modes)
+        f_lin = f0 + s.to(X)[:, None, None] * u1 + s.to(X)[None, :, None] * u2        # (n, n, N)
+        loss_q = ((f_lin - Y) ** 2).mean(-1).cpu()
+    curv = [_curvature(model, names, tensors, d, X, Y) for d in dirs]
+    return {"s": s, "loss": loss, "loss_quadratic": loss_q, "lam": lam.cpu(), "modes": modes,
+            "curvature": np.array(curv), "curvature_theory": (2.0 * lam[list(modes)] / N).cpu().numpy(),
+            "C0": C0}
+
+
+def _curvature(model, names, tensors, d, X, Y):
+    """d^T Hess C(theta_0) d, exactly, by forward-over-reverse differentiation (a Hessian-vector product)."""
+    from torch.func import functional_call, grad, jvp
+
+    def cost(p):
+        return ((functional_call(model, p, (X,)).reshape(-1) - Y) ** 2).mean()
+    p0 = dict(zip(names, tensors))
+    _, hd = jvp(grad(cost), (p0,), (dict(zip(names, d)),))
+    return float(sum((hd[k] * v).sum() for k, v in zip(names, d)))
+
+
+# ---- finite networks against the linear ODE, across widths -----------------------------------------
+
+def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="relu", beta=0.1,
+                  record_steps=None, seed_offset=0):
+    """Train FCNets of several widths by gradient descent and compare them with the infinite-width
+    prediction `ntk_flow(Theta_inf, f_0, ..., lr=lr)` started from each network's own f_0.
+
+    Per network:
+        gap_train = max_t rms(f_t(X) - f_t^inf(X)) / rms(Y - f_0(X))      (and gap_test on X_test,
+        with the same denominator): the function-space distance to the linear ODE, relative to the
+        distance the training has to cover;
+        kernel_move = ||Theta_hat_T - Theta_hat_0||_F / ||Theta_hat_0||_F on the training inputs;
+        kernel_init = ||Theta_hat_0 - Theta_inf||_F / ||Theta_inf||_F.
+    Both gaps and the kernel movement should fall like width^(-1/2) (Jacot et al. 2018, Thm. 2).
+
+    Args:
+        X, Y, X_test: training inputs (N, n_0), targets (N,), test inputs (M, n_0), float64.
+        widths, seeds: hidden widths and number of seeds per width (network seed
+            seed_offset + 1000 * width_index + s).
+        depth, activation, beta: the FCNet and its kernel.  lr, steps, record_steps: as in train_gd.
+    Returns:
+        dict with "widths", "times", "theta" (Theta_inf(X, X)), "theta_test" (Theta_inf(X_test, X)),
+        arrays (widths, seeds) "gap_train", "gap_test", "kernel_move", "kernel_init", and "records":
+        [width][seed] TrainRecord, "predictions": [width][seed] (f_X, f_test) of the linear ODE.
+    """
+    theta = ntk(X, depth=depth, activation=activation, beta=beta)
+    theta_t = ntk(X_test, X, depth=depth, activation=activation, beta=beta)
+    Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
+    n_w, n_s = len(widths), int(seeds)
+    out = {k: np.zeros((n_w, n_s)) for k in ("gap_train", "gap_test", "kernel_move", "kernel_init")}
+    records = [[None] * n_s for _ in widths]
+    preds = [[None] * n_s for _ in widths]
+    jobs = [(i, w, s) for i, w in enumerate(widths) for s in range(n_s)]
+    for i, w, s in tqdm(jobs, disable=quiet(), desc="widths x seeds", leave=False):
+        net = FCNet(X.shape[1], int(w), depth, activation=activation, beta=beta,
+                    seed=seed_offset + 1000 * i + s)
+        K0 = empirical_ntk(net, X)
+        rec = train_gd(net, X, Y, lr=lr, steps=steps, record_steps=record_steps, X_test=X_test,
+                       progress=False)
+        K1 = empirical_ntk(net, X)
+        fX, ft = ntk_flow(theta, rec.f_train[0], Y, rec.times, theta_tX=theta_t, f0_t=rec.f_test[0], lr=lr)
+        scale = float(torch.sqrt(((Y - rec.f_train[0]) ** 2).mean()))
+        out["gap_train"][i, s] = float(torch.sqrt(((rec.f_train - fX) ** 2).mean(1)).max()) / scale
+        out["gap_test"][i, s] = float(torch.sqrt(((rec.f_test - ft) ** 2).mean(1)).max()) / scale
+        out["kernel_move"][i, s] = relative_error(K1, K0)
+        out["kernel_init"][i, s] = relative_error(K0, theta)
+        records[i][s], preds[i][s] = rec, (fX, ft)
+    times = records[0][0].times
+    return {"widths": np.asarray(widths), "times": times, "theta": theta, "theta_test": theta_t,
+            "records": records, "predictions": preds, **out}
