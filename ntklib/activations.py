@@ -154,14 +154,16 @@ class Activation:
         dual, dual_deriv: closed forms (a, b, c) -> E[sigma(u) sigma(v)], E[sigma'(u) sigma'(v)]
             for (u, v) ~ N(0, [[a, c], [c, b]]); Mehler's expansion when None.
         mean: closed form a -> E[sigma(u)], u ~ N(0, a); quadrature when None.
+        duals: optional fused (a, b, c) -> (dual, dual_deriv) sharing work (one arccos for relu).
     Calling the object applies `fn`.  `affine(s, h)` is `s * sigma + h`, closed forms kept.
     """
 
-    def __init__(self, name, fn, deriv=None, *, dual=None, dual_deriv=None, mean=None):
+    def __init__(self, name, fn, deriv=None, *, dual=None, dual_deriv=None, mean=None, duals=None):
         self.name = name
         self.fn = fn
         self._deriv = deriv if deriv is not None else _autograd_derivative(fn)
         self._dual, self._dual_deriv, self._mean = dual, dual_deriv, mean
+        self._duals = duals
         self._moments = None
 
     def __call__(self, x):
@@ -187,6 +189,12 @@ class Activation:
         if self._dual_deriv is not None:
             return self._dual_deriv(a, b, c)
         return mehler_expectation(self._deriv, self._deriv, a, b, c)
+
+    def duals(self, a, b, c):
+        """(dual(a, b, c), dual_deriv(a, b, c)) together, sharing work where a closed form allows."""
+        if self._duals is not None:
+            return self._duals(a, b, c)
+        return self.dual(a, b, c), self.dual_deriv(a, b, c)
 
     def mean(self, a):
         if self._mean is not None:
@@ -219,8 +227,17 @@ class Activation:
         if base._mean is not None:
             def mean(a):
                 return s * base.mean(a) + h
+        duals = None
+        if dual is not None and dual_deriv is not None:
+            def duals(a, b, c):
+                k, kd = base.duals(a, b, c)
+                if h:
+                    k = k.mul_(s * s).add_(s * h * (base.mean(a) + base.mean(b)) + h * h)
+                else:
+                    k = k.mul_(s * s)
+                return k, kd.mul_(s * s)
         return Activation(name, lambda x: s * base.fn(x) + h, lambda x: s * base.deriv(x),
-                          dual=dual, dual_deriv=dual_deriv, mean=mean)
+                          dual=dual, dual_deriv=dual_deriv, mean=mean, duals=duals)
 
 
 # ---- closed forms -------------------------------------------------------------------------------
@@ -233,6 +250,20 @@ def _relu_dual(a, b, c):
 def _relu_dual_deriv(a, b, c):
     rho, _ = _correlation(a, b, c)
     return (math.pi - torch.arccos(rho)) / (2 * math.pi)
+
+
+def _relu_duals(a, b, c):
+    """Both relu dual kernels with one arccos and in-place arithmetic (the hot path of nk.ntk)."""
+    sa, sb = _safe_sqrt(a), _safe_sqrt(b)
+    if not (bool((sa > 0).all()) and bool((sb > 0).all())):
+        return _relu_dual(a, b, c), _relu_dual_deriv(a, b, c)
+    s_ab = torch.sqrt(a * b)                       # exact on the diagonal, where c = a = b
+    rho = torch.div(c, s_ab).clamp_(-1.0, 1.0)
+    pt = torch.arccos(rho).neg_().add_(math.pi)                 # pi - theta
+    deriv = pt * (1.0 / (2 * math.pi))
+    sin = torch.mul(rho, rho).neg_().add_(1.0).clamp_(min=0.0).sqrt_()
+    k = pt.mul_(rho).add_(sin).mul_(s_ab).mul_(1.0 / (2 * math.pi))
+    return k, deriv
 
 
 def _erf_dual(a, b, c):
@@ -251,7 +282,7 @@ def _step(x):
 def _build_named():
     t = torch
     relu = Activation("relu", t.relu, _step, dual=_relu_dual, dual_deriv=_relu_dual_deriv,
-                      mean=lambda a: _safe_sqrt(a) / math.sqrt(2 * math.pi))
+                      mean=lambda a: _safe_sqrt(a) / math.sqrt(2 * math.pi), duals=_relu_duals)
     erf = Activation("erf", t.erf, lambda x: (2 / math.sqrt(math.pi)) * t.exp(-x * x),
                      dual=_erf_dual, dual_deriv=_erf_dual_deriv, mean=lambda a: t.zeros_like(a))
     identity = Activation("identity", lambda x: x, t.ones_like, dual=lambda a, b, c: c,

@@ -17,6 +17,8 @@ For a scalar-output model f_theta, the empirical NTK is
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vjp, vmap
@@ -39,6 +41,22 @@ def couples_batch(model: nn.Module) -> bool:
     if flag is not None:
         return bool(flag)
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules())
+
+
+@contextmanager
+def _frozen_running_stats(model):
+    """BatchNorm layers in training mode normalise with the batch's statistics; their running averages do
+    not enter the output, but updating them in place is not allowed inside torch.func transforms.  Switch
+    the updates off for the duration (the outputs are unchanged) and restore the flags afterwards."""
+    bns = [m for m in model.modules()
+           if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats]
+    for m in bns:
+        m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m in bns:
+            m.track_running_stats = True
 
 
 def _param_info(model):
@@ -64,7 +82,23 @@ def _check_scalar_output(out, n):
 # ---- FCNet fast path -----------------------------------------------------------------------------
 
 def _fc_features(model: FCNet, X):
-    """Per layer: (inputs a^(l), signals delta^(l+1)); delta of the last layer is None (it is 1)."""
+    """Per layer: (inputs a^(l), signals delta^(l+1)); delta of the last layer is None (it is 1).
+
+    Without norms the signals are backpropagated by hand, delta^(l) = c_l (delta^(l+1) W^(l)) * sigma'(z^(l))
+    (no autograd graph); with LayerNorm, autograd of the summed output gives the per-sample signals.
+    """
+    if model.norm is None:
+        with torch.no_grad():
+            inputs, preacts = model.layers(X)
+            deltas = [None]
+            d = None
+            for l in range(model.depth - 1, 0, -1):
+                back = model.weights[l] if d is None else d @ model.weights[l]
+                if d is None:
+                    back = back.expand(X.shape[0], -1)
+                d = (model.scales[l] * back) * model.activation.deriv(preacts[l - 1])
+                deltas.insert(0, d)
+        return inputs, deltas
     with torch.enable_grad():
         inputs, preacts = model.layers(X)
         hidden = preacts[:-1]
@@ -179,6 +213,11 @@ def empirical_ntk(model, X, Y=None, *, batch_coupled=None, chunk_size=None,
     coupled = couples_batch(model) if batch_coupled is None else bool(batch_coupled)
     if fast and isinstance(model, FCNet) and not coupled and model.n_out == 1:
         return _fc_ntk(model, X, Y)
+    with _frozen_running_stats(model):
+        return _generic_ntk(model, X, Y, coupled, chunk_size, memory_budget)
+
+
+def _generic_ntk(model, X, Y, coupled, chunk_size, memory_budget):
     with torch.no_grad():
         probe = model(X if coupled else X[:1])
     _check_scalar_output(probe, X.shape[0] if coupled else 1)

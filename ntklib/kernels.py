@@ -52,6 +52,8 @@ def _recursion(X, Y, depth, activation, beta, *, want_theta=True, keep=False):
     qx = w2 * (X * X).sum(1) / n0 + b2                       # Sigma^(l)(x, x), shape (N,)
     qy = qx if Y is None else w2 * (Y * Y).sum(1) / n0 + b2
     S = w2 * (X @ (X if Y is None else Y).T) / n0 + b2        # Sigma^(1)(x, y), shape (N, M)
+    if Y is None:                                              # exact diagonal (see _tiled)
+        S.diagonal().copy_(qx)
     T = S if want_theta else None
     layers = KernelLayers([S], [None], [T]) if keep else None
     for _ in range(depth - 1):
@@ -62,6 +64,8 @@ def _recursion(X, Y, depth, activation, beta, *, want_theta=True, keep=False):
         qx_next = w2 * act.dual(qx, qx, qx) + b2
         qy = qx_next if Y is None else w2 * act.dual(qy, qy, qy) + b2
         qx, S = qx_next, S_next
+        if Y is None:
+            S.diagonal().copy_(qx)
         if want_theta:
             T = T * Sd + S
         if keep:
@@ -69,6 +73,61 @@ def _recursion(X, Y, depth, activation, beta, *, want_theta=True, keep=False):
             layers.sigma_dot.append(Sd)
             layers.theta.append(T)
     return S, T, layers
+
+
+# Tile edge of the blocked evaluation: all layers of one tile are computed while it sits in cache, so
+# memory traffic is one pass over the output and peak memory is the output plus a few tiles.
+TILE = 256
+
+
+def _diagonals(X, depth, act, w2, b2):
+    """Sigma^(l)(x, x) for l = 1..depth - 1 (the variances each layer's recursion needs), shape (depth - 1, N)."""
+    q = w2 * (X * X).sum(1) / X.shape[1] + b2
+    out = [q]
+    for _ in range(depth - 2):
+        q = w2 * act.dual(q, q, q) + b2
+        out.append(q)
+    return out
+
+
+def _tiled(X, Y, depth, activation, beta, want_theta, tile=None):
+    """Sigma^(L) or Theta^(L) on (X, Y), tile by tile, all layers per tile; symmetric tiles once when Y is None."""
+    act = get_activation(activation)
+    w2, b2 = 1.0 - beta * beta, beta * beta
+    tile = tile or TILE
+    sym = Y is None
+    Yv = X if sym else Y
+    n0 = X.shape[1]
+    qx = _diagonals(X, depth, act, w2, b2) if depth > 1 else []
+    qy = qx if sym else (_diagonals(Y, depth, act, w2, b2) if depth > 1 else [])
+    N, M = X.shape[0], Yv.shape[0]
+    out = torch.empty(N, M, dtype=X.dtype, device=X.device)
+    for i0 in range(0, N, tile):
+        i1 = min(i0 + tile, N)
+        for j0 in range(i0 if sym else 0, M, tile):
+            j1 = min(j0 + tile, M)
+            diag = sym and j0 == i0      # pin x = y entries to the exact variances (arccos near 1
+            S = (X[i0:i1] @ Yv[j0:j1].T).mul_(w2 / n0).add_(b2)     # turns an ulp into ~1e-8)
+            if diag:
+                S.diagonal().copy_(qx[0][i0:i1] if depth > 1 else (X[i0:i1] ** 2).sum(1) * (w2 / n0) + b2)
+            T = S.clone() if want_theta else None
+            for l in range(depth - 1):
+                a, b = qx[l][i0:i1, None], qy[l][None, j0:j1]
+                if want_theta:
+                    K, Kd = act.duals(a, b, S)
+                    S = K.mul_(w2).add_(b2)
+                    if diag and l + 1 < depth - 1:
+                        S.diagonal().copy_(qx[l + 1][i0:i1])
+                    T.mul_(Kd.mul_(w2)).add_(S)
+                else:
+                    S = act.dual(a, b, S).mul_(w2).add_(b2)
+                    if diag and l + 1 < depth - 1:
+                        S.diagonal().copy_(qx[l + 1][i0:i1])
+            block = T if want_theta else S
+            out[i0:i1, j0:j1] = block
+            if sym and j0 != i0:
+                out[j0:j1, i0:i1] = block.T
+    return out
 
 
 def _prepare(X, Y, depth, beta, dtype, device):
@@ -101,7 +160,7 @@ def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, 
                 [0.0000, 0.5000]], dtype=torch.float64)
     """
     X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
-    return _recursion(X, Y, depth, activation, beta, want_theta=False)[0]
+    return _tiled(X, Y, depth, activation, beta, want_theta=False)
 
 
 def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
@@ -125,7 +184,7 @@ def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, d
         torch.Size([1, 1])
     """
     X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
-    return _recursion(X, Y, depth, activation, beta)[1]
+    return _tiled(X, Y, depth, activation, beta, want_theta=True)
 
 
 def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):

@@ -1,0 +1,234 @@
+"""`make bench`: speed and peak memory of ntklib's NTK computations, with baselines in the same run.
+
+Each case runs in a fresh subprocess, so its peak memory (the growth of the process's maximum resident set
+over the state after imports and input creation) is its own.  Times are the best of a few repeats after
+one warm-up call.  The table is printed and written to build/bench/results.md (and results.json).
+
+Baselines:
+  naive analytic   the textbook layer-by-layer recursion on full N x N matrices (arccos, then sin and cos
+                   of it, separate dual and derivative kernels), in plain torch;
+  torch.func       the plain recipe for empirical NTKs: per-sample Jacobians by vmap(jacrev), then J J^T
+                   (nk.jacobian_contraction_ntk).
+
+Usage: python benchmarks/run.py [--quick]   (--quick: smaller sizes, for a smoke test)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "build" / "bench"
+
+
+# ---- the cases (run inside the subprocess) -------------------------------------------------------
+
+def naive_relu_ntk(X, depth, beta):
+    """Textbook relu NTK recursion on full matrices (the baseline)."""
+    import torch
+    w2, b2 = 1 - beta ** 2, beta ** 2
+    S = w2 * (X @ X.T) / X.shape[1] + b2
+    T = S.clone()
+    for _ in range(depth - 1):
+        d = torch.sqrt(torch.diag(S))
+        norm = torch.outer(d, d)
+        theta = torch.arccos((S / norm).clamp(-1, 1))
+        Sd = w2 * (math.pi - theta) / (2 * math.pi)
+        S = w2 * norm / (2 * math.pi) * (torch.sin(theta) + (math.pi - theta) * torch.cos(theta)) + b2
+        T = T * Sd + S
+    return T
+
+
+def _mlp(w, dtype):
+    import ntklib as nk
+    return nk.FCNet(100, w, 3, seed=0, dtype=dtype)
+
+
+class SmallCNN:
+    """A non-FC module for the generic path: 1-D convolutions over a length-100 signal, scalar output."""
+
+    @staticmethod
+    def make(dtype):
+        import torch
+        from torch import nn
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Unflatten(1, (1, 100)), nn.Conv1d(1, 32, 5, padding=2), nn.ReLU(),
+                            nn.Conv1d(32, 32, 5, padding=2), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(),
+                            nn.Linear(32, 1))
+        return net.to(dtype)
+
+
+def run_case(case: dict) -> dict:
+    import torch
+    import ntklib as nk
+
+    torch.set_num_threads(int(case.get("threads", torch.get_num_threads())))
+    dtype = getattr(torch, case["dtype"])
+    g = torch.Generator().manual_seed(0)
+    kind = case["kind"]
+    if kind in ("ntk", "nngp", "naive"):
+        X = torch.randn(case["N"], 100, generator=g, dtype=dtype)
+        fn = {"ntk": lambda: nk.ntk(X, depth=case["depth"], dtype=dtype),
+              "nngp": lambda: nk.nngp(X, depth=case["depth"], dtype=dtype),
+              "naive": lambda: naive_relu_ntk(X, case["depth"], 0.1)}[kind]
+    else:
+        X = torch.randn(case["N"], 100, generator=g, dtype=dtype)
+        model = _mlp(case["width"], dtype) if case["model"] == "mlp" else SmallCNN.make(dtype)
+        fn = {"empirical": lambda: nk.empirical_ntk(model, X),
+              "torch.func": lambda: nk.jacobian_contraction_ntk(model, X)}[kind]
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    repeats = case.get("repeats", 3)
+    t0 = time.perf_counter()
+    out = fn()                                              # warm-up (and the peak-memory run)
+    first = time.perf_counter() - t0
+    times = [first]
+    for _ in range(repeats - 1 if first < 5 else 0):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ok = bool(torch.isfinite(out).all())
+    return {"time_s": min(times), "peak_mb": max(0, peak - base) / 1024, "finite": ok,
+            "out_mb": out.numel() * out.element_size() / 2 ** 20}
+
+
+def in_subprocess(case: dict, timeout: float = 900) -> dict:
+    try:
+        res = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True,
+                             text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout {timeout:.0f} s"}
+    if res.returncode != 0:
+        tail = (res.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": tail[:80]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+# ---- the suite ----------------------------------------------------------------------------------------
+
+def suite(quick: bool):
+    Ns = [500, 1000] if quick else [1000, 2000, 4000, 8000]
+    cases = []
+    for dt in ("float64", "float32"):
+        for N in Ns:
+            cases.append(dict(group="analytic relu, depth 10, n_0 = 100", kind="ntk", N=N, depth=10, dtype=dt))
+            cases.append(dict(group="analytic relu, depth 10, n_0 = 100", kind="nngp", N=N, depth=10, dtype=dt))
+            if N <= 4000:
+                cases.append(dict(group="analytic relu, depth 10, n_0 = 100", kind="naive", N=N, depth=10, dtype=dt))
+    if not quick:
+        cases.append(dict(group="analytic relu, depth 10, n_0 = 100", kind="ntk", N=20000, depth=10,
+                          dtype="float64", repeats=1))
+    widths = [256, 512] if quick else [512, 2048, 8192]
+    for N in ([64] if quick else [256, 1024]):
+        for w in widths:
+            for dt in ("float32", "float64"):
+                cases.append(dict(group="empirical NTK, MLP 100 -> w -> w -> 1", kind="empirical", model="mlp",
+                                  width=w, N=N, dtype=dt))
+                # the torch.func recipe holds N x P Jacobians: skip where that exceeds ~12 GB here
+                P = 100 * w + w * w + w + 2 * w + 1
+                if N * P * (4 if dt == "float32" else 8) < 12e9:
+                    cases.append(dict(group="empirical NTK, MLP 100 -> w -> w -> 1", kind="torch.func",
+                                      model="mlp", width=w, N=N, dtype=dt, repeats=2))
+    for N in ([64] if quick else [256]):
+        for kind in ("empirical", "torch.func"):
+            cases.append(dict(group="empirical NTK, 1-D CNN (generic path)", kind=kind, model="cnn", N=N,
+                              dtype="float32", repeats=2))
+    return cases
+
+
+def label(c):
+    size = f"N={c['N']}" + (f", w={c['width']}" if "width" in c else "")
+    return f"{c['kind']:<10} {size:<16} {c['dtype']}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case")
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.case:
+        print(json.dumps(run_case(json.loads(args.case))))
+        return
+    import torch
+    OUT.mkdir(parents=True, exist_ok=True)
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+               f"{torch.get_num_threads()} threads, Python {platform.python_version()}")
+    print(f"ntklib benchmarks on {machine}\n")
+    rows, results = [], []
+    group = None
+    for c in suite(args.quick):
+        if c["group"] != group:
+            group = c["group"]
+            print(f"\n{group}\n{'case':<38} {'time':>10} {'peak MB':>9} {'output MB':>9}")
+        r = in_subprocess(c)
+        results.append({**c, **r})
+        if "error" in r:
+            line = f"{label(c):<38} {'failed: ' + r['error']}"
+        else:
+            line = f"{label(c):<38} {r['time_s'] * 1e3:9.1f}ms {r['peak_mb']:9.0f} {r['out_mb']:9.1f}"
+        print(line, flush=True)
+        rows.append((group, line))
+
+    def t(kind, **kw):
+        for r in results:
+            if r["kind"] == kind and all(r.get(k) == v for k, v in kw.items()) and "time_s" in r:
+                return r
+        return None
+
+    lines = ["", "Ratios and targets"]
+    for N in (1000, 2000, 4000):
+        a, b = t("ntk", N=N, dtype="float64"), t("naive", N=N, dtype="float64")
+        if a and b:
+            lines.append(f"analytic N={N} float64: ntk {a['time_s']:.3f} s, naive {b['time_s']:.3f} s, "
+                         f"speed-up {b['time_s'] / a['time_s']:.1f}x")
+    a = t("ntk", N=4000, dtype="float64")
+    if a:
+        lines.append(f"target analytic N=4000 depth 10 float64 <= 1.1 s: {a['time_s']:.3f} s -> "
+                     f"{'met' if a['time_s'] <= 1.1 else 'NOT met'}")
+    b = t("naive", N=4000, dtype="float64")
+    if a and b:
+        s = b["time_s"] / a["time_s"]
+        lines.append(f"target >= 1.5x faster than naive at N=4000: {s:.2f}x -> {'met' if s >= 1.5 else 'NOT met'}")
+    for w in (512, 2048, 8192):
+        for N in (256, 1024):
+            e, f = t("empirical", width=w, N=N, dtype="float32"), t("torch.func", width=w, N=N, dtype="float32")
+            if e and f:
+                lines.append(f"empirical MLP w={w} N={N} float32: fast {e['time_s'] * 1e3:.1f} ms, torch.func "
+                             f"{f['time_s'] * 1e3:.0f} ms, speed-up {f['time_s'] / e['time_s']:.0f}x")
+    e, f = t("empirical", width=2048, N=256, dtype="float32"), t("torch.func", width=2048, N=256, dtype="float32")
+    if e:
+        lines.append(f"target FC empirical w=2048 N=256 float32 <= 36 ms: {e['time_s'] * 1e3:.1f} ms -> "
+                     f"{'met' if e['time_s'] <= 0.036 else 'NOT met'}")
+    if e and f:
+        s = f["time_s"] / e["time_s"]
+        lines.append(f"target >= 100x faster than torch.func: {s:.0f}x -> {'met' if s >= 100 else 'NOT met'}")
+    big = t("ntk", N=20000, dtype="float64")
+    if big:
+        lines.append(f"target N=20000 depth 10 float64 peak < 8 GB: {big['time_s']:.1f} s, peak "
+                     f"{big['peak_mb'] / 1024:.2f} GB (output {big['out_mb'] / 1024:.2f} GB) -> "
+                     f"{'met' if big['peak_mb'] < 8 * 1024 else 'NOT met'}")
+    for line in lines:
+        print(line)
+    text = [f"# ntklib benchmarks\n\nMachine: {machine}\n", "```"]
+    g0 = None
+    for g_, line in rows:
+        if g_ != g0:
+            text += ["", g_, f"{'case':<38} {'time':>10} {'peak MB':>9} {'output MB':>9}"]
+            g0 = g_
+        text.append(line)
+    text += lines + ["```", ""]
+    (OUT / "results.md").write_text("\n".join(text))
+    (OUT / "results.json").write_text(json.dumps({"machine": machine, "results": results}, indent=1))
+    print(f"\nwritten: {OUT / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
