@@ -258,7 +258,7 @@ def plot_curves(x, ys: dict, *, ax=None, logy=False, xlabel="", ylabel="", style
 
 # ---- architectural universality (notebook 07; numbers from ntklib.tensor_programs) -------------------
 
-__all__ += ["plot_tensor_program", "plot_sgd_trajectories", "plot_parameter_shares"]
+__all__ += ["plot_tensor_program", "plot_sgd_trajectories", "plot_parameter_shares", "plot_width_sweep"]
 
 
 def _tp_axes(ax, size):
@@ -355,7 +355,7 @@ def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, tit
     smallest and largest width (or the given widths)."""
     n = len(results)
     if axes is None:
-        _, axes = plt.subplots(1, n, figsize=(3.1 * n, 2.9), squeeze=False)
+        _, axes = plt.subplots(1, n, figsize=(3.5 * n, 3.0), squeeze=False)
         axes = axes[0]
     for ax, (name, res) in zip(axes, results.items()):
         pt = point[name] if isinstance(point, dict) else point
@@ -372,6 +372,7 @@ def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, tit
         where = f"training input {pt}" if pt < res.n_train else f"test input {pt - res.n_train}"
         ax.set_ylabel(f"f({where})")
         ax.legend(fontsize=6.5)
+    axes[0].figure.tight_layout()
     return axes[0].figure
 
 
@@ -379,4 +380,19 @@ def plot_parameter_shares(widths, shares: dict, *, ax=None, reference_slope=-1.0
     """Share of chosen parameters in the empirical NTK against width, log-log, with fitted slopes and
     a reference line width^reference_slope; shares {label: (W,) or (W, seeds)}."""
     ys = {k: np.asarray(to_numpy(v)).reshape(len(widths), -1).mean(1) for k, v in shares.items()}
-    return plot_loglog(widths, ys, ax=ax, reference_slope=reference_slope, ylabel="share of the NTK")
+    return plot_width_sweep(widths, ys, ax=ax, reference_slope=reference_slope, ylabel="share of the NTK")
+
+
+def plot_width_sweep(widths, ys: dict, *, ax=None, reference_slope=-0.5, ylabel="", title=None, legend_loc="best",
+                     size=(5.6, 4.0)):
+    """`plot_loglog` of curves {label: y} against width, with the widths themselves as x tick labels
+    (powers of two, no overlapping minor labels) and the legend where asked."""
+    from matplotlib.ticker import NullFormatter
+
+    ax = _tp_axes(ax, size)
+    plot_loglog(widths, ys, ax=ax, reference_slope=reference_slope, ylabel=ylabel, title=title)
+    w = [int(v) for v in widths]
+    ax.set_xticks(w, [str(v) for v in w])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.legend(loc=legend_loc, fontsize=7)
+    return ax.figure
