@@ -32,6 +32,9 @@ __all__ += _dynamics.__all__
 from .limits import *  # noqa: F401,F403,E402
 from . import limits as _limits  # noqa: E402
 __all__ += _limits.__all__
+from .phases import *  # noqa: F401,F403,E402
+from . import phases as _phases  # noqa: E402
+__all__ += _phases.__all__
 from .architectures import *  # noqa: F401,F403,E402
 from . import architectures as _architectures  # noqa: E402
 __all__ += _architectures.__all__

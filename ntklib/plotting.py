@@ -148,6 +148,241 @@ def plot_ntk_on_circle(gamma, theory, snapshots: dict, *, ax=None, t_label="trai
     return ax.figure
 
 
+# ---- freeze and chaos, normalisation (notebooks 04 and 05; numbers from ntklib.phases) -----------
+
+__all__ += ["plot_r_curves", "plot_phase_map", "plot_gain_diagram", "plot_gram_grid", "plot_vs_depth",
+            "plot_freeze_bound", "plot_training_losses", "plot_diagonal_drift", "plot_spectra",
+            "plot_poincare"]
+
+PHASE_COLORS = {"freeze": "#1b6ca8", "edge": "#3c8d2f", "chaos": "#d1495b"}
+
+
+def _ax(ax, size=(4.2, 3.2)):
+    if ax is None:
+        _, ax = plt.subplots(figsize=size)
+    return ax
+
+
+def _many_colors(n):
+    return COLORS if n <= len(COLORS) else [plt.cm.tab20(i % 20) for i in range(n)]
+
+
+def plot_r_curves(diagram: dict, *, ax=None, standardised_only=False):
+    """r(sigma, beta) against beta for each nonlinearity of `phases.phase_diagram`, with the edge r = 1;
+    nonlinearities with E sigma^2 != 1 (outside the theorem's hypothesis) are dashed."""
+    ax = _ax(ax)
+    b = diagram["betas"]
+    cols = _many_colors(len(diagram["names"]))
+    for i, name in enumerate(diagram["names"]):
+        std = abs(diagram["second_moment"][i] - 1.0) < 1e-9
+        if standardised_only and not std:
+            continue
+        ax.plot(b, diagram["r"][i], ls="-" if std else "--", color=cols[i], lw=1.4,
+                label=name + ("" if std else r" ($E\sigma^2\neq1$)"))
+    ax.axhline(1.0, color="k", lw=1)
+    top = max(1.05, float(np.nanmax(diagram["r"]))) * 1.04
+    ax.axhspan(0, 1, color=PHASE_COLORS["freeze"], alpha=0.06)
+    ax.axhspan(1, top, color=PHASE_COLORS["chaos"], alpha=0.06)
+    ax.text(0.98, 0.60, "FREEZE  r < 1", transform=ax.transAxes, color=PHASE_COLORS["freeze"], ha="right")
+    ax.text(0.98, 0.95, "CHAOS  r > 1", transform=ax.transAxes, color=PHASE_COLORS["chaos"], ha="right", va="top")
+    ax.set_xlabel(r"$\beta$")
+    ax.set_ylabel(r"$r(\sigma,\beta)=(1-\beta^2)\,E[\sigma'(z)^2]$")
+    ax.set_ylim(0, top)
+    ax.legend(fontsize=5.8, loc="lower left", ncol=2, handlelength=1.6, columnspacing=0.8, framealpha=0.9)
+    return ax.figure
+
+
+def _log2_clipped(r, clip):
+    with np.errstate(divide="ignore"):
+        return np.clip(np.log2(np.asarray(r, dtype=float)), -clip, clip)
+
+
+def plot_phase_map(diagram: dict, *, ax=None, clip=1.0):
+    """The phase diagram over (beta, nonlinearity): log2 r on a diverging scale (blue freeze, red chaos,
+    clipped to [-clip, clip]; r = 0 at beta = 1) with the edge r = 1 drawn through each row's edge beta."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    ax = _ax(ax, (5.0, 0.35 * len(diagram["names"]) + 1.2))
+    b, names = diagram["betas"], diagram["names"]
+    lr = _log2_clipped(diagram["r"], clip)
+    lim = max(1e-3, float(np.abs(lr).max()))
+    im = ax.pcolormesh(b, np.arange(len(names)), lr, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim),
+                       shading="nearest")
+    edge = diagram["edge"]
+    rows = np.arange(len(names))
+    for i, e in zip(rows, edge):
+        if np.isfinite(e):
+            ax.plot([e, e], [i - 0.5, i + 0.5], color="k", lw=2.2)
+    ax.set_yticks(rows)
+    ax.set_yticklabels(names, fontsize=7)
+    ax.set_xlabel(r"$\beta$")
+    ax.grid(False)
+    ax.figure.colorbar(im, ax=ax, label=r"$\log_2 r$ (clipped)", shrink=0.9)
+    return ax.figure
+
+
+def plot_gain_diagram(family: dict, *, ax=None, clip=1.0):
+    """Continuous phase diagram of the normalised family normalized(sigma(g z)) over (beta, gain g),
+    log2 r on a diverging scale (clipped to [-clip, clip]), with the contour r = 1."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    ax = _ax(ax, (4.4, 3.4))
+    lr = _log2_clipped(family["r"], clip)
+    lim = max(1e-3, float(np.abs(lr).max()))
+    im = ax.pcolormesh(family["betas"], family["gains"], lr, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim),
+                       shading="nearest")
+    ax.contour(family["betas"], family["gains"], family["r"], levels=[1.0], colors="k", linewidths=1.6)
+    ax.plot(family["edge"], family["gains"], "k:", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\beta$")
+    ax.set_ylabel("gain g")
+    ax.set_title(f"normalized({family['base']}(g z)): edge r = 1 in black")
+    ax.text(0.05, 0.9, "CHAOS", transform=ax.transAxes, color="w", fontweight="bold")
+    ax.text(0.95, 0.06, "FREEZE", transform=ax.transAxes, color="w", fontweight="bold", ha="right")
+    ax.grid(False)
+    ax.figure.colorbar(im, ax=ax, label=r"$\log_2 r$ (clipped)")
+    return ax.figure
+
+
+def plot_gram_grid(rows: dict, *, cmap="RdBu_r", vmin=-1.0, vmax=1.0):
+    """A grid of matrices: rows {row label: {column title: (N, N) matrix}}, one shared colour scale."""
+    nr = len(rows)
+    nc = max(len(r) for r in rows.values())
+    fig, axes = plt.subplots(nr, nc, figsize=(3.1 * nc, 3.0 * nr), squeeze=False)
+    for i, (row_label, mats) in enumerate(rows.items()):
+        for j, (title, M) in enumerate(mats.items()):
+            ax = axes[i, j]
+            im = ax.imshow(to_numpy(M), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+            ax.set_title(title, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if j == 0:
+                ax.set_ylabel(row_label)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
+    return fig
+
+
+def plot_vs_depth(depths, curves: dict, *, points: dict | None = None, ax=None, logy=True, ylabel="",
+                  colors: dict | None = None, title=None):
+    """Theory curves {label: y(L)} against depth, with optional finite-network markers
+    {label: (depths, values of shape (D, seeds))} (mean and min-max range) in the same colour."""
+    ax = _ax(ax)
+    palette = _many_colors(len(curves))
+    suffix = " (theory)" if points else ""
+    for i, (label, y) in enumerate(curves.items()):
+        col = (colors or {}).get(label, palette[i])
+        ax.plot(to_numpy(depths), to_numpy(y), color=col, lw=1.6, label=f"{label}{suffix}")
+        if points and label in points:
+            d, v = points[label]
+            v = np.atleast_2d(to_numpy(v).T).T
+            m = v.mean(1)
+            ax.errorbar(to_numpy(d), m, yerr=[m - v.min(1), v.max(1) - m], fmt="o", ms=4, capsize=2,
+                        color=col, mfc="white", label=f"{label} (finite net)")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("depth L")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=7)
+    return ax.figure
+
+
+def plot_freeze_bound(results: list, *, axes=None):
+    """Left: 1 - min Theta(x,y)/Theta(x,x) against depth with the bound C L r^L (C fitted on the shaded
+    depths); right: the scaled gap (1 - min ratio)/(L r^L), bounded for smooth sigma, with each C."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9.2, 3.4))
+    for i, res in enumerate(results):
+        col = COLORS[i % len(COLORS)]
+        L = res["depths"]
+        lab = f"{res['name']} (r = {res['r']:.3f})"
+        axes[0].semilogy(L, res["gap"], "o", ms=2.5, color=col, label=lab)
+        axes[0].semilogy(L, res["C"] * L * res["r"] ** L.astype(float), "-", lw=1, color=col)
+        axes[1].semilogy(L, res["scaled_gap"], "-", lw=1.4, color=col, label=lab)
+        axes[1].axhline(res["C"], color=col, lw=0.8, ls="--")
+    fit = max(r["fit_max"] for r in results)
+    for ax in axes:
+        ax.axvspan(0.5, fit + 0.5, color="0.85", alpha=0.5, lw=0)
+        ax.set_xlabel("depth L")
+    axes[0].set_ylabel(r"$1-\min\,\Theta(x,y)/\Theta(x,x)$  (dots),  $C L r^L$ (lines)")
+    axes[1].set_ylabel(r"$(1-\min\,\Theta(x,y)/\Theta(x,x)) / (L r^L)$")
+    axes[1].set_title("dashed: C fitted on the shaded depths")
+    axes[0].legend(fontsize=7)
+    return axes[0].figure
+
+
+def plot_training_losses(speed: dict, *, ax=None, rel_target=None, colors: dict | None = None):
+    """Relative loss against gradient-descent steps per regime: theory (linearised model, solid) and
+    the finite network (dashed), from `phases.training_speed`."""
+    ax = _ax(ax, (4.6, 3.3))
+    for i, (label, res) in enumerate(speed.items()):
+        col = (colors or {}).get(label, COLORS[i % len(COLORS)])
+        th, net = res["loss_theory"], res["loss_network"]
+        ax.semilogy(th / th[0], color=col, lw=1.6, label=f"{label} (theory)")
+        ax.semilogy(net / net[0], color=col, lw=1.2, ls="--", label=f"{label} (network)")
+    if rel_target is not None:
+        ax.axhline(rel_target, color="k", lw=0.8, ls=":")
+        ax.set_ylim(rel_target * 1e-3, 2.0)
+    ax.set_xlabel("gradient-descent step (eta = N / (2 lambda_max))")
+    ax.set_ylabel("loss / initial loss")
+    ax.legend(fontsize=7)
+    return ax.figure
+
+
+def plot_diagonal_drift(profiles: list, *, empirical: dict | None = None, ax=None):
+    """Sigma^(l)(x, x) against layer for each profile of `phases.diagonal_profile` (log scale), with
+    optional finite-network markers {name: values (L,)}; the line Sigma = 1 is the standardised case."""
+    ax = _ax(ax, (4.6, 3.3))
+    for i, p in enumerate(profiles):
+        col = COLORS[i % len(COLORS)]
+        ax.semilogy(p["layers"], p["sigma"], "-", color=col, lw=1.5, label=p["name"])
+        if empirical and p["name"] in empirical:
+            ax.semilogy(p["layers"], empirical[p["name"]], "o", ms=4, mfc="white", color=col)
+    ax.axhline(1.0, color="k", lw=0.8, ls=":")
+    ax.set_xlabel("layer l")
+    ax.set_ylabel(r"$\Sigma^{(l)}(x,x)$,  $\|x\|^2=n_0$")
+    ax.legend(fontsize=7)
+    return ax.figure
+
+
+def plot_spectra(spectra: dict, *, marks: dict | None = None, ax=None):
+    """Descending eigenvalues {label: (N,)} on a log scale; marks {label: value} draws a horizontal
+    line (e.g. the Rayleigh quotient of the constant vector) in the same colour."""
+    ax = _ax(ax, (4.6, 3.3))
+    for i, (label, ev) in enumerate(spectra.items()):
+        col = COLORS[i % len(COLORS)]
+        ev = to_numpy(ev)
+        ax.semilogy(np.arange(1, ev.size + 1), ev, "o-", ms=3.5, lw=1, color=col, label=label)
+        if marks and label in marks:
+            ax.axhline(marks[label], color=col, lw=0.9, ls="--")
+    ax.set_xlabel("eigenvalue index")
+    ax.set_ylabel("eigenvalue")
+    ax.legend(fontsize=7)
+    return ax.figure
+
+
+def plot_poincare(rows: list, *, ax=None):
+    """Bars of E[sigma_bar'(z)^2] per nonlinearity (from `phases.poincare_table`), drawn up from the
+    Poincare bound 1: every bar reaches it, only affine functions (diamonds) stop there."""
+    ax = _ax(ax, (5.2, 3.2))
+    names = [r["name"] for r in rows]
+    vals = np.array([r["poincare"] for r in rows])
+    x = np.arange(len(rows))
+    aff = np.abs(vals - 1) < 1e-9
+    ax.bar(x, vals - 1.0, bottom=1.0, color=PHASE_COLORS["chaos"], alpha=0.85)
+    ax.plot(x[aff], vals[aff], "D", color=PHASE_COLORS["edge"], ms=6, label="affine: equality")
+    ax.axhline(1.0, color="k", lw=1)
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel(r"$E[\bar\sigma'(z)^2]$")
+    ax.set_ylim(0.9, vals.max() * 1.05)
+    ax.set_title("Gaussian Poincare: every bar starts at the bound 1")
+    ax.legend(fontsize=7, loc="upper left")
+    return ax.figure
+
+
 # ---- convergence: function-space dynamics, eigendirections, NTK PCA (notebook 03; numbers from
 # ntklib.dynamics) ---------------------------------------------------------------------------------
 

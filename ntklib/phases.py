@@ -1,0 +1,547 @@
+"""Freeze and chaos, the normalised nonlinearity, LayerNorm and BatchNorm (notebooks 04 and 05).
+
+Conventions of DESIGN.md §1.  For inputs on the sphere ||x||^2 = n_0 and a *standardised* sigma,
+E_{z ~ N(0,1)}[sigma(z)^2] = 1 (the slides write E[sigma(z)] = 1: an erratum, see `mean_one`),
+Sigma^(l)(x, x) = 1 at every layer, SigmaDot^(l)(x, x) = r and (Jacot, Gabriel, Hongler 2019b, Thm. 3)
+
+    r = r(sigma, beta) = (1 - beta^2) E[sigma'(z)^2]
+    Theta^(L)(x, x) = sum_{l=1}^{L} r^(L - l) = (1 - r^L) / (1 - r)
+    FREEZE (r < 1):  1 >= Theta(x, y)/Theta(x, x) >= 1 - C L r^L     (twice differentiable sigma)
+    CHAOS  (r > 1):  Theta(x, y)/Theta(x, x) -> 0 for x != +-y
+    EDGE:  sqrt(2) relu has r = 1 - beta^2.
+
+The normalised nonlinearity sigma_bar = (sigma - E sigma)/sd(sigma) has E sigma_bar'^2 >= 1, with
+equality only for affine sigma (Gaussian Poincare inequality; in the Hermite basis sigma = sum c_k h_k,
+Var sigma = sum_{k>=1} c_k^2 and E sigma'^2 = sum_k k c_k^2), so a small beta puts it in the chaos.
+BatchNorm (batch statistics, no affine parameters) after the last nonlinearity centres every last
+hidden neuron over the batch, so the batch mean of the outputs is beta b^(L) alone and
+(1/N^2) sum_ij Theta(x_i, x_j) = beta^2 exactly: the constant vector is an exact eigenvector of the
+batch-output NTK with eigenvalue N beta^2, at every width and depth.
+
+Everything here returns numbers (numpy arrays, floats, dicts); the pictures are in ntklib.plotting.
+"""
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from ._checks import as_inputs, check_beta, check_depth, check_positive_int
+from .activations import Activation, get_activation, hermite_coefficients, normalized, scaled
+from .dynamics import condition_number, constant_mode_cosine, train_gd
+from .empirical import empirical_ntk
+from .kernels import kernel_layers, r_value
+from .networks import FCNet
+from .stats import relative_error, to_numpy
+
+# `standardized` and `edge_beta` below are public (nk.phases.standardized, nk.phases.edge_beta) but are
+# left out of __all__: ntklib.deconv defines the same two functions for notebook 06 and its versions
+# are the ones re-exported as nk.standardized / nk.edge_beta (same mathematics; edge_beta here returns
+# nan instead of raising when E sigma'^2 < 1, which the phase diagram needs).
+
+__all__ = [
+    # nonlinearities and the phase diagram
+    "mean_one", "input_scaled", "resolve_activation", "phase_of",
+    "phase_diagram", "gain_family_diagram",
+    # Gram matrices and the theorems
+    "gram_ratio", "ntk_by_depth", "theta_diagonal_formula", "diagonal_identity_error",
+    "freeze_bound", "resolvable_depth", "chaos_decay",
+    # consequences: conditioning and training speed
+    "gram_condition_numbers", "empirical_condition_numbers", "gd_step_size", "kernel_gd_losses",
+    "steps_to_loss", "training_speed",
+    # the E[sigma] = 1 erratum
+    "diagonal_profile", "empirical_diagonal_profile",
+    # notebook 05: Poincare, LayerNorm, BatchNorm
+    "gaussian_moments", "poincare_table", "hermite_poincare", "empirical_deviation",
+    "constant_mode", "constant_direction", "batchnorm_mass", "compare_norms",
+]
+
+
+# ---- nonlinearities -------------------------------------------------------------------------------
+
+def standardized(activation) -> Activation:
+    """sigma / sqrt(E sigma(z)^2), z ~ N(0, 1): the hypothesis of the freeze/chaos theorem.
+
+    With E sigma^2 = 1 and ||x||^2 = n_0, Sigma^(l)(x, x) = 1 at every layer.  The mean is kept
+    (contrast `normalized`, which also centres).  `standardized("relu")` is sqrt(2) relu exactly.
+        >>> nk.standardized("relu").moments()[1]
+        1.0
+    """
+    act = get_activation(activation)
+    m2 = act.moments()[1]
+    if not m2 > 1e-14:
+        raise ValueError(f"activation: {act.name} has E sigma(z)^2 = {m2:.3g}; accepted: a function that "
+                         "is not zero almost everywhere")
+    return act.affine(1.0 / math.sqrt(m2), 0.0, name=f"standardized({act.name})")
+
+
+def mean_one(activation) -> Activation:
+    """sigma / E sigma(z): the slides' hypothesis E[sigma(z)] = 1 taken literally (the erratum).
+
+    By Jensen E sigma^2 >= (E sigma)^2 = 1, with equality only for a constant, so Sigma(x, x) grows
+    past 1 at the first nonlinearity and drifts layer by layer.  Odd functions (tanh, erf) have
+    E sigma = 0 and cannot meet the hypothesis at all.
+    """
+    act = get_activation(activation)
+    mu = act.moments()[0]
+    if abs(mu) < 1e-12:
+        raise ValueError(f"activation: {act.name} has E sigma(z) = {mu:.3g}; no scaling makes it 1 "
+                         "(accepted: a function with nonzero Gaussian mean, e.g. relu, gelu, softplus)")
+    return act.affine(1.0 / mu, 0.0, name=f"mean_one({act.name})")
+
+
+def input_scaled(activation, gain: float) -> Activation:
+    """z -> sigma(gain z), closed forms kept (E[s(gu) s(gv)] is the dual at covariance gain^2 Sigma).
+
+    normalized(input_scaled("erf", g)) runs from the identity (g -> 0, r = 1 - beta^2) to the sign
+    function (g -> inf, E sigma_bar'^2 -> inf): a continuous family for the phase diagram.
+    """
+    act = get_activation(activation)
+    g = float(gain)
+    if not (math.isfinite(g) and g > 0):
+        raise ValueError(f"gain: got {gain!r}; accepted: a positive finite number")
+    g2 = g * g
+    dual = dual_deriv = mean = None
+    if act._dual is not None:
+        def dual(a, b, c):
+            return act.dual(g2 * a, g2 * b, g2 * c)
+    if act._dual_deriv is not None:
+        def dual_deriv(a, b, c):
+            return g2 * act.dual_deriv(g2 * a, g2 * b, g2 * c)
+    if act._mean is not None:
+        def mean(a):
+            return act.mean(g2 * a)
+    return Activation(f"{act.name}({g:g}z)", lambda x: act.fn(g * x), lambda x: g * act.deriv(g * x),
+                      dual=dual, dual_deriv=dual_deriv, mean=mean)
+
+
+_WRAPPERS = {"normalized": normalized, "standardized": standardized, "mean_one": mean_one}
+
+
+@lru_cache(maxsize=None)
+def _resolve_string(spec: str) -> Activation:
+    s = spec.strip()
+    m = re.fullmatch(r"(\w+)\((.*)\)", s)
+    if m is None:
+        m2 = re.fullmatch(r"([0-9.eE+-]+|sqrt2)\s*\*\s*(.+)", s)
+        if m2 is not None:
+            c = math.sqrt(2.0) if m2.group(1) == "sqrt2" else float(m2.group(1))
+            return scaled(_resolve_string(m2.group(2)), c)
+        return get_activation(s)
+    head, arg = m.group(1), m.group(2)
+    if head in _WRAPPERS:
+        return _WRAPPERS[head](_resolve_string(arg))
+    if head in ("scaled", "input_scaled"):
+        inner, _, num = arg.rpartition(",")
+        fn = scaled if head == "scaled" else input_scaled
+        return fn(_resolve_string(inner), float(num))
+    raise ValueError(f"activation: cannot read {spec!r}; accepted: a name, normalized(SPEC), "
+                     "standardized(SPEC), mean_one(SPEC), scaled(SPEC, c), input_scaled(SPEC, g), sqrt2*SPEC")
+
+
+def resolve_activation(spec) -> Activation:
+    """An Activation from a string such as "normalized(tanh)", "standardized(relu)", "sqrt2*relu",
+    "mean_one(relu)", "scaled(erf, 1.5)", "input_scaled(erf, 2)" (so papermill parameters stay
+    literals); Activations, names and callables pass through `get_activation`.  Results are cached,
+    so the moments of a spec are computed once per session."""
+    if isinstance(spec, str):
+        return _resolve_string(spec)
+    return get_activation(spec)
+
+
+def edge_beta(activation) -> float:
+    """The beta at which r(sigma, beta) = 1: sqrt(1 - 1/E sigma'(z)^2); nan when E sigma'^2 < 1
+    (r < 1 for every beta: always frozen) and 0 when E sigma'^2 = 1 (the identity)."""
+    d2 = resolve_activation(activation).moments()[2]
+    if d2 < 1.0 - 1e-12:
+        return float("nan")
+    return math.sqrt(max(0.0, 1.0 - 1.0 / d2))
+
+
+def phase_of(r: float, tol: float = 1e-9) -> str:
+    """'freeze' (r < 1), 'edge' (|r - 1| <= tol) or 'chaos' (r > 1)."""
+    if abs(r - 1.0) <= tol:
+        return "edge"
+    return "freeze" if r < 1.0 else "chaos"
+
+
+def phase_diagram(activations, betas) -> dict:
+    """r(sigma, beta) over a list of nonlinearities (specs for `resolve_activation`) and a beta grid.
+
+    Returns a dict: names (A,), betas (B,), r (A, B), edge (A,) the beta with r = 1 (nan: frozen for
+    every beta), second_moment (A,) E sigma(z)^2 (the theorem needs 1), derivative_moment (A,) E sigma'^2.
+    """
+    acts = [resolve_activation(a) for a in activations]
+    betas = np.asarray([check_beta(float(b)) for b in betas])
+    d2 = np.array([a.moments()[2] for a in acts])
+    return {
+        "names": [a if isinstance(a, str) else resolve_activation(a).name for a in activations],
+        "betas": betas,
+        "r": (1.0 - betas[None, :] ** 2) * d2[:, None],
+        "edge": np.array([edge_beta(a) for a in acts]),
+        "second_moment": np.array([a.moments()[1] for a in acts]),
+        "derivative_moment": d2,
+    }
+
+
+def gain_family_diagram(base, gains, betas) -> dict:
+    """r of the normalised family sigma_g = normalized(base(g z)) over gains g and betas.
+
+    Returns a dict: gains (G,), betas (B,), r (G, B), edge (G,), derivative_moment (G,) E sigma_g'^2.
+    """
+    gains = np.asarray(gains, dtype=float)
+    betas = np.asarray([check_beta(float(b)) for b in betas])
+    d2 = np.array([normalized(input_scaled(base, g)).moments()[2] for g in gains])
+    edge = np.where(d2 >= 1.0, np.sqrt(np.clip(1.0 - 1.0 / d2, 0.0, None)), np.nan)
+    return {"base": get_activation(base).name, "gains": gains, "betas": betas,
+            "r": (1.0 - betas[None, :] ** 2) * d2[:, None], "edge": edge, "derivative_moment": d2}
+
+
+# ---- Gram matrices and the theorems -----------------------------------------------------------------
+
+def gram_ratio(theta):
+    """Theta(x_i, x_j) / Theta(x_i, x_i) (the slides' normalisation), float64 tensor (N, N)."""
+    T = torch.as_tensor(theta, dtype=torch.float64)
+    return T / torch.diagonal(T)[:, None]
+
+
+def ntk_by_depth(X, depths, *, activation, beta):
+    """Theta^(L)(X, X) for every L in `depths` from one recursion: tensor (len(depths), N, N)."""
+    depths = [check_depth(L) for L in depths]
+    k = kernel_layers(X, depth=max(depths), activation=resolve_activation(activation), beta=beta)
+    return torch.stack([k.Theta(L) for L in depths])
+
+
+def theta_diagonal_formula(r: float, depth: int) -> float:
+    """sum_{l=1}^{L} r^(L - l) = (1 - r^L)/(1 - r)  (= L at r = 1): Theta^(L)(x, x) on the sphere for a
+    standardised sigma."""
+    depth = check_depth(depth)
+    if abs(1.0 - r) < 1e-6:   # the closed form loses digits near r = 1: sum the series (exact there)
+        return float(math.fsum(r ** k for k in range(depth)))
+    return (1.0 - r ** depth) / (1.0 - r)
+
+
+def diagonal_identity_error(X, depths, *, activation, beta) -> np.ndarray:
+    """max_x |Theta^(L)(x, x) - (1 - r^L)/(1 - r)| / ((1 - r^L)/(1 - r)) for each L in `depths`,
+    with Theta from nk.kernel_layers (the recursion) and r from nk.r_value: (len(depths),)."""
+    act = resolve_activation(activation)
+    r = r_value(act, beta)
+    T = ntk_by_depth(X, depths, activation=act, beta=beta)
+    out = []
+    for L, TL in zip(depths, T):
+        f = theta_diagonal_formula(r, L)
+        out.append(float((torch.diagonal(TL) - f).abs().max()) / abs(f))
+    return np.array(out)
+
+
+def resolvable_depth(r: float, floor: float = 1e-11, cap: int = 400) -> int:
+    """The largest L <= cap with L r^L >= floor: beyond it 1 - C L r^L is below float64 resolution of
+    the ratio Theta(x, y)/Theta(x, x) (rounding ~1e-16), so the freeze bound cannot be tested there."""
+    L = 1
+    while L < cap and (L + 1) * r ** (L + 1) >= floor:
+        L += 1
+    return L
+
+
+def freeze_bound(X, depths, *, activation, beta, fit_max: int) -> dict:
+    """The freeze lower bound 1 - C L r^L, with C fitted on the depths <= fit_max and tested on all.
+
+    For each depth: min_ratio = min_ij Theta(x_i, x_j)/Theta(x_i, x_i), max_ratio (the upper bound 1),
+    gap = 1 - min_ratio.  C = max over depths <= fit_max of gap / (L r^L); bound = 1 - C L r^L;
+    scaled_gap = gap / (L r^L) (bounded, with a limit, for twice differentiable sigma; it grows like
+    r^(-L/2)/L for relu, whose derivative jumps).  Returns a dict of numpy arrays and floats.
+    """
+    act = resolve_activation(activation)
+    r = r_value(act, beta)
+    depths = np.array([check_depth(L) for L in depths])
+    R = torch.stack([gram_ratio(T) for T in ntk_by_depth(X, depths, activation=act, beta=beta)])
+    mn = R.amin(dim=(1, 2)).numpy()
+    off = R - torch.diag_embed(torch.diagonal(R, dim1=1, dim2=2))   # zero the (exactly 1) diagonal
+    mx = off.amax(dim=(1, 2)).numpy()
+    gap = 1.0 - mn
+    scale = depths * r ** depths.astype(float)
+    fit = depths <= fit_max
+    if not fit.any():
+        raise ValueError(f"fit_max: got {fit_max}; accepted: at least the smallest depth {depths.min()}")
+    C = float((gap[fit] / scale[fit]).max())
+    return {"name": act.name, "r": r, "depths": depths, "min_ratio": mn, "max_ratio": mx, "gap": gap,
+            "scaled_gap": gap / scale, "C": C, "bound": 1.0 - C * scale, "fit_max": fit_max}
+
+
+def chaos_decay(X, depths, *, activation, beta, antipodal_tol: float = 1e-9) -> np.ndarray:
+    """max |Theta(x_i, x_j)/Theta(x_i, x_i)| over pairs with x_i != +-x_j, for each depth: (len(depths),)."""
+    X = as_inputs(X)
+    U = X / X.norm(dim=1, keepdim=True)
+    cos = (U @ U.T).abs()
+    mask = cos < 1.0 - antipodal_tol
+    if not mask.any():
+        raise ValueError("X: every pair of inputs is x = +-y; accepted: at least two non-parallel inputs")
+    T = ntk_by_depth(X, depths, activation=activation, beta=beta)
+    return np.array([float(gram_ratio(TL)[mask].abs().max()) for TL in T])
+
+
+# ---- consequences: conditioning and training speed ------------------------------------------------
+
+def _condition(T):
+    return condition_number(torch.linalg.eigvalsh((T + T.T) / 2))
+
+
+def gram_condition_numbers(X, depths, *, activation, beta) -> np.ndarray:
+    """lambda_max / lambda_min of Theta^(L)_inf(X, X) for each L: (len(depths),)."""
+    return np.array([_condition(T) for T in ntk_by_depth(X, depths, activation=activation, beta=beta)])
+
+
+def empirical_condition_numbers(X, depths, *, activation, beta, width, n_seeds, seed=0) -> np.ndarray:
+    """Condition numbers of the empirical NTK of FCNets (width, each depth, n_seeds networks):
+    array (len(depths), n_seeds)."""
+    X = as_inputs(X)
+    act = resolve_activation(activation)
+    return np.array([[_condition(empirical_ntk(FCNet(X.shape[1], width, L, activation=act, beta=beta,
+                                                        seed=seed + 1000 * s + L), X))
+                      for s in range(check_positive_int(n_seeds, "n_seeds"))] for L in depths])
+
+
+def gd_step_size(theta, fraction: float = 0.5) -> float:
+    """eta = fraction * N / lambda_max(Theta).  Gradient descent on (1/N)||f - Y||^2 multiplies the
+    residual along an eigenvector by 1 - 2 eta lambda / N: stable for fraction < 1, and fraction 1/2
+    kills the top mode in one step.  With this step the slowest mode needs ~ kappa steps."""
+    T = torch.as_tensor(theta, dtype=torch.float64)
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction: got {fraction!r}; accepted: a number in (0, 1) (stable steps)")
+    return fraction * T.shape[0] / float(torch.linalg.eigvalsh((T + T.T) / 2)[-1])
+
+
+def kernel_gd_losses(theta, f0, Y, *, lr, steps) -> np.ndarray:
+    """Loss (1/N)||f_k - Y||^2 of gradient descent on the linearised model (kernel fixed at theta),
+    f_{k+1} = f_k - lr (2/N) Theta (f_k - Y), for k = 0..steps, from one eigendecomposition:
+    (steps + 1,)."""
+    T = torch.as_tensor(theta, dtype=torch.float64)
+    N = T.shape[0]
+    lam, V = torch.linalg.eigh((T + T.T) / 2)
+    res0 = V.T @ (torch.as_tensor(f0, dtype=T.dtype).reshape(N) - torch.as_tensor(Y, dtype=T.dtype).reshape(N))
+    factor = (1.0 - 2.0 * lr * lam / N).numpy()
+    k = np.arange(steps + 1)[:, None]
+    return ((factor[None, :] ** (2 * k)) * (res0.numpy() ** 2)[None, :]).sum(1) / N
+
+
+def steps_to_loss(losses, rel_target: float) -> float:
+    """The first step k with losses[k] <= rel_target * losses[0]; inf when never reached."""
+    losses = to_numpy(losses).astype(float).ravel()
+    hit = np.nonzero(losses <= rel_target * losses[0])[0]
+    return float(hit[0]) if hit.size else math.inf
+
+
+def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fraction=0.5, seed=0) -> dict:
+    """Steps of gradient descent to bring the loss to rel_target times its initial value, per regime.
+
+    regimes: {label: (activation spec, beta)}.  For each: Theta_inf = nk.ntk at `depth`; the step
+    eta = gd_step_size(Theta_inf, fraction); a FCNet of `width` trained by nk.train_gd for max_steps
+    steps; the theory is gradient descent on the linearised model with Theta_inf from the network's
+    own f_0 (`kernel_gd_losses`).  Returns {label: dict(r, lr, kappa, loss_theory, loss_network,
+    steps_theory, steps_network)}.
+    """
+    X = as_inputs(X)
+    Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
+    out = {}
+    for i, (label, (spec, beta)) in enumerate(regimes.items()):
+        act = resolve_activation(spec)
+        T = ntk_by_depth(X, [depth], activation=act, beta=beta)[0]
+        lr = gd_step_size(T, fraction)
+        net = FCNet(X.shape[1], width, depth, activation=act, beta=beta, seed=seed + 7919 * i)
+        with torch.no_grad():
+            f0 = net(X).reshape(-1)
+        theory = kernel_gd_losses(T, f0, Y, lr=lr, steps=max_steps)
+        rec = train_gd(net, X, Y, lr=lr, steps=max_steps, record_steps=range(max_steps + 1))
+        loss = rec.loss.numpy()
+        out[label] = {"r": r_value(act, beta), "lr": lr, "kappa": _condition(T), "loss_theory": theory,
+                      "loss_network": loss, "steps_theory": steps_to_loss(theory, rel_target),
+                      "steps_network": steps_to_loss(loss, rel_target)}
+    return out
+
+
+# ---- the E[sigma] = 1 erratum: the diagonal drifts ----------------------------------------------------
+
+def diagonal_profile(activation, beta, depth, n0: int = 2) -> dict:
+    """Sigma^(l)(x, x) and Theta^(l)(x, x), l = 1..depth, for one input with ||x||^2 = n_0
+    (nk.kernel_layers), beside the standardised prediction Sigma = 1, Theta = (1 - r^l)/(1 - r).
+    Returns a dict of numpy arrays (depth,): sigma, theta, formula, and r."""
+    act = resolve_activation(activation)
+    x = torch.zeros(1, n0, dtype=torch.float64)
+    x[0, 0] = math.sqrt(n0)
+    k = kernel_layers(x, depth=depth, activation=act, beta=beta)
+    r = r_value(act, beta)
+    return {"name": act.name, "r": r, "layers": np.arange(1, depth + 1),
+            "sigma": np.array([float(k.Sigma(l)[0, 0]) for l in range(1, depth + 1)]),
+            "theta": np.array([float(k.Theta(l)[0, 0]) for l in range(1, depth + 1)]),
+            "formula": np.array([theta_diagonal_formula(r, l) for l in range(1, depth + 1)])}
+
+
+def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, seed=0) -> np.ndarray:
+    """The finite-width Sigma^(l)(x, x): mean over neurons, inputs and n_seeds networks of z^(l)(x)^2,
+    l = 1..depth, in FCNets whose output layer is also `width` wide (so the last layer is averaged
+    too): (depth,).  One network fluctuates by ~ sqrt(2/width) per layer, compounding with depth."""
+    X = as_inputs(X)
+    act = resolve_activation(activation)
+    acc = np.zeros(check_depth(depth))
+    for s in range(check_positive_int(n_seeds, "n_seeds")):
+        net = FCNet(X.shape[1], width, depth, n_out=width, activation=act, beta=beta, seed=seed + 7 * s)
+        with torch.no_grad():
+            _, pre = net.layers(X)
+        acc += np.array([float((z * z).mean()) for z in pre])
+    return acc / n_seeds
+
+
+# ---- notebook 05: the Gaussian Poincare inequality ------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _legendre_half_line(n: int, cut: float):
+    x, w = np.polynomial.legendre.leggauss(n)
+    z = 0.5 * cut * (x + 1.0)                  # nodes on [0, cut]
+    wz = 0.5 * cut * w * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    return z, wz
+
+
+def gaussian_moments(activation, n: int = 600, cut: float = 14.0) -> dict:
+    """E sigma, Var sigma, E sigma'^2 and E sigma_bar'^2 = E sigma'^2 / Var sigma under z ~ N(0, 1),
+    by Gauss-Legendre on [-cut, 0] and [0, cut] separately (so a kink or jump at 0, as in relu, abs,
+    elu, is resolved to ~1e-13; Gauss-Hermite converges slowly there).  An independent check of
+    Activation.moments()."""
+    act = resolve_activation(activation)
+    z, w = _legendre_half_line(n, cut)
+    zt = torch.as_tensor(np.concatenate([-z[::-1], z]), dtype=torch.float64)
+    wt = np.concatenate([w[::-1], w])
+    f = act.fn(zt).numpy()
+    d = act.deriv(zt).numpy()
+    mean = float(wt @ f)
+    var = float(wt @ (f * f)) - mean * mean
+    d2 = float(wt @ (d * d))
+    return {"name": act.name, "mean": mean, "var": var, "deriv2": d2,
+            "poincare": d2 / var if var > 1e-14 else float("nan")}
+
+
+def poincare_table(activations, beta: float = 0.1) -> list[dict]:
+    """One row per nonlinearity: gaussian_moments(...), the library's E sigma_bar'^2 (through
+    nk.normalized(...).moments()), edge beta of sigma_bar, r(sigma_bar, beta) and its phase."""
+    rows = []
+    for spec in activations:
+        act = resolve_activation(spec)
+        row = gaussian_moments(act)
+        bar = normalized(act)
+        row["poincare_library"] = bar.moments()[2]
+        row["edge_beta"] = edge_beta(bar)
+        row["r"] = r_value(bar, beta)
+        row["phase"] = phase_of(row["r"])
+        rows.append(row)
+    return rows
+
+
+def hermite_poincare(activation, terms: int = 120) -> dict:
+    """The proof of Poincare in numbers: with c_k = E[sigma(z) h_k(z)] (orthonormal Hermite),
+    Var sigma = sum_{k>=1} c_k^2 and E sigma'^2 = sum_k k c_k^2, so the ratio is an average of
+    k >= 1 weighted by c_k^2: >= 1, and = 1 only when c_k = 0 for k >= 2 (sigma affine).
+    Returns dict(c (terms + 1,), ratio).  Converges fast for smooth sigma only."""
+    act = resolve_activation(activation)
+    c = hermite_coefficients(act.fn, torch.ones((), dtype=torch.float64), terms=terms).numpy()
+    k = np.arange(c.size)
+    var = float((c[1:] ** 2).sum())
+    return {"c": c, "ratio": float((k * c * c).sum()) / var}
+
+
+# ---- notebook 05: LayerNorm and BatchNorm -----------------------------------------------------------
+
+def empirical_deviation(X, references: dict, *, widths, n_seeds, depth, activation, beta, norm=None,
+                        seed=0) -> dict:
+    """Relative Frobenius deviation of the empirical NTK of FCNet(..., norm=norm) from each reference
+    kernel: {label: array (len(widths), n_seeds)} (the same networks for every reference)."""
+    X = as_inputs(X)
+    act = resolve_activation(activation)
+    out = {k: np.zeros((len(widths), n_seeds)) for k in references}
+    for i, w in enumerate(widths):
+        for s in range(n_seeds):
+            K = empirical_ntk(FCNet(X.shape[1], w, depth, activation=act, beta=beta, norm=norm,
+                                    seed=seed + 100003 * s + i), X)
+            for label, ref in references.items():
+                out[label][i, s] = relative_error(K, ref)
+    return out
+
+
+def constant_mode(theta) -> dict:
+    """How the constant vector u = 1/sqrt(N) sits in the spectrum of a kernel matrix Theta (N, N).
+
+    mass = (1/N^2) sum_ij Theta_ij (= beta^2 with BatchNorm after the last nonlinearity);
+    rayleigh = u^T Theta u = N mass; eig_residual = ||Theta u - rayleigh u|| / ||Theta|| (0 when u
+    is an eigenvector); top_overlap = |<u, top eigenvector>|; rank = the position (0 = largest) of the
+    eigenvector closest to u in the descending spectrum; overlap = |<u, that eigenvector>|;
+    eigenvalues (descending, numpy).
+    """
+    T = torch.as_tensor(theta, dtype=torch.float64)
+    N = T.shape[0]
+    u = torch.full((N,), 1.0 / math.sqrt(N), dtype=T.dtype)
+    lam, V = torch.linalg.eigh((T + T.T) / 2)
+    lam, V = lam.flip(0), V.flip(1)                      # descending
+    ov = (V.T @ u).abs()
+    ray = float(u @ T @ u)
+    return {"mass": float(T.sum()) / N ** 2, "rayleigh": ray,
+            "eig_residual": float((T @ u - ray * u).norm() / torch.linalg.norm(T)),
+            "top_overlap": constant_mode_cosine(V[:, 0]), "eigenvalues": lam.numpy(),
+            "rank": int(ov.argmax()), "overlap": float(ov.max())}
+
+
+def constant_direction(f_train, Y) -> np.ndarray:
+    """The batch mean of the residual, mean_i (f(x_i) - y_i), at each recorded step: (T,).
+
+    With BatchNorm after the last nonlinearity the mean output is beta b^(L), so gradient descent with
+    step eta gives exactly m_k = (1 - 2 eta beta^2)^k m_0 at every width."""
+    F = torch.as_tensor(f_train, dtype=torch.float64)
+    return (F - torch.as_tensor(Y, dtype=F.dtype).reshape(1, -1)).mean(1).numpy()
+
+
+def batchnorm_mass(X, *, widths, depths, betas, activation="relu", seed=0) -> np.ndarray:
+    """(1/N^2) sum_ij Theta(x_i, x_j) - beta^2 of the batch-output NTK of FCNet(norm="batch") for every
+    width, depth (>= 2: BatchNorm needs a hidden layer) and beta: array (len(widths), len(depths), len(betas)).
+    Zero up to rounding at every width: the identity is exact, not a large-width limit."""
+    X = as_inputs(X)
+    act = resolve_activation(activation)
+    out = np.zeros((len(widths), len(depths), len(betas)))
+    for i, w in enumerate(widths):
+        for j, L in enumerate(depths):
+            if check_depth(L) < 2:
+                raise ValueError(f"depths: got {L}; accepted: depths >= 2 (BatchNorm acts on hidden layers)")
+            for k, b in enumerate(betas):
+                net = FCNet(X.shape[1], w, L, activation=act, beta=b, norm="batch", seed=seed + 31 * i + 7 * j + k)
+                out[i, j, k] = constant_mode(empirical_ntk(net, X))["mass"] - float(b) ** 2
+    return out
+
+
+def compare_norms(X, Y, *, width, depth, activation, beta, steps, rel_target, norms=(None, "batch"),
+                  fraction=0.5, seed=0, train=True) -> dict:
+    """The same FCNet (same seed) with each norm: its NTK at initialisation (batch-output NTK for
+    BatchNorm), where the constant vector sits in that spectrum, and gradient descent at the step
+    eta = fraction N / lambda_max of its own kernel.
+
+    Returns {norm label: dict(theta, mode (constant_mode), lr, loss_theory (linearised model with the
+    initial kernel), steps_theory, and when train: loss_network, steps_network, mean_residual
+    (constant_direction), mean_residual_theory = (1 - 2 eta beta^2)^k m_0 (exact with BatchNorm))}."""
+    X = as_inputs(X)
+    Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
+    act = resolve_activation(activation)
+    out = {}
+    for norm in norms:
+        net = FCNet(X.shape[1], width, depth, activation=act, beta=beta, norm=norm, seed=seed)
+        T = empirical_ntk(net, X)
+        lr = gd_step_size(T, fraction)
+        with torch.no_grad():
+            f0 = net(X).reshape(-1)
+        th = kernel_gd_losses(T, f0, Y, lr=lr, steps=steps)
+        res = {"theta": T, "mode": constant_mode(T), "lr": lr, "loss_theory": th,
+               "steps_theory": steps_to_loss(th, rel_target)}
+        if train:
+            rec = train_gd(net, X, Y, lr=lr, steps=steps, record_steps=range(steps + 1))
+            m = constant_direction(rec.f_train, Y)
+            res.update(loss_network=rec.loss.numpy(), steps_network=steps_to_loss(rec.loss, rel_target),
+                       mean_residual=m, mean_residual_theory=(1.0 - 2.0 * lr * beta * beta) ** np.arange(steps + 1) * m[0])
+        out["BatchNorm" if norm == "batch" else ("LayerNorm" if norm == "layer" else "no norm")] = res
+    return out
