@@ -32,6 +32,9 @@ __all__ += _dynamics.__all__
 from .limits import *  # noqa: F401,F403,E402
 from . import limits as _limits  # noqa: E402
 __all__ += _limits.__all__
+from .deconv import *  # noqa: F401,F403,E402
+from . import deconv as _deconv  # noqa: E402
+__all__ += _deconv.__all__
 from .phases import *  # noqa: F401,F403,E402
 from . import phases as _phases  # noqa: E402
 __all__ += _phases.__all__

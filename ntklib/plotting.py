@@ -631,3 +631,170 @@ def plot_width_sweep(widths, ys: dict, *, ax=None, reference_slope=-0.5, ylabel=
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(loc=legend_loc, fontsize=7)
     return ax.figure
+
+
+# ---- notebook 06: deconvolutional generators, checkerboards, GANs -----------------------------------
+__all__ += ["plot_image_grid", "plot_checkerboard_bounds", "plot_share_vs_r", "plot_eigen_images",
+            "plot_mode_coverage", "plot_ring_samples", "plot_checkerboard_scores"]
+
+
+def _blank(ax):
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+def plot_image_grid(rows: dict, *, cmap="RdBu_r", symmetric=True, size=1.45, titles=None, row_pad=1.2):
+    """A grid of images: {row label: list of 2-D arrays (or 1-D signals, drawn as a strip)}.
+
+    Each image has its own colour scale (symmetric about 0 when `symmetric`); `titles` is an optional
+    {row label: list of per-image titles}."""
+    n_rows = len(rows)
+    n_cols = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols + row_pad, size * n_rows + 0.3),
+                             squeeze=False)
+    for i, (label, imgs) in enumerate(rows.items()):
+        for j in range(n_cols):
+            ax = axes[i, j]
+            _blank(ax)
+            if j >= len(imgs):
+                ax.axis("off")
+                continue
+            a = to_numpy(imgs[j]).astype(float)
+            a = a[None, :] if a.ndim == 1 else a
+            lim = np.abs(a).max() or 1.0
+            kw = dict(vmin=-lim, vmax=lim) if symmetric else {}
+            ax.imshow(a, cmap=cmap, interpolation="nearest", aspect="auto" if a.shape[0] == 1 else "equal", **kw)
+            if titles is not None and j < len(titles.get(label, [])):
+                ax.set_title(titles[label][j], fontsize=7)
+        axes[i, 0].set_ylabel(label, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
+    """One panel per regime: the ratio Theta_{p,p'}(x, y)/Theta_{p,p}(x, x) of every pixel pair (dots,
+    jittered horizontally) against its v, with the upper bound (1 - r^(v+1))/(1 - r^L) and, where
+    given, the lower bound.  results: {title: dict(v=(n,), ratio=(n,), depth=L, r=r, c1=None or C1)}."""
+    from .deconv import checkerboard_lower_bound, checkerboard_upper_bound
+
+    n = len(results)
+    if axes is None:
+        _, axes = plt.subplots(1, n, figsize=(size[0] * n, size[1]), squeeze=False)
+        axes = axes[0]
+    rng = np.random.default_rng(0)
+    for i, (ax, (title, d)) in enumerate(zip(axes, results.items())):
+        v = to_numpy(d["v"]).astype(float).ravel()
+        ratio = to_numpy(d["ratio"]).astype(float).ravel()
+        L, r = d["depth"], d["r"]
+        ax.plot(v + rng.uniform(-0.18, 0.18, v.size), ratio, ".", ms=2, alpha=0.35, color=COLORS[i % len(COLORS)],
+                label="pixel pairs")
+        grid = np.arange(L)
+        ax.plot(grid, to_numpy(checkerboard_upper_bound(r, grid, L)), "k-", marker="_", ms=14, lw=1,
+                label="upper bound")
+        if d.get("c1") is not None:
+            lo = to_numpy(checkerboard_lower_bound(r, grid, L, d["c1"]))
+            ax.plot(grid, lo, "k--", marker="_", ms=14, lw=1, label=f"lower bound, $C_1$={d['c1']:.2f}")
+        ax.set_xlabel("v  (largest power of s dividing p - p')")
+        ax.set_title(f"{title}  (r = {r:.3f})")
+        ax.set_ylim(-0.05, 1.05)
+        ax.legend(fontsize=7, loc="upper left")
+    axes[0].set_ylabel(r"$\Theta_{p,p'}(x,y)\,/\,\Theta_{p,p}(x,x)$")
+    axes[0].figure.tight_layout()
+    return axes[0].figure
+
+
+def plot_share_vs_r(r, enrichment: dict, *, ax=None, marks: dict | None = None):
+    """Checkerboard enrichment (share of the kernel's non-constant mass at the stride frequencies, over
+    the share of a kernel with no preferred pattern) against r, one curve per label, with the edge
+    r = 1 and optional marked points {label: (r, value)}."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.4, 3.3))
+    r = to_numpy(r).astype(float)
+    for i, (label, y) in enumerate(enrichment.items()):
+        ax.plot(r, to_numpy(y), "o-", ms=3.5, color=COLORS[i % len(COLORS)], label=label)
+    ax.axvline(1.0, color="k", lw=1, ls=":")
+    ax.axhline(1.0, color="0.5", lw=1, ls="--")
+    for label, (rx, y) in (marks or {}).items():
+        ax.annotate(label, (rx, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        ax.plot([rx], [y], "k*", ms=8)
+    ax.set_yscale("log")
+    ax.set_xlabel("r = (1 - beta^2) E[sigma'(z)^2]")
+    ax.set_ylabel("checkerboard enrichment")
+    ax.text(0.02, 0.04, "freeze  r < 1", transform=ax.transAxes, fontsize=8)
+    ax.text(0.98, 0.9, "chaos  r > 1", transform=ax.transAxes, fontsize=8, ha="right")
+    ax.legend(fontsize=7, loc="center right")
+    return ax.figure
+
+
+def plot_eigen_images(eigs: dict, *, size=1.45):
+    """Rows of top eigen-images of pixel kernels: {row label: (eigenvalues (k,), images (k, S, S))}."""
+    rows = {label: list(imgs) for label, (lam, imgs) in eigs.items()}
+    lam_total = {label: float(to_numpy(lam).sum()) for label, (lam, _) in eigs.items()}
+    titles = {label: [f"$\\lambda$={float(v):.3g}" for v in to_numpy(lam)] for label, (lam, _) in eigs.items()}
+    del lam_total
+    return plot_image_grid(rows, titles=titles, size=size, row_pad=1.6)
+
+
+def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
+    """Modes covered and share of good samples against training step: {label: (T, seeds)} arrays, the
+    mean over seeds as a line and the range over seeds as a band."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.2))
+    steps = to_numpy(steps)
+    for ax, data, ylabel in ((axes[0], covered, f"modes covered (of {modes})"), (axes[1], good, "share of good samples")):
+        for i, (label, y) in enumerate(data.items()):
+            y = to_numpy(y).astype(float)
+            c = COLORS[i % len(COLORS)]
+            ax.plot(steps, y.mean(1), "-", color=c, label=label)
+            ax.fill_between(steps, y.min(1), y.max(1), color=c, alpha=0.18, lw=0)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+    axes[0].set_ylim(-0.3, modes + 0.3)
+    axes[1].set_ylim(-0.03, 1.03)
+    axes[0].legend(fontsize=8)
+    axes[0].figure.tight_layout()
+    return axes[0].figure
+
+
+def plot_ring_samples(samples: dict, centres, *, real=None, lim=3.0, size=2.6):
+    """Scatter plots of generated 2-D samples {title: (n, 2)}, with the mixture's centres (crosses) and
+    optionally real samples in grey."""
+    n = len(samples)
+    fig, axes = plt.subplots(1, n, figsize=(size * n, size), squeeze=False)
+    c = to_numpy(centres)
+    for i, (ax, (title, s)) in enumerate(zip(axes[0], samples.items())):
+        if real is not None:
+            rr = to_numpy(real)
+            ax.plot(rr[:, 0], rr[:, 1], ".", ms=1.5, color="0.75")
+        s = to_numpy(s)
+        ax.plot(s[:, 0], s[:, 1], ".", ms=2, alpha=0.6, color=COLORS[i % len(COLORS)])
+        ax.plot(c[:, 0], c[:, 1], "kx", ms=5)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_checkerboard_scores(steps, scores: dict, *, real=None, ax=None):
+    """Checkerboard score of generated images against training step: {label: (T, seeds)}, the mean
+    over seeds as a line and each seed faintly; `real` draws the data set's own score."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.8, 3.3))
+    steps = to_numpy(steps)
+    for i, (label, y) in enumerate(scores.items()):
+        y = to_numpy(y).astype(float).reshape(len(steps), -1)
+        c = COLORS[i % len(COLORS)]
+        ax.plot(steps, y, "-", color=c, alpha=0.25, lw=0.8)
+        ax.plot(steps, y.mean(1), "o-", ms=3, color=c, label=label)
+    if real is not None:
+        ax.axhline(real, color="k", ls=":", lw=1, label="real digits")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("checkerboard score")
+    ax.legend(fontsize=8)
+    return ax.figure

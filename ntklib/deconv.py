@@ -1,0 +1,504 @@
+"""Deconvolutional generators: the finite network, its infinite-width pixel NTK, checkerboard measures.
+
+Network (NTK parametrisation, DESIGN.md §1, with transposed convolutions).  A latent code x in R^{n_0}
+is an image of one pixel with n_0 channels; layer l = 0..L-1 maps a^(l) (C_l channels, S_l = s^l
+pixels per axis) to
+
+    z^(l+1) = sqrt(1 - beta^2)/sqrt(C_l) * ConvTranspose_s(a^(l); W^(l)) + beta b^(l),   W, b ~ N(0, 1)
+    a^(l+1) = norm(sigma(z^(l+1))),           f(x) = z^(L)(x)   (n_out channels, s^L pixels per axis)
+
+with stride s and filter size s (per axis, in `dim` = 1 or 2 dimensions), no padding.  Filter size =
+stride makes the generator a tree: pixel q of layer l+1 has exactly ONE parent, q // s (per axis), and
+is produced by the filter tap t = q mod s.  The fan-in of every pre-activation is C_l, so each pixel,
+followed along its ancestors, is an FC network of depth L (same kernels Sigma^(l), SigmaDot^(l)).
+
+Infinite-width pixel NTK (derived here; Jacot, Gabriel, Hongler 2019b, §5 state the bounds).  For
+output pixels p, p' let m(p, p') in {0..L} be the number of top layers L, L-1, ... whose taps agree
+along the two ancestor paths: the s-adic valuation of p - p' capped at L (in 2-D: the smaller of the
+two axes' valuations); m = L iff p = p'.  Weights are shared across positions but differ between taps,
+so (i) the pre-activations of the two paths are independent except for the bias until the layer
+j = L - m where the taps first agree from there on: their covariance there is beta^2 (both see the same
+bias, different filter taps); (ii) above it they follow the FC recursion; (iii) a layer's weights
+contribute only if all the taps from that layer up agree.  Hence
+
+    Theta_{p,p'}(x, y) = T_m(x, y) = sum_{l = L-m}^{L} Sigma_m^(l) prod_{k=l+1}^{L} SigmaDot_m^(k),
+    Sigma_m^(L-m) = beta^2 (m < L),   Sigma_L^(1)(x, y) = (1 - beta^2) x.y/n_0 + beta^2,
+    Sigma_m^(l+1) = (1 - beta^2) E[sigma(u) sigma(v)] + beta^2,  SigmaDot_m^(l+1) = (1 - beta^2) E[sigma'(u) sigma'(v)]
+
+with (u, v) ~ N(0, [[q_x^(l), Sigma_m^(l)], [Sigma_m^(l), q_y^(l)]]) and q^(l) the FC variances.  T_L is
+the FC NTK (nk.ntk); for m < L, T_m depends on x, y only through |x|^2, |y|^2.  With a standardised
+sigma (E sigma(z)^2 = 1) and |x|^2 = n_0 every Sigma <= 1 and SigmaDot <= r (Cauchy-Schwarz), so with
+v = min(m, L-1) and Theta_{p,p}(x, x) = (1 - r^L)/(1 - r):
+
+    Theta_{p,p'}(x, y)/Theta_{p,p}(x, x) <= (1 - r^(v+1))/(1 - r^L)       (any r, any sigma)
+
+and in the FREEZE (r < 1, sigma smooth) the FC correlations converge to 1 at rate r, which gives the
+lower bound  (1 - r^(v+1))/(1 - r^L) - C1 (v+1) r^v  (checked numerically in notebook 06).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ._checks import as_input_pair, as_inputs, check_beta, check_depth, check_positive_int
+from .activations import get_activation
+
+__all__ = ["DeconvGenerator", "deconv_ntk", "deconv_ntk_levels", "pixel_levels", "checkerboard_v",
+           "empirical_pixel_ntk", "checkerboard_upper_bound", "checkerboard_lower_bound", "fit_c1",
+           "standardized", "edge_beta", "stride_frequencies", "fourier_mass", "checkerboard_share",
+           "eigen_images", "upsample_conv"]
+
+GEN_NORMS = (None, "batch")
+NORM_EPS = 1e-12
+
+
+def _check_stride_dim(stride, dim):
+    stride = check_positive_int(stride, "stride")
+    if stride < 2:
+        raise ValueError(f"stride: got {stride}; accepted: an integer >= 2 (upsampling by the stride)")
+    if dim not in (1, 2):
+        raise ValueError(f"dim: got {dim!r}; accepted: 1 (signals) or 2 (images)")
+    return stride, dim
+
+
+# ---- activations used in the phase diagram -------------------------------------------------------
+
+def standardized(activation):
+    """sigma / sqrt(E sigma(z)^2), z ~ N(0, 1): E sigma(z)^2 = 1 (the freeze/chaos scaling), mean kept.
+
+        >>> round(nk.standardized("relu").moments()[1], 12)    # sqrt(2) relu
+        1.0
+    """
+    act = get_activation(activation)
+    m2 = act.moments()[1]
+    if not m2 > 1e-14:
+        raise ValueError(f"activation: {act.name} has E sigma(z)^2 = {m2:.3g}; cannot standardise zero")
+    return act.affine(1.0 / math.sqrt(m2), 0.0, name=f"std({act.name})")
+
+
+def edge_beta(activation) -> float:
+    """The beta at which r(sigma, beta) = (1 - beta^2) E sigma'(z)^2 = 1 (needs E sigma'(z)^2 >= 1).
+
+    For a normalised sigma (E sigma'^2 > 1 by Poincare) beta < edge_beta(sigma) is the chaos and
+    beta > edge_beta(sigma) the freeze.
+    """
+    d2 = get_activation(activation).moments()[2]
+    if d2 < 1.0:
+        raise ValueError(f"activation: E sigma'(z)^2 = {d2:.4g} < 1, so r < 1 for every beta (always frozen)")
+    return math.sqrt(1.0 - 1.0 / d2)
+
+
+# ---- pixel bookkeeping ----------------------------------------------------------------------------
+
+def _valuation(d, stride, cap):
+    """s-adic valuation of the integer tensor d, capped at `cap` (d = 0 gives cap)."""
+    v = torch.zeros_like(d)
+    rem = d.abs()
+    for _ in range(cap):
+        ok = (rem % stride == 0)
+        v = v + ok.to(v.dtype)
+        rem = torch.where(ok, rem // stride, torch.ones_like(rem))   # stop counting once it fails
+    return v
+
+
+def pixel_levels(depth, stride=2, dim=1):
+    """m(p, p') for every pair of output pixels (row-major flattening), an int64 tensor (P, P).
+
+    m is the number of top layers whose filter taps agree on the two ancestor paths: the s-adic valuation
+    of p - p' capped at `depth` (in 2-D the smaller of the two axes'); m = depth iff p = p'.
+        >>> nk.pixel_levels(2, 2, 1)
+        tensor([[2, 0, 1, 0], [0, 2, 0, 1], [1, 0, 2, 0], [0, 1, 0, 2]])
+    """
+    depth = check_depth(depth)
+    stride, dim = _check_stride_dim(stride, dim)
+    S = stride ** depth
+    idx = torch.arange(S)
+    v1 = _valuation(idx[:, None] - idx[None, :], stride, depth)          # (S, S)
+    if dim == 1:
+        return v1
+    return torch.minimum(v1[:, None, :, None], v1[None, :, None, :]).reshape(S * S, S * S)
+
+
+def checkerboard_v(depth, stride=2, dim=1):
+    """v(p, p') = min(m(p, p'), depth - 1): the largest v in {0..L-1} with s^v dividing p - p' (per axis)."""
+    return pixel_levels(depth, stride, dim).clamp(max=depth - 1)
+
+
+# ---- infinite-width pixel NTK ---------------------------------------------------------------------
+
+def deconv_ntk_levels(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
+    """T_m(x, y), m = 0..depth: the infinite-width pixel NTK of a deconvolutional generator by level.
+
+    Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with m = nk.pixel_levels(...) (independent of the stride and
+    of the dimension: those only decide which pixel pairs have which level).  Recursion in the module
+    docstring: the level-m chain starts at layer L - m from covariance beta^2 (m = L: the FC NTK).
+
+    Args:
+        X: latent codes (N, n_0).  Y: (M, n_0); None means X.
+        depth: number of transposed-convolution layers L >= 1.
+        activation, beta: as for nk.ntk.
+    Returns:
+        tensor (depth + 1, N, M).
+    """
+    depth = check_depth(depth)
+    beta = check_beta(beta)
+    X, Y = as_input_pair(X, Y, dtype=dtype, device=device)
+    Y = X if Y is None else Y
+    act = get_activation(activation)
+    w2, b2 = 1.0 - beta * beta, beta * beta
+    n0 = X.shape[1]
+    qx = w2 * (X * X).sum(1) / n0 + b2                     # variances at layer 1, (N,)
+    qy = w2 * (Y * Y).sum(1) / n0 + b2
+    N, M = X.shape[0], Y.shape[0]
+    # C[m], T[m]: covariance and NTK of chain m at the current layer; chain m is live from layer L - m.
+    C = torch.full((depth + 1, N, M), b2, dtype=X.dtype, device=X.device)
+    C[depth] = w2 * (X @ Y.T) / n0 + b2
+    T = C.clone()
+    for l in range(1, depth):                              # layer l -> l + 1
+        live = slice(depth - l, depth + 1)                 # chains already started (m >= L - l)
+        a, b = qx[:, None].expand(N, M), qy[None, :].expand(N, M)
+        c = C[live]
+        sd = w2 * act.dual_deriv(a, b, c)
+        C[live] = w2 * act.dual(a, b, c) + b2
+        T[live] = T[live] * sd + C[live]
+        qx = w2 * act.dual(qx, qx, qx) + b2
+        qy = w2 * act.dual(qy, qy, qy) + b2
+    return T
+
+
+def deconv_ntk(X, Y=None, *, depth, stride=2, dim=1, activation="relu", beta=0.1, dtype=torch.float64,
+               device=None):
+    """Infinite-width pixel NTK Theta_{p,p'}(x, y) of a deconvolutional generator (module docstring).
+
+    Args:
+        X: latent codes (N, n_0).  Y: (M, n_0); None means X.
+        depth: layers L; the output has stride^L pixels per axis.  stride: s >= 2.  dim: 1 or 2.
+        activation, beta: as for nk.ntk (the theorem's scaling: a standardised sigma and |x|^2 = n_0).
+    Returns:
+        float64 tensor (N, M, P, P), P = stride^(L dim), pixels flattened row-major.
+    Example:
+        >>> nk.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2).shape
+        torch.Size([1, 1, 16, 16])
+    """
+    T = deconv_ntk_levels(X, Y, depth=depth, activation=activation, beta=beta, dtype=dtype, device=device)
+    m = pixel_levels(depth, stride, dim).to(T.device)
+    return T.permute(1, 2, 0)[:, :, m]
+
+
+# ---- the finite generator -------------------------------------------------------------------------
+
+def upsample_conv(a, W):
+    """Transposed convolution with kernel = stride and no padding, as one tensor contraction.
+
+    a: (N, C_in, S) or (N, C_in, S, S);  W: (C_in, C_out, s) or (C_in, C_out, s, s) (torch's
+    conv_transpose layout).  out[n, i, q s + k] = sum_j W[j, i, k] a[n, j, q] (per axis), which equals
+    F.conv_transpose1d/2d(a, W, stride=s) but runs as a matrix product (torch's float64 CPU transposed
+    convolution backward is ~100x slower at these sizes).
+    """
+    n, s = a.shape[0], W.shape[2]
+    if a.ndim == 3:
+        return torch.einsum("njq,jik->niqk", a, W).reshape(n, W.shape[1], a.shape[2] * s)
+    out = torch.einsum("njqr,jikl->niqkrl", a, W)
+    return out.reshape(n, W.shape[1], a.shape[2] * s, a.shape[3] * s)
+
+
+class DeconvGenerator(nn.Module):
+    """A deconvolutional generator in NTK parametrisation (module docstring), 1-D or 2-D.
+
+        z^(l+1) = sqrt(1 - beta^2)/sqrt(C_l) ConvTranspose(a^(l); W^(l), stride=s, kernel=s) + beta b^(l)
+        a^(l+1) = norm(sigma(z^(l+1))),  f(x) = z^(L)(x),   W, b ~ N(0, 1)
+
+    Args:
+        n_in: latent dimension n_0 (the input is a 1-pixel image with n_0 channels).
+        channels: hidden channels (an int, or the list [C_1, ..., C_{L-1}]).
+        depth: number of transposed-convolution layers L >= 1; output size stride^L per axis.
+        stride: s >= 2 (also the filter size, so each pixel has one parent).  dim: 1 or 2.
+        n_out: output channels.
+        activation: a name, nk.normalized(...), nk.standardized(...), ... or a torch callable.
+        beta: weight/bias balance in [0, 1].
+        norm: None, or "batch" (each hidden channel standardised over the batch and all positions after
+            its nonlinearity, no affine parameters; outputs then couple the batch).
+        seed: seeds the N(0, 1) initialisation.  dtype, device: of the parameters.
+    Forward: (N, n_in) -> (N, n_out, S) for dim=1 or (N, n_out, S, S) for dim=2, S = stride^depth.
+    Example:
+        >>> g = nk.DeconvGenerator(8, 32, 3, stride=2, dim=2, seed=0)
+        >>> g(torch.randn(5, 8, dtype=torch.float64)).shape
+        torch.Size([5, 1, 8, 8])
+    """
+
+    def __init__(self, n_in, channels, depth, *, stride=2, dim=1, n_out=1, activation="relu", beta=0.1,
+                 norm=None, seed=None, dtype=torch.float64, device=None):
+        super().__init__()
+        n_in = check_positive_int(n_in, "n_in")
+        depth = check_depth(depth)
+        n_out = check_positive_int(n_out, "n_out")
+        self.stride, self.dim = _check_stride_dim(stride, dim)
+        if isinstance(channels, Sequence) and not isinstance(channels, str):
+            hidden = [check_positive_int(c, "channels") for c in channels]
+            if len(hidden) != depth - 1:
+                raise ValueError(f"channels: got {len(hidden)} hidden channel counts for depth={depth}; "
+                                 f"accepted: an int, or a list of depth - 1 = {depth - 1} ints")
+        else:
+            hidden = [check_positive_int(channels, "channels")] * (depth - 1)
+        if norm not in GEN_NORMS:
+            raise ValueError(f"norm: got {norm!r}; accepted: None or 'batch'")
+        self.beta = check_beta(beta)
+        self.activation = get_activation(activation)
+        self.norm = norm
+        self.depth = depth
+        self.channels = [n_in, *hidden, n_out]
+        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        k = (self.stride,) * self.dim
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for c_in, c_out in zip(self.channels[:-1], self.channels[1:]):
+            W = torch.randn(c_in, c_out, *k, generator=gen, dtype=dtype)
+            b = torch.randn(c_out, generator=gen, dtype=dtype)
+            self.weights.append(nn.Parameter(W.to(device)))
+            self.biases.append(nn.Parameter(b.to(device)))
+        self.scales = [math.sqrt(1.0 - self.beta ** 2) / math.sqrt(c) for c in self.channels[:-1]]
+
+    @property
+    def couples_batch(self) -> bool:
+        return self.norm == "batch"
+
+    @property
+    def size(self) -> int:
+        """Output pixels per axis, stride^depth."""
+        return self.stride ** self.depth
+
+    @property
+    def n_pixels(self) -> int:
+        return self.size ** self.dim
+
+    @property
+    def n_in(self):
+        return self.channels[0]
+
+    def _check(self, X):
+        p = self.weights[0]
+        if not isinstance(X, torch.Tensor):
+            X = as_inputs(X, "X", dtype=p.dtype, device=p.device)
+        if X.ndim != 2 or X.shape[1] != self.n_in:
+            raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: latent codes of shape (N, {self.n_in})")
+        if self.norm == "batch" and X.shape[0] < 2:
+            raise ValueError("X: norm='batch' standardises over the batch; accepted: at least 2 inputs")
+        return X
+
+    def _normalise(self, a):
+        if self.norm == "batch":
+            dims = (0,) + tuple(range(2, a.ndim))
+            a = a - a.mean(dims, keepdim=True)
+            return a / torch.sqrt((a * a).mean(dims, keepdim=True) + NORM_EPS)
+        return a
+
+    def layers(self, X):
+        """Forward pass keeping each layer's input a^(l) and output z^(l+1) (l = 0..L-1), as images."""
+        a = self._check(X).reshape(X.shape[0], -1, *(1,) * self.dim)
+        inputs, preacts = [], []
+        bshape = (1, -1) + (1,) * self.dim
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            inputs.append(a)
+            z = self.scales[l] * upsample_conv(a, W) + self.beta * b.reshape(bshape)
+            preacts.append(z)
+            if l < self.depth - 1:
+                a = self._normalise(self.activation(z))
+        return inputs, preacts
+
+    def forward(self, X):
+        return self.layers(X)[1][-1]
+
+    def extra_repr(self):
+        return (f"channels={self.channels}, stride={self.stride}, dim={self.dim}, "
+                f"activation={self.activation.name}, beta={self.beta}, norm={self.norm}")
+
+
+# ---- empirical pixel NTK --------------------------------------------------------------------------
+
+def _ancestry(depth, stride, dim):
+    """anc[l]: (P,) flat index of each output pixel's ancestor at layer l = 0..L (layer 0: one pixel);
+    tap[l]: (P,) flat filter tap that produced that ancestor (l = 1..L; tap[0] unused)."""
+    S = stride ** depth
+    grids = torch.meshgrid(*[torch.arange(S)] * dim, indexing="ij")
+    anc, tap = [], []
+    for l in range(depth + 1):
+        q = [g.reshape(-1) // stride ** (depth - l) for g in grids]       # ancestor coordinates
+        S_l = stride ** l
+        a = q[0] if dim == 1 else q[0] * S_l + q[1]
+        t = q[0] % stride if dim == 1 else (q[0] % stride) * stride + (q[1] % stride)
+        anc.append(a)
+        tap.append(t)
+    return anc, tap
+
+
+def _fast_pixel_ntk(gen: DeconvGenerator, X, Y):
+    """Exact pixel NTK of a generator without batch coupling and one output channel, from its tree:
+
+        Theta_{pp'} = sum_l [c_l^2 a^(l)_{anc(p)}(x).a^(l)_{anc(p')}(y) 1{tap_{l+1}(p) = tap_{l+1}(p')} + beta^2]
+                             * delta^(l+1)_p(x).delta^(l+1)_{p'}(y)
+
+    with delta^(l+1)_p = d f_p / d z^(l+1) at the ancestor of p (each pixel depends on a weight tap only
+    through its one ancestor on that tap).
+    """
+    L, s, d = gen.depth, gen.stride, gen.dim
+    anc, tap = _ancestry(L, s, d)
+
+    def features(Z):
+        inputs, preacts = gen.layers(Z)
+        n = Z.shape[0]
+        acts = [a.reshape(n, a.shape[1], -1) for a in inputs]            # (n, C_l, S_l^d)
+        deltas = [None] * L                                               # deltas[l]: d f_p / d z^(l+1)
+        delta = torch.ones(n, gen.n_pixels, 1, dtype=Z.dtype, device=Z.device)
+        deltas[L - 1] = delta
+        for l in range(L - 1, 0, -1):                                     # from z^(l+1) down to z^(l)
+            W = gen.weights[l].reshape(gen.channels[l], gen.channels[l + 1], -1)   # (C_l, C_{l+1}, s^d)
+            back = torch.empty(n, gen.n_pixels, gen.channels[l], dtype=Z.dtype, device=Z.device)
+            for t in range(W.shape[2]):
+                sel = tap[l + 1] == t
+                back[:, sel] = gen.scales[l] * delta[:, sel] @ W[:, :, t].T
+            z = preacts[l - 1].reshape(n, gen.channels[l], -1)[:, :, anc[l]].transpose(1, 2)   # (n, P, C_l)
+            delta = back * gen.activation.deriv(z)
+            deltas[l - 1] = delta
+        return acts, deltas
+
+    ax, dx = features(X)
+    ay, dy = (ax, dx) if Y is None else features(Y)
+    K = None
+    for l in range(L):
+        G = torch.einsum("ncs,mct->nmst", ax[l], ay[l]) * gen.scales[l] ** 2          # (N, M, S_l, S_l)
+        G = G[:, :, anc[l]][:, :, :, anc[l]]
+        same_tap = (tap[l + 1][:, None] == tap[l + 1][None, :]).to(G.dtype)
+        term = (G * same_tap + gen.beta ** 2) * torch.einsum("npc,mqc->nmpq", dx[l], dy[l])
+        K = term if K is None else K + term
+    return K
+
+
+def _generic_pixel_ntk(gen, X, Y):
+    """J J^T over every output of the batch [X; Y] (all channels and pixels), one backward pass per row
+    (on CPU a plain loop of small backward passes beats vmap-batched VJPs of transposed convolutions)."""
+    Z = X if Y is None else torch.cat([X, Y])
+    params = [q for q in gen.parameters() if q.requires_grad]
+    with torch.enable_grad():
+        out = gen(Z).reshape(-1)
+        rows = []
+        for i in range(out.shape[0]):
+            g = torch.autograd.grad(out[i], params, retain_graph=i + 1 < out.shape[0], allow_unused=True)
+            rows.append(torch.cat([(torch.zeros_like(q) if gi is None else gi).reshape(-1)
+                                   for gi, q in zip(g, params)]))
+    J = torch.stack(rows)
+    n = Z.shape[0]
+    K = (J @ J.T).reshape(n, -1, n, out.shape[0] // n).permute(0, 2, 1, 3)           # (n, n, O, O)
+    if Y is None:
+        return K
+    return K[: X.shape[0], X.shape[0]:]
+
+
+def empirical_pixel_ntk(gen: DeconvGenerator, X, Y=None, *, fast=True):
+    """Empirical pixel NTK Theta_hat_{p,p'}(x, y) = sum_theta d f_p(x)/d theta  d f_p'(y)/d theta.
+
+    Args:
+        gen: a DeconvGenerator (or any module mapping (N, n_0) to (N, channels, pixels...)).
+        X: (N, n_0).  Y: (M, n_0); None means X.
+        fast: use the exact tree formula (no Jacobian formed) when the generator has one output channel
+            and no batch coupling; otherwise full Jacobians by vector-Jacobian products (memory: outputs of
+            the batch x parameters).  For BatchNorm generators the batch is [X; Y] (or X) and the kernel is
+            that of the batch output.
+    Returns:
+        tensor (N, M, O, O) with O = n_out * P outputs per input (P for one channel), flattened row-major.
+    """
+    p = next(gen.parameters())
+    X, Y = as_input_pair(X, Y, dtype=p.dtype, device=p.device)
+    if fast and isinstance(gen, DeconvGenerator) and not gen.couples_batch and gen.channels[-1] == 1:
+        with torch.no_grad():
+            return _fast_pixel_ntk(gen, X, Y)
+    return _generic_pixel_ntk(gen, X, Y).detach()
+
+
+# ---- bounds of the checkerboard theorem -----------------------------------------------------------
+
+def checkerboard_upper_bound(r, v, depth):
+    """(1 - r^(v+1)) / (1 - r^L), elementwise in v (tensor or array); (v+1)/L at r = 1."""
+    v = torch.as_tensor(v, dtype=torch.float64)
+    if abs(r - 1.0) < 1e-12:
+        return (v + 1) / depth
+    return (1 - r ** (v + 1)) / (1 - r ** depth)
+
+
+def checkerboard_lower_bound(r, v, depth, c1):
+    """(1 - r^(v+1)) / (1 - r^L) - C1 (v+1) r^v, elementwise in v."""
+    v = torch.as_tensor(v, dtype=torch.float64)
+    return checkerboard_upper_bound(r, v, depth) - c1 * (v + 1) * r ** v
+
+
+def fit_c1(ratio, v, r, depth) -> float:
+    """The smallest C1 >= 0 for which the lower bound holds at every given pair: max (upper - ratio)/((v+1) r^v)."""
+    ratio = torch.as_tensor(ratio, dtype=torch.float64)
+    v = torch.as_tensor(v, dtype=torch.float64)
+    gap = (checkerboard_upper_bound(r, v, depth) - ratio) / ((v + 1) * r ** v)
+    return max(float(gap.max()), 0.0)
+
+
+# ---- Fourier and eigen views of pixel kernels -----------------------------------------------------
+
+def stride_frequencies(size, stride=2, dim=1):
+    """Boolean mask over the DFT grid (size,)*dim: the non-zero frequencies k with k_i multiple of
+    size/stride on every axis - the patterns that repeat every `stride` pixels (checkerboards)."""
+    size, stride = check_positive_int(size, "size"), check_positive_int(stride, "stride")
+    if size % stride:
+        raise ValueError(f"size: got {size}, not a multiple of stride={stride}")
+    k = torch.arange(size)
+    ok = (k * stride) % size == 0
+    mask = ok if dim == 1 else ok[:, None] & ok[None, :]
+    mask = mask.clone()
+    mask[(0,) * dim] = False
+    return mask
+
+
+def fourier_mass(K, size, dim=1):
+    """Kernel mass per spatial frequency: mass_k = u_k^* K u_k with u_k the unit Fourier mode k.
+
+    K: (..., P, P) with P = size^dim (pixels row-major).  Returns (..., size) or (..., size, size),
+    real, summing to trace(K); for a translation-invariant (circulant) kernel these are its eigenvalues.
+    """
+    K = torch.as_tensor(K)
+    P = size ** dim
+    if K.shape[-1] != P or K.shape[-2] != P:
+        raise ValueError(f"K: got shape {tuple(K.shape)}; accepted: (..., {P}, {P}) for size={size}, dim={dim}")
+    lead = K.shape[:-2]
+    A = K.reshape(*lead, *(size,) * dim, *(size,) * dim).to(torch.complex128)
+    nd = len(lead)
+    left = tuple(range(nd, nd + dim))
+    right = tuple(range(nd + dim, nd + 2 * dim))
+    A = torch.fft.fftn(A, dim=left)                          # sum_p e^{-i k p} ...
+    A = torch.fft.ifftn(A, dim=right) * P                    # ... e^{+i k' p'}
+    A = A.reshape(*lead, P, P)
+    return (torch.diagonal(A, dim1=-2, dim2=-1).real / P).reshape(*lead, *(size,) * dim)
+
+
+def checkerboard_share(K, size, stride=2, dim=1):
+    """Share of a pixel kernel's non-constant mass at the stride frequencies (period-s patterns):
+    sum_{k in stride_frequencies} mass_k / sum_{k != 0} mass_k.  Compare with the uniform share
+    (stride^dim - 1)/(size^dim - 1) of a kernel with no preferred pattern (the identity)."""
+    mass = fourier_mass(K, size, dim)
+    mask = stride_frequencies(size, stride, dim)
+    flat = mass.reshape(*mass.shape[: mass.ndim - dim], -1)
+    m = mask.reshape(-1)
+    nonconst = flat[..., 1:].sum(-1)
+    return flat[..., m].sum(-1) / nonconst
+
+
+def eigen_images(K, size, dim=1, k=4):
+    """Top-k eigenvalues and eigenvectors of a symmetric (P, P) pixel kernel, vectors as images.
+
+    Returns (eigenvalues (k,), images (k, size) or (k, size, size)), largest first; the sign of each
+    vector is fixed so that its largest-magnitude entry is positive (deterministic pictures).
+    """
+    K = torch.as_tensor(K, dtype=torch.float64)
+    lam, V = torch.linalg.eigh((K + K.T) / 2)
+    lam, V = lam.flip(0)[:k], V.flip(1)[:, :k].T
+    idx = V.abs().argmax(1)
+    V = V * torch.sign(V[torch.arange(V.shape[0]), idx])[:, None]
+    return lam, V.reshape(-1, *(size,) * dim)
