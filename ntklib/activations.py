@@ -230,12 +230,12 @@ class Activation:
         duals = None
         if dual is not None and dual_deriv is not None:
             def duals(a, b, c):
-                k, kd = base.duals(a, b, c)
+                k, kd = base.duals(a, b, c)          # out of place: a base may return its input c
                 if h:
-                    k = k.mul_(s * s).add_(s * h * (base.mean(a) + base.mean(b)) + h * h)
+                    k = k * (s * s) + (s * h * (base.mean(a) + base.mean(b)) + h * h)
                 else:
-                    k = k.mul_(s * s)
-                return k, kd.mul_(s * s)
+                    k = k * (s * s)
+                return k, kd * (s * s)
         return Activation(name, lambda x: s * base.fn(x) + h, lambda x: s * base.deriv(x),
                           dual=dual, dual_deriv=dual_deriv, mean=mean, duals=duals)
 

@@ -211,6 +211,9 @@ def empirical_ntk(model, X, Y=None, *, batch_coupled=None, chunk_size=None,
         raise ValueError(f"model: got {type(model).__name__}; accepted: a torch.nn.Module")
     X, Y = _inputs(model, X, Y)
     coupled = couples_batch(model) if batch_coupled is None else bool(batch_coupled)
+    if not coupled and couples_batch(model) and getattr(model, "couples_batch", None):
+        raise ValueError(f"batch_coupled: got {batch_coupled!r} for a model whose outputs couple the batch "
+                         "(norm='batch'); accepted: None or True (the NTK of the batch output)")
     if fast and isinstance(model, FCNet) and not coupled and model.n_out == 1:
         return _fc_ntk(model, X, Y)
     with _frozen_running_stats(model):

@@ -122,7 +122,8 @@ class FCNet(nn.Module):
         if X.ndim != 2 or X.shape[1] != self.n_in:
             raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: shape (N, n_in) = (N, {self.n_in})")
         if self.norm == "batch" and X.shape[0] < 2:
-            raise ValueError("X: norm='batch' standardises over the batch; accepted: at least 2 inputs")
+            raise ValueError(f"X: got {X.shape[0]} input; norm='batch' standardises over the batch, accepted: "
+                             "at least 2 inputs")
         return X
 
     def layers(self, X):

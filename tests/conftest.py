@@ -1,0 +1,202 @@
+"""Shared references for the ntklib unit tests.
+
+Everything here is written independently of the code under test: numpy/scipy integrals, a
+hand-written autograd Jacobian, a numpy re-implementation of the DESIGN.md §1 recursion.  The tests
+import these helpers directly (`from conftest import ...`; pytest puts tests/ on sys.path).
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import pytest
+import torch
+from scipy import integrate, special
+from torch import nn
+
+DTYPE = torch.float64
+
+
+# ---- inputs ----------------------------------------------------------------------------------------
+
+def randn(*shape, seed):
+    """Standard normal float64 tensor from a private, fixed-seed generator."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g, dtype=DTYPE)
+
+
+def on_sphere(X):
+    """Rows rescaled to ||x||^2 = n_0 (the freeze/chaos normalisation)."""
+    return X / X.norm(dim=1, keepdim=True) * math.sqrt(X.shape[1])
+
+
+@pytest.fixture
+def inputs():
+    """Four inputs in n_0 = 3 with different norms (so the 1/n_0 and the norms both matter)."""
+    X = randn(4, 3, seed=11)
+    X[1] *= 2.0
+    X[2] *= 0.4
+    return X
+
+
+# ---- 1-D reference integrals for ReLU-type activations s * relu + h --------------------------------
+
+def _phi(z):
+    return math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def _Phi(z):
+    return float(special.ndtr(z))
+
+
+def _quad(f, lo, hi):
+    val, _ = integrate.quad(f, lo, hi, epsabs=1e-14, epsrel=1e-13, limit=200)
+    return val
+
+
+def relu_affine_dual_1d(s, h, a, b, c):
+    """E[(s relu(u) + h)(s relu(v) + h)], (u, v) ~ N(0, [[a, c], [c, b]]), a, b > 0, |c| < sqrt(ab).
+
+    Condition on z1 = u / sqrt(a): v | z1 ~ N(m, sd^2), m = sqrt(b) rho z1, sd = sqrt(b (1 - rho^2)),
+    and E[relu(m + sd Z)] = m Phi(m/sd) + sd phi(m/sd) (the mean of a rectified Gaussian).  The
+    remaining 1-D integral over z1 is smooth on each half-line, so scipy's adaptive quadrature
+    reaches ~1e-13.
+    """
+    rho = c / math.sqrt(a * b)
+    sd = math.sqrt(b * (1.0 - rho * rho))
+
+    def inner(z):
+        m = math.sqrt(b) * rho * z
+        return s * (m * _Phi(m / sd) + sd * _phi(m / sd)) + h
+
+    def integrand(z):
+        return (s * max(math.sqrt(a) * z, 0.0) + h) * inner(z) * _phi(z)
+    return _quad(integrand, -np.inf, 0.0) + _quad(integrand, 0.0, np.inf)
+
+
+def relu_affine_dual_deriv_1d(s, a, b, c):
+    """E[(s step(u))(s step(v))] = s^2 P(u > 0, v > 0) = s^2 int_0^inf phi(z) Phi(rho z / sqrt(1 - rho^2)) dz."""
+    rho = c / math.sqrt(a * b)
+    k = rho / math.sqrt(1.0 - rho * rho)
+    return s * s * _quad(lambda z: _phi(z) * _Phi(k * z), 0.0, np.inf)
+
+
+def relu_affine_mean_1d(s, h, a):
+    """E[s relu(u) + h], u ~ N(0, a), by 1-D quadrature."""
+    return _quad(lambda z: (s * max(math.sqrt(a) * z, 0.0) + h) * _phi(z), -np.inf, 0.0) + \
+        _quad(lambda z: (s * max(math.sqrt(a) * z, 0.0) + h) * _phi(z), 0.0, np.inf)
+
+
+def gaussian_moment_1d(f):
+    """E[f(z)], z ~ N(0, 1), for a scalar python function, by adaptive quadrature."""
+    return _quad(lambda z: f(z) * _phi(z), -np.inf, np.inf)
+
+
+# ---- numpy reference of the infinite-width recursion (DESIGN.md §1), one pair at a time -------------
+
+@lru_cache(maxsize=None)
+def _hermgauss_prob(n):
+    """Probabilists' Gauss-Hermite rule on a 2-D tensor grid: (z1, z2, weights), each (n, n)."""
+    x, w = np.polynomial.hermite.hermgauss(n)
+    z, w = x * math.sqrt(2.0), w / math.sqrt(math.pi)
+    z1, z2 = np.meshgrid(z, z, indexing="ij")
+    return z1, z2, np.outer(w, w)
+
+
+def gh_expect_2d_np(f, g, a, b, c, n=200):
+    """E[f(u) g(v)] by a Cholesky-factor Gauss-Hermite rule in numpy:
+    u = sqrt(a) z1, v = (c / sqrt(a)) z1 + sqrt(b - c^2 / a) z2 (a different factorisation from the
+    library's, which goes through the correlation)."""
+    z1, z2, W = _hermgauss_prob(n)
+    l11 = math.sqrt(a)
+    l21 = c / l11
+    l22 = math.sqrt(max(b - l21 * l21, 0.0))
+    return float((f(l11 * z1) * g(l21 * z1 + l22 * z2) * W).sum())
+
+
+def np_relu_duals(a, b, c):
+    """The arc-cosine kernel as printed in DESIGN.md §1 (angle form)."""
+    t = math.acos(max(-1.0, min(1.0, c / math.sqrt(a * b))))
+    return (math.sqrt(a * b) / (2 * math.pi) * (math.sin(t) + (math.pi - t) * math.cos(t)),
+            (math.pi - t) / (2 * math.pi))
+
+
+def np_erf_duals(a, b, c):
+    """Williams' erf kernels as printed in DESIGN.md §1."""
+    d = (1 + 2 * a) * (1 + 2 * b)
+    return (2 / math.pi) * math.asin(2 * c / math.sqrt(d)), (4 / math.pi) / math.sqrt(d - 4 * c * c)
+
+
+def np_tanh_duals(a, b, c):
+    sech2 = lambda x: 1.0 / np.cosh(x) ** 2  # noqa: E731
+    return gh_expect_2d_np(np.tanh, np.tanh, a, b, c), gh_expect_2d_np(sech2, sech2, a, b, c)
+
+
+NP_DUALS = {"relu": np_relu_duals, "erf": np_erf_duals, "tanh": np_tanh_duals}
+
+
+def reference_kernels(X, Y, depth, duals, beta):
+    """(Sigma^(depth), Theta^(depth)) by tracking the 2x2 covariance of each pair (x, y) separately."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    n0 = X.shape[1]
+    w2, b2 = 1.0 - beta * beta, beta * beta
+    S = np.empty((len(X), len(Y)))
+    T = np.empty((len(X), len(Y)))
+    for i, x in enumerate(X):
+        for j, y in enumerate(Y):
+            a = w2 * float(x @ x) / n0 + b2
+            b = w2 * float(y @ y) / n0 + b2
+            c = w2 * float(x @ y) / n0 + b2
+            theta = c
+            for _ in range(depth - 1):
+                e_xy, d_xy = duals(a, b, c)
+                e_xx, _ = duals(a, a, a)
+                e_yy, _ = duals(b, b, b)
+                theta = theta * w2 * d_xy + (w2 * e_xy + b2)
+                a, b, c = w2 * e_xx + b2, w2 * e_yy + b2, w2 * e_xy + b2
+            S[i, j], T[i, j] = c, theta
+    return S, T
+
+
+# ---- empirical NTK by hand ------------------------------------------------------------------------
+
+def autograd_ntk(model, X, Y=None, *, batch=False):
+    """J(X) J(Y)^T with J built row by row from torch.autograd.grad of one output w.r.t. all parameters.
+
+    batch=False: output i is model(x_i) alone.  batch=True: output i is the i-th entry of the batch
+    output model([X; Y]) (BatchNorm couples the batch), and the (X, Y) block is returned.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def row(out):
+        grads = torch.autograd.grad(out, params, retain_graph=True, allow_unused=True)
+        return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
+                          for g, p in zip(grads, params)])
+
+    if batch:
+        Z = X if Y is None else torch.cat([X, Y])
+        F = model(Z).reshape(-1)
+        J = torch.stack([row(F[i]) for i in range(len(Z))])
+        K = J @ J.T
+        return K if Y is None else K[: len(X), len(X):]
+    JX = torch.stack([row(model(X[i:i + 1]).reshape(())) for i in range(len(X))])
+    JY = JX if Y is None else torch.stack([row(model(Y[i:i + 1]).reshape(())) for i in range(len(Y))])
+    return JX @ JY.T
+
+
+class NTKDense(nn.Module):
+    """A dense layer in NTK parametrisation with balance beta (DESIGN.md §1), for nn.Sequential models:
+    x -> sqrt(1 - beta^2)/sqrt(n_in) x W^T + beta b,  W, b ~ N(0, 1)."""
+
+    def __init__(self, n_in, n_out, beta, seed):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(n_out, n_in, generator=g, dtype=DTYPE))
+        self.bias = nn.Parameter(torch.randn(n_out, generator=g, dtype=DTYPE))
+        self.scale = math.sqrt(1.0 - beta * beta) / math.sqrt(n_in)
+        self.beta = beta
+
+    def forward(self, x):
+        return self.scale * (x @ self.weight.T) + self.beta * self.bias

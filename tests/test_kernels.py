@@ -1,0 +1,280 @@
+"""Infinite-width kernels: a reference recursion, Monte Carlo over wide networks, freeze/chaos, API shape."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import ntklib as nk
+from conftest import DTYPE, NP_DUALS, on_sphere, randn, reference_kernels
+
+# ---- the recursion itself ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.1, 0.5, 1.0])
+def test_depth_one_is_the_linear_kernel(inputs, beta):
+    """Property: with depth = 1, nngp = ntk = (1 - beta^2) x.y / n_0 + beta^2 (DESIGN §1, with the
+    1/n_0 the slides omit).  Tolerance 1e-14 (one matmul).  Dropping the 1/n_0 (n_0 = 3) fails it."""
+    X = inputs
+    Y = randn(2, 3, seed=5)
+    want = (1 - beta ** 2) * (X @ Y.T) / X.shape[1] + beta ** 2
+    for fn in (nk.nngp, nk.ntk):
+        torch.testing.assert_close(fn(X, Y, depth=1, activation="relu", beta=beta), want, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("act", ["relu", "erf", "tanh"])
+@pytest.mark.parametrize("beta", [0.0, 0.1, 0.6])
+def test_kernels_match_pairwise_numpy_reference(act, beta):
+    """Property: nk.nngp and nk.ntk equal a separate numpy implementation of DESIGN §1 that tracks
+    the 2x2 covariance of each pair (x, y) on its own (arc-cosine and Williams kernels written from
+    the DESIGN formulas in angle form; tanh by a 200 x 200 Cholesky-factor Gauss-Hermite rule), for
+    X != Y, depths 1..4.  Tolerance 1e-9: closed forms agree to rounding; for tanh the reference
+    rule is converged to ~1e-11 at these variances (<= 2.5) and Mehler to ~1e-10."""
+    X = randn(4, 3, seed=1)
+    Y = randn(3, 3, seed=2) * 0.8
+    for depth in range(1, 5):
+        S_ref, T_ref = reference_kernels(X.numpy(), Y.numpy(), depth, NP_DUALS[act], beta)
+        S = nk.nngp(X, Y, depth=depth, activation=act, beta=beta)
+        T = nk.ntk(X, Y, depth=depth, activation=act, beta=beta)
+        np.testing.assert_allclose(S.numpy(), S_ref, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(T.numpy(), T_ref, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("act", ["relu", nk.normalized("tanh")], ids=["relu", "normalized_tanh"])
+def test_ntk_is_the_sum_over_layers(inputs, act):
+    """Property: Theta^(L) = sum_l Sigma^(l) prod_{k > l} SigmaDot^(k) (the unrolled form in the slides)
+    with the layers of nk.kernel_layers, and kernel_layers agrees with nngp/ntk at its last layer.
+    Tolerance 1e-12 relative (the same numbers summed in a different order)."""
+    depth, beta = 5, 0.2
+    kl = nk.kernel_layers(inputs, depth=depth, activation=act, beta=beta)
+    unrolled = 0
+    for l in range(1, depth + 1):
+        term = kl.Sigma(l)
+        for k in range(l + 1, depth + 1):
+            term = term * kl.SigmaDot(k)
+        unrolled = unrolled + term
+    torch.testing.assert_close(unrolled, nk.ntk(inputs, depth=depth, activation=act, beta=beta),
+                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(kl.Theta(depth), nk.ntk(inputs, depth=depth, activation=act, beta=beta),
+                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(kl.Sigma(depth), nk.nngp(inputs, depth=depth, activation=act, beta=beta),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.1, 0.3, 0.5])
+def test_relu_sigma_dot_diagonal_is_exactly_half(beta):
+    """Property: SigmaDot^(l)(x, x) = (1 - beta^2) E[step(u)^2] = (1 - beta^2)/2 for ReLU, for every x
+    and layer (u = v on the diagonal, P(u > 0) = 1/2).  Tolerance 1e-12: the true value is a
+    constant, so anything beyond rounding is a numerical defect.  (A one-ulp mismatch between
+    Sigma(x, x) from the matmul and the separately computed variances puts the correlation at
+    1 - 2e-16, and arccos turns that into a ~1e-8 error.)"""
+    X = randn(8, 7, seed=0)
+    kl = nk.kernel_layers(X, depth=4, activation="relu", beta=beta)
+    for l in range(2, 5):
+        torch.testing.assert_close(kl.SigmaDot(l).diagonal(), torch.full((8,), (1 - beta ** 2) / 2, dtype=DTYPE),
+                                   rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale,shift", [(1.0, 0.0), (2.0, 0.0), (1.5, 0.3)])
+@pytest.mark.parametrize("beta", [0.0, 0.4])
+def test_linear_activation_gives_the_linear_network_recursion(scale, shift, beta):
+    """Property: for sigma(x) = s x + h the expectations are elementary, E[sigma(u) sigma(v)] = s^2 c + h^2,
+    E[sigma' sigma'] = s^2, so Sigma^(l+1) = (1 - beta^2)(s^2 Sigma^(l) + h^2) + beta^2 and
+    Theta^(l+1) = (1 - beta^2) s^2 Theta^(l) + Sigma^(l+1), computed here in a plain loop.
+    Tolerance 1e-12 (rounding; values O(10))."""
+    X = randn(4, 3, seed=15)
+    Y = randn(2, 3, seed=16)
+    act = nk.get_activation("identity").affine(scale, shift)
+    w2, b2 = 1 - beta ** 2, beta ** 2
+    for args in [(X,), (X, Y)]:
+        S = w2 * (args[0] @ args[-1].T) / 3 + b2
+        T = S.clone()
+        for depth in range(1, 5):
+            kw = dict(depth=depth, activation=act, beta=beta)
+            torch.testing.assert_close(nk.nngp(*args, **kw), S, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(nk.ntk(*args, **kw), T, rtol=1e-12, atol=1e-12)
+            S = w2 * (scale ** 2 * S + shift ** 2) + b2
+            T = w2 * scale ** 2 * T + S
+
+
+@pytest.mark.parametrize("act", ["relu", "erf", nk.normalized("relu")], ids=["relu", "erf", "normalized_relu"])
+def test_many_inputs_match_the_layerwise_recursion(act):
+    """Property: for N = 260 inputs (more than one 256-row evaluation tile), nk.ntk / nk.nngp equal
+    the layer-by-layer Theta^(L), Sigma^(L) of nk.kernel_layers, with and without Y, and nk.ntk(X) is
+    exactly symmetric.  Tolerance 1e-12 relative (the same formulas evaluated in another order)."""
+    X = randn(260, 4, seed=17)
+    Y = randn(20, 4, seed=18)
+    depth = 3
+    for args in [(X,), (X, Y)]:
+        kl = nk.kernel_layers(*args, depth=depth, activation=act, beta=0.2)
+        torch.testing.assert_close(nk.ntk(*args, depth=depth, activation=act, beta=0.2), kl.Theta(depth),
+                                   rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(nk.nngp(*args, depth=depth, activation=act, beta=0.2), kl.Sigma(depth),
+                                   rtol=1e-12, atol=1e-12)
+    K = nk.ntk(X, depth=depth, activation=act, beta=0.2)
+    assert torch.equal(K, K.T)
+
+
+# ---- Monte Carlo: the analytic kernels describe wide random networks --------------------------------
+
+def _check_mc(samples, theory, n_se, max_rel_se):
+    """samples: (S, N, M) i.i.d. over the first axis.  Every entry of their mean must lie within n_se
+    standard errors (computed from the samples) of theory; the standard errors must be small enough
+    (relative to the scale sqrt(theory(x, x) theory(y, y))) for the comparison to mean something."""
+    S = samples.shape[0]
+    mean = samples.mean(0)
+    se = samples.std(0) / math.sqrt(S)
+    z = ((mean - theory) / se).abs()
+    d = theory.diagonal()
+    rel = (se / torch.sqrt(d[:, None] * d[None, :])).max()
+    assert rel < max_rel_se, f"Monte Carlo too noisy: relative s.e. {rel:.3f}"
+    assert z.max() < n_se, f"max |mean - theory| / s.e. = {z.max():.2f} (mean {mean}, theory {theory})"
+
+
+@pytest.mark.parametrize("act", ["relu", "erf", "tanh"])
+@pytest.mark.parametrize("beta", [0.1, 0.5])
+def test_nngp_matches_output_covariance_of_wide_networks(act, beta):
+    """Property: outputs of nk.FCNet at initialisation have covariance nk.nngp (depth 3).
+    Estimate: 150 independent networks (seeds) of width 256 with 64 output units each; per network the
+    statistic F F^T / 64 is an unbiased estimate of E[f(x) f(y)] (outputs have mean 0), and networks
+    are i.i.d., so the standard error comes from the spread over the 150 seeds.
+    Tolerance: 5 standard errors (relative s.e. ~1.5-2.5%): the suite makes ~60 such comparisons of
+    somewhat heavy-tailed statistics (a 3.6 s.e. excursion was seen for one seed block, none
+    systematic over 1800 more networks), and 5 s.e. keeps false alarms negligible; the finite-width
+    bias is O(1/width) ~ 0.4%, well below it.  A missing 1/n_0 or beta instead of beta^2 moves the
+    mean by > 20 s.e."""
+    X = randn(4, 5, seed=3)
+    X[1] *= 1.8
+    samples = []
+    for s in range(150):
+        net = nk.FCNet(5, 256, 3, n_out=64, activation=act, beta=beta, seed=10_000 + s)
+        with torch.no_grad():
+            F = net(X)
+        samples.append(F @ F.T / F.shape[1])
+    _check_mc(torch.stack(samples), nk.nngp(X, depth=3, activation=act, beta=beta), n_se=5.0, max_rel_se=0.04)
+
+
+@pytest.mark.parametrize("act,depth", [("relu", 4), ("erf", 3), ("tanh", 4)])
+@pytest.mark.parametrize("beta", [0.1, 0.5])
+def test_mean_empirical_ntk_matches_ntk(act, depth, beta):
+    """Property: the empirical NTK of nk.FCNet at width 512, averaged over 40 seeds, equals nk.ntk.
+    Standard errors from the spread over seeds (per-network fluctuations ~ width^(-1/2)).
+    Tolerance: 5 standard errors (relative s.e. 1-5%; same reasoning as the NNGP test); the bias
+    E[Theta_hat] - Theta is O(depth/width) ~ 1%, below that at these sizes."""
+    X = randn(4, 3, seed=4)
+    samples = torch.stack([nk.empirical_ntk(nk.FCNet(3, 512, depth, activation=act, beta=beta, seed=s), X)
+                           for s in range(40)])
+    _check_mc(samples, nk.ntk(X, depth=depth, activation=act, beta=beta), n_se=5.0, max_rel_se=0.06)
+
+
+# ---- freeze and chaos -----------------------------------------------------------------------------
+
+STANDARDISED = [
+    ("normalized_relu", nk.normalized("relu"), 1e-10),
+    ("normalized_erf", nk.normalized("erf"), 1e-10),
+    ("sqrt2_relu", nk.scaled("relu", 2 ** 0.5), 1e-10),
+    ("normalized_tanh", nk.normalized("tanh"), 1e-8),
+    ("normalized_gelu", nk.normalized("gelu"), 1e-8),
+]
+
+
+@pytest.mark.parametrize("name,act,tol", STANDARDISED, ids=[s[0] for s in STANDARDISED])
+@pytest.mark.parametrize("beta", [0.0, 0.1, 0.5, 0.9])
+def test_freeze_chaos_diagonal_identity(name, act, tol, beta):
+    """Property (Jacot et al. 2019b, Thm. 3): for standardised sigma (E sigma(z)^2 = 1) and
+    ||x||^2 = n_0, Sigma^(l)(x, x) = 1 at every layer and Theta^(L)(x, x) = (1 - r^L)/(1 - r),
+    r = nk.r_value(sigma, beta), for L = 1..8 (r ranges over freeze < 1 < chaos here).
+    Tolerance 1e-10 for closed forms (rounding only, Theta <= ~20) and 1e-8 for quadrature
+    activations (Mehler's truncation at rho = 1 is ~1e-10 per layer)."""
+    X = on_sphere(randn(6, 5, seed=8))
+    r = nk.r_value(act, beta)
+    kl = nk.kernel_layers(X, depth=8, activation=act, beta=beta)
+    for L in range(1, 9):
+        torch.testing.assert_close(kl.Sigma(L).diagonal(), torch.ones(6, dtype=DTYPE), rtol=0, atol=tol)
+        # (1 - r^L)/(1 - r), or its limit L at r = 1 (sqrt(2) relu, beta = 0; own test below)
+        geometric = (1 - r ** L) / (1 - r) if abs(1 - r) > 1e-6 else float(L)
+        want = torch.full((6,), geometric, dtype=DTYPE)
+        torch.testing.assert_close(kl.Theta(L).diagonal(), want, rtol=0, atol=tol)
+        torch.testing.assert_close(nk.ntk(X, depth=L, activation=act, beta=beta).diagonal(), want,
+                                   rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("act", ["identity", nk.scaled("relu", 2 ** 0.5)], ids=["identity", "sqrt2_relu"])
+def test_freeze_chaos_edge_r_equals_one(act):
+    """Property: at r = 1 (identity or sqrt(2) relu with beta = 0) the limit of (1 - r^L)/(1 - r) is L:
+    Theta^(L)(x, x) = L and Sigma^(L)(x, x) = 1 on the sphere.  Tolerance 1e-10 (closed forms)."""
+    X = on_sphere(randn(6, 5, seed=9))
+    assert nk.r_value(act, 0.0) == pytest.approx(1.0, abs=1e-15)
+    for L in range(1, 9):
+        torch.testing.assert_close(nk.ntk(X, depth=L, activation=act, beta=0.0).diagonal(),
+                                   torch.full((6,), float(L), dtype=DTYPE), rtol=0, atol=1e-10)
+        torch.testing.assert_close(nk.nngp(X, depth=L, activation=act, beta=0.0).diagonal(),
+                                   torch.ones(6, dtype=DTYPE), rtol=0, atol=1e-10)
+
+
+# ---- vectorisation, input types, devices -----------------------------------------------------------
+
+def test_numpy_input_gives_float64_tensor_of_shape_n_m():
+    """Property: numpy (and float32, and integer) inputs are accepted and give float64 torch tensors of
+    shape (N, M), equal to the float64 torch computation (tolerance 1e-7 for the float32 input:
+    its rounding, ~6e-8 relative, propagates through the kernel)."""
+    rng = np.random.default_rng(0)
+    Xn, Yn = rng.normal(size=(5, 4)), rng.normal(size=(3, 4))
+    for fn in (nk.nngp, nk.ntk):
+        K = fn(Xn, Yn, depth=3, activation="tanh", beta=0.2)
+        assert isinstance(K, torch.Tensor) and K.dtype == torch.float64 and K.shape == (5, 3)
+        torch.testing.assert_close(K, fn(torch.from_numpy(Xn), torch.from_numpy(Yn), depth=3,
+                                         activation="tanh", beta=0.2), rtol=0, atol=0)
+        K32 = fn(Xn.astype(np.float32), depth=3, activation="tanh", beta=0.2)
+        assert K32.dtype == torch.float64 and K32.shape == (5, 5)
+        torch.testing.assert_close(K32, fn(Xn, depth=3, activation="tanh", beta=0.2), rtol=1e-6, atol=1e-7)
+        Ki = fn(np.array([[1, 0, 2], [0, 3, 1]]), depth=2, activation="relu", beta=0.1)
+        assert Ki.dtype == torch.float64 and Ki.shape == (2, 2)
+
+
+@pytest.mark.parametrize("act", ["relu", "erf", "tanh", nk.normalized("relu")],
+                         ids=["relu", "erf", "tanh", "normalized_relu"])
+def test_cross_kernel_is_a_block_of_the_joint_kernel(act):
+    """Property: nk.ntk(X, Y) (and nngp) is the (X, Y) block of nk.ntk([X; Y]), and nk.ntk(X) is
+    symmetric.  Tolerance 1e-12 (the same recursion entry by entry; no pair of rows is parallel, so
+    the arccos at rho -> 1 is not involved)."""
+    X = randn(5, 4, seed=12)
+    Y = randn(3, 4, seed=13)
+    for fn in (nk.nngp, nk.ntk):
+        joint = fn(torch.cat([X, Y]), depth=4, activation=act, beta=0.3)
+        torch.testing.assert_close(fn(X, Y, depth=4, activation=act, beta=0.3), joint[:5, 5:], rtol=0, atol=1e-12)
+        torch.testing.assert_close(fn(Y, X, depth=4, activation=act, beta=0.3), joint[5:, :5], rtol=0, atol=1e-12)
+        KX = fn(X, depth=4, activation=act, beta=0.3)
+        torch.testing.assert_close(KX, KX.T, rtol=0, atol=1e-13)
+        torch.testing.assert_close(KX, joint[:5, :5], rtol=0, atol=1e-12)
+
+
+def test_list_input_from_the_brief():
+    """Property: nk.ntk([[1., 0.], [0., 1.]], depth=3, activation='tanh', beta=0.1) works and equals
+    the numpy reference recursion (orthogonal unit inputs).  Tolerance 1e-9 (tanh quadrature)."""
+    K = nk.ntk([[1.0, 0.0], [0.0, 1.0]], depth=3, activation="tanh", beta=0.1)
+    assert K.dtype == torch.float64 and K.shape == (2, 2)
+    X = np.eye(2)
+    _, T_ref = reference_kernels(X, X, 3, NP_DUALS["tanh"], 0.1)
+    np.testing.assert_allclose(K.numpy(), T_ref, rtol=0, atol=1e-9)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (CI has none; the CPU tests cover the maths)")
+def test_cuda_matches_cpu():
+    """Property: on CUDA the kernels and the empirical NTK come back on the GPU, float64, equal to the
+    CPU result.  Tolerance 1e-10 (different BLAS summation orders; the Mehler sums are long)."""
+    X = randn(6, 4, seed=14)
+    for act in ("relu", "tanh"):
+        for fn in (nk.nngp, nk.ntk):
+            Kc = fn(X.cuda(), depth=4, activation=act, beta=0.2)
+            assert Kc.is_cuda and Kc.dtype == torch.float64
+            torch.testing.assert_close(Kc.cpu(), fn(X, depth=4, activation=act, beta=0.2), rtol=0, atol=1e-10)
+    net = nk.FCNet(4, 64, 3, activation="tanh", seed=0)
+    K_cpu = nk.empirical_ntk(net, X)
+    net = net.cuda()
+    Kc = nk.empirical_ntk(net, X.cuda())
+    assert Kc.is_cuda
+    torch.testing.assert_close(Kc.cpu(), K_cpu, rtol=0, atol=1e-10)
+    torch.testing.assert_close(nk.empirical_ntk(net, X.cuda(), fast=False).cpu(), K_cpu, rtol=0, atol=1e-10)

@@ -1,0 +1,268 @@
+"""Bad input raises ValueError naming the argument, the value received and what is accepted;
+degenerate but legal input (zero-norm x) gives finite, correct kernels."""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import ntklib as nk
+from conftest import DTYPE, randn
+
+X = np.random.default_rng(0).normal(size=(3, 2))
+
+
+def _kernel_calls(**kw):
+    """Every public entry point that takes depth/activation/beta, with kw overriding the defaults."""
+    args = dict(depth=2, activation="relu", beta=0.1) | kw
+    return [lambda: nk.nngp(X, **args), lambda: nk.ntk(X, **args), lambda: nk.kernel_layers(X, **args),
+            lambda: nk.FCNet(2, 8, args["depth"], activation=args["activation"], beta=args["beta"])]
+
+
+# ---- beta, depth ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("beta", [-0.1, 1.5, float("nan"), "0.1", None, True])
+def test_beta_outside_unit_interval_raises(beta):
+    """Property: beta not a real number in [0, 1] (negative, > 1, NaN, a string, None, a bool) raises a
+    ValueError that names beta, repeats the value and states the accepted range."""
+    pattern = rf"beta: got {re.escape(repr(beta))}; accepted: a real number in \[0, 1\]"
+    for call in _kernel_calls(beta=beta) + [lambda: nk.r_value("relu", beta)]:
+        with pytest.raises(ValueError, match=pattern):
+            call()
+
+
+@pytest.mark.parametrize("depth", [0, -1, 2.5, "3", True])
+def test_depth_below_one_or_not_an_integer_raises(depth):
+    """Property: depth must be an integer >= 1 (weight layers; 1 is the linear model)."""
+    pattern = rf"depth: got {re.escape(repr(depth))}; accepted: an integer >= 1"
+    for call in _kernel_calls(depth=depth):
+        with pytest.raises(ValueError, match=pattern):
+            call()
+
+
+def test_edge_values_of_beta_and_depth_are_accepted():
+    """Property: the closed ends beta = 0, beta = 1 and depth = 1 are legal; numpy scalars are accepted.
+    beta = 1 makes every layer's kernel the constant beta^2 = 1 (pure bias network): checked exactly."""
+    K = nk.ntk(X, depth=3, activation="tanh", beta=1.0)
+    torch.testing.assert_close(nk.nngp(X, depth=3, activation="tanh", beta=1.0), torch.ones(3, 3, dtype=DTYPE),
+                               rtol=0, atol=1e-15)
+    torch.testing.assert_close(K, torch.ones(3, 3, dtype=DTYPE), rtol=0, atol=1e-15)   # SigmaDot = 0
+    assert nk.ntk(X, depth=np.int64(1), beta=np.float64(0.0)).shape == (3, 3)
+
+
+# ---- X and Y ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [X[0], X[None], np.zeros((0, 2))], ids=["1-D", "3-D", "empty"])
+def test_inputs_must_be_nonempty_2d(bad):
+    """Property: X (or Y) that is not a non-empty 2-D array raises, naming the argument and the shape."""
+    shape = re.escape(str(tuple(np.shape(bad))))
+    for fn in (nk.nngp, nk.ntk):
+        with pytest.raises(ValueError, match=rf"X: got .*shape {shape}; accepted: .*shape \(N, n_0\)"):
+            fn(bad, depth=2)
+        with pytest.raises(ValueError, match=rf"Y: got .*shape {shape}; accepted: .*shape \(N, n_0\)"):
+            fn(X, bad, depth=2)
+    with pytest.raises(ValueError, match=rf"X: got .*shape {shape}; accepted"):
+        nk.empirical_ntk(nk.FCNet(2, 4, 2, seed=0), bad)
+
+
+def test_x_and_y_column_counts_must_agree():
+    """Property: Y with a different input dimension raises, naming both column counts."""
+    for fn in (nk.nngp, nk.ntk):
+        with pytest.raises(ValueError, match=r"Y: has 1 columns but X has 2; accepted: the same input dimension"):
+            fn(X, X[:, :1], depth=2)
+    with pytest.raises(ValueError, match=r"Y: has 3 columns but X has 2"):
+        nk.empirical_ntk(nk.FCNet(2, 4, 2, seed=0), X, np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs_raise(bad_value):
+    """Property: NaN or inf in X or Y raises, naming the argument and the first bad position."""
+    B = X.copy()
+    B[1, 0] = bad_value
+    for fn in (nk.nngp, nk.ntk):
+        with pytest.raises(ValueError, match=r"X: contains NaN or inf \(first at row 1, column 0\); accepted: finite"):
+            fn(B, depth=2)
+        with pytest.raises(ValueError, match=r"Y: contains NaN or inf \(first at row 1, column 0\); accepted: finite"):
+            fn(X, B, depth=2)
+    net = nk.FCNet(2, 4, 2, seed=0)
+    with pytest.raises(ValueError, match=r"X: contains NaN or inf"):
+        nk.empirical_ntk(net, B)
+    with pytest.raises(ValueError, match=r"Y: contains NaN or inf"):
+        nk.empirical_ntk(net, X, torch.from_numpy(B))
+
+
+def test_non_numeric_input_raises():
+    """Property: strings in X raise a ValueError naming X (not a numpy/torch TypeError)."""
+    with pytest.raises(ValueError, match=r"X: could not read list as a numeric array"):
+        nk.ntk([["a", "b"]], depth=2)
+
+
+# ---- activations -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["relux", "ReLU6", ""])
+def test_unknown_activation_name_raises(name):
+    """Property: an unknown name raises, repeating the name and listing the accepted names."""
+    pattern = rf"activation: unknown name {re.escape(repr(name))}; accepted names are .*'relu'.*'tanh'"
+    for call in _kernel_calls(activation=name) + [lambda: nk.normalized(name), lambda: nk.r_value(name, 0.1),
+                                                  lambda: nk.scaled(name, 2.0), lambda: nk.get_activation(name)]:
+        with pytest.raises(ValueError, match=pattern):
+            call()
+
+
+def test_names_are_case_insensitive_with_aliases():
+    """Property: "ReLU" is relu and "linear" is identity (documented aliases): identical kernels."""
+    torch.testing.assert_close(nk.ntk(X, depth=3, activation="ReLU"), nk.ntk(X, depth=3, activation="relu"),
+                               rtol=0, atol=0)
+    torch.testing.assert_close(nk.ntk(X, depth=3, activation="linear"), nk.ntk(X, depth=3, activation="identity"),
+                               rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("fn,got", [(lambda x: x.numpy(), "ndarray"), (lambda x: 1.0, "float"),
+                                    (lambda x: x.sum(), r"Tensor torch.Size\(\[\]\)")],
+                         ids=["numpy", "float", "wrong_shape"])
+def test_callable_activation_must_return_a_tensor_of_the_input_shape(fn, got):
+    """Property: a callable whose output is not a tensor of the input's shape raises, saying what it got."""
+    pattern = rf"activation: the callable .* must return a torch tensor of the input's shape, got {got}"
+    for call in _kernel_calls(activation=fn):
+        with pytest.raises(ValueError, match=pattern):
+            call()
+
+
+def test_failing_callable_or_non_callable_activation_raises():
+    """Property: a callable that raises on a float64 tensor, or an object that is neither a name nor a
+    callable, gives a ValueError naming activation (the original error is chained, not swallowed)."""
+    def broken(x):
+        raise RuntimeError("boom")
+    with pytest.raises(ValueError, match=r"activation: the callable .* failed on a float64 torch tensor \(boom\)"):
+        nk.ntk(X, depth=2, activation=broken)
+    with pytest.raises(ValueError, match=r"activation: got 3 of type int; accepted: a name"):
+        nk.ntk(X, depth=2, activation=3)
+
+
+# ---- FCNet and empirical_ntk -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("width,pattern", [
+    (0, r"width: got 0; accepted: an integer >= 1"),
+    (-3, r"width: got -3; accepted: an integer >= 1"),
+    (2.5, r"width: got 2.5; accepted: an integer >= 1"),
+    ([8], r"width: got 1 hidden widths for depth=3; accepted: an int, or a list of depth - 1 = 2 ints"),
+    ([8, 0], r"width: got 0; accepted: an integer >= 1"),
+])
+def test_fcnet_bad_width_raises(width, pattern):
+    """Property: FCNet rejects widths that are not positive integers or lists of depth - 1 of them."""
+    with pytest.raises(ValueError, match=pattern):
+        nk.FCNet(2, width, 3)
+
+
+@pytest.mark.parametrize("norm", ["group", "Layer", "", 1])
+def test_fcnet_bad_norm_raises(norm):
+    """Property: norm must be None, 'layer' or 'batch' (exact spelling)."""
+    with pytest.raises(ValueError, match=rf"norm: got {re.escape(repr(norm))}; accepted: None, 'layer' or 'batch'"):
+        nk.FCNet(2, 8, 3, norm=norm)
+
+
+@pytest.mark.parametrize("n_in", [0, -2, 2.5])
+def test_fcnet_bad_n_in_raises(n_in):
+    """Property: n_in (and n_out) must be integers >= 1."""
+    with pytest.raises(ValueError, match=rf"n_in: got {re.escape(repr(n_in))}; accepted: an integer >= 1"):
+        nk.FCNet(n_in, 8, 3)
+    with pytest.raises(ValueError, match=rf"n_out: got {re.escape(repr(n_in))}; accepted: an integer >= 1"):
+        nk.FCNet(2, 8, 3, n_out=n_in)
+
+
+def test_fcnet_wrong_input_dimension_raises():
+    """Property: feeding FCNet an input of the wrong dimension names X, its shape and the expected one."""
+    net = nk.FCNet(2, 8, 3, seed=0)
+    with pytest.raises(ValueError, match=r"X: got shape \(4, 3\); accepted: shape \(N, n_in\) = \(N, 2\)"):
+        net(torch.zeros(4, 3, dtype=DTYPE))
+    with pytest.raises(ValueError, match=r"X: got shape \(4, 3\)"):
+        nk.empirical_ntk(net, np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("model", [lambda: nk.FCNet(2, 8, 2, n_out=3, seed=0),
+                                   lambda: nn.Linear(2, 3).to(DTYPE)], ids=["fcnet_n_out_3", "linear_2_to_3"])
+def test_empirical_ntk_requires_scalar_outputs(model):
+    """Property: empirical_ntk on a model with vector outputs raises, naming the model, the shape it
+    returned and the accepted shapes."""
+    with pytest.raises(ValueError, match=r"model: returned shape \(1, 3\) for 1 inputs; accepted: scalar-output"):
+        nk.empirical_ntk(model(), X)
+
+
+def test_empirical_ntk_rejects_non_modules_and_parameterless_modules():
+    """Property: model must be a torch.nn.Module with parameters."""
+    with pytest.raises(ValueError, match=r"model: got function; accepted: a torch.nn.Module"):
+        nk.empirical_ntk(lambda x: x.sum(1), X)
+    with pytest.raises(ValueError, match=r"model: has no parameters"):
+        nk.empirical_ntk(nn.Identity(), X)
+
+
+def test_batchnorm_needs_at_least_two_inputs():
+    """Property: norm="batch" standardises over the batch, so a single input raises (forward and NTK)."""
+    net = nk.FCNet(2, 8, 2, norm="batch", seed=0)
+    with pytest.raises(ValueError, match=r"X: got 1 input; norm='batch' standardises over the batch, accepted: at least 2"):
+        nk.empirical_ntk(net, X[:1])
+    with pytest.raises(ValueError, match=r"X: got 1 input; norm='batch' .*at least 2 inputs"):
+        net(torch.zeros(1, 2, dtype=DTYPE))
+
+
+def test_batchnorm_fcnet_refuses_per_sample_ntk():
+    """Property: the per-sample NTK of a batch-coupled FCNet is not defined; asking for it raises."""
+    net = nk.FCNet(2, 8, 2, norm="batch", seed=0)
+    with pytest.raises(ValueError, match=r"batch_coupled: got False .*accepted: None or True"):
+        nk.empirical_ntk(net, X[:3], batch_coupled=False)
+
+
+# ---- zero-norm inputs --------------------------------------------------------------------------------
+
+ZERO_ACTS = [("relu", "relu"), ("erf", "erf"), ("tanh", "tanh"), ("identity", "identity"), ("gelu", "gelu"),
+             ("normalized_relu", nk.normalized("relu")), ("sqrt2_relu", nk.scaled("relu", 2 ** 0.5)),
+             ("callable", lambda x: torch.tanh(x) + 0.1 * x)]
+
+
+def _with_zero_row():
+    Z = randn(4, 3, seed=50)
+    Z[0] = 0.0
+    return Z
+
+
+@pytest.mark.parametrize("act", [a for _, a in ZERO_ACTS], ids=[n for n, _ in ZERO_ACTS])
+@pytest.mark.parametrize("beta", [0.0, 0.1])
+def test_zero_norm_input_gives_finite_continuous_kernels(act, beta):
+    """Property: an input x = 0 gives finite nngp/ntk (no 0/0 in the correlation), with and without Y,
+    depths 1..4, and the value is the limit of x = eps * u as eps -> 0.  Tolerance 1e-4 at eps = 1e-6:
+    the kernels are Lipschitz in x near 0 with constants << 100 here (measured change ~4e-7 at
+    eps = 1e-7), while a wrong convention at 0 would be off by O(0.1)."""
+    Z = _with_zero_row()
+    Ze = Z.clone()
+    Ze[0] = 1e-6 * torch.tensor([0.6, -0.8, 0.0], dtype=DTYPE)
+    for depth in range(1, 5):
+        for fn in (nk.nngp, nk.ntk):
+            for args, args_e in [((Z,), (Ze,)), ((Z[:1], Z), (Ze[:1], Ze))]:
+                K = fn(*args, depth=depth, activation=act, beta=beta)
+                assert torch.isfinite(K).all(), (fn.__name__, depth)
+                torch.testing.assert_close(K, fn(*args_e, depth=depth, activation=act, beta=beta),
+                                           rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("act", ["relu", "erf", "tanh", "identity"])
+def test_zero_input_kernels_vanish_without_bias(act):
+    """Property: with beta = 0 and sigma(0) = 0, the pre-activations of x = 0 are exactly 0 at every
+    layer, so every kernel entry involving x = 0 is exactly 0 (tolerance 1e-15, i.e. exact)."""
+    Z = _with_zero_row()
+    for depth in range(1, 5):
+        for fn in (nk.nngp, nk.ntk):
+            K = fn(Z, depth=depth, activation=act, beta=0.0)
+            torch.testing.assert_close(K[0], torch.zeros(4, dtype=DTYPE), rtol=0, atol=1e-15)
+            torch.testing.assert_close(K[:, 0], torch.zeros(4, dtype=DTYPE), rtol=0, atol=1e-15)
+
+
+def test_zero_input_normalized_relu_value():
+    """Property: for sigma_bar = normalized relu, beta = 0, x = 0: Sigma^(1)(0, 0) = 0, so u = 0 and
+    Sigma^(2)(0, 0) = sigma_bar(0)^2 = (E relu / sd relu)^2 = (1/(2 pi)) / (1/2 - 1/(2 pi)) = 1/(pi - 1).
+    Tolerance 1e-12 (closed form)."""
+    K = nk.nngp(np.zeros((1, 3)), depth=2, activation=nk.normalized("relu"), beta=0.0)
+    assert float(K[0, 0]) == pytest.approx(1.0 / (math.pi - 1.0), abs=1e-12)
