@@ -13,7 +13,7 @@ export MPLBACKEND := Agg
 export NTKLIB_QUIET := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all venv figures test unit nbtest notebooks lab bench clean help $(addprefix figure-,$(NAMES))
+.PHONY: all venv figures test unit nbtest notebooks lab bench clean help book book-check $(addprefix figure-,$(NAMES))
 
 all: figures
 
@@ -23,6 +23,8 @@ help:
 	@echo "make notebooks  re-execute the notebooks in place at CI scale to refresh their committed outputs"
 	@echo "make bench      speed and memory benchmarks (not part of make test)"
 	@echo "make lab        open JupyterLab on notebooks/"
+	@echo "make book       build the course site build/book/html from the notebooks' committed outputs (offline)"
+	@echo "make book-check open every page of the book in headless Chromium; screenshots in build/book-check/"
 	@echo "make clean      remove build/ and the virtual environment"
 
 # The virtual environment: created when missing, re-installed when pyproject.toml changes.
@@ -76,6 +78,20 @@ bench: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
+
+# The course site (book/): Sphinx + myst-nb render the notebooks with their committed outputs (never
+# re-executed), a figures gallery and the ntklib API reference; nothing is downloaded but the `book` extra
+# from PyPI.  BOOK_REPO=https://github.com/OWNER/REPO adds Binder links.  book-check needs Debian's chromium.
+BOOK_STAMP := $(VENV)/.book-stamp
+$(BOOK_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,book]'
+	@touch $@
+
+book: $(BOOK_STAMP)
+	BOOK_REPO="$(BOOK_REPO)" $(PY) book/build.py
+
+book-check: book
+	$(PY) book/check_site.py
 
 clean:
 	rm -rf $(BUILD) $(VENV) *.egg-info

@@ -31,7 +31,18 @@ STYLE = {
 
 
 def setup():
-    """Apply the project's matplotlib style (inline figures stay PNG)."""
+    """Apply the project's matplotlib style; in a notebook, show figures inline as PNG.
+
+    In a Jupyter kernel the inline backend is switched on whatever MPLBACKEND says: a kernel started
+    with MPLBACKEND=Agg would otherwise drop every figure from the committed outputs (and the book).
+    """
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+        if shell is not None and getattr(shell, "kernel", None) is not None:
+            shell.run_line_magic("matplotlib", "inline")
+    except Exception:  # noqa: BLE001 - not in IPython
+        pass
     plt.rcParams.update(STYLE)
     try:  # in a notebook: PNG only, so nbval has nothing volatile to compare
         from matplotlib_inline.backend_inline import set_matplotlib_formats

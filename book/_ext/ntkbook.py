@@ -1,0 +1,202 @@
+"""Sphinx extension of the ntk-notebooks book: notebook conventions rendered as call-outs.
+
+A notebook stays plain Markdown (it reads the same in JupyterLab and on GitHub); the book recognises:
+
+* a paragraph that starts with bold ``**Learning goals.**`` (alone or inside a ``>`` quote)
+  -> a "Learning goals" call-out (green, class ``learning-goals``);
+* a ``>`` quote whose first word is bold ``**Erratum...**`` (e.g. ``> **Erratum (slide "Freeze and Chaos").**``)
+  -> an "Erratum" call-out titled by that bold text (orange, class ``erratum``);
+* HTML ``<details><summary>Solution ...</summary>`` ... ``</details>`` in a Markdown cell -> a collapsed
+  solution (MyST passes the raw HTML through; blank lines around the inner Markdown keep it Markdown).
+
+Every notebook page also gets a "Run it" box under its title: ``make lab`` locally, and the Binder link when
+the repository URL is known (``make book BOOK_REPO=https://github.com/OWNER/REPO``).
+"""
+import re
+from urllib.parse import quote
+
+from docutils import nodes
+
+GOALS = re.compile(r"^\s*learning goals\b", re.I)
+ERRATUM = re.compile(r"^\s*errat(um|a)\b", re.I)
+
+
+def _lead_index(par):
+    """Index of the paragraph's first child that is not blank text."""
+    for i, child in enumerate(par.children):
+        if not (isinstance(child, nodes.Text) and not child.astext().strip()):
+            return i
+    return None
+
+
+def _lead_strong(par):
+    """The text of a paragraph's leading bold run, or None."""
+    if not isinstance(par, nodes.paragraph):
+        return None
+    i = _lead_index(par)
+    if i is None or not isinstance(par.children[i], nodes.strong):
+        return None
+    return par.children[i].astext()
+
+
+def _callout(title, body, classes):
+    adm = nodes.admonition(classes=classes)
+    adm += nodes.title(text=title)
+    adm.extend(body)
+    return adm
+
+
+def _strip_lead(par):
+    """The paragraph without its leading bold run (and the punctuation/space after it)."""
+    par = par.deepcopy()
+    for _ in range(_lead_index(par) + 1):
+        par.remove(par.children[0])
+    if par.children and isinstance(par.children[0], nodes.Text):
+        rest = par.children[0].astext().lstrip(" .:\u2014-")
+        par.replace(par.children[0], nodes.Text(rest))
+    return par
+
+
+def _title(text):
+    return text.strip().rstrip(".:").strip()
+
+
+def convert_callouts(app, doctree):
+    for quote_ in list(doctree.findall(nodes.block_quote)):
+        if not quote_.children:
+            continue
+        lead = _lead_strong(quote_.children[0])
+        if lead and (ERRATUM.match(lead) or GOALS.match(lead)):
+            kind = ("erratum", "warning") if ERRATUM.match(lead) else ("learning-goals", "tip")
+            body = [_strip_lead(quote_.children[0])] + [c.deepcopy() for c in quote_.children[1:]]
+            quote_.replace_self(_callout(_title(lead), body, list(kind)))
+    for par in list(doctree.findall(nodes.paragraph)):
+        lead = _lead_strong(par)
+        if lead and GOALS.match(lead) and not isinstance(par.parent, (nodes.admonition, nodes.list_item)):
+            par.replace_self(_callout(_title(lead), [_strip_lead(par)], ["learning-goals", "tip"]))
+
+
+def add_run_box(app, doctree):
+    docname = app.env.docname
+    if not docname.startswith("notebooks/"):
+        return
+    name = docname.split("/", 1)[1]
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None or not section.children or not isinstance(section.children[0], nodes.title):
+        return
+    par = nodes.paragraph()
+    par += nodes.strong(text="Run it: ")
+    par += nodes.Text("locally, ")
+    par += nodes.literal(text="make lab")
+    par += nodes.Text(" opens JupyterLab on ")
+    par += nodes.literal(text="notebooks/")
+    par += nodes.Text("; open ")
+    par += nodes.literal(text=f"{name}.ipynb")
+    par += nodes.Text(" and run all cells (CI-scale parameters; ")
+    par += nodes.literal(text=f"params/{name}.yml")
+    par += nodes.Text(" holds the paper scale).")
+    repo = app.config.ntkbook_repository_url
+    if repo.startswith("https://github.com/"):
+        slug = repo[len("https://github.com/"):].strip("/")
+        url = (f"https://mybinder.org/v2/gh/{slug}/{quote(app.config.ntkbook_branch)}"
+               f"?urlpath=lab/tree/notebooks/{name}.ipynb")
+        par += nodes.Text(" Online: ")
+        par += nodes.reference("", "launch on Binder", refuri=url)
+        par += nodes.Text(" (built from environment.yml).")
+    box = nodes.container(classes=["ntk-run"])
+    box += par
+    section.insert(1, box)
+
+
+# --- docstrings: ntklib writes plain text (formulas such as |x|, a*b, x_ and indented equation lines); make it
+# safe reStructuredText before napoleon turns the Google sections (Args:, Returns:, Example:) into fields.
+
+SECTION = re.compile(r"^(\s*)(Args|Arguments|Parameters|Keyword Args|Keyword Arguments|Other Parameters|"
+                     r"Returns?|Yields?|Raises|Attributes|Examples?|Notes?|Warnings?|See Also|References|"
+                     r"Methods|Todo)\s*:\s*$")
+LIST_ITEM = re.compile(r"^(\s*)([-*+]|\d+[.)])\s+")
+
+
+def _indent(line):
+    return len(line) - len(line.lstrip())
+
+
+def _escape_text(text):
+    text = text.replace("\\", "\\\\").replace("*", "\\*").replace("|", "\\|").replace("`", "\\`")
+    return re.sub(r"(?<=\w)_(?=[\s.,;:)\]}]|$)", r"\\_", text)
+
+
+def _escape(line):
+    """Plain text -> reStructuredText that shows the same characters; `code` becomes ``code``."""
+    item = LIST_ITEM.match(line)
+    lead = item.group(0) if item else ""
+    parts = re.split(r"(?<!`)`([^`]+)`(?!`)", line[len(lead):])
+    out = lead + "".join(f"``{p}``" if k % 2 else _escape_text(p) for k, p in enumerate(parts))
+    return re.sub(r"^(\s*)\.\. ", r"\1\\.. ", out)
+
+
+def plain_docstring_to_rst(lines):
+    """Escape inline markup, keep indented formula blocks and doctests verbatim (literal blocks)."""
+    out, i, n = [], 0, len(lines)
+
+    def blank_before():
+        if out and out[-1].strip():
+            out.append("")
+
+    while i < n:
+        line = lines[i]
+        m = SECTION.match(line)
+        if m:
+            base, doctest = _indent(line), False
+            out.append(line)
+            i += 1
+            while i < n and (not lines[i].strip() or _indent(lines[i]) > base):
+                cur = lines[i]
+                if not cur.strip():
+                    doctest = False
+                elif cur.lstrip().startswith(">>>"):
+                    doctest = True
+                out.append(cur if doctest else _escape(cur))
+                i += 1
+            continue
+        if line.lstrip().startswith(">>>"):
+            blank_before()
+            while i < n and lines[i].strip():
+                out.append(lines[i])
+                i += 1
+            out.append("")
+            continue
+        j = i + 1
+        while j < n and not lines[j].strip():
+            j += 1
+        item = LIST_ITEM.match(line)
+        continuation = item and j < n and _indent(lines[j]) == len(item.group(0))
+        base = len(item.group(0)) if item else _indent(line)     # a list item's text sets its indentation
+        if line.strip() and j < n and _indent(lines[j]) > base and not continuation:
+            text = _escape(line).rstrip()
+            out.append(text[:-1] + "::" if text.endswith(":") and not text.endswith("::") else text + " ::")
+            out.append("")
+            i += 1
+            while i < n and (not lines[i].strip() or _indent(lines[i]) > base):
+                out.append(lines[i])
+                i += 1
+            blank_before()
+            continue
+        out.append(_escape(line))
+        i += 1
+    return out
+
+
+def process_docstring(app, what, name, obj, options, lines):
+    if name.startswith("ntklib"):
+        lines[:] = plain_docstring_to_rst(list(lines))
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", process_docstring, priority=400)
+    app.add_config_value("ntkbook_repository_url", "", "html")
+    app.add_config_value("ntkbook_branch", "main", "html")
+    app.add_config_value("ntkbook_fingerprint", "", "env")
+    app.connect("doctree-read", convert_callouts)
+    app.connect("doctree-read", add_run_box)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
