@@ -61,6 +61,15 @@ PAGE_PROBE = r"""
     unrendered: math.filter(m => !m.querySelector("mjx-container") && m.tagName !== "MJX-CONTAINER")
                     .map(m => m.textContent.slice(0, 60)),
     mathErrors: [...document.querySelectorAll("mjx-merror")].map(e => e.getAttribute("data-mjx-error") || e.textContent),
+    rawTex: (() => {            // $...\command...$ left as text outside code: a formula MathJax never saw
+      const out = [], walk = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        if (n.parentElement.closest("pre, code, script, style, .math, mjx-container, .highlight")) continue;
+        const m = n.textContent.match(/\$[^$]*\\[A-Za-z]+[^$]*\$/);
+        if (m) out.push(m[0].slice(0, 60));
+      }
+      return out;
+    })(),
   };
 })()
 """
@@ -266,6 +275,8 @@ def check_page(cdp: CDP, html_dir: Path, origin: str, page: str, shots: Path, ex
                         f"{len(info['images'])} (its committed outputs lack them: was it executed with MPLBACKEND=Agg?)")
     if info["unrendered"]:
         problems.append(f"{len(info['unrendered'])} formula(s) not rendered by MathJax, e.g. {info['unrendered'][0]!r}")
+    if info["rawTex"]:
+        problems.append(f"{len(info['rawTex'])} formula(s) left as raw TeX, e.g. {info['rawTex'][0]!r}")
     if info["mathErrors"]:
         problems.append(f"MathJax TeX error(s): {info['mathErrors'][:3]}")
     if info["text"] < 200:
@@ -317,7 +328,8 @@ def main() -> int:
         cdp.call("Network.setCacheDisabled", cacheDisabled=True)
         cdp.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
         version = cdp.call("Runtime.evaluate", expression="navigator.userAgent", returnByValue=True)["result"]["value"]
-        print(f"book-check: {len(pages)} pages of {html_dir} in {version.split(' Chrome/')[-1].split()[0] if ' Chrome/' in version else version}")
+        m = re.search(r"Chrome/([\d.]+)", version)
+        print(f"book-check: {len(pages)} pages of {html_dir} in headless Chromium {m.group(1) if m else version}")
         for page in pages:
             try:
                 problems, info = check_page(cdp, html_dir, origin, page, shots, expected_images(html_dir, page))

@@ -76,6 +76,19 @@ def convert_callouts(app, doctree):
             par.replace_self(_callout(_title(lead), [_strip_lead(par)], ["learning-goals", "tip"]))
 
 
+DOLLAR_MATH = re.compile(r"(?<![\\$])\$([^$\n]+?)\$(?!\$)")
+
+
+def math_in_raw_html(app, doctree):
+    """$...$ inside raw HTML (e.g. a <summary>) is left alone by MyST; mark it up for MathJax."""
+    for raw in list(doctree.findall(nodes.raw)):
+        if "html" not in raw.get("format", "").split() or "$" not in raw.astext():
+            continue
+        text = DOLLAR_MATH.sub(lambda m: f'<span class="math notranslate nohighlight">\\({m.group(1)}\\)</span>',
+                               raw.astext())
+        raw.replace_self(nodes.raw(raw.rawsource, text, format="html"))
+
+
 def add_run_box(app, doctree):
     docname = app.env.docname
     if not docname.startswith("notebooks/"):
@@ -199,4 +212,5 @@ def setup(app):
     app.add_config_value("ntkbook_fingerprint", "", "env")
     app.connect("doctree-read", convert_callouts)
     app.connect("doctree-read", add_run_box)
+    app.connect("doctree-read", math_in_raw_html)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
