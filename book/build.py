@@ -180,11 +180,15 @@ def docstring_audit() -> list[str]:
     """Public names whose docstring lacks a section the course material relies on."""
     import ntklib
     gaps = []
-    for name in ntklib.__all__:
-        obj = getattr(ntklib, name)
+    names = [(name, getattr(ntklib, name)) for name in ntklib.__all__]
+    for mod in [obj for _, obj in names if inspect.ismodule(obj)]:      # nk.data.circle, nk.stats..., nk.plotting...
+        public = getattr(mod, "__all__", [n for n in vars(mod) if not n.startswith("_")])
+        names += [(f"{mod.__name__.rsplit('.', 1)[-1]}.{n}", getattr(mod, n)) for n in public
+                  if getattr(getattr(mod, n), "__module__", None) == mod.__name__]
+    for name, obj in names:
         if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismodule(obj)):
             continue
-        where = obj.__name__ if inspect.ismodule(obj) else f"{obj.__module__}.{name}"
+        where = obj.__name__ if inspect.ismodule(obj) else f"{obj.__module__}.{name.rsplit('.', 1)[-1]}"
         doc = inspect.getdoc(obj) if not inspect.isclass(obj) else (obj.__doc__ or "")
         if inspect.ismodule(obj):
             if not doc:
@@ -200,9 +204,9 @@ def docstring_audit() -> list[str]:
                 params = []
             if params and not re.search(r"^\s*(Args|Arguments|Parameters)\s*:", doc, re.M):
                 missing.append("Args")
-            if inspect.isfunction(obj) and not re.search(r"^\s*(Returns|Yields)\s*:", doc, re.M):
+            if inspect.isfunction(obj) and not re.search(r"^\s*(Returns?|Yields?)\b", doc, re.M):
                 missing.append("Returns")
-            if not re.search(r"^\s*Examples?\s*:", doc, re.M):
+            if not re.search(r"^\s*(Examples?\s*:|>>>)", doc, re.M):
                 missing.append("Example")
         if missing:
             gaps.append(f"{where}: missing {', '.join(missing)}")

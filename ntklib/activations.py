@@ -77,6 +77,17 @@ def gaussian_expectation(f, g, a, b, c, n: int = QUAD_NODES):
 
     Gauss-Hermite with n x n nodes: u = sqrt(a) z1, v = sqrt(b) (rho z1 + sqrt(1 - rho^2) z2).
     Vectorised over all entries, in blocks of bounded memory.
+
+    Args:
+        f, g: elementwise torch functions.
+        a, b: variances of u and v; c: their covariance (float64 tensors, broadcast together).
+        n: Gauss-Hermite nodes per dimension.
+    Returns:
+        float64 tensor of the broadcast shape of a, b, c.
+    Example:
+        >>> a, c = torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.5, dtype=torch.float64)
+        >>> round(float(nk.gaussian_expectation(torch.square, torch.square, a, a, c)), 10)   # a b + 2 c^2
+        1.5
     """
     a, b, c = torch.broadcast_tensors(a, b, c)
     shape = a.shape
@@ -158,6 +169,11 @@ class Activation:
         mean: closed form a -> E[sigma(u)], u ~ N(0, a); quadrature when None.
         duals: optional fused (a, b, c) -> (dual, dual_deriv) sharing work (one arccos for relu).
     Calling the object applies `fn`.  `affine(s, h)` is `s * sigma + h`, closed forms kept.
+    `moments()` = (E sigma(z), E sigma(z)^2, E sigma'(z)^2) for z ~ N(0, 1).
+    Example:
+        >>> softsign = nk.Activation("softsign", lambda x: x / (1 + x.abs()))   # duals by quadrature
+        >>> nk.ntk([[1.0, 0.0]], depth=2, activation=softsign).shape
+        torch.Size([1, 1])
     """
 
     def __init__(self, name, fn, deriv=None, *, dual=None, dual_deriv=None, mean=None, duals=None):
@@ -327,6 +343,14 @@ def get_activation(spec) -> Activation:
     Names (case-insensitive): identity (linear), relu, erf, tanh, sigmoid, gelu, softplus, silu
     (swish), elu, sin, cos, abs - all plain, unscaled.  A callable must map a float64 tensor to a
     tensor of the same shape, elementwise; its dual kernels are then computed by quadrature.
+
+    Args:
+        spec: a name, an `Activation`, or an elementwise torch callable.
+    Returns:
+        Activation (raises ValueError for an unknown name, listing the accepted ones).
+    Example:
+        >>> [round(m, 6) for m in nk.get_activation("relu").moments()]   # E s, E s^2, E s'^2
+        [0.398942, 0.5, 0.5]
     """
     if isinstance(spec, Activation):
         return spec
@@ -359,6 +383,12 @@ def normalized(activation) -> Activation:
     E sigma_bar(z)^2 = 1, so Sigma^(l)(x, x) = 1 at every layer for inputs with ||x||^2 = n_0, and
     by the Gaussian Poincare inequality E sigma_bar'(z)^2 >= 1 with equality only for affine sigma.
     Usable wherever an activation name is.
+
+    Args:
+        activation: a name, an `Activation`, or an elementwise torch callable (not constant).
+    Returns:
+        Activation sigma_bar (closed forms kept for relu, erf and identity).
+    Example:
         >>> round(nk.normalized("relu").moments()[1], 12)
         1.0
     """
@@ -373,6 +403,19 @@ def normalized(activation) -> Activation:
 
 
 def scaled(activation, factor: float) -> Activation:
-    """factor * sigma, closed forms kept: `scaled("relu", math.sqrt(2))` is the edge-of-chaos ReLU."""
+    """factor * sigma, closed forms kept: `scaled("relu", math.sqrt(2))` is the edge-of-chaos ReLU.
+
+    Its duals are factor^2 E[sigma(u) sigma(v)] and factor^2 E[sigma'(u) sigma'(v)], so r(sigma, beta)
+    scales by factor^2.
+
+    Args:
+        activation: a name, an `Activation`, or an elementwise torch callable.
+        factor: the scale.
+    Returns:
+        Activation.
+    Example:
+        >>> round(nk.scaled("relu", 2 ** 0.5).moments()[2], 12)      # E[sigma'(z)^2] = 2 * 1/2
+        1.0
+    """
     act = get_activation(activation)
     return act.affine(factor, 0.0, name=f"{factor:.4g}*{act.name}")

@@ -35,7 +35,16 @@ def couples_batch(model: nn.Module) -> bool:
     """Whether an output of `model` depends on the other inputs of its batch.
 
     Uses `model.couples_batch` when the model defines it (FCNet does), else looks for BatchNorm
-    layers in training mode (which normalise with the batch's own statistics).
+    layers in training mode (which normalise with the batch's own statistics).  Such a model has no
+    per-input NTK; `empirical_ntk` then returns the NTK of the batch output F(X) = J_F J_F^T.
+
+    Args:
+        model: a torch module.
+    Returns:
+        bool.
+    Example:
+        >>> nk.couples_batch(nk.FCNet(2, 8, 2)), nk.couples_batch(nk.FCNet(2, 8, 3, norm="batch"))
+        (False, True)
     """
     flag = getattr(model, "couples_batch", None)
     if flag is not None:
@@ -248,6 +257,17 @@ def jacobian_contraction_ntk(model, X, Y=None):
 
     A reference for tests and the baseline of `make bench`; use `empirical_ntk` in practice.
     Per-sample calls: not for models whose outputs couple the batch.
+        Theta_hat(x, y) = sum_p d f(x)/d theta_p  d f(y)/d theta_p
+
+    Args:
+        model: a torch module with one output per input.
+        X: inputs, shape (N, n_0).  Y: inputs, shape (M, n_0); None means X.
+    Returns:
+        tensor of shape (N, M), in the model's dtype.
+    Example:
+        >>> net, X = nk.FCNet(2, 32, 2, seed=0), torch.eye(2, dtype=torch.float64)
+        >>> torch.allclose(nk.jacobian_contraction_ntk(net, X), nk.empirical_ntk(net, X))
+        True
     """
     X, Y = _inputs(model, X, Y)
     params, f = _functional(model)
@@ -268,6 +288,17 @@ def empirical_nngp(model: FCNet, X, Y=None):
     Given the hidden layers, each output unit z^(L)_i = sqrt(1 - beta^2)/sqrt(n_{L-1}) W_i a^(L-1) + beta b_i
     is exactly Gaussian with this covariance; as the width grows Sigma_hat -> nk.nngp(X, Y, depth=L)
     with fluctuations of order width^(-1/2) (Jacot, Gabriel, Hongler 2018, Prop. 1).
+
+    Args:
+        model: an `FCNet` (its beta and last hidden layer are used).
+        X: inputs, shape (N, n_0).  Y: inputs, shape (M, n_0); None means X.
+    Returns:
+        float64 tensor of shape (N, M).
+    Example:
+        >>> X = nk.data.sphere(3, 4)
+        >>> S = nk.empirical_nngp(nk.FCNet(4, 4096, 3, seed=0), X)
+        >>> nk.stats.relative_error(S, nk.nngp(X, depth=3)) < 0.1
+        True
     """
     if not isinstance(model, FCNet):
         raise ValueError(f"model: got {type(model).__name__}; accepted: an nk.FCNet")

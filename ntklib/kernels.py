@@ -23,10 +23,19 @@ __all__ = ["nngp", "ntk", "kernel_layers", "r_value", "KernelLayers"]
 
 @dataclass
 class KernelLayers:
-    """Every layer's kernels of an FC network; index with 1-based layer numbers.
+    """Every layer's kernels of an FC network (returned by `kernel_layers`); 1-based layer numbers.
 
-    sigma[l-1] = Sigma^(l), theta[l-1] = Theta^(l) for l = 1..depth;
-    sigma_dot[l-1] = SigmaDot^(l) for l = 2..depth (sigma_dot[0] is None: layer 1 has no SigmaDot).
+    Theta^(L) = sum_l Sigma^(l) SigmaDot^(l+1) ... SigmaDot^(L), so each layer's share of the NTK is
+    Sigma(l) * SigmaDot(l+1) * ... * SigmaDot(L) (elementwise products).
+
+    Args:
+        sigma: list, sigma[l-1] = Sigma^(l) for l = 1..depth.
+        sigma_dot: list, sigma_dot[l-1] = SigmaDot^(l) for l = 2..depth (sigma_dot[0] is None).
+        theta: list, theta[l-1] = Theta^(l) for l = 1..depth.
+    Example:
+        >>> k = nk.kernel_layers([[1.0, 0.0]], depth=2, beta=0.1)
+        >>> float(k.Theta(2) - (k.Sigma(1) * k.SigmaDot(2) + k.Sigma(2)))
+        0.0
     """
     sigma: list
     sigma_dot: list
@@ -190,9 +199,20 @@ def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, d
 def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
     """Sigma^(l), SigmaDot^(l) and Theta^(l) for every layer l = 1..depth, as a `KernelLayers`.
 
-    Same arguments and conventions as `ntk`.
+    The recursions of `nngp` and `ntk` (NTK parametrisation, DESIGN.md §1), kept layer by layer:
+        Sigma^(1) = (1 - beta^2) x.y / n_0 + beta^2,   Sigma^(l+1) = (1 - beta^2) E[sigma(u) sigma(v)] + beta^2,
+        SigmaDot^(l+1) = (1 - beta^2) E[sigma'(u) sigma'(v)],   (u, v) ~ N(0, Sigma^(l) on {x, y}),
+        Theta^(1) = Sigma^(1),   Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1).
+
+    Args:
+        X, Y, depth, activation, beta, dtype, device: as in `ntk`.
+    Returns:
+        KernelLayers: `.Sigma(l)`, `.SigmaDot(l)` (l >= 2) and `.Theta(l)`, 1-based, each of shape (N, M).
+    Example:
         >>> k = nk.kernel_layers([[1.0, 0.0]], depth=3); k.Theta(3).shape
         torch.Size([1, 1])
+        >>> torch.allclose(k.Theta(3), nk.ntk([[1.0, 0.0]], depth=3))
+        True
     """
     X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
     return _recursion(X, Y, depth, activation, beta, keep=True)[2]
@@ -204,7 +224,14 @@ def r_value(activation, beta) -> float:
     For a standardised sigma (E sigma(z)^2 = 1) and inputs with ||x||^2 = n_0, r < 1 is the FREEZE
     (Theta(x, y)/Theta(x, x) -> 1), r > 1 the CHAOS (-> 0 for x != +-y), and
     Theta^(L)(x, x) = (1 - r^L)/(1 - r) (Jacot, Gabriel, Hongler 2019b, Thm. 3).
-        >>> nk.r_value(nk.scaled("relu", 2 ** 0.5), 0.1)   # the edge: 1 - beta^2
+
+    Args:
+        activation: a name, nk.normalized(...), nk.scaled(...), or a torch callable.
+        beta: weight/bias balance in [0, 1].
+    Returns:
+        float.
+    Example:
+        >>> round(nk.r_value(nk.scaled("relu", 2 ** 0.5), 0.1), 12)   # the edge: 1 - beta^2
         0.99
     """
     beta = check_beta(beta)

@@ -27,6 +27,10 @@ def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", b
         widths: hidden widths; seeds: networks per width (seed = seed_offset + 1000 * seed + width index).
     Returns:
         numpy array (len(widths), seeds).
+    Example:
+        >>> X = nk.data.sphere(4, 3)
+        >>> nk.fc_ntk_deviation(X, nk.ntk(X, depth=2), widths=[64, 1024], seeds=2, depth=2).shape
+        (2, 2)
     """
     out = np.empty((len(widths), seeds))
     for i, w in enumerate(widths):
@@ -43,8 +47,19 @@ def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr,
     full-batch gradient descent (step lr, cost (1/N) ||f(X_train) - Y_train||^2, flow time lr * steps),
     trained by `nk.train_gd` (its low-rank path makes width-10000 networks affordable).
 
-    Returns a dict of numpy arrays: K0 and KT of shape (seeds, N, M) in float64, movement (seeds,)
-    = ||KT - K0||_F / ||K0||_F, and final_loss (seeds,).
+    Args:
+        X_eval, Y_eval: inputs (N, n_0) and (M, n_0) where the kernel is recorded; Y_eval None means X_eval.
+        X_train, Y_train: training inputs (P, n_0) and targets (P,).
+        width: hidden width.  seeds: networks (seed = seed_offset + k).  depth, activation, beta: as in FCNet.
+        lr, steps: gradient-descent step and number of steps.  dtype: of the networks.
+    Returns:
+        dict of numpy arrays: K0 and KT of shape (seeds, N, M) in float64, movement (seeds,)
+        = ||KT - K0||_F / ||K0||_F, and final_loss (seeds,).
+    Example:
+        >>> X, _ = nk.data.circle(4); Y = X[:, 0] * X[:, 1]
+        >>> s = nk.ntk_training_snapshots(X, X, Y, width=64, seeds=2, depth=2, lr=0.5, steps=5)
+        >>> s["K0"].shape, s["movement"].shape
+        ((2, 4, 4), (2,))
     """
     K0, KT, move, loss = [], [], [], []
     Xtr = X_train.to(dtype)

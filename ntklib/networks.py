@@ -157,6 +157,18 @@ def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, s
     batched matrix products, so thousands of independent draws of the prior are cheap.  As the width
     grows each column approaches N(0, Sigma^(depth)(x, x)) and the rows a Gaussian vector with
     covariance nk.nngp(X, depth=depth) (Neal 1996; Lee et al. 2018).
+
+    Args:
+        X: inputs, shape (N, n_0).
+        width: hidden width n_1 = ... = n_{L-1}.  depth: number of weight layers L.
+        n_samples: independent networks.  seed: seeds all of them (a private generator).
+        activation, beta, dtype: as in `FCNet`.
+    Returns:
+        tensor of shape (n_samples, N).
+    Example:
+        >>> F = nk.sample_outputs(torch.eye(2, dtype=torch.float64), width=64, depth=2, n_samples=1000)
+        >>> F.shape
+        torch.Size([1000, 2])
     """
     X = as_inputs(X, "X", dtype=dtype)
     width, depth = check_positive_int(width, "width"), check_depth(depth)

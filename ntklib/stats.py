@@ -8,13 +8,25 @@ __all__ = ["loglog_slope", "relative_error", "to_numpy"]
 
 
 def to_numpy(x):
+    """A torch tensor (detached, on the CPU) or any array-like as a numpy array.
+
+    Example:
+        >>> nk.stats.to_numpy(torch.ones(2))
+        array([1., 1.], dtype=float32)
+    """
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def loglog_slope(x, y):
     """Least-squares slope and intercept of log(y) against log(x): y ~ exp(intercept) x^slope.
 
-    Returns (slope, intercept).  x and y are 1-D and positive (y may be a mean over seeds).
+    Args:
+        x, y: 1-D, positive, same length (numpy, torch or lists; y may be a mean over seeds).
+    Returns:
+        (slope, intercept) as floats.
+    Example:
+        >>> [round(v, 6) + 0.0 for v in nk.stats.loglog_slope([1, 4, 16], [1.0, 0.5, 0.25])]   # y = x^(-1/2)
+        [-0.5, 0.0]
     """
     x, y = to_numpy(x).astype(float).ravel(), to_numpy(y).astype(float).ravel()
     if x.shape != y.shape or x.size < 2:
@@ -26,6 +38,15 @@ def loglog_slope(x, y):
 
 
 def relative_error(A, B):
-    """Relative Frobenius deviation ||A - B||_F / ||B||_F (B the reference)."""
+    """Relative Frobenius deviation ||A - B||_F / ||B||_F (B the reference).
+
+    Args:
+        A, B: arrays or tensors of the same shape.
+    Returns:
+        float.
+    Example:
+        >>> round(nk.stats.relative_error(torch.tensor([3.0, 4.0]), torch.tensor([3.0, 0.0])), 6)
+        1.333333
+    """
     A, B = torch.as_tensor(A), torch.as_tensor(B)
     return float(torch.linalg.norm(A - B) / torch.linalg.norm(B))
