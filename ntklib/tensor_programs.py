@@ -10,7 +10,8 @@ covariances computed by the recursions below; a MatMul W h gives a fresh centred
 covariance E[Z^h Z^h'], shared by every use of the same W (weight tying gives *shared*
 covariances, not independent ones).  The backward pass is another program; when the output weights
 v are N(0, 1), independent and used only once, the transposed matrices W^T may be treated as
-independent of W (the gradient-independence assumption is then exact, Yang 2020, TP II Thm. 7).
+independent of W (the gradient-independence assumption is then exact: the "simple GIA check" of
+Yang 2020, Tensor Programs II).
 Writing delta = sqrt(n) dF/d(vector), every parameter's share of the NTK converges to a product
 "backward covariance x forward covariance":
 
@@ -413,10 +414,13 @@ class Architecture:
 
 
 def architecture(name, **kwargs) -> Architecture:
-    """An `Architecture` by name ("RNN", "ResNet", "Attention", "BatchNorm MLP"); kwargs: n_in,
-    n_steps, n_blocks, depth, n_samples, and `options` (a dict passed to the network and its NTK)."""
+    """An `Architecture` by name ("RNN", "ResNet", "Attention", "BatchNorm MLP"); kwargs: n_in (default 3;
+    12 for BatchNorm), n_steps, n_blocks, depth, n_samples, and `options` (a dict of keyword arguments
+    passed to both the network and its infinite-width NTK, e.g. {"readout": "last"} for the RNN)."""
     if name not in ARCHITECTURE_NAMES:
         raise ValueError(f"name: got {name!r}; accepted: {ARCHITECTURE_NAMES}")
+    if name == "BatchNorm MLP":
+        kwargs.setdefault("n_in", 12)      # the batch must span >= 5 dimensions (see nk.BatchNormMLP)
     return Architecture(name, **kwargs)
 
 

@@ -4,8 +4,6 @@ networks, closed-form special cases, the BatchNorm quasi-Monte Carlo against the
 and SGD against the full-batch trainer of ntklib.dynamics."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -20,7 +18,13 @@ def randn(*shape, seed):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=DTYPE)
 
 
-torch.set_num_threads(1)      # tiny matrices: one thread is faster and steadier on a shared machine
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matrices: one torch thread is faster and steadier on a shared 2-core machine (restored after)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _seq(n, T=3, d=3, seed=0):
