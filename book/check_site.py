@@ -272,7 +272,8 @@ def check_page(cdp: CDP, html_dir: Path, origin: str, page: str, shots: Path, ex
         problems.append(f"{len(info['images'])} images shown, the notebook has {n_outputs} image outputs")
     if len(info["images"]) < n_saved:
         problems.append(f"missing figure(s): the notebook's code saves {n_saved} figures but the page shows "
-                        f"{len(info['images'])} (its committed outputs lack them: was it executed with MPLBACKEND=Agg?)")
+                        f"{len(info['images'])}: commit it executed with its inline figures (call nk.plotting.setup(), which "
+                        f"turns on the inline backend even under MPLBACKEND=Agg)")
     if info["unrendered"]:
         problems.append(f"{len(info['unrendered'])} formula(s) not rendered by MathJax, e.g. {info['unrendered'][0]!r}")
     if info["rawTex"]:
