@@ -124,6 +124,9 @@ class RNN(_TPNet):
         tied: share W across time.  n_steps: sequence length T (needed when tied=False).
         parametrization: "ntk" or "standard" (module docstring).  seed, dtype, device: of the parameters.
     Forward: X of shape (N, T, d), or flattened (N, T*d) -> f of shape (N,).
+    Example:
+        >>> net = nk.RNN(3, 64, seed=0); net(nk.sequences(5, 4, 3)).shape
+        torch.Size([5])
     """
 
     def __init__(self, n_in, width, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.1,
@@ -183,6 +186,9 @@ class ResNet(_TPNet):
         activation: phi (relu by default).  branch_scale: alpha (None: 1/sqrt(L)).
         sigma_w, sigma_b: s_w, s_b.  parametrization, seed, dtype, device: as for `RNN`.
     Forward: X of shape (N, d) -> f of shape (N,).
+    Example:
+        >>> nk.ResNet(3, 64, 2, seed=0)(torch.randn(5, 3, dtype=torch.float64)).shape
+        torch.Size([5])
     """
 
     def __init__(self, n_in, width, n_blocks=2, *, activation="relu", branch_scale=None, sigma_w=1.0,
@@ -233,6 +239,9 @@ class AttentionBlock(_TPNet):
         n_in: token dimension d.  width: n.  activation: phi (relu by default).
         parametrization, seed, dtype, device: as for `RNN`.
     Forward: X of shape (N, T, d), or flattened (N, T*d) -> f of shape (N,).
+    Example:
+        >>> net = nk.AttentionBlock(3, 64, seed=0); net.attention(nk.sequences(2, 4, 3)).shape
+        torch.Size([2, 4, 4])
     """
 
     def __init__(self, n_in, width, *, activation="relu", parametrization="ntk", seed=None,
@@ -285,6 +294,9 @@ class BatchNormMLP(_TPNet):
         n_in: input dimension d.  width: n.  depth: weight layers L >= 2.  activation: phi (relu).
         parametrization, seed, dtype, device: as for `RNN`.
     Forward: X of shape (B, d) -> f of shape (B,), the batch output.
+    Example:
+        >>> nk.BatchNormMLP(12, 64, 3, seed=0)(torch.randn(8, 12, dtype=torch.float64)).shape
+        torch.Size([8])
     """
 
     couples_batch = True
@@ -377,6 +389,10 @@ def layerwise_ntk(model, X, Y=None, *, by_parameter=False):
         by_parameter: also return {name: its contribution} (e.g. to see W_q, W_k's share).
     Returns:
         (N, M) tensor in the model's dtype (and the dict when by_parameter).
+    Example:
+        >>> net, X = nk.RNN(3, 32, seed=0), nk.sequences(4, 3, 3)
+        >>> bool(torch.allclose(nk.layerwise_ntk(net, X), nk.empirical_ntk(net, X.reshape(4, -1))))
+        True
     """
     if not isinstance(model, _TPNet):
         raise ValueError(f"model: got {type(model).__name__}; accepted: nk.RNN, nk.ResNet or nk.AttentionBlock "
@@ -409,7 +425,17 @@ def batch_ntk(model, X):
 
     with c_l the layer's multiplier and one backward pass per output F_i.  Equal to
     `nk.empirical_ntk(model, X)` (batch path) up to rounding, without forming the Jacobian (needed at
-    widths 2^12 - 2^13).  Returns (B, B).
+    widths 2^12 - 2^13).
+
+    Args:
+        model: an nk.BatchNormMLP, or an nk.FCNet with one output (any norm).
+        X: the batch, shape (B, n_0).
+    Returns:
+        (B, B) tensor in the model's dtype: the NTK of the batch output F(X).
+    Example:
+        >>> net, X = nk.BatchNormMLP(12, 32, 3, seed=0), torch.randn(6, 12, dtype=torch.float64)
+        >>> bool(torch.allclose(nk.batch_ntk(net, X), nk.empirical_ntk(net, X)))
+        True
     """
     if not isinstance(model, (FCNet, BatchNormMLP)) or model.widths[-1] != 1:
         raise ValueError(f"model: got {type(model).__name__}; accepted: nk.BatchNormMLP or an nk.FCNet with one output")

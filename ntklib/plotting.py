@@ -518,7 +518,15 @@ def plot_tensor_program(*, ax=None, n_steps=3):
     Littwin 2021, simplified): vectors are circles, each multiplication by a Gaussian matrix is a
     square on an edge (one colour per matrix: the tied W appears at every step), nonlinearities are
     plain edges; the backward program below runs right to left and uses W^T (dashed squares), which
-    the gradient-independence assumption treats as a fresh matrix."""
+    the gradient-independence assumption treats as a fresh matrix.
+
+    Args:
+        ax: axes to draw on (a new 11.5 x 4.6 figure when None).  n_steps: time steps drawn.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_tensor_program(n_steps=2)
+    """
     from matplotlib.patches import Circle, FancyBboxPatch
 
     ax = _tp_axes(ax, (11.5, 4.6))
@@ -598,7 +606,17 @@ def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, tit
     """For each architecture {name: SGDComparison}: the output at one tracked input (point: an index
     into the tracked inputs, or {name: index}) during training,
     network (solid) against kernel gradient descent with the infinite-width NTK (dashed), at the
-    smallest and largest width (or the given widths)."""
+    smallest and largest width (or the given widths).
+
+    Args:
+        results: {name: nk.SGDComparison}.  point: tracked-input index, or {name: index}.
+        widths: widths to draw (default smallest and largest).  axes: one axis per architecture.
+        title_suffix: appended to each panel title.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_sgd_trajectories({"ResNet": comparison}, point=0)   # doctest: +SKIP
+    """
     n = len(results)
     if axes is None:
         _, axes = plt.subplots(1, n, figsize=(3.5 * n, 3.0), squeeze=False)
@@ -624,7 +642,15 @@ def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, tit
 
 def plot_parameter_shares(widths, shares: dict, *, ax=None, reference_slope=-1.0):
     """Share of chosen parameters in the empirical NTK against width, log-log, with fitted slopes and
-    a reference line width^reference_slope; shares {label: (W,) or (W, seeds)}."""
+    a reference line width^reference_slope; shares {label: (W,) or (W, seeds)} (seeds are averaged).
+
+    Args:
+        widths: (W,).  shares: curves.  ax: axis (new figure when None).  reference_slope: of the dashed line.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_parameter_shares([64, 256], {"W_q, W_k": [1e-3, 2.5e-4]})
+    """
     ys = {k: np.asarray(to_numpy(v)).reshape(len(widths), -1).mean(1) for k, v in shares.items()}
     return plot_width_sweep(widths, ys, ax=ax, reference_slope=reference_slope, ylabel="share of the NTK")
 
@@ -632,7 +658,16 @@ def plot_parameter_shares(widths, shares: dict, *, ax=None, reference_slope=-1.0
 def plot_width_sweep(widths, ys: dict, *, ax=None, reference_slope=-0.5, ylabel="", title=None, legend_loc="best",
                      size=(5.6, 4.0)):
     """`plot_loglog` of curves {label: y} against width, with the widths themselves as x tick labels
-    (powers of two, no overlapping minor labels) and the legend where asked."""
+    (powers of two, no overlapping minor labels) and the legend where asked.
+
+    Args:
+        widths: (W,).  ys: {label: (W,) values}.  ax: axis (new figure of `size` when None).
+        reference_slope: dashed width^slope line.  ylabel, title, legend_loc: as in matplotlib.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_width_sweep([64, 256], {"deviation": [0.2, 0.1]})
+    """
     from matplotlib.ticker import NullFormatter
 
     ax = _tp_axes(ax, size)

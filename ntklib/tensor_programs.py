@@ -90,6 +90,10 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
         return_nngp: also return the output covariance Sigma(x, y) = sum_{s,t} w_s w_t K_h(s, t).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel when return_nngp).
+    Example:
+        >>> X = nk.sequences(3, 4, 2)
+        >>> bool((nk.rnn_ntk(X) - nk.rnn_ntk(X, tied=False)).abs().max() > 0.01)   # tying changes the limit
+        True
     """
     Z, N = _pair(X, Y, 3)
     act = get_activation(activation)
@@ -150,6 +154,11 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
         X: inputs (N, d).  Y: (M, d) or None.  Other arguments as in `nk.ResNet` (alpha = 1/sqrt(L) if None).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel K_h^L when return_nngp).
+    Example:
+        >>> X = torch.eye(2, dtype=torch.float64)
+        >>> nk.resnet_ntk(X, branch_scale=0.0)          # no branches: f = v.Ux/sqrt(nd), Theta = 2 x.y/d
+        tensor([[1., 0.],
+                [0., 1.]], dtype=torch.float64)
     """
     Z, N = _pair(X, Y, 2)
     act = get_activation(activation)
@@ -197,6 +206,9 @@ def attention_ntk(X, Y=None, *, activation="relu", return_nngp=False):
         X: sequences (N, T, d) with nonzero tokens.  Y: (M, T, d) or None.  activation: phi.
     Returns:
         float64 tensor (N, M) (and the NNGP kernel (1/T^2) sum K_y when return_nngp).
+    Example:
+        >>> nk.attention_ntk(nk.sequences(3, 4, 2)).shape
+        torch.Size([3, 3])
     """
     Z, N = _pair(X, Y, 3)
     act = get_activation(activation)
@@ -291,6 +303,11 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
         for an error estimate).  seed: of the scrambles.  eps: BN's variance floor.
     Returns:
         BatchKernels.
+    Example:
+        >>> X = torch.randn(5, 3, dtype=torch.float64)
+        >>> k = nk.batch_kernels(X, depth=2, beta=0.1, norm=None, n_samples=2 ** 12)   # = the FC recursion
+        >>> bool((k.theta - nk.ntk(X, depth=2, beta=0.1)).abs().max() < 0.01)
+        True
     """
     depth = check_depth(depth)
     beta = check_beta(beta)
@@ -327,10 +344,23 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
 
 def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles=4, seed=0,
                   return_error=False):
-    """Infinite-width batch NTK of `nk.BatchNormMLP(n_0, n, depth, activation=...)` on the batch X (B, n_0):
+    """Infinite-width batch NTK of `nk.BatchNormMLP(n_0, n, depth, activation=...)` on the batch X:
     Theta[i, j] = lim sum_p dF_i/dtheta_p dF_j/dtheta_p for the batch output F(X).  See `batch_kernels`
-    for the recursion and the quasi-Monte-Carlo error (return_error: also return the (B, B) standard
-    error).  Needs B >= 6 and a batch spanning >= 5 dimensions (see `nk.BatchNormMLP`)."""
+    for the recursion and the quasi-Monte-Carlo error.  Needs B >= 6 and a batch spanning >= 5
+    dimensions (see `nk.BatchNormMLP`).
+
+    Args:
+        X: the batch, shape (B, n_0).  depth: weight layers L >= 2.  activation: phi (relu).
+        n_samples, n_scrambles, seed: of the quasi-Monte Carlo (`batch_kernels`).
+        return_error: also return the (B, B) standard error of each entry.
+    Returns:
+        float64 tensor (B, B) (and its standard error when return_error).
+    Example:
+        >>> X = nk.sequences(8, 1, 12)[:, 0]
+        >>> theta, se = nk.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, return_error=True)
+        >>> bool(se.max() < 0.05 * theta.abs().max())
+        True
+    """
     k = batch_kernels(X, depth=depth, activation=activation, beta=0.0, norm="batch", n_samples=n_samples,
                       n_scrambles=n_scrambles, seed=seed)
     return (k.theta, k.theta_se) if return_error else k.theta
@@ -342,7 +372,16 @@ ARCHITECTURE_NAMES = ("RNN", "ResNet", "Attention", "BatchNorm MLP")
 
 
 def sequences(n, n_steps, dim, *, seed=0):
-    """n input sequences of n_steps tokens in R^dim, each token on the sphere |x_t|^2 = dim; (n, T, dim)."""
+    """n input sequences of n_steps tokens in R^dim, each token on the sphere |x_t|^2 = dim.
+
+    Args:
+        n: number of sequences.  n_steps: tokens per sequence T.  dim: token dimension.  seed: of the draw.
+    Returns:
+        float64 tensor (n, T, dim) (use [:, 0] of n_steps=1 for points on a sphere).
+    Example:
+        >>> X = nk.sequences(2, 4, 3); X.shape, round(float(X[0, 0].norm() ** 2), 6)
+        (torch.Size([2, 4, 3]), 3.0)
+    """
     g = torch.Generator().manual_seed(int(seed))
     X = torch.randn(n, n_steps, dim, generator=g, dtype=DTYPE)
     return X / X.norm(dim=-1, keepdim=True) * math.sqrt(dim)
@@ -350,7 +389,16 @@ def sequences(n, n_steps, dim, *, seed=0):
 
 def regression_targets(X, *, seed=0):
     """A smooth scalar target of the inputs (sequences are averaged over tokens first):
-    y = sin(2 w.xbar) + 0.5 cos(w'.xbar), w, w' ~ N(0, I/d) fixed by seed; values of order 1."""
+    y = sin(2 w.xbar) + 0.5 cos(w'.xbar), w, w' ~ N(0, I/d) fixed by seed; values of order 1.
+
+    Args:
+        X: inputs (N, d) or sequences (N, T, d).  seed: fixes w, w'.
+    Returns:
+        float64 tensor (N,).
+    Example:
+        >>> nk.regression_targets(nk.sequences(5, 4, 3)).shape
+        torch.Size([5])
+    """
     X = torch.as_tensor(X).to(DTYPE)
     xbar = X.mean(1) if X.ndim == 3 else X
     g = torch.Generator().manual_seed(int(seed) + 7919)
@@ -364,6 +412,15 @@ class Architecture:
 
     network(width, seed, parametrization) -> torch module;  ntk(X, Y=None) -> infinite-width NTK;
     empirical_ntk(net, X) -> exact finite-width NTK (batch NTK when `coupled`);  inputs(n, seed) -> X.
+
+    Args:
+        name: one of ARCHITECTURE_NAMES.  options: keyword arguments for both the network and its NTK.
+        n_in: input / token dimension.  n_steps: sequence length (RNN, attention).  n_blocks: ResNet
+        blocks.  depth: BatchNorm MLP weight layers.  n_samples: its Sobol points per scramble.
+    Example:
+        >>> a = nk.architecture("ResNet"); X = a.inputs(4)
+        >>> a.empirical_ntk(a.network(64), X).shape == a.ntk(X).shape
+        True
     """
     name: str
     options: dict = field(default_factory=dict)
@@ -414,9 +471,19 @@ class Architecture:
 
 
 def architecture(name, **kwargs) -> Architecture:
-    """An `Architecture` by name ("RNN", "ResNet", "Attention", "BatchNorm MLP"); kwargs: n_in (default 3;
-    12 for BatchNorm), n_steps, n_blocks, depth, n_samples, and `options` (a dict of keyword arguments
-    passed to both the network and its infinite-width NTK, e.g. {"readout": "last"} for the RNN)."""
+    """An `Architecture` by name.
+
+    Args:
+        name: "RNN", "ResNet", "Attention" or "BatchNorm MLP".
+        kwargs: n_in (default 3; 12 for BatchNorm), n_steps, n_blocks, depth, n_samples, and `options`
+            (keyword arguments passed to both the network and its infinite-width NTK, e.g.
+            {"readout": "last"} for the RNN).
+    Returns:
+        Architecture.
+    Example:
+        >>> nk.architecture("RNN", options={"readout": "last"}).network(16)
+        RNN(n_in=3, width=16, activation=erf, readout=last, tied=True, parametrization=ntk)
+    """
     if name not in ARCHITECTURE_NAMES:
         raise ValueError(f"name: got {name!r}; accepted: {ARCHITECTURE_NAMES}")
     if name == "BatchNorm MLP":
@@ -437,6 +504,15 @@ def ntk_deviation(arch: Architecture, X, widths, seeds, *, theta=None, reference
 
     Returns dict(widths (W,), deviation (W, S), theta, reference_deviation {label: (W, S)},
     share (W, S) or None).
+
+    Args:
+        arch: an `Architecture`.  X: its inputs (the batch for BatchNorm).  widths: widths to sweep.
+        seeds: seeds per width (network seed = seed + 7919 * width index).  theta: the infinite-width
+        NTK (computed when None).  progress: tqdm bar (default: unless quiet()).
+    Example:
+        >>> a = nk.architecture("ResNet"); r = nk.ntk_deviation(a, a.inputs(4), [32, 64], range(2), progress=False)
+        >>> r["deviation"].shape
+        (2, 2)
     """
     theta = arch.ntk(X) if theta is None else theta
     references = references or {}
@@ -463,7 +539,17 @@ def ntk_deviation(arch: Architecture, X, widths, seeds, *, theta=None, reference
 def parameter_share(arch: Architecture, X, widths, seeds, names):
     """||sum of the named parameters' NTK contributions||_F / ||Theta_hat||_F for every width and seed
     (e.g. names=("Wq", "Wk") for the attention block: O(1/n) with the 1/n query-key scaling).
-    Returns an array (W, S)."""
+
+    Args:
+        arch: an `Architecture` built from RNN, ResNet or AttentionBlock.  X: inputs.  widths, seeds:
+        as in `ntk_deviation`.  names: parameter names of the network (e.g. "Wq", "W", "U").
+    Returns:
+        numpy array (W, S).
+    Example:
+        >>> a = nk.architecture("Attention"); X = a.inputs(3)
+        >>> nk.parameter_share(a, X, [32], range(1), ("Wq", "Wk")).shape
+        (1, 1)
+    """
     out = np.zeros((len(widths), len(seeds)))
     for i, w in enumerate(widths):
         for j, s in enumerate(seeds):
@@ -477,7 +563,15 @@ def geometric_slope(widths, values):
 
     values: (W, S).  Fitting all log-values is the same as fitting the per-width means of the logs
     (equal seeds per width), so the slope is that of the geometric-mean curve; logs tame the heavy
-    right tail of a few unlucky seeds better than arithmetic means do.  Returns (slope, geo_mean (W,)).
+    right tail of a few unlucky seeds better than arithmetic means do.
+
+    Args:
+        widths: (W,) positive.  values: (W, S) positive.
+    Returns:
+        (slope, geometric mean per width (W,)).
+    Example:
+        >>> round(nk.geometric_slope([1, 4], [[1.0, 1.0], [0.5, 0.5]])[0], 12)
+        -0.5
     """
     v = np.asarray(values, dtype=float)
     w = np.repeat(np.asarray(widths, dtype=float), v.shape[1])
@@ -501,6 +595,11 @@ def train_sgd(model, X_train, Y_train, *, lr, batches, X_track=None, record_step
         record_steps: steps at which they are recorded (default every step, 0 included).
     Returns:
         (steps, f): numpy array (T,) and float64 tensor (T, P).
+    Example:
+        >>> net, X = nk.ResNet(3, 32, seed=0), torch.randn(6, 3, dtype=torch.float64)
+        >>> steps, f = nk.train_sgd(net, X, torch.zeros(6), lr=0.1, batches=[[0, 1], [2, 3]])
+        >>> f.shape
+        torch.Size([3, 6])
     """
     X_track = X_train if X_track is None else X_track
     Y_train = torch.as_tensor(Y_train).to(X_train).reshape(-1)
@@ -528,7 +627,19 @@ def train_sgd(model, X_train, Y_train, *, lr, batches, X_track=None, record_step
 class SGDComparison:
     """Result of `sgd_vs_kernel`: for each width and seed, the relative function-space gap
     max_t RMS(f_SGD(t) - f_kernel(t)) / RMS(Y) over the whole trajectory (train and test points), and
-    the trajectories of the last seed at every width (for plots)."""
+    the trajectories of the last seed at every width (for plots).  The tracked points are the training
+    points first (n_train of them), then the test points.
+
+    Args:
+        widths: (W,).  gap: (W, S) relative gaps.  steps: (T,) recorded steps.
+        f_net, f_kernel: {width: (T, P)} outputs of SGD and of kernel GD (last seed).
+        Y: training targets.  n_train: number of training points.  loss_kernel: (T,) kernel-GD loss.
+    Example:
+        >>> a = nk.architecture("ResNet"); X = a.inputs(6); Y = nk.regression_targets(X)
+        >>> r = nk.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2, steps=3, progress=False)
+        >>> r.gap.shape, r.f_net[32].shape
+        ((1, 1), torch.Size([4, 6]))
+    """
     widths: np.ndarray
     gap: np.ndarray                 # (W, S)
     steps: np.ndarray               # (T,)
@@ -550,8 +661,17 @@ def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *
     same NTK-parametrisation kernel prediction.  BatchNorm models train full-batch on X_train (their NTK
     is a batch kernel), and X_test is ignored.
 
+    Args:
+        arch: an `Architecture`.  X_train, Y_train: training inputs and targets.  X_test: inputs tracked
+        besides (or None).  widths, seeds: the networks (seed 1000 + seed + 7 * width index, the same
+        f_0 in both parametrisations).  lr: step of SGD and of kernel GD.  batch_size: minibatch size.
+        steps: SGD steps.  theta: the infinite-width NTK on [X_train; X_test] (computed when None).
+        parametrization: "ntk" or "standard".  record_every: record every step up to 5, then every
+        record_every-th.  batch_seed: draws the minibatches (shared by every width and seed).
     Returns:
         SGDComparison.
+    Example:
+        (see SGDComparison)
     """
     n = X_train.shape[0]
     X_all = X_train if (arch.coupled or X_test is None) else torch.cat([X_train, X_test])
