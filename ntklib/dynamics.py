@@ -27,13 +27,38 @@ __all__ = ["train_gd", "TrainRecord", "quiet", "ntk_flow", "kernel_gd",
 
 
 def quiet() -> bool:
-    """Progress bars stay silent under CI, papermill runs of the Makefile, or NTKLIB_QUIET=1."""
+    """Whether progress bars stay silent: under CI, papermill runs of the Makefile, or NTKLIB_QUIET=1.
+
+    Every tqdm bar in ntklib and in the notebooks is created with `disable=nk.dynamics.quiet()`.
+
+    Returns:
+        True when the environment variable NTKLIB_QUIET or CI is set to a non-empty value, else False.
+    Example:
+        >>> isinstance(nk.quiet(), bool)
+        True
+    """
     return bool(os.environ.get("NTKLIB_QUIET") or os.environ.get("CI"))
 
 
 @dataclass
 class TrainRecord:
-    """What `train_gd` recorded: at each recorded step, the outputs on the training and test inputs."""
+    """What `train_gd` recorded: at each recorded step k, the outputs on the training and test inputs.
+
+    Step k of gradient descent with step lr is compared with the gradient flow at time t = lr * k
+    (the property `times`), which is where `ntk_flow` evaluates the infinite-width prediction.
+
+    Args:
+        steps: (T,) numpy array of the recorded step numbers (by default 0 and the last step included).
+        f_train: (T, N) tensor, f_theta(X) on the training inputs at each recorded step.
+        f_test: (T, M) tensor, the outputs on X_test at each recorded step, or None without test inputs.
+        loss: (T,) tensor, C(theta) = (1/N) ||f_theta(X) - Y||^2 at each recorded step.
+        lr: the gradient-descent step eta.
+    Example:
+        >>> X, _ = nk.data.circle(4); net = nk.FCNet(2, 64, 2, seed=0)
+        >>> rec = nk.train_gd(net, X, X[:, 0], lr=0.5, steps=20, record_steps=[0, 10, 20], progress=False)
+        >>> rec.steps.tolist(), rec.times.tolist(), tuple(rec.f_train.shape), rec.f_test
+        ([0, 10, 20], [0.0, 5.0, 10.0], (3, 4), None)
+    """
     steps: np.ndarray           # (T,) recorded step numbers, 0 and the last included
     f_train: torch.Tensor       # (T, N)
     f_test: torch.Tensor | None  # (T, M) or None
@@ -89,7 +114,12 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
             ~8 passes over every weight matrix per step by 2 reads of W0; the factors are folded into W0
             every ~width/8 ranks) or "auto" (lowrank where it applies, else autograd).
     Returns:
-        TrainRecord with steps, f_train, f_test, loss, lr.
+        TrainRecord with steps, f_train, f_test, loss, lr (and times = lr * steps).
+    Example:
+        >>> X, _ = nk.data.circle(4); net = nk.FCNet(2, 64, 2, seed=0)
+        >>> rec = nk.train_gd(net, X, X[:, 0], lr=0.5, steps=20, progress=False)
+        >>> tuple(rec.f_train.shape), float(rec.times[-1]), bool(rec.loss[-1] < rec.loss[0])
+        ((21, 4), 10.0, True)
     """
     if not (isinstance(lr, (int, float)) and lr > 0):
         raise ValueError(f"lr: got {lr!r}; accepted: a positive number")
@@ -275,7 +305,12 @@ def ntk_flow(theta_XX, f0_X, Y, times, *, theta_tX=None, f0_t=None, lr=None):
         theta_tX: optional (M, N) kernel between test and training inputs, with f0_t (M,) test outputs at t = 0.
         lr: None for the flow, or the gradient-descent step (then times must be multiples of lr).
     Returns:
-        (f_X, f_t): tensors (T, N) and (T, M) (f_t is None without test inputs).
+        (f_X, f_t): float64 tensors (T, N) and (T, M) (f_t is None without test inputs).
+    Example:
+        >>> X, _ = nk.data.circle(4); Y = X[:, 0]; K = nk.ntk(X, depth=2)
+        >>> f_X, _ = nk.ntk_flow(K, torch.zeros(4), Y, [0.0, 1e4])        # t = 0, and t -> infinity
+        >>> tuple(f_X.shape), bool(torch.allclose(f_X[0], 0 * Y)), bool(torch.allclose(f_X[-1], Y))
+        ((2, 4), True, True)
     """
     K = torch.as_tensor(theta_XX, dtype=torch.float64)
     N = K.shape[0]
@@ -313,7 +348,15 @@ def kernel_gd(theta, f0, Y, train_idx, *, lr, batches, record_steps=None):
         lr: step size.  batches: a sequence of index arrays into the training set (one per step).
         record_steps: steps at which f is recorded (default every step, 0 included).
     Returns:
-        (steps, f): numpy array (T,) and tensor (T, P).
+        (steps, f): numpy array (T,) and float64 tensor (T, P).
+    Example:
+        With full batches, kernel gradient descent is `ntk_flow` with the same step lr:
+
+        >>> X, _ = nk.data.circle(4); Y = X[:, 0]; K = nk.ntk(X, depth=2)
+        >>> steps, f = nk.kernel_gd(K, torch.zeros(4), Y, range(4), lr=0.1, batches=[range(4)] * 5)
+        >>> f_X, _ = nk.ntk_flow(K, torch.zeros(4), Y, [0.5], lr=0.1)       # t = lr * 5 steps
+        >>> steps.tolist(), bool(torch.allclose(f[-1], f_X[-1]))
+        ([0, 1, 2, 3, 4, 5], True)
     """
     K = torch.as_tensor(theta, dtype=torch.float64)
     f = torch.as_tensor(f0, dtype=K.dtype, device=K.device).reshape(-1).clone()
@@ -347,6 +390,10 @@ def ntk_pca(theta, k=None):
         theta: (N, N) symmetric kernel.  k: keep the top k (default all).
     Returns:
         (lam, V): float64 tensors (k,) descending and (N, k) with orthonormal columns.
+    Example:
+        >>> K = nk.ntk(nk.data.circle(4)[0], depth=2); lam, V = nk.ntk_pca(K)
+        >>> bool(torch.allclose(V @ torch.diag(lam) @ V.T, K)), bool((lam[:-1] >= lam[1:]).all())
+        (True, True)
     """
     K = torch.as_tensor(theta, dtype=torch.float64)
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
@@ -365,8 +412,18 @@ def ntk_pca(theta, k=None):
 def mode_coefficients(F, Y, V):
     """Residual Y - f_t(X) along each eigenvector: c_i(t) = v_i . (Y - f_t(X)).
 
-    Args: F (T, N) outputs on the training inputs, Y (N,) targets, V (N, k) eigenvectors.
-    Returns: (T, k) tensor.  Under the flow c_i(t) = c_i(0) exp(-2 lam_i t / N).
+    Under the flow c_i(t) = c_i(0) exp(-2 lam_i t / N) (`ntk_flow`, `mode_rates`).
+
+    Args:
+        F: (T, N) outputs on the training inputs (e.g. TrainRecord.f_train).  Y: (N,) targets.
+        V: (N, k) eigenvectors (e.g. from `ntk_pca`).
+    Returns:
+        (T, k) float64 tensor.
+    Example:
+        >>> K = nk.ntk(nk.data.circle(4)[0], depth=2); lam, V = nk.ntk_pca(K)
+        >>> c = nk.mode_coefficients(torch.zeros(1, 4), V[:, 0], V)        # Y = v_1: one unit along mode 1
+        >>> [round(float(v), 6) + 0.0 for v in c[0]]
+        [1.0, 0.0, 0.0, 0.0]
     """
     F = torch.as_tensor(F, dtype=torch.float64)
     Y = torch.as_tensor(Y, dtype=torch.float64).reshape(1, -1)
@@ -375,7 +432,21 @@ def mode_coefficients(F, Y, V):
 
 def mode_rates(lam, N, lr=None):
     """Decay rate per unit time of each eigendirection: 2 lam / N (flow), or with gradient-descent step
-    lr, -log(1 - 2 lr lam / N) / lr (which tends to 2 lam / N as lr -> 0)."""
+    lr, -log(1 - 2 lr lam / N) / lr (which tends to 2 lam / N as lr -> 0).
+
+    The residual along eigenvector v_i of Theta(X, X) behaves as exp(-rate_i t), t = lr * steps.
+
+    Args:
+        lam: (k,) eigenvalues of Theta(X, X).  N: number of training inputs.
+        lr: None for the flow, or the gradient-descent step (needs 2 lr lam / N < 1 for a finite rate).
+    Returns:
+        (k,) float64 tensor of rates.
+    Example:
+        >>> [round(float(v), 6) for v in nk.mode_rates([2.0, 1.0], 4)]               # 2 lam / N
+        [1.0, 0.5]
+        >>> [round(float(v), 6) for v in nk.mode_rates([2.0, 1.0], 4, lr=0.5)]       # -log(1 - 2 lr lam / N) / lr
+        [1.386294, 0.575364]
+    """
     lam = torch.as_tensor(lam, dtype=torch.float64)
     if lr is None:
         return 2.0 * lam / N
@@ -393,6 +464,11 @@ def fit_decay_rates(times, coeffs, predicted, *, floor=0.02):
         predicted: (k,) predicted rates (they set each window; at least 3 times are always used).
     Returns:
         (k,) numpy array of measured rates.
+    Example:
+        >>> t = torch.linspace(0, 4, 9, dtype=torch.float64)
+        >>> coeffs = torch.exp(-torch.outer(t, torch.tensor([1.0, 0.25], dtype=torch.float64)))   # c_i = e^(-rate_i t)
+        >>> [round(float(v), 6) for v in nk.fit_decay_rates(t, coeffs, [1.0, 0.25])]
+        [1.0, 0.25]
     """
     t = np.asarray(times, dtype=np.float64)
     C = np.asarray(torch.as_tensor(coeffs).detach().cpu(), dtype=np.float64)
@@ -413,10 +489,22 @@ def fit_decay_rates(times, coeffs, predicted, *, floor=0.02):
 def mode_decay(times, coeffs, rates):
     """Observed decay c_i(t) / c_i(0) of each eigendirection against exp(-rate_i t).
 
-    Args: times (T,), coeffs (T, k) from `mode_coefficients`, rates (k,) from `mode_rates`.
-    Returns: (observed (T, k), predicted (T, k), error (k,) = max_t |observed - predicted|), numpy arrays.
     The error is on the normalised curve (between 0 and 1), so it is meaningful only for directions that
     start with a residual well above the noise (give every direction one, e.g. Y = f_0 + sum_i v_i).
+
+    Args:
+        times: (T,) flow times (t = 0 first).  coeffs: (T, k) from `mode_coefficients`.
+        rates: (k,) from `mode_rates`.
+    Returns:
+        (observed (T, k), predicted (T, k), error (k,) = max_t |observed - predicted|), numpy arrays.
+    Example:
+        With the infinite-width flow itself, every direction decays exactly as predicted:
+
+        >>> K = nk.ntk(nk.data.circle(4)[0], depth=2); lam, V = nk.ntk_pca(K); Y = V.sum(1)   # c_i(0) = 1
+        >>> t = [0.0, 1.0, 2.0]; f_X, _ = nk.ntk_flow(K, torch.zeros(4), Y, t)
+        >>> obs, pred, err = nk.mode_decay(t, nk.mode_coefficients(f_X, Y, V), nk.mode_rates(lam, 4))
+        >>> obs.shape, bool(err.max() < 1e-12)
+        ((3, 4), True)
     """
     t = np.asarray(times, dtype=np.float64).reshape(-1, 1)
     C = np.asarray(torch.as_tensor(coeffs).detach().cpu(), dtype=np.float64)
@@ -427,7 +515,16 @@ def mode_decay(times, coeffs, rates):
 
 
 def condition_number(lam) -> float:
-    """kappa = lam_max / lam_min of a positive definite kernel's spectrum."""
+    """kappa = lam_max / lam_min of a positive definite kernel's spectrum.
+
+    Args:
+        lam: eigenvalues (any order), e.g. from `ntk_pca` or torch.linalg.eigvalsh.
+    Returns:
+        float.
+    Example:
+        >>> nk.condition_number(torch.tensor([4.0, 1.0, 2.0]))
+        4.0
+    """
     lam = torch.as_tensor(lam, dtype=torch.float64)
     return float(lam.max() / lam.min())
 
@@ -440,7 +537,15 @@ def convergence_time(lam, N, *, tol=1e-2) -> dict:
     modes by (kappa - 1)/(kappa + 1) per step, so it needs log(1/tol) / log((kappa + 1)/(kappa - 1))
     ~ kappa log(1/tol) / 2 steps: the condition number kappa is the price of the narrow valley.
 
-    Returns: dict with "time", "kappa", "lr_best", "steps_best".
+    Args:
+        lam: eigenvalues of Theta(X, X) (positive).  N: number of training inputs.
+        tol: the factor by which the slowest direction must shrink.
+    Returns:
+        dict with "time" (flow time), "kappa", "lr_best" (= N / (lam_max + lam_min)) and "steps_best".
+    Example:
+        >>> c = nk.convergence_time([3.0, 1.0], 4, tol=0.5)          # kappa = 3: (kappa - 1)/(kappa + 1) = 1/2
+        >>> round(c["time"], 6), c["kappa"], c["lr_best"], round(c["steps_best"], 6)
+        (1.386294, 3.0, 1.0, 1.0)
     """
     lam = torch.as_tensor(lam, dtype=torch.float64)
     lo, hi = float(lam.min()), float(lam.max())
@@ -451,13 +556,32 @@ def convergence_time(lam, N, *, tol=1e-2) -> dict:
 
 
 def constant_mode_cosine(v) -> float:
-    """|cos| of the angle between a vector and the all-ones vector (1 means constant)."""
+    """|cos| of the angle between a vector and the all-ones vector (1 means constant):
+    |sum_i v_i| / (||v|| sqrt(n)).
+
+    Args:
+        v: a vector (any shape; flattened), e.g. an eigenvector of a kernel matrix.
+    Returns:
+        float in [0, 1].
+    Example:
+        >>> round(nk.constant_mode_cosine(torch.ones(5)), 12), nk.constant_mode_cosine(torch.tensor([1.0, -1.0]))
+        (1.0, 0.0)
+    """
     v = torch.as_tensor(v, dtype=torch.float64).reshape(-1)
     return float(v.sum().abs() / (v.norm() * math.sqrt(v.numel())))
 
 
 def eigen_gap(lam):
-    """(lam_1 / lam_2, lam_1 - lam_2) of a spectrum sorted in decreasing order."""
+    """(lam_1 / lam_2, lam_1 - lam_2) of a spectrum sorted in decreasing order.
+
+    Args:
+        lam: eigenvalues, largest first (e.g. from `ntk_pca`).
+    Returns:
+        (ratio, difference) as floats.
+    Example:
+        >>> nk.eigen_gap(torch.tensor([4.0, 1.0, 0.5]))
+        (4.0, 3.0)
+    """
     lam = torch.as_tensor(lam, dtype=torch.float64)
     return float(lam[0] / lam[1]), float(lam[0] - lam[1])
 
@@ -484,6 +608,11 @@ def narrow_valley(model, X, Y, *, modes=(0, -1), radius=None, n_grid=25):
         dict with "s" (n_grid,), "loss" (n_grid, n_grid) real network [i: s_1, j: s_2], "loss_quadratic"
         (the second-order model), "lam" (all eigenvalues, descending), "modes", "curvature" (d_i^T Hess C d_i
         at theta_0, exact, for the two directions) and "curvature_theory" 2 lam_i / N, "C0".
+    Example:
+        >>> X, _ = nk.data.circle(4); net = nk.FCNet(2, 64, 2, seed=0)
+        >>> v = nk.narrow_valley(net, X, X[:, 0], n_grid=3)       # the grid centre s = 0 is theta_0 itself
+        >>> tuple(v["loss"].shape), v["modes"], round(float(v["loss"][1, 1]) - v["C0"], 12) + 0.0
+        ((3, 3), (0, 3), 0.0)
     """
     from torch.func import functional_call
 
@@ -558,6 +687,11 @@ def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="
         dict with "widths", "times", "theta" (Theta_inf(X, X)), "theta_test" (Theta_inf(X_test, X)),
         arrays (widths, seeds) "gap_train", "gap_test", "kernel_move", "kernel_init", and "records":
         [width][seed] TrainRecord, "predictions": [width][seed] (f_X, f_test) of the linear ODE.
+    Example:
+        >>> X, _ = nk.data.circle(4); X_test, _ = nk.data.circle(3, offset=0.3)
+        >>> r = nk.ode_gap_sweep(X, X[:, 0], X_test, widths=[32, 128], seeds=2, depth=2, lr=0.5, steps=4)
+        >>> r["gap_train"].shape, r["times"].tolist()
+        ((2, 2), [0.0, 0.5, 1.0, 1.5, 2.0])
     """
     theta = ntk(X, depth=depth, activation=activation, beta=beta)
     theta_t = ntk(X_test, X, depth=depth, activation=activation, beta=beta)
