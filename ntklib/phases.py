@@ -67,7 +67,13 @@ def standardized(activation) -> Activation:
 
     With E sigma^2 = 1 and ||x||^2 = n_0, Sigma^(l)(x, x) = 1 at every layer.  The mean is kept
     (contrast `normalized`, which also centres).  `standardized("relu")` is sqrt(2) relu exactly.
-        >>> nk.standardized("relu").moments()[1]
+
+    Args:
+        activation: a name, an Activation or a callable (see nk.get_activation).
+    Returns:
+        Activation named "standardized(NAME)", closed forms kept.
+    Example:
+        >>> round(nk.phases.standardized("relu").moments()[1], 12)     # E sigma(z)^2
         1.0
     """
     act = get_activation(activation)
@@ -84,6 +90,14 @@ def mean_one(activation) -> Activation:
     By Jensen E sigma^2 >= (E sigma)^2 = 1, with equality only for a constant, so Sigma(x, x) grows
     past 1 at the first nonlinearity and drifts layer by layer.  Odd functions (tanh, erf) have
     E sigma = 0 and cannot meet the hypothesis at all.
+
+    Args:
+        activation: a name, an Activation or a callable with E sigma(z) != 0 (relu, gelu, softplus, ...).
+    Returns:
+        Activation named "mean_one(NAME)", closed forms kept.
+    Example:
+        >>> [round(m, 6) for m in nk.mean_one("relu").moments()[:2]]     # E sigma = 1, E sigma^2 = pi
+        [1.0, 3.141593]
     """
     act = get_activation(activation)
     mu = act.moments()[0]
@@ -98,6 +112,14 @@ def input_scaled(activation, gain: float) -> Activation:
 
     normalized(input_scaled("erf", g)) runs from the identity (g -> 0, r = 1 - beta^2) to the sign
     function (g -> inf, E sigma_bar'^2 -> inf): a continuous family for the phase diagram.
+
+    Args:
+        activation: a name, an Activation or a callable.  gain: g > 0.
+    Returns:
+        Activation named "NAME(gz)" with fn sigma(g z), derivative g sigma'(g z) and the rescaled duals.
+    Example:
+        >>> round(nk.input_scaled("relu", 3.0).moments()[1], 12)     # relu(3z) = 3 relu(z): E = 9/2
+        4.5
     """
     act = get_activation(activation)
     g = float(gain)
@@ -146,7 +168,18 @@ def resolve_activation(spec) -> Activation:
     """An Activation from a string such as "normalized(tanh)", "standardized(relu)", "sqrt2*relu",
     "mean_one(relu)", "scaled(erf, 1.5)", "input_scaled(erf, 2)" (so papermill parameters stay
     literals); Activations, names and callables pass through `get_activation`.  Results are cached,
-    so the moments of a spec are computed once per session."""
+    so the moments of a spec are computed once per session.
+
+    Args:
+        spec: a string as above (wrappers nest: "normalized(input_scaled(erf, 2))"), an Activation, a name
+            or a callable.
+    Returns:
+        Activation.
+    Example:
+        >>> edge = nk.resolve_activation("sqrt2*relu")            # E sigma'^2 = 1: r = 1 - beta^2
+        >>> edge.name, round(nk.r_value(edge, 0.6), 12)
+        ('1.414*relu', 0.64)
+    """
     if isinstance(spec, str):
         return _resolve_string(spec)
     return get_activation(spec)
@@ -154,7 +187,16 @@ def resolve_activation(spec) -> Activation:
 
 def edge_beta(activation) -> float:
     """The beta at which r(sigma, beta) = 1: sqrt(1 - 1/E sigma'(z)^2); nan when E sigma'^2 < 1
-    (r < 1 for every beta: always frozen) and 0 when E sigma'^2 = 1 (the identity)."""
+    (r < 1 for every beta: always frozen) and 0 when E sigma'^2 = 1 (the identity).
+
+    Args:
+        activation: a spec for `resolve_activation`.
+    Returns:
+        float in [0, 1), or nan.
+    Example:
+        >>> round(nk.phases.edge_beta("scaled(relu, 2)"), 6), nk.phases.edge_beta("erf")   # E s'^2 = 2; 4/(pi sqrt 5)
+        (0.707107, nan)
+    """
     d2 = resolve_activation(activation).moments()[2]
     if d2 < 1.0 - 1e-12:
         return float("nan")
@@ -162,17 +204,35 @@ def edge_beta(activation) -> float:
 
 
 def phase_of(r: float, tol: float = 1e-9) -> str:
-    """'freeze' (r < 1), 'edge' (|r - 1| <= tol) or 'chaos' (r > 1)."""
+    """The phase of r = (1 - beta^2) E[sigma'(z)^2]: 'freeze' (r < 1), 'edge' (|r - 1| <= tol) or
+    'chaos' (r > 1).
+
+    Args:
+        r: the value r(sigma, beta) (e.g. nk.r_value).  tol: half-width of the edge.
+    Returns:
+        'freeze', 'edge' or 'chaos'.
+    Example:
+        >>> [nk.phase_of(r) for r in (0.5, 1.0, 2.0)]
+        ['freeze', 'edge', 'chaos']
+    """
     if abs(r - 1.0) <= tol:
         return "edge"
     return "freeze" if r < 1.0 else "chaos"
 
 
 def phase_diagram(activations, betas) -> dict:
-    """r(sigma, beta) over a list of nonlinearities (specs for `resolve_activation`) and a beta grid.
+    """r(sigma, beta) = (1 - beta^2) E[sigma'(z)^2] over a list of nonlinearities (specs for
+    `resolve_activation`) and a beta grid; the edge r = 1 is at beta = sqrt(1 - 1/E sigma'^2).
 
-    Returns a dict: names (A,), betas (B,), r (A, B), edge (A,) the beta with r = 1 (nan: frozen for
-    every beta), second_moment (A,) E sigma(z)^2 (the theorem needs 1), derivative_moment (A,) E sigma'^2.
+    Args:
+        activations: list of specs, e.g. ["sqrt2*relu", "normalized(tanh)"].  betas: (B,) values in [0, 1].
+    Returns:
+        dict: names (A,), betas (B,), r (A, B), edge (A,) the beta with r = 1 (nan: frozen for every
+        beta), second_moment (A,) E sigma(z)^2 (the theorem needs 1), derivative_moment (A,) E sigma'^2.
+    Example:
+        >>> d = nk.phase_diagram(["sqrt2*relu", "normalized(tanh)"], [0.0, 0.5])
+        >>> d["r"].round(6).tolist()
+        [[1.0, 0.75], [1.177807, 0.883355]]
     """
     acts = [resolve_activation(a) for a in activations]
     betas = np.asarray([check_beta(float(b)) for b in betas])
@@ -188,9 +248,19 @@ def phase_diagram(activations, betas) -> dict:
 
 
 def gain_family_diagram(base, gains, betas) -> dict:
-    """r of the normalised family sigma_g = normalized(base(g z)) over gains g and betas.
+    """r = (1 - beta^2) E[sigma_g'(z)^2] of the normalised family sigma_g = normalized(base(g z)) over
+    gains g and betas (E sigma_g'^2 grows from 1 at g -> 0, the identity, without bound).
 
-    Returns a dict: gains (G,), betas (B,), r (G, B), edge (G,), derivative_moment (G,) E sigma_g'^2.
+    Args:
+        base: the nonlinearity (a name or an Activation, e.g. "erf").  gains: (G,) positive gains.
+        betas: (B,) values in [0, 1].
+    Returns:
+        dict: base (name), gains (G,), betas (B,), r (G, B), edge (G,) the beta with r = 1 (nan where
+        E sigma_g'^2 < 1), derivative_moment (G,) E sigma_g'^2.
+    Example:
+        >>> g = nk.gain_family_diagram("erf", [0.5, 2.0], [0.0, 0.5])
+        >>> g["r"].shape, g["derivative_moment"].round(4).tolist()
+        ((2, 2), [1.0404, 1.7721])
     """
     gains = np.asarray(gains, dtype=float)
     betas = np.asarray([check_beta(float(b)) for b in betas])
@@ -203,21 +273,51 @@ def gain_family_diagram(base, gains, betas) -> dict:
 # ---- Gram matrices and the theorems -----------------------------------------------------------------
 
 def gram_ratio(theta):
-    """Theta(x_i, x_j) / Theta(x_i, x_i) (the slides' normalisation), float64 tensor (N, N)."""
+    """Theta(x_i, x_j) / Theta(x_i, x_i) (the slides' normalisation): each row divided by its diagonal.
+
+    Args:
+        theta: (N, N) kernel matrix.
+    Returns:
+        float64 tensor (N, N) with ones on the diagonal.
+    Example:
+        >>> nk.gram_ratio(torch.tensor([[2.0, 1.0], [1.0, 4.0]])).tolist()
+        [[1.0, 0.5], [0.25, 1.0]]
+    """
     T = torch.as_tensor(theta, dtype=torch.float64)
     return T / torch.diagonal(T)[:, None]
 
 
 def ntk_by_depth(X, depths, *, activation, beta):
-    """Theta^(L)(X, X) for every L in `depths` from one recursion: tensor (len(depths), N, N)."""
+    """Theta^(L)(X, X) for every L in `depths` from one run of the recursion
+    Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1) (nk.kernel_layers, DESIGN.md §1).
+
+    Args:
+        X: inputs (N, n_0).  depths: weight-layer counts L >= 1.
+        activation: a spec for `resolve_activation`.  beta: balance in [0, 1].
+    Returns:
+        float64 tensor (len(depths), N, N).
+    Example:
+        >>> X = nk.data.sphere(5, 3); T = nk.ntk_by_depth(X, [1, 3], activation="relu", beta=0.1)
+        >>> tuple(T.shape), bool(torch.allclose(T[1], nk.ntk(X, depth=3, activation="relu", beta=0.1)))
+        ((2, 5, 5), True)
+    """
     depths = [check_depth(L) for L in depths]
     k = kernel_layers(X, depth=max(depths), activation=resolve_activation(activation), beta=beta)
     return torch.stack([k.Theta(L) for L in depths])
 
 
 def theta_diagonal_formula(r: float, depth: int) -> float:
-    """sum_{l=1}^{L} r^(L - l) = (1 - r^L)/(1 - r)  (= L at r = 1): Theta^(L)(x, x) on the sphere for a
-    standardised sigma."""
+    """sum_{l=1}^{L} r^(L - l) = (1 - r^L)/(1 - r)  (= L at r = 1): Theta^(L)(x, x) on the sphere
+    ||x||^2 = n_0 for a standardised sigma (Jacot, Gabriel, Hongler 2019b).
+
+    Args:
+        r: r(sigma, beta).  depth: L >= 1.
+    Returns:
+        float.
+    Example:
+        >>> nk.theta_diagonal_formula(0.5, 3), nk.theta_diagonal_formula(1.0, 3)     # 1 + r + r^2
+        (1.75, 3.0)
+    """
     depth = check_depth(depth)
     if abs(1.0 - r) < 1e-6:   # the closed form loses digits near r = 1: sum the series (exact there)
         return float(math.fsum(r ** k for k in range(depth)))
@@ -226,7 +326,19 @@ def theta_diagonal_formula(r: float, depth: int) -> float:
 
 def diagonal_identity_error(X, depths, *, activation, beta) -> np.ndarray:
     """max_x |Theta^(L)(x, x) - (1 - r^L)/(1 - r)| / ((1 - r^L)/(1 - r)) for each L in `depths`,
-    with Theta from nk.kernel_layers (the recursion) and r from nk.r_value: (len(depths),)."""
+    with Theta from nk.kernel_layers (the recursion) and r from nk.r_value.
+
+    Args:
+        X: inputs (N, n_0), on the sphere ||x||^2 = n_0 for the identity to hold.
+        depths: the L to check.  activation: a spec for `resolve_activation` (standardised for the
+        identity to hold).  beta: balance in [0, 1].
+    Returns:
+        numpy array (len(depths),) of relative errors.
+    Example:
+        >>> err = nk.diagonal_identity_error(nk.data.sphere(5, 3), [2, 5], activation="standardized(erf)", beta=0.3)
+        >>> bool(err.max() < 1e-12)
+        True
+    """
     act = resolve_activation(activation)
     r = r_value(act, beta)
     T = ntk_by_depth(X, depths, activation=act, beta=beta)
@@ -239,7 +351,16 @@ def diagonal_identity_error(X, depths, *, activation, beta) -> np.ndarray:
 
 def resolvable_depth(r: float, floor: float = 1e-11, cap: int = 400) -> int:
     """The largest L <= cap with L r^L >= floor: beyond it 1 - C L r^L is below float64 resolution of
-    the ratio Theta(x, y)/Theta(x, x) (rounding ~1e-16), so the freeze bound cannot be tested there."""
+    the ratio Theta(x, y)/Theta(x, x) (rounding ~1e-16), so the freeze bound cannot be tested there.
+
+    Args:
+        r: r(sigma, beta) < 1.  floor: smallest L r^L still resolved.  cap: largest depth returned.
+    Returns:
+        int.
+    Example:
+        >>> nk.resolvable_depth(0.5)           # 41 * 2^-41 = 1.9e-11, 42 * 2^-42 = 9.5e-12
+        41
+    """
     L = 1
     while L < cap and (L + 1) * r ** (L + 1) >= floor:
         L += 1
@@ -252,7 +373,20 @@ def freeze_bound(X, depths, *, activation, beta, fit_max: int) -> dict:
     For each depth: min_ratio = min_ij Theta(x_i, x_j)/Theta(x_i, x_i), max_ratio (the upper bound 1),
     gap = 1 - min_ratio.  C = max over depths <= fit_max of gap / (L r^L); bound = 1 - C L r^L;
     scaled_gap = gap / (L r^L) (bounded, with a limit, for twice differentiable sigma; it grows like
-    r^(-L/2)/L for relu, whose derivative jumps).  Returns a dict of numpy arrays and floats.
+    r^(-L/2)/L for relu, whose derivative jumps).
+
+    Args:
+        X: inputs (N, n_0) on the sphere ||x||^2 = n_0.  depths: the L to evaluate.
+        activation: a spec for `resolve_activation` (standardised).  beta: balance in [0, 1].
+        fit_max: C is fitted on the depths <= fit_max only.
+    Returns:
+        dict: name, r, depths, min_ratio, max_ratio, gap, scaled_gap, bound (numpy arrays over depths),
+        C and fit_max.
+    Example:
+        >>> fb = nk.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6], activation="standardized(erf)",
+        ...                      beta=0.5, fit_max=3)
+        >>> round(fb["r"], 6), bool((fb["min_ratio"] >= fb["bound"] - 1e-12).all())
+        (0.919275, True)
     """
     act = resolve_activation(activation)
     r = r_value(act, beta)
@@ -272,7 +406,20 @@ def freeze_bound(X, depths, *, activation, beta, fit_max: int) -> dict:
 
 
 def chaos_decay(X, depths, *, activation, beta, antipodal_tol: float = 1e-9) -> np.ndarray:
-    """max |Theta(x_i, x_j)/Theta(x_i, x_i)| over pairs with x_i != +-x_j, for each depth: (len(depths),)."""
+    """max |Theta(x_i, x_j)/Theta(x_i, x_i)| over pairs with x_i != +-x_j, for each depth: in the chaos
+    (r > 1) it tends to 0 as the depth grows, and the Gram matrix to a multiple of the identity.
+
+    Args:
+        X: inputs (N, n_0), at least two not parallel.  depths: the L to evaluate.
+        activation: a spec for `resolve_activation`.  beta: balance in [0, 1].
+        antipodal_tol: pairs with |cos(x_i, x_j)| >= 1 - antipodal_tol count as x = +-y and are left out.
+    Returns:
+        numpy array (len(depths),).
+    Example:
+        >>> d = nk.chaos_decay(nk.data.sphere(5, 3), [2, 10, 30], activation="normalized(relu)", beta=0.1)
+        >>> [round(float(v), 3) + 0.0 for v in d]           # r = 0.99 E[relu_bar'^2] = 1.45
+        [0.746, 0.069, 0.0]
+    """
     X = as_inputs(X)
     U = X / X.norm(dim=1, keepdim=True)
     cos = (U @ U.T).abs()
@@ -290,13 +437,38 @@ def _condition(T):
 
 
 def gram_condition_numbers(X, depths, *, activation, beta) -> np.ndarray:
-    """lambda_max / lambda_min of Theta^(L)_inf(X, X) for each L: (len(depths),)."""
+    """kappa = lambda_max / lambda_min of Theta^(L)_inf(X, X) for each L (it grows with depth in the
+    freeze and falls towards 1 in the chaos).
+
+    Args:
+        X: inputs (N, n_0).  depths: the L to evaluate.
+        activation: a spec for `resolve_activation`.  beta: balance in [0, 1].
+    Returns:
+        numpy array (len(depths),).
+    Example:
+        >>> X = nk.data.sphere(5, 3)
+        >>> frozen = nk.gram_condition_numbers(X, [2, 8], activation="standardized(erf)", beta=0.8)    # r = 0.44
+        >>> chaotic = nk.gram_condition_numbers(X, [2, 8], activation="normalized(erf)", beta=0.1)     # r = 1.21
+        >>> bool(frozen[1] > frozen[0]), bool(chaotic[1] < chaotic[0])
+        (True, True)
+    """
     return np.array([_condition(T) for T in ntk_by_depth(X, depths, activation=activation, beta=beta)])
 
 
 def empirical_condition_numbers(X, depths, *, activation, beta, width, n_seeds, seed=0) -> np.ndarray:
-    """Condition numbers of the empirical NTK of FCNets (width, each depth, n_seeds networks):
-    array (len(depths), n_seeds)."""
+    """Condition numbers lambda_max / lambda_min of the empirical NTK of FCNets (one width, each depth,
+    n_seeds networks with seeds seed + 1000 s + L).
+
+    Args:
+        X: inputs (N, n_0).  depths: the L to evaluate.  activation: a spec for `resolve_activation`.
+        beta: balance in [0, 1].  width: hidden width.  n_seeds: networks per depth.  seed: first seed.
+    Returns:
+        numpy array (len(depths), n_seeds).
+    Example:
+        >>> nk.empirical_condition_numbers(nk.data.sphere(4, 3), [2, 3], activation="relu", beta=0.1,
+        ...                                width=32, n_seeds=2).shape
+        (2, 2)
+    """
     X = as_inputs(X)
     act = resolve_activation(activation)
     return np.array([[_condition(empirical_ntk(FCNet(X.shape[1], width, L, activation=act, beta=beta,
@@ -307,7 +479,16 @@ def empirical_condition_numbers(X, depths, *, activation, beta, width, n_seeds, 
 def gd_step_size(theta, fraction: float = 0.5) -> float:
     """eta = fraction * N / lambda_max(Theta).  Gradient descent on (1/N)||f - Y||^2 multiplies the
     residual along an eigenvector by 1 - 2 eta lambda / N: stable for fraction < 1, and fraction 1/2
-    kills the top mode in one step.  With this step the slowest mode needs ~ kappa steps."""
+    kills the top mode in one step.  With this step the slowest mode needs ~ kappa steps.
+
+    Args:
+        theta: (N, N) kernel matrix.  fraction: in (0, 1).
+    Returns:
+        float, the step eta.
+    Example:
+        >>> nk.gd_step_size(torch.diag(torch.tensor([4.0, 2.0])))       # 0.5 * 2 / 4
+        0.25
+    """
     T = torch.as_tensor(theta, dtype=torch.float64)
     if not 0 < fraction < 1:
         raise ValueError(f"fraction: got {fraction!r}; accepted: a number in (0, 1) (stable steps)")
@@ -317,7 +498,18 @@ def gd_step_size(theta, fraction: float = 0.5) -> float:
 def kernel_gd_losses(theta, f0, Y, *, lr, steps) -> np.ndarray:
     """Loss (1/N)||f_k - Y||^2 of gradient descent on the linearised model (kernel fixed at theta),
     f_{k+1} = f_k - lr (2/N) Theta (f_k - Y), for k = 0..steps, from one eigendecomposition:
-    (steps + 1,)."""
+    the residual along eigenvector v_i is multiplied by (1 - 2 lr lambda_i / N) per step.
+
+    Args:
+        theta: (N, N) kernel.  f0: (N,) initial outputs.  Y: (N,) targets.  lr: the step.
+        steps: number of steps.
+    Returns:
+        numpy array (steps + 1,).
+    Example:
+        >>> K = torch.diag(torch.tensor([4.0, 2.0]))           # factors 1 - 2 * 0.25 * (4, 2) / 2 = (0, 1/2)
+        >>> nk.kernel_gd_losses(K, torch.zeros(2), torch.ones(2), lr=0.25, steps=2).tolist()
+        [1.0, 0.125, 0.03125]
+    """
     T = torch.as_tensor(theta, dtype=torch.float64)
     N = T.shape[0]
     lam, V = torch.linalg.eigh((T + T.T) / 2)
@@ -328,7 +520,16 @@ def kernel_gd_losses(theta, f0, Y, *, lr, steps) -> np.ndarray:
 
 
 def steps_to_loss(losses, rel_target: float) -> float:
-    """The first step k with losses[k] <= rel_target * losses[0]; inf when never reached."""
+    """The first step k with losses[k] <= rel_target * losses[0]; inf when never reached.
+
+    Args:
+        losses: (steps + 1,) losses, step 0 first.  rel_target: the fraction of the initial loss.
+    Returns:
+        float (an integer value, or inf).
+    Example:
+        >>> nk.steps_to_loss([1.0, 0.5, 0.1, 0.01], 0.2), nk.steps_to_loss([1.0, 0.5], 0.1)
+        (2.0, inf)
+    """
     losses = to_numpy(losses).astype(float).ravel()
     hit = np.nonzero(losses <= rel_target * losses[0])[0]
     return float(hit[0]) if hit.size else math.inf
@@ -340,8 +541,21 @@ def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fracti
     regimes: {label: (activation spec, beta)}.  For each: Theta_inf = nk.ntk at `depth`; the step
     eta = gd_step_size(Theta_inf, fraction); a FCNet of `width` trained by nk.train_gd for max_steps
     steps; the theory is gradient descent on the linearised model with Theta_inf from the network's
-    own f_0 (`kernel_gd_losses`).  Returns {label: dict(r, lr, kappa, loss_theory, loss_network,
-    steps_theory, steps_network)}.
+    own f_0 (`kernel_gd_losses`).
+
+    Args:
+        X: inputs (N, n_0).  Y: (N,) targets.  regimes: {label: (activation spec, beta)}.
+        depth, width: of the FCNets.  rel_target: loss fraction to reach.  max_steps: steps trained.
+        fraction: of the largest stable step (see `gd_step_size`).  seed: network seed (plus 7919 i per regime).
+    Returns:
+        {label: dict(r, lr, kappa, loss_theory (max_steps + 1,), loss_network (max_steps + 1,),
+        steps_theory, steps_network)}.
+    Example:
+        >>> X = nk.data.sphere(4, 3)
+        >>> s = nk.training_speed(X, X[:, 0], {"freeze": ("standardized(tanh)", 0.8)}, depth=3, width=32,
+        ...                       rel_target=0.1, max_steps=20)
+        >>> sorted(s["freeze"]), s["freeze"]["loss_network"].shape
+        (['kappa', 'loss_network', 'loss_theory', 'lr', 'r', 'steps_network', 'steps_theory'], (21,))
     """
     X = as_inputs(X)
     Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
@@ -367,7 +581,18 @@ def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fracti
 def diagonal_profile(activation, beta, depth, n0: int = 2) -> dict:
     """Sigma^(l)(x, x) and Theta^(l)(x, x), l = 1..depth, for one input with ||x||^2 = n_0
     (nk.kernel_layers), beside the standardised prediction Sigma = 1, Theta = (1 - r^l)/(1 - r).
-    Returns a dict of numpy arrays (depth,): sigma, theta, formula, and r."""
+
+    Args:
+        activation: a spec for `resolve_activation`.  beta: balance in [0, 1].  depth: layers L.
+        n0: input dimension (the input is sqrt(n0) e_1).
+    Returns:
+        dict: name, r, and numpy arrays (depth,) layers, sigma, theta, formula.
+    Example:
+        >>> [round(float(v), 9) for v in nk.diagonal_profile("sqrt2*relu", 0.1, 3)["sigma"]]     # E sigma^2 = 1
+        [1.0, 1.0, 1.0]
+        >>> [round(float(v), 3) for v in nk.diagonal_profile("mean_one(relu)", 0.1, 3)["sigma"]]  # the erratum
+        [1.0, 3.12, 9.714]
+    """
     act = resolve_activation(activation)
     x = torch.zeros(1, n0, dtype=torch.float64)
     x[0, 0] = math.sqrt(n0)
@@ -382,7 +607,19 @@ def diagonal_profile(activation, beta, depth, n0: int = 2) -> dict:
 def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, seed=0) -> np.ndarray:
     """The finite-width Sigma^(l)(x, x): mean over neurons, inputs and n_seeds networks of z^(l)(x)^2,
     l = 1..depth, in FCNets whose output layer is also `width` wide (so the last layer is averaged
-    too): (depth,).  One network fluctuates by ~ sqrt(2/width) per layer, compounding with depth."""
+    too).  One network fluctuates by ~ sqrt(2/width) per layer, compounding with depth.
+
+    Args:
+        X: inputs (N, n_0).  activation: a spec for `resolve_activation`.  beta: balance in [0, 1].
+        depth: layers L.  width: width of every layer (the output layer included).
+        n_seeds: networks averaged (seeds seed + 7 s).  seed: first seed.
+    Returns:
+        numpy array (depth,).
+    Example:
+        >>> p = nk.empirical_diagonal_profile(nk.data.sphere(5, 3), "sqrt2*relu", 0.1, 3, width=256, n_seeds=2)
+        >>> p.shape, bool(abs(p - 1).max() < 0.2)           # near the infinite-width Sigma^(l)(x, x) = 1
+        ((3,), True)
+    """
     X = as_inputs(X)
     act = resolve_activation(activation)
     acc = np.zeros(check_depth(depth))
@@ -408,7 +645,19 @@ def gaussian_moments(activation, n: int = 600, cut: float = 14.0) -> dict:
     """E sigma, Var sigma, E sigma'^2 and E sigma_bar'^2 = E sigma'^2 / Var sigma under z ~ N(0, 1),
     by Gauss-Legendre on [-cut, 0] and [0, cut] separately (so a kink or jump at 0, as in relu, abs,
     elu, is resolved to ~1e-13; Gauss-Hermite converges slowly there).  An independent check of
-    Activation.moments()."""
+    Activation.moments().
+
+    Args:
+        activation: a spec for `resolve_activation`.  n: Gauss-Legendre nodes per half-line.
+        cut: the integrals run over [-cut, cut].
+    Returns:
+        dict: name, mean (E sigma), var (Var sigma), deriv2 (E sigma'^2), poincare (deriv2 / var, nan for
+        a constant).
+    Example:
+        >>> m = nk.gaussian_moments("relu")          # 1/sqrt(2 pi), 1/2 - 1/(2 pi), 1/2
+        >>> [round(m[k], 6) for k in ("mean", "var", "deriv2")]
+        [0.398942, 0.340845, 0.5]
+    """
     act = resolve_activation(activation)
     z, w = _legendre_half_line(n, cut)
     zt = torch.as_tensor(np.concatenate([-z[::-1], z]), dtype=torch.float64)
@@ -424,7 +673,16 @@ def gaussian_moments(activation, n: int = 600, cut: float = 14.0) -> dict:
 
 def poincare_table(activations, beta: float = 0.1) -> list[dict]:
     """One row per nonlinearity: gaussian_moments(...), the library's E sigma_bar'^2 (through
-    nk.normalized(...).moments()), edge beta of sigma_bar, r(sigma_bar, beta) and its phase."""
+    nk.normalized(...).moments()), edge beta of sigma_bar, r(sigma_bar, beta) and its phase.
+
+    Args:
+        activations: list of specs for `resolve_activation`.  beta: balance for r and the phase.
+    Returns:
+        list of dicts: the keys of `gaussian_moments` plus poincare_library, edge_beta, r, phase.
+    Example:
+        >>> [(r["name"], round(r["poincare"], 6), r["phase"]) for r in nk.poincare_table(["relu", "identity"])]
+        [('relu', 1.466942, 'chaos'), ('identity', 1.0, 'freeze')]
+    """
     rows = []
     for spec in activations:
         act = resolve_activation(spec)
@@ -442,7 +700,17 @@ def hermite_poincare(activation, terms: int = 120) -> dict:
     """The proof of Poincare in numbers: with c_k = E[sigma(z) h_k(z)] (orthonormal Hermite),
     Var sigma = sum_{k>=1} c_k^2 and E sigma'^2 = sum_k k c_k^2, so the ratio is an average of
     k >= 1 weighted by c_k^2: >= 1, and = 1 only when c_k = 0 for k >= 2 (sigma affine).
-    Returns dict(c (terms + 1,), ratio).  Converges fast for smooth sigma only."""
+    Converges fast for smooth sigma only.
+
+    Args:
+        activation: a spec for `resolve_activation`.  terms: highest Hermite degree kept.
+    Returns:
+        dict: c (terms + 1,) the coefficients c_0..c_terms, ratio = sum_k k c_k^2 / sum_{k>=1} c_k^2.
+    Example:
+        >>> h = nk.hermite_poincare("erf")           # agrees with the quadrature of gaussian_moments
+        >>> h["c"].shape, round(h["ratio"], 9) == round(nk.gaussian_moments("erf")["poincare"], 9)
+        ((121,), True)
+    """
     act = resolve_activation(activation)
     c = hermite_coefficients(act.fn, torch.ones((), dtype=torch.float64), terms=terms).numpy()
     k = np.arange(c.size)
@@ -454,8 +722,21 @@ def hermite_poincare(activation, terms: int = 120) -> dict:
 
 def empirical_deviation(X, references: dict, *, widths, n_seeds, depth, activation, beta, norm=None,
                         seed=0) -> dict:
-    """Relative Frobenius deviation of the empirical NTK of FCNet(..., norm=norm) from each reference
-    kernel: {label: array (len(widths), n_seeds)} (the same networks for every reference)."""
+    """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of the empirical NTK of
+    FCNet(..., norm=norm) from each reference kernel (the same networks for every reference).
+
+    Args:
+        X: inputs (N, n_0).  references: {label: (N, N) kernel}.  widths: hidden widths.
+        n_seeds: networks per width.  depth, activation (spec), beta, norm: of the FCNets.  seed: first seed.
+    Returns:
+        {label: numpy array (len(widths), n_seeds)}.
+    Example:
+        >>> X = nk.data.sphere(4, 3)
+        >>> d = nk.empirical_deviation(X, {"Theta_inf": nk.ntk(X, depth=2)}, widths=[64, 256], n_seeds=2,
+        ...                            depth=2, activation="relu", beta=0.1)
+        >>> d["Theta_inf"].shape
+        (2, 2)
+    """
     X = as_inputs(X)
     act = resolve_activation(activation)
     out = {k: np.zeros((len(widths), n_seeds)) for k in references}
@@ -476,6 +757,15 @@ def constant_mode(theta) -> dict:
     is an eigenvector); top_overlap = |<u, top eigenvector>|; rank = the position (0 = largest) of the
     eigenvector closest to u in the descending spectrum; overlap = |<u, that eigenvector>|;
     eigenvalues (descending, numpy).
+
+    Args:
+        theta: (N, N) kernel matrix.
+    Returns:
+        dict with the keys above.
+    Example:
+        >>> m = nk.constant_mode(torch.ones(3, 3) + torch.eye(3))     # u is the top eigenvector, eigenvalue 4
+        >>> m["rank"], round(m["rayleigh"], 12), round(m["mass"], 6), m["eig_residual"] < 1e-12
+        (0, 4.0, 1.333333, True)
     """
     T = torch.as_tensor(theta, dtype=torch.float64)
     N = T.shape[0]
@@ -494,7 +784,16 @@ def constant_direction(f_train, Y) -> np.ndarray:
     """The batch mean of the residual, mean_i (f(x_i) - y_i), at each recorded step: (T,).
 
     With BatchNorm after the last nonlinearity the mean output is beta b^(L), so gradient descent with
-    step eta gives exactly m_k = (1 - 2 eta beta^2)^k m_0 at every width."""
+    step eta gives exactly m_k = (1 - 2 eta beta^2)^k m_0 at every width.
+
+    Args:
+        f_train: (T, N) outputs at each recorded step (TrainRecord.f_train).  Y: (N,) targets.
+    Returns:
+        numpy array (T,).
+    Example:
+        >>> nk.constant_direction(torch.tensor([[1.0, 3.0], [0.5, 0.5]]), torch.tensor([0.0, 2.0])).tolist()
+        [1.0, -0.5]
+    """
     F = torch.as_tensor(f_train, dtype=torch.float64)
     return (F - torch.as_tensor(Y, dtype=F.dtype).reshape(1, -1)).mean(1).numpy()
 
@@ -502,7 +801,18 @@ def constant_direction(f_train, Y) -> np.ndarray:
 def batchnorm_mass(X, *, widths, depths, betas, activation="relu", seed=0) -> np.ndarray:
     """(1/N^2) sum_ij Theta(x_i, x_j) - beta^2 of the batch-output NTK of FCNet(norm="batch") for every
     width, depth (>= 2: BatchNorm needs a hidden layer) and beta: array (len(widths), len(depths), len(betas)).
-    Zero up to rounding at every width: the identity is exact, not a large-width limit."""
+    Zero up to rounding at every width: the identity is exact, not a large-width limit.
+
+    Args:
+        X: inputs (N, n_0).  widths: hidden widths.  depths: L >= 2.  betas: balances.
+        activation: a spec for `resolve_activation`.  seed: base seed.
+    Returns:
+        numpy array (len(widths), len(depths), len(betas)).
+    Example:
+        >>> m = nk.batchnorm_mass(nk.data.sphere(6, 3), widths=[16], depths=[2, 3], betas=[0.1, 0.5])
+        >>> m.shape, bool(abs(m).max() < 1e-12)
+        ((1, 2, 2), True)
+    """
     X = as_inputs(X)
     act = resolve_activation(activation)
     out = np.zeros((len(widths), len(depths), len(betas)))
@@ -524,7 +834,23 @@ def compare_norms(X, Y, *, width, depth, activation, beta, steps, rel_target, no
 
     Returns {norm label: dict(theta, mode (constant_mode), lr, loss_theory (linearised model with the
     initial kernel), steps_theory, and when train: loss_network, steps_network, mean_residual
-    (constant_direction), mean_residual_theory = (1 - 2 eta beta^2)^k m_0 (exact with BatchNorm))}."""
+    (constant_direction), mean_residual_theory = (1 - 2 eta beta^2)^k m_0 (exact with BatchNorm))}.
+
+    Args:
+        X: inputs (N, n_0).  Y: (N,) targets.  width, depth, activation (spec), beta: of the FCNet.
+        steps: gradient-descent steps.  rel_target: loss fraction for steps_theory / steps_network.
+        norms: the norm of each variant (None, "layer", "batch").  fraction: of the largest stable step.
+        seed: the network seed (the same for every norm).  train: also train the networks.
+    Returns:
+        {"no norm" | "LayerNorm" | "BatchNorm": dict as above}.
+    Example:
+        >>> X = nk.data.sphere(6, 3)
+        >>> c = nk.compare_norms(X, X[:, 0], width=32, depth=3, activation="relu", beta=0.3, steps=5, rel_target=0.1)
+        >>> bn = c["BatchNorm"]; sorted(c), round(bn["mode"]["mass"], 9)      # (1/N^2) sum Theta = beta^2
+        (['BatchNorm', 'no norm'], 0.09)
+        >>> bool(torch.allclose(torch.as_tensor(bn["mean_residual"]), torch.as_tensor(bn["mean_residual_theory"])))
+        True
+    """
     X = as_inputs(X)
     Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
     act = resolve_activation(activation)
