@@ -12,7 +12,7 @@ stride makes the generator a tree: pixel q of layer l+1 has exactly ONE parent, 
 is produced by the filter tap t = q mod s.  The fan-in of every pre-activation is C_l, so each pixel,
 followed along its ancestors, is an FC network of depth L (same kernels Sigma^(l), SigmaDot^(l)).
 
-Infinite-width pixel NTK (derived here; Jacot, Gabriel, Hongler 2019b, §5 state the bounds).  For
+Infinite-width pixel NTK (derived here; the bounds are stated by Jacot, Gabriel, Hongler 2019b).  For
 output pixels p, p' let m(p, p') in {0..L} be the number of top layers L, L-1, ... whose taps agree
 along the two ancestor paths: the s-adic valuation of p - p' capped at L (in 2-D: the smaller of the
 two axes' valuations); m = L iff p = p'.  Weights are shared across positions but differ between taps,

@@ -1,6 +1,6 @@
 """Small GANs for notebook 06: mode coverage on a ring of Gaussians, checkerboards on digits.
 
-The question (Jacot, Gabriel, Hongler 2019b, §5-6): a generator whose NTK is in the FREEZE
+The question (Jacot, Gabriel, Hongler 2019b): a generator whose NTK is in the FREEZE
 (Theta(x, y) ~ Theta(x, x) for all latent codes, and for pixels at offsets divisible by powers of the
 stride) moves all its samples - and the pixels of each checkerboard class - together under any
 gradient, so it tends to collapse to few modes and to checkerboard images; a CHAOTIC generator or one
@@ -34,7 +34,8 @@ from .deconv import stride_frequencies
 from .dynamics import quiet
 
 __all__ = ["ring_centres", "ring_of_gaussians", "mode_coverage", "EnsembleMLP", "ToyGANRecord",
-           "train_toy_gan", "digit_images", "checkerboard_score", "sample_diversity", "ImageDiscriminator", "DCGANRecord",
+           "train_toy_gan", "digit_images", "checkerboard_score", "sample_diversity", "ImageDiscriminator",
+           "DCGANRecord",
            "train_dcgan"]
 
 NORM_EPS = 1e-5

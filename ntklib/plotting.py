@@ -690,11 +690,12 @@ def _blank(ax):
     ax.grid(False)
 
 
-def plot_image_grid(rows: dict, *, cmap="RdBu_r", symmetric=True, size=1.45, titles=None, row_pad=1.2):
-    """A grid of images: {row label: list of 2-D arrays (or 1-D signals, drawn as a strip)}.
+def plot_image_grid(rows: dict, *, cmap="RdBu_r", symmetric=True, vmin=None, vmax=None, size=1.45, titles=None,
+                    row_pad=1.2):
+    """A grid of images: {row label: list of 2-D arrays (1-D signals are drawn as a strip)}.
 
-    Each image has its own colour scale (symmetric about 0 when `symmetric`); `titles` is an optional
-    {row label: list of per-image titles}."""
+    Each image has its own colour scale (symmetric about 0 when `symmetric`) unless vmin/vmax fix a
+    shared one; `titles` is an optional {row label: list of per-image titles}."""
     n_rows = len(rows)
     n_cols = max(len(v) for v in rows.values())
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols + row_pad, size * n_rows + 0.3),
@@ -708,33 +709,43 @@ def plot_image_grid(rows: dict, *, cmap="RdBu_r", symmetric=True, size=1.45, tit
                 continue
             a = to_numpy(imgs[j]).astype(float)
             a = a[None, :] if a.ndim == 1 else a
-            lim = np.abs(a).max() or 1.0
-            kw = dict(vmin=-lim, vmax=lim) if symmetric else {}
-            ax.imshow(a, cmap=cmap, interpolation="nearest", aspect="auto" if a.shape[0] == 1 else "equal", **kw)
+            if vmin is not None or vmax is not None:
+                kw = dict(vmin=vmin, vmax=vmax)
+            elif symmetric:
+                lim = np.abs(a).max() or 1.0
+                kw = dict(vmin=-lim, vmax=lim)
+            else:
+                kw = {}
+            im = ax.imshow(a, cmap=cmap, interpolation="nearest", aspect="auto" if a.shape[0] == 1 else "equal",
+                           **kw)
             if titles is not None and j < len(titles.get(label, [])):
                 ax.set_title(titles[label][j], fontsize=7)
         axes[i, 0].set_ylabel(label, fontsize=8)
     fig.tight_layout()
+    if vmin is not None and vmax is not None:          # a shared scale deserves a colour bar
+        fig.colorbar(im, ax=list(axes.ravel()), shrink=0.6, pad=0.02)
     return fig
 
 
 def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
-    """One panel per regime: the ratio Theta_{p,p'}(x, y)/Theta_{p,p}(x, x) of every pixel pair (dots,
-    jittered horizontally) against its v, with the upper bound (1 - r^(v+1))/(1 - r^L) and, where
-    given, the lower bound.  results: {title: dict(v=(n,), ratio=(n,), depth=L, r=r, c1=None or C1)}."""
+    """One panel per regime: the ratio Theta_{p,p'}(x, y)/Theta_{p,p}(x, x) of every pixel pair against its v
+    (each distinct value drawn once, marker area growing with the number of pairs), with the upper bound
+    (1 - r^(v+1))/(1 - r^L) and, where given, the lower bound.
+    results: {title: dict(v=(n,), ratio=(n,), depth=L, r=r, c1=None or C1)}."""
     from .deconv import checkerboard_lower_bound, checkerboard_upper_bound
 
     n = len(results)
     if axes is None:
         _, axes = plt.subplots(1, n, figsize=(size[0] * n, size[1]), squeeze=False)
         axes = axes[0]
-    rng = np.random.default_rng(0)
     for i, (ax, (title, d)) in enumerate(zip(axes, results.items())):
         v = to_numpy(d["v"]).astype(float).ravel()
         ratio = to_numpy(d["ratio"]).astype(float).ravel()
         L, r = d["depth"], d["r"]
-        ax.plot(v + rng.uniform(-0.18, 0.18, v.size), ratio, ".", ms=2, alpha=0.35, color=COLORS[i % len(COLORS)],
-                label="pixel pairs")
+        # the ratio takes few distinct values per v: draw each once, its area growing with its pair count
+        pts, counts = np.unique(np.stack([v, np.round(ratio, 6)], 1), axis=0, return_counts=True)
+        ax.scatter(pts[:, 0], pts[:, 1], s=8 + 6 * np.log10(counts), alpha=0.6, color=COLORS[i % len(COLORS)],
+                   label=f"{v.size} pixel pairs")
         grid = np.arange(L)
         ax.plot(grid, to_numpy(checkerboard_upper_bound(r, grid, L)), "k-", marker="_", ms=14, lw=1,
                 label="upper bound")
@@ -767,7 +778,7 @@ def plot_share_vs_r(r, enrichment: dict, *, ax=None, marks: dict | None = None):
     ax.set_yscale("log")
     ax.set_xlabel("r = (1 - beta^2) E[sigma'(z)^2]")
     ax.set_ylabel("checkerboard enrichment")
-    ax.text(0.02, 0.04, "freeze  r < 1", transform=ax.transAxes, fontsize=8)
+    ax.text(0.02, 0.12, "freeze  r < 1", transform=ax.transAxes, fontsize=8)
     ax.text(0.98, 0.9, "chaos  r > 1", transform=ax.transAxes, fontsize=8, ha="right")
     ax.legend(fontsize=7, loc="center right")
     return ax.figure
@@ -776,9 +787,7 @@ def plot_share_vs_r(r, enrichment: dict, *, ax=None, marks: dict | None = None):
 def plot_eigen_images(eigs: dict, *, size=1.45):
     """Rows of top eigen-images of pixel kernels: {row label: (eigenvalues (k,), images (k, S, S))}."""
     rows = {label: list(imgs) for label, (lam, imgs) in eigs.items()}
-    lam_total = {label: float(to_numpy(lam).sum()) for label, (lam, _) in eigs.items()}
     titles = {label: [f"$\\lambda$={float(v):.3g}" for v in to_numpy(lam)] for label, (lam, _) in eigs.items()}
-    del lam_total
     return plot_image_grid(rows, titles=titles, size=size, row_pad=1.6)
 
 
@@ -788,10 +797,10 @@ def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9.0, 3.2))
     steps = to_numpy(steps)
-    for ax, data, ylabel in ((axes[0], covered, f"modes covered (of {modes})"), (axes[1], good, "share of good samples")):
+    panels = ((axes[0], covered, f"modes covered (of {modes})"), (axes[1], good, "share of good samples"))
+    for ax, data, ylabel in panels:
         for i, (label, y) in enumerate(data.items()):
-            y = to_numpy(y).astype(float)
-            c = COLORS[i % len(COLORS)]
+            y, c = to_numpy(y).astype(float), COLORS[i % len(COLORS)]
             ax.plot(steps, y.mean(1), "-", color=c, label=label)
             ax.fill_between(steps, y.min(1), y.max(1), color=c, alpha=0.18, lw=0)
         ax.set_xlabel("training step")
@@ -803,25 +812,26 @@ def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
     return axes[0].figure
 
 
-def plot_ring_samples(samples: dict, centres, *, real=None, lim=3.0, size=2.6):
-    """Scatter plots of generated 2-D samples {title: (n, 2)}, with the mixture's centres (crosses) and
-    optionally real samples in grey."""
+def plot_ring_samples(samples: dict, centres, *, ncols=None, lim=3.0, size=2.4):
+    """Scatter plots of generated 2-D samples {title: (n, 2)} with the mixture's centres (crosses),
+    `ncols` panels per row."""
     n = len(samples)
-    fig, axes = plt.subplots(1, n, figsize=(size * n, size), squeeze=False)
+    ncols = ncols or n
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     c = to_numpy(centres)
-    for i, (ax, (title, s)) in enumerate(zip(axes[0], samples.items())):
-        if real is not None:
-            rr = to_numpy(real)
-            ax.plot(rr[:, 0], rr[:, 1], ".", ms=1.5, color="0.75")
+    for i, (ax, (title, s)) in enumerate(zip(axes.ravel(), samples.items())):
         s = to_numpy(s)
-        ax.plot(s[:, 0], s[:, 1], ".", ms=2, alpha=0.6, color=COLORS[i % len(COLORS)])
+        ax.plot(s[:, 0], s[:, 1], ".", ms=2, alpha=0.5, color=COLORS[(i % ncols) % len(COLORS)])
         ax.plot(c[:, 0], c[:, 1], "kx", ms=5)
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
     fig.tight_layout()
     return fig
 
