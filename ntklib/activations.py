@@ -35,7 +35,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-__all__ = ["Activation", "get_activation", "normalized", "scaled", "ACTIVATIONS",
+__all__ = ["Activation", "get_activation", "normalized", "scaled", "standardized", "ACTIVATIONS",
            "gaussian_expectation", "gaussian_mean", "mehler_expectation", "hermite_coefficients"]
 
 # Quadrature sizes: the 2-D reference rule uses K x K nodes per pair, 1-D rules K1 nodes;
@@ -419,3 +419,27 @@ def scaled(activation, factor: float) -> Activation:
     """
     act = get_activation(activation)
     return act.affine(factor, 0.0, name=f"{factor:.4g}*{act.name}")
+
+
+def standardized(activation) -> Activation:
+    """sigma / sqrt(E sigma(z)^2), z ~ N(0, 1): the scaling the freeze/chaos theorems assume.
+
+    With E sigma(z)^2 = 1 and inputs ||x||^2 = n_0, Sigma^(l)(x, x) = 1 at every layer (beta or not),
+    so the characteristic value r(sigma, beta) alone decides freeze or chaos (Jacot, Gabriel, Hongler
+    2019b, Thm. 3).  Unlike `normalized`, the mean is kept; `standardized("relu")` is sqrt(2) relu.
+    Closed forms are kept (relu, erf, identity).
+
+    Args:
+        activation: a name, an Activation, or a torch callable.
+    Returns:
+        Activation named "standardized(NAME)".
+    Example:
+        >>> round(nk.standardized("relu").moments()[1], 12)      # E sigma(z)^2
+        1.0
+    """
+    act = get_activation(activation)
+    m2 = act.moments()[1]
+    if not m2 > 1e-14:
+        raise ValueError(f"activation: {act.name} has E sigma(z)^2 = {m2:.3g}; accepted: a function that "
+                         "is not zero almost everywhere")
+    return act.affine(1.0 / math.sqrt(m2), 0.0, name=f"standardized({act.name})")

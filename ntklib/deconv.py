@@ -48,7 +48,7 @@ from .activations import get_activation
 
 __all__ = ["DeconvGenerator", "deconv_ntk", "deconv_ntk_levels", "pixel_levels", "checkerboard_v",
            "empirical_pixel_ntk", "checkerboard_upper_bound", "checkerboard_lower_bound", "fit_c1",
-           "standardized", "edge_beta", "stride_frequencies", "fourier_mass", "checkerboard_share",
+           "stride_frequencies", "fourier_mass", "checkerboard_share",
            "eigen_images", "upsample_conv"]
 
 GEN_NORMS = (None, "batch")
@@ -65,31 +65,6 @@ def _check_stride_dim(stride, dim):
 
 
 # ---- activations used in the phase diagram -------------------------------------------------------
-
-def standardized(activation):
-    """sigma / sqrt(E sigma(z)^2), z ~ N(0, 1): E sigma(z)^2 = 1 (the freeze/chaos scaling), mean kept.
-
-        >>> round(nk.standardized("relu").moments()[1], 12)    # sqrt(2) relu
-        1.0
-    """
-    act = get_activation(activation)
-    m2 = act.moments()[1]
-    if not m2 > 1e-14:
-        raise ValueError(f"activation: {act.name} has E sigma(z)^2 = {m2:.3g}; cannot standardise zero")
-    return act.affine(1.0 / math.sqrt(m2), 0.0, name=f"std({act.name})")
-
-
-def edge_beta(activation) -> float:
-    """The beta at which r(sigma, beta) = (1 - beta^2) E sigma'(z)^2 = 1 (needs E sigma'(z)^2 >= 1).
-
-    For a normalised sigma (E sigma'^2 > 1 by Poincare) beta < edge_beta(sigma) is the chaos and
-    beta > edge_beta(sigma) the freeze.
-    """
-    d2 = get_activation(activation).moments()[2]
-    if d2 < 1.0:
-        raise ValueError(f"activation: E sigma'(z)^2 = {d2:.4g} < 1, so r < 1 for every beta (always frozen)")
-    return math.sqrt(1.0 - 1.0 / d2)
-
 
 # ---- pixel bookkeeping ----------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ The slides print Sigma^(1) without the 1/n_0 (an erratum; notebook 02 shows it n
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import torch
@@ -18,7 +20,7 @@ import torch
 from ._checks import as_input_pair, check_beta, check_depth
 from .activations import get_activation
 
-__all__ = ["nngp", "ntk", "kernel_layers", "r_value", "KernelLayers"]
+__all__ = ["nngp", "ntk", "kernel_layers", "r_value", "edge_beta", "KernelLayers"]
 
 
 @dataclass
@@ -236,3 +238,24 @@ def r_value(activation, beta) -> float:
     """
     beta = check_beta(beta)
     return (1.0 - beta * beta) * get_activation(activation).moments()[2]
+
+
+def edge_beta(activation) -> float:
+    """The balance beta at which r(sigma, beta) = (1 - beta^2) E sigma'(z)^2 = 1: sqrt(1 - 1/E sigma'(z)^2).
+
+    For a normalised sigma (E sigma'^2 > 1 by the Gaussian Poincare inequality) beta < edge_beta is the
+    chaos and beta > edge_beta the freeze.  When E sigma'^2 < 1, r < 1 for every beta (always frozen) and
+    there is no edge: nan is returned.  The identity (E sigma'^2 = 1) has its edge at beta = 0.
+
+    Args:
+        activation: a name, an Activation (e.g. nk.normalized("tanh")), or a torch callable.
+    Returns:
+        float in [0, 1), or nan.
+    Example:
+        >>> round(nk.edge_beta(nk.scaled("relu", 2.0)), 6), nk.edge_beta("erf")   # E s'^2 = 2; 4/(pi sqrt 5) < 1
+        (0.707107, nan)
+    """
+    d2 = get_activation(activation).moments()[2]
+    if d2 < 1.0 - 1e-12:
+        return float("nan")
+    return math.sqrt(max(0.0, 1.0 - 1.0 / d2))

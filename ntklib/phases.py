@@ -33,14 +33,11 @@ from ._checks import as_inputs, check_beta, check_depth, check_positive_int
 from .activations import Activation, get_activation, hermite_coefficients, normalized, scaled
 from .dynamics import condition_number, constant_mode_cosine, train_gd
 from .empirical import empirical_ntk
-from .kernels import kernel_layers, r_value
+from .activations import standardized  # noqa: F401 - used by resolve_activation's wrappers
+from .kernels import edge_beta, kernel_layers, r_value
 from .networks import FCNet
 from .stats import relative_error, to_numpy
 
-# `standardized` and `edge_beta` below are public (nk.phases.standardized, nk.phases.edge_beta) but are
-# left out of __all__: ntklib.deconv defines the same two functions for notebook 06 and its versions
-# are the ones re-exported as nk.standardized / nk.edge_beta (same mathematics; edge_beta here returns
-# nan instead of raising when E sigma'^2 < 1, which the phase diagram needs).
 
 __all__ = [
     # nonlinearities and the phase diagram
@@ -61,28 +58,6 @@ __all__ = [
 
 
 # ---- nonlinearities -------------------------------------------------------------------------------
-
-def standardized(activation) -> Activation:
-    """sigma / sqrt(E sigma(z)^2), z ~ N(0, 1): the hypothesis of the freeze/chaos theorem.
-
-    With E sigma^2 = 1 and ||x||^2 = n_0, Sigma^(l)(x, x) = 1 at every layer.  The mean is kept
-    (contrast `normalized`, which also centres).  `standardized("relu")` is sqrt(2) relu exactly.
-
-    Args:
-        activation: a name, an Activation or a callable (see nk.get_activation).
-    Returns:
-        Activation named "standardized(NAME)", closed forms kept.
-    Example:
-        >>> round(nk.phases.standardized("relu").moments()[1], 12)     # E sigma(z)^2
-        1.0
-    """
-    act = get_activation(activation)
-    m2 = act.moments()[1]
-    if not m2 > 1e-14:
-        raise ValueError(f"activation: {act.name} has E sigma(z)^2 = {m2:.3g}; accepted: a function that "
-                         "is not zero almost everywhere")
-    return act.affine(1.0 / math.sqrt(m2), 0.0, name=f"standardized({act.name})")
-
 
 def mean_one(activation) -> Activation:
     """sigma / E sigma(z): the slides' hypothesis E[sigma(z)] = 1 taken literally (the erratum).
@@ -183,24 +158,6 @@ def resolve_activation(spec) -> Activation:
     if isinstance(spec, str):
         return _resolve_string(spec)
     return get_activation(spec)
-
-
-def edge_beta(activation) -> float:
-    """The beta at which r(sigma, beta) = 1: sqrt(1 - 1/E sigma'(z)^2); nan when E sigma'^2 < 1
-    (r < 1 for every beta: always frozen) and 0 when E sigma'^2 = 1 (the identity).
-
-    Args:
-        activation: a spec for `resolve_activation`.
-    Returns:
-        float in [0, 1), or nan.
-    Example:
-        >>> round(nk.phases.edge_beta("scaled(relu, 2)"), 6), nk.phases.edge_beta("erf")   # E s'^2 = 2; 4/(pi sqrt 5)
-        (0.707107, nan)
-    """
-    d2 = resolve_activation(activation).moments()[2]
-    if d2 < 1.0 - 1e-12:
-        return float("nan")
-    return math.sqrt(max(0.0, 1.0 - 1.0 / d2))
 
 
 def phase_of(r: float, tol: float = 1e-9) -> str:
