@@ -35,6 +35,13 @@ def setup():
 
     In a Jupyter kernel the inline backend is switched on whatever MPLBACKEND says: a kernel started
     with MPLBACKEND=Agg would otherwise drop every figure from the committed outputs (and the book).
+
+    Returns:
+        None (the style goes into matplotlib's global rcParams: STYLE, colour cycle COLORS).
+    Example:
+        >>> nk.plotting.setup()
+        >>> import matplotlib.pyplot as plt; plt.rcParams["savefig.dpi"], plt.rcParams["axes.spines.top"]
+        (150.0, False)
     """
     try:
         from IPython import get_ipython
@@ -52,6 +59,17 @@ def setup():
 
 
 def figure_dir() -> Path:
+    """The folder `save` writes to: $NTKLIB_FIGURES when set (the Makefile sets it), else figures/ at the
+    top of the repository (when ntklib sits in a checkout with notebooks/), else ./figures.
+
+    Returns:
+        pathlib.Path (not created here; `save` creates it).
+    Example:
+        >>> import os; from unittest import mock
+        >>> with mock.patch.dict(os.environ, {"NTKLIB_FIGURES": "/tmp/my_figures"}):
+        ...     nk.plotting.figure_dir().as_posix()
+        '/tmp/my_figures'
+    """
     env = os.environ.get("NTKLIB_FIGURES")
     if env:
         return Path(env)
@@ -62,7 +80,27 @@ def figure_dir() -> Path:
 
 
 def save(fig, name: str, directory=None):
-    """Write `fig` to DIR/NAME.png and DIR/NAME.pdf, atomically and byte-stably; returns the paths."""
+    """Write `fig` to DIR/NAME.png and DIR/NAME.pdf, atomically and byte-stably.
+
+    Each file is written to a temporary name in DIR and renamed into place (an interrupted run never
+    leaves half a figure); the PNG carries no Software tag and the PDF no CreationDate or Producer, so
+    the same figure gives the same bytes.  Notebooks save every figure through it, NAME prefixed by the
+    notebook number (e.g. "04_gram_matrices").
+
+    Args:
+        fig: a matplotlib Figure.  name: file name without extension.
+        directory: the folder (created if missing); None means `figure_dir()`.
+    Returns:
+        [path of the PNG, path of the PDF] as pathlib.Path objects.
+    Example:
+        >>> import tempfile
+        >>> fig = nk.plotting.plot_curves([0, 1], {"y": [0.0, 1.0]})
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     first = [p.read_bytes() for p in nk.plotting.save(fig, "00_example", directory=d)]
+        ...     again = nk.plotting.save(fig, "00_example", directory=d)
+        ...     [p.name for p in again], first == [p.read_bytes() for p in again]
+        (['00_example.png', '00_example.pdf'], True)
+    """
     d = Path(directory) if directory is not None else figure_dir()
     d.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -78,7 +116,22 @@ def save(fig, name: str, directory=None):
 def plot_loglog(x, ys: dict, *, ax=None, reference_slope=None, xlabel="width", ylabel="", title=None,
                 errors: dict | None = None):
     """Log-log curves {label: y} against x with their fitted slopes in the legend, and optionally a
-    dashed reference line x^reference_slope through the first curve's first point."""
+    dashed reference line x^reference_slope through the first curve's first point.
+
+    The slope is the least-squares fit of log y against log x (`nk.stats.loglog_slope`).
+
+    Args:
+        x: (W,) positive values (e.g. widths).  ys: {label: (W,) positive values}.
+        ax: axis to draw on (a new 4.2 x 3.2 figure when None).
+        reference_slope: slope of the dashed reference line (None: no line).
+        xlabel, ylabel, title: axis texts.  errors: optional {label: (W,) or (2, W) error bars}.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_loglog([64, 256, 1024], {"deviation": [0.2, 0.1, 0.05]}, reference_slope=-0.5)
+        >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        ['width$^{-0.5}$', 'deviation (slope -0.50)']
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 3.2))
     x = to_numpy(x).astype(float)
@@ -103,7 +156,21 @@ def plot_loglog(x, ys: dict, *, ax=None, reference_slope=None, xlabel="width", y
 
 
 def plot_qq(samples, *, ax=None, label=None, color=None):
-    """Normal QQ plot of standardised samples against N(0, 1) quantiles, with the diagonal."""
+    """Normal QQ plot of standardised samples against N(0, 1) quantiles, with the diagonal.
+
+    The i-th smallest of n samples is drawn against the N(0, 1) quantile Phi^{-1}((i - 1/2) / n): a
+    Gaussian sample lies on the diagonal.
+
+    Args:
+        samples: values (any shape; flattened), already standardised.  ax: axis (new figure when None).
+        label, color: of the points.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_qq(torch.randn(200, generator=torch.Generator().manual_seed(0)))
+        >>> fig.axes[0].get_xlabel()
+        'N(0, 1) quantile'
+    """
     from scipy import stats
 
     if ax is None:
@@ -119,7 +186,21 @@ def plot_qq(samples, *, ax=None, label=None, color=None):
 
 
 def plot_matrices(mats: dict, *, axes=None, cmap="viridis", vmin=None, vmax=None, colorbar=True):
-    """Side-by-side images of matrices {title: M} on a shared colour scale."""
+    """Side-by-side images of matrices {title: M} on a shared colour scale.
+
+    Args:
+        mats: {title: (N, M) matrix}.  axes: one axis per matrix (a new row of panels when None).
+        cmap: colour map.  vmin, vmax: the shared scale (default: min and max over all matrices).
+        colorbar: draw one colour bar for all panels.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> X = nk.data.sphere(6, 3)
+        >>> fig = nk.plotting.plot_matrices({"Theta_inf": nk.ntk(X, depth=3),
+        ...                                  "width 256": nk.empirical_ntk(nk.FCNet(3, 256, 3, seed=0), X)})
+        >>> len(fig.axes)                                  # two panels and the colour bar
+        3
+    """
     n = len(mats)
     if axes is None:
         _, axes = plt.subplots(1, n, figsize=(3.0 * n, 2.9), squeeze=False)
@@ -141,8 +222,21 @@ def plot_matrices(mats: dict, *, axes=None, cmap="viridis", vmin=None, vmax=None
 def plot_ntk_on_circle(gamma, theory, snapshots: dict, *, ax=None, t_label="trained"):
     """Jacot et al. 2018, Fig. 1: Theta(x0, x(gamma)) on the unit circle.
 
-    gamma: (A,) angles; theory: (A,) the limit kernel; snapshots: {label: (K0, KT)} with K0, KT of shape
-    (seeds, A) - thin solid lines at t = 0, dashed after training, one colour per label.
+    Args:
+        gamma: (A,) angles.  theory: (A,) the limit kernel Theta_inf(x0, x(gamma)).
+        snapshots: {label: (K0, KT)} with K0, KT of shape (seeds, A) - thin solid lines at t = 0, dashed
+            after training, one colour per label.
+        ax: axis (a new 5.2 x 3.4 figure when None).  t_label: legend text of the trained curves.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> X, g = nk.data.circle(16)
+        >>> s = nk.ntk_training_snapshots(X[:1], X[::4], X[::4, 0], width=64, seeds=2, depth=3, lr=0.5,
+        ...                               steps=5, Y_eval=X)
+        >>> fig = nk.plotting.plot_ntk_on_circle(g, nk.ntk(X[:1], X, depth=3)[0],
+        ...                                      {"width 64": (s["K0"][:, 0], s["KT"][:, 0])})
+        >>> len(fig.axes[0].lines)                       # 2 seeds x (t = 0, trained) and the limit
+        5
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(5.2, 3.4))
@@ -179,8 +273,20 @@ def _many_colors(n):
 
 
 def plot_r_curves(diagram: dict, *, ax=None, standardised_only=False):
-    """r(sigma, beta) against beta for each nonlinearity of `phases.phase_diagram`, with the edge r = 1;
-    nonlinearities with E sigma^2 != 1 (outside the theorem's hypothesis) are dashed."""
+    """r(sigma, beta) = (1 - beta^2) E[sigma'(z)^2] against beta for each nonlinearity of
+    `phases.phase_diagram`, with the edge r = 1 between the freeze (r < 1) and the chaos (r > 1);
+    nonlinearities with E sigma^2 != 1 (outside the theorem's hypothesis) are dashed.
+
+    Args:
+        diagram: the dict of `nk.phase_diagram`.  ax: axis (new figure when None).
+        standardised_only: leave out the nonlinearities with E sigma^2 != 1.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> d = nk.phase_diagram(["sqrt2*relu", "normalized(relu)", "relu"], [0.0, 0.5, 0.9])
+        >>> print(*[t.get_text() for t in nk.plotting.plot_r_curves(d).axes[0].get_legend().get_texts()], sep=" | ")
+        sqrt2*relu | normalized(relu) | relu ($E\\sigma^2\\neq1$)
+    """
     ax = _ax(ax)
     b = diagram["betas"]
     cols = _many_colors(len(diagram["names"]))
@@ -210,7 +316,20 @@ def _log2_clipped(r, clip):
 
 def plot_phase_map(diagram: dict, *, ax=None, clip=1.0):
     """The phase diagram over (beta, nonlinearity): log2 r on a diverging scale (blue freeze, red chaos,
-    clipped to [-clip, clip]; r = 0 at beta = 1) with the edge r = 1 drawn through each row's edge beta."""
+    clipped to [-clip, clip]; r = 0 at beta = 1) with the edge r = 1 drawn through each row's edge beta.
+
+    r = (1 - beta^2) E[sigma'(z)^2], from `nk.phase_diagram`.
+
+    Args:
+        diagram: the dict of `nk.phase_diagram`.  ax: axis (new figure when None).
+        clip: log2 r is clipped to [-clip, clip].
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> d = nk.phase_diagram(["sqrt2*relu", "normalized(relu)"], [0.0, 0.5, 0.9])
+        >>> len(nk.plotting.plot_phase_map(d).axes)        # the map and its colour bar
+        2
+    """
     from matplotlib.colors import TwoSlopeNorm
 
     ax = _ax(ax, (5.0, 0.35 * len(diagram["names"]) + 1.2))
@@ -234,7 +353,20 @@ def plot_phase_map(diagram: dict, *, ax=None, clip=1.0):
 
 def plot_gain_diagram(family: dict, *, ax=None, clip=1.0):
     """Continuous phase diagram of the normalised family normalized(sigma(g z)) over (beta, gain g),
-    log2 r on a diverging scale (clipped to [-clip, clip]), with the contour r = 1."""
+    log2 r on a diverging scale (clipped to [-clip, clip]), with the contour r = 1.
+
+    r = (1 - beta^2) E[sigma_g'(z)^2], from `nk.gain_family_diagram`.
+
+    Args:
+        family: the dict of `nk.gain_family_diagram`.  ax: axis (new figure when None).
+        clip: log2 r is clipped to [-clip, clip].
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fam = nk.gain_family_diagram("erf", [0.5, 1.0, 2.0], [0.0, 0.5, 0.9])
+        >>> nk.plotting.plot_gain_diagram(fam).axes[0].get_ylabel()
+        'gain g'
+    """
     from matplotlib.colors import TwoSlopeNorm
 
     ax = _ax(ax, (4.4, 3.4))
@@ -256,7 +388,19 @@ def plot_gain_diagram(family: dict, *, ax=None, clip=1.0):
 
 
 def plot_gram_grid(rows: dict, *, cmap="RdBu_r", vmin=-1.0, vmax=1.0):
-    """A grid of matrices: rows {row label: {column title: (N, N) matrix}}, one shared colour scale."""
+    """A grid of matrices: rows {row label: {column title: (N, N) matrix}}, one shared colour scale.
+
+    Args:
+        rows: {row label: {column title: (N, N) matrix}} (e.g. `nk.gram_ratio` of each kernel).
+        cmap: colour map.  vmin, vmax: the shared scale (default [-1, 1], the range of Gram ratios).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> T = nk.ntk_by_depth(nk.data.sphere(6, 3), [2, 8], activation="sqrt2*relu", beta=0.1)
+        >>> fig = nk.plotting.plot_gram_grid({"edge": {"L = 2": nk.gram_ratio(T[0]), "L = 8": nk.gram_ratio(T[1])}})
+        >>> len(fig.axes)                                  # two panels and the colour bar
+        3
+    """
     nr = len(rows)
     nc = max(len(r) for r in rows.values())
     fig, axes = plt.subplots(nr, nc, figsize=(3.1 * nc, 3.0 * nr), squeeze=False)
@@ -277,7 +421,23 @@ def plot_gram_grid(rows: dict, *, cmap="RdBu_r", vmin=-1.0, vmax=1.0):
 def plot_vs_depth(depths, curves: dict, *, points: dict | None = None, ax=None, logy=True, ylabel="",
                   colors: dict | None = None, title=None):
     """Theory curves {label: y(L)} against depth, with optional finite-network markers
-    {label: (depths, values of shape (D, seeds))} (mean and min-max range) in the same colour."""
+    {label: (depths, values of shape (D, seeds))} (mean and min-max range) in the same colour.
+
+    Args:
+        depths: (D,) depths of the theory curves.  curves: {label: (D,) values}.
+        points: optional {label: (depths (D',), values (D', seeds))}.  ax: axis (new figure when None).
+        logy: log-scale y axis.  ylabel, title: axis texts.  colors: optional {label: colour}.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> X = nk.data.sphere(5, 3)
+        >>> theory = nk.gram_condition_numbers(X, [2, 4, 8], activation="normalized(relu)", beta=0.1)
+        >>> nets = nk.empirical_condition_numbers(X, [2, 4], activation="normalized(relu)", beta=0.1,
+        ...                                       width=64, n_seeds=2)
+        >>> fig = nk.plotting.plot_vs_depth([2, 4, 8], {"chaos": theory}, points={"chaos": ([2, 4], nets)})
+        >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        ['chaos (theory)', 'chaos (finite net)']
+    """
     ax = _ax(ax)
     palette = _many_colors(len(curves))
     suffix = " (theory)" if points else ""
@@ -302,7 +462,19 @@ def plot_vs_depth(depths, curves: dict, *, points: dict | None = None, ax=None, 
 
 def plot_freeze_bound(results: list, *, axes=None):
     """Left: 1 - min Theta(x,y)/Theta(x,x) against depth with the bound C L r^L (C fitted on the shaded
-    depths); right: the scaled gap (1 - min ratio)/(L r^L), bounded for smooth sigma, with each C."""
+    depths); right: the scaled gap (1 - min ratio)/(L r^L), bounded for smooth sigma, with each C.
+
+    Args:
+        results: list of dicts from `nk.freeze_bound` (one per nonlinearity).
+        axes: two axes (a new 9.2 x 3.4 figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fb = nk.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6], activation="standardized(erf)",
+        ...                      beta=0.5, fit_max=3)
+        >>> len(nk.plotting.plot_freeze_bound([fb]).axes)
+        2
+    """
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9.2, 3.4))
     for i, res in enumerate(results):
@@ -326,7 +498,21 @@ def plot_freeze_bound(results: list, *, axes=None):
 
 def plot_training_losses(speed: dict, *, ax=None, rel_target=None, colors: dict | None = None):
     """Relative loss against gradient-descent steps per regime: theory (linearised model, solid) and
-    the finite network (dashed), from `phases.training_speed`."""
+    the finite network (dashed), from `phases.training_speed`.
+
+    Args:
+        speed: the dict of `nk.training_speed` ({label: dict with loss_theory and loss_network}).
+        ax: axis (new figure when None).  rel_target: draws the target level (and sets the y range).
+        colors: optional {label: colour}.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> X = nk.data.sphere(4, 3)
+        >>> s = nk.training_speed(X, X[:, 0], {"freeze": ("standardized(erf)", 0.8), "chaos": ("normalized(erf)", 0.1)},
+        ...                       depth=3, width=32, rel_target=0.1, max_steps=10)
+        >>> len(nk.plotting.plot_training_losses(s, rel_target=0.1).axes[0].lines)   # 2 x 2 curves, the target
+        5
+    """
     ax = _ax(ax, (4.6, 3.3))
     for i, (label, res) in enumerate(speed.items()):
         col = (colors or {}).get(label, COLORS[i % len(COLORS)])
@@ -344,7 +530,20 @@ def plot_training_losses(speed: dict, *, ax=None, rel_target=None, colors: dict 
 
 def plot_diagonal_drift(profiles: list, *, empirical: dict | None = None, ax=None):
     """Sigma^(l)(x, x) against layer for each profile of `phases.diagonal_profile` (log scale), with
-    optional finite-network markers {name: values (L,)}; the line Sigma = 1 is the standardised case."""
+    optional finite-network markers {name: values (L,)}; the line Sigma = 1 is the standardised case.
+
+    Args:
+        profiles: list of dicts from `nk.diagonal_profile`.
+        empirical: optional {profile name: (L,) values}, e.g. from `nk.empirical_diagonal_profile`.
+        ax: axis (new figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> p = [nk.diagonal_profile("sqrt2*relu", 0.1, 4), nk.diagonal_profile("mean_one(relu)", 0.1, 4)]
+        >>> fig = nk.plotting.plot_diagonal_drift(p, empirical={"mean_one(relu)": [1.0, 3.0, 9.5, 29.0]})
+        >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        ['1.414*relu', 'mean_one(relu)']
+    """
     ax = _ax(ax, (4.6, 3.3))
     for i, p in enumerate(profiles):
         col = COLORS[i % len(COLORS)]
@@ -360,7 +559,19 @@ def plot_diagonal_drift(profiles: list, *, empirical: dict | None = None, ax=Non
 
 def plot_spectra(spectra: dict, *, marks: dict | None = None, ax=None):
     """Descending eigenvalues {label: (N,)} on a log scale; marks {label: value} draws a horizontal
-    line (e.g. the Rayleigh quotient of the constant vector) in the same colour."""
+    line (e.g. the Rayleigh quotient of the constant vector) in the same colour.
+
+    Args:
+        spectra: {label: (N,) eigenvalues, largest first}.  marks: optional {label: value}.
+        ax: axis (new figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> m = nk.constant_mode(nk.ntk(nk.data.sphere(6, 3), depth=3))
+        >>> fig = nk.plotting.plot_spectra({"Theta_inf": m["eigenvalues"]}, marks={"Theta_inf": m["rayleigh"]})
+        >>> len(fig.axes[0].lines)                         # the spectrum and the mark
+        2
+    """
     ax = _ax(ax, (4.6, 3.3))
     for i, (label, ev) in enumerate(spectra.items()):
         col = COLORS[i % len(COLORS)]
@@ -376,7 +587,19 @@ def plot_spectra(spectra: dict, *, marks: dict | None = None, ax=None):
 
 def plot_poincare(rows: list, *, ax=None):
     """Bars of E[sigma_bar'(z)^2] per nonlinearity (from `phases.poincare_table`), drawn up from the
-    Poincare bound 1: every bar reaches it, only affine functions (diamonds) stop there."""
+    Poincare bound 1: every bar reaches it, only affine functions (diamonds) stop there.
+
+    sigma_bar = (sigma - E sigma) / sd(sigma); Gaussian Poincare: E sigma_bar'(z)^2 >= 1.
+
+    Args:
+        rows: list of dicts from `nk.poincare_table` (keys name and poincare).  ax: axis (new figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_poincare(nk.poincare_table(["relu", "identity"]))
+        >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+        ['relu', 'identity']
+    """
     ax = _ax(ax, (5.2, 3.2))
     names = [r["name"] for r in rows]
     vals = np.array([r["poincare"] for r in rows])
@@ -405,7 +628,24 @@ def plot_function_dynamics(gamma, f_net, f_theory, times, *, gamma_train=None, y
                            ax=None):
     """A network's outputs along a curve of inputs (angle gamma) at a few times (solid) beside the
     infinite-width prediction (dashed, same colour); training targets as black dots, the target
-    function as a thin grey line.  f_net, f_theory: {time: (A,) array}; times: the keys to draw."""
+    function as a thin grey line.
+
+    Args:
+        gamma: (A,) angles of the inputs x = (cos gamma, sin gamma).
+        f_net, f_theory: {time: (A,) outputs}, e.g. rows of TrainRecord.f_test and of `nk.ntk_flow`.
+        times: the keys to draw.  gamma_train, y_train: optional training angles and targets.
+        target: optional (A,) target function.  ax: axis (new figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> X, g = nk.data.circle(32); tr = [0, 8, 16, 24]; Y = torch.sin(2 * g); K = nk.ntk(X, depth=3)
+        >>> _, f = nk.ntk_flow(K[tr][:, tr], torch.zeros(4), Y[tr], [1.0, 10.0], theta_tX=K[:, tr], f0_t=torch.zeros(32))
+        >>> curves = {1.0: f[0], 10.0: f[1]}                # here the "network" is the prediction itself
+        >>> fig = nk.plotting.plot_function_dynamics(g, curves, curves, [1.0, 10.0], gamma_train=g[tr],
+        ...                                          y_train=Y[tr], target=Y)
+        >>> fig.axes[0].get_ylabel()
+        '$f_t(x)$'
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(5.2, 3.4))
     g = to_numpy(gamma)
@@ -425,7 +665,22 @@ def plot_function_dynamics(gamma, f_net, f_theory, times, *, gamma_train=None, y
 
 
 def plot_mode_decay(times, observed, predicted, *, labels=None, ax=None):
-    """|c_i(t) / c_i(0)| of each eigendirection (markers) against exp(-rate_i t) (lines), log scale."""
+    """|c_i(t) / c_i(0)| of each eigendirection (markers) against exp(-rate_i t) (lines), log scale.
+
+    Under the flow the residual along eigenvector v_i decays as exp(-2 lam_i t / N).
+
+    Args:
+        times: (T,) flow times.  observed, predicted: (T, k) from `nk.mode_decay`.
+        labels: optional k legend labels (default "mode i").  ax: axis (new figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> K = nk.ntk(nk.data.circle(4)[0], depth=2); lam, V = nk.ntk_pca(K); Y = V.sum(1)
+        >>> t = torch.linspace(0, 4, 9); f_X, _ = nk.ntk_flow(K, torch.zeros(4), Y, t)
+        >>> obs, pred, _ = nk.mode_decay(t, nk.mode_coefficients(f_X, Y, V), nk.mode_rates(lam, 4))
+        >>> len(nk.plotting.plot_mode_decay(t, obs, pred).axes[0].get_legend().get_texts())   # 4 modes + the law
+        5
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.6, 3.4))
     t = to_numpy(times)
@@ -447,7 +702,20 @@ def plot_mode_decay(times, observed, predicted, *, labels=None, ax=None):
 
 def plot_valley(valley: dict, *, ax=None):
     """The loss of a network on the plane of its top and bottom NTK eigendirections (`dynamics.
-    narrow_valley`): filled contours of the real loss, dashed contours of the second-order model."""
+    narrow_valley`): filled contours of the real loss, dashed contours of the second-order model.
+
+    The curvature along eigendirection i is 2 lam_i / N: steep along the top one, flat along the bottom.
+
+    Args:
+        valley: the dict of `nk.narrow_valley`.  ax: axis (new figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> X, _ = nk.data.circle(4)
+        >>> v = nk.narrow_valley(nk.FCNet(2, 64, 2, seed=0), X, X[:, 0], n_grid=5)
+        >>> len(nk.plotting.plot_valley(v).axes)            # the contours and the colour bar
+        2
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 3.6))
     s = to_numpy(valley["s"])
@@ -469,7 +737,19 @@ def plot_valley(valley: dict, *, ax=None):
 
 
 def plot_pca_scatter(lam, V, labels, *, components=(1, 2), ax=None):
-    """Kernel principal coordinates sqrt(lam_i) v_i of each input, coloured by its label (NTK PCA)."""
+    """Kernel principal coordinates sqrt(lam_i) v_i of each input, coloured by its label (NTK PCA).
+
+    Args:
+        lam, V: eigenvalues (k,) and eigenvectors (N, k) from `nk.ntk_pca`.
+        labels: (N,) integer class of each input.  components: the two 0-based component indices.
+        ax: axis (new figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> X, g = nk.data.circle(12); lam, V = nk.ntk_pca(nk.ntk(X, depth=3))
+        >>> nk.plotting.plot_pca_scatter(lam, V, torch.arange(12) % 3, components=(0, 1)).axes[0].get_xlabel()
+        'principal component 1'
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 3.6))
     lam, V, lab = to_numpy(lam), to_numpy(V), to_numpy(labels)
@@ -486,7 +766,19 @@ def plot_pca_scatter(lam, V, labels, *, components=(1, 2), ax=None):
 
 
 def plot_curves(x, ys: dict, *, ax=None, logy=False, xlabel="", ylabel="", styles: dict | None = None):
-    """Plain curves {label: y} against x (optionally log y), one colour each; styles {label: kwargs}."""
+    """Plain curves {label: y} against x (optionally log y), one colour each; styles {label: kwargs}.
+
+    Args:
+        x: (T,) abscissae.  ys: {label: (T,) values}.  ax: axis (new figure when None).
+        logy: log-scale y axis.  xlabel, ylabel: axis texts.  styles: optional {label: matplotlib kwargs}.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_curves([1, 2, 3], {"a": [1, 2, 4], "b": [1, 1, 1]}, logy=True,
+        ...                               styles={"b": {"ls": "--"}})
+        >>> [line.get_linestyle() for line in fig.axes[0].lines]
+        ['-', '--']
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 3.2))
     xv = to_numpy(x)
@@ -615,7 +907,11 @@ def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, tit
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fig = nk.plotting.plot_sgd_trajectories({"ResNet": comparison}, point=0)   # doctest: +SKIP
+        >>> a = nk.architecture("ResNet"); X = a.inputs(6); Y = nk.regression_targets(X)
+        >>> r = nk.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2, steps=3, progress=False)
+        >>> fig = nk.plotting.plot_sgd_trajectories({"ResNet": r}, point=0)
+        >>> fig.axes[0].get_title(), fig.axes[0].get_ylabel()
+        ('ResNet', 'f(training input 0)')
     """
     n = len(results)
     if axes is None:

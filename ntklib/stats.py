@@ -10,6 +10,10 @@ __all__ = ["loglog_slope", "relative_error", "to_numpy"]
 def to_numpy(x):
     """A torch tensor (detached, on the CPU) or any array-like as a numpy array.
 
+    Args:
+        x: a torch tensor (any device, with or without grad), a numpy array, a list or a number.
+    Returns:
+        numpy array (the tensor's dtype is kept; no copy where numpy allows it).
     Example:
         >>> nk.stats.to_numpy(torch.ones(2))
         array([1., 1.], dtype=float32)
