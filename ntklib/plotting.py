@@ -991,7 +991,21 @@ def plot_image_grid(rows: dict, *, cmap="RdBu_r", symmetric=True, vmin=None, vma
     """A grid of images: {row label: list of 2-D arrays (1-D signals are drawn as a strip)}.
 
     Each image has its own colour scale (symmetric about 0 when `symmetric`) unless vmin/vmax fix a
-    shared one; `titles` is an optional {row label: list of per-image titles}."""
+    shared one; `titles` is an optional {row label: list of per-image titles}.
+
+    Args:
+        rows: {row label: list of images, each (S, S) or (S,)}.  cmap: colour map.
+        symmetric: each image's own scale symmetric about 0.  vmin, vmax: one shared scale (with a
+            colour bar when both are given).  size: inches per panel.
+        titles: optional {row label: list of per-image titles}.  row_pad: extra width for the row labels.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> K = nk.deconv_ntk(nk.data.sphere(1, 4), depth=3, activation=nk.standardized("erf"), beta=0.5)[0, 0]
+        >>> lam, imgs = nk.eigen_images(K, 8, k=3)           # 1-D generator: 2^3 pixels
+        >>> len(nk.plotting.plot_image_grid({"top eigenvectors": list(imgs)}).axes)
+        3
+    """
     n_rows = len(rows)
     n_cols = max(len(v) for v in rows.values())
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols + row_pad, size * n_rows + 0.3),
@@ -1026,8 +1040,24 @@ def plot_image_grid(rows: dict, *, cmap="RdBu_r", symmetric=True, vmin=None, vma
 def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
     """One panel per regime: the ratio Theta_{p,p'}(x, y)/Theta_{p,p}(x, x) of every pixel pair against its v
     (each distinct value drawn once, marker area growing with the number of pairs), with the upper bound
-    (1 - r^(v+1))/(1 - r^L) and, where given, the lower bound.
-    results: {title: dict(v=(n,), ratio=(n,), depth=L, r=r, c1=None or C1)}."""
+    (1 - r^(v+1))/(1 - r^L) and, where given, the lower bound (1 - r^(v+1))/(1 - r^L) - C1 (v+1) r^v
+    (the freeze theorem for deconvolutional generators, DESIGN.md §1).
+
+    Args:
+        results: {title: dict(v=(n,), ratio=(n,), depth=L, r=r, c1=None or C1)}, with v from
+            `nk.checkerboard_v` and C1 e.g. from `nk.fit_c1`.
+        axes: one axis per regime (a new row of panels when None).  size: inches per panel.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> act = nk.standardized("erf"); r = nk.r_value(act, 0.5); v = nk.checkerboard_v(3)
+        >>> K = nk.deconv_ntk(nk.data.sphere(1, 4), depth=3, activation=act, beta=0.5)[0, 0]
+        >>> ratio = K / K.diagonal()[:, None]                 # Theta_{p,p'}(x, x) / Theta_{p,p}(x, x)
+        >>> fig = nk.plotting.plot_checkerboard_bounds(
+        ...     {"freeze": dict(v=v, ratio=ratio, depth=3, r=r, c1=nk.fit_c1(ratio, v, r, 3))})
+        >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        ['64 pixel pairs', 'upper bound', 'lower bound, $C_1$=0.27']
+    """
     from .deconv import checkerboard_lower_bound, checkerboard_upper_bound
 
     n = len(results)
@@ -1060,7 +1090,21 @@ def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
 def plot_share_vs_r(r, enrichment: dict, *, ax=None, marks: dict | None = None):
     """Checkerboard enrichment (share of the kernel's non-constant mass at the stride frequencies, over
     the share of a kernel with no preferred pattern) against r, one curve per label, with the edge
-    r = 1 and optional marked points {label: (r, value)}."""
+    r = 1 and optional marked points {label: (r, value)}.
+
+    enrichment = `nk.checkerboard_share`(K) / ((s^dim - 1) / (size^dim - 1)); 1 means no preferred
+    pattern.  r = (1 - beta^2) E[sigma'(z)^2].
+
+    Args:
+        r: (R,) values of r.  enrichment: {label: (R,) positive values}.  ax: axis (new figure when None).
+        marks: optional {label: (r, value)} points to annotate.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_share_vs_r([0.5, 1.0, 1.5], {"L = 4": [3.0, 1.5, 1.0]}, marks={"DCGAN": (0.5, 3.0)})
+        >>> fig.axes[0].get_ylabel()
+        'checkerboard enrichment'
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.4, 3.3))
     r = to_numpy(r).astype(float)
@@ -1081,7 +1125,20 @@ def plot_share_vs_r(r, enrichment: dict, *, ax=None, marks: dict | None = None):
 
 
 def plot_eigen_images(eigs: dict, *, size=1.45):
-    """Rows of top eigen-images of pixel kernels: {row label: (eigenvalues (k,), images (k, S, S))}."""
+    """Rows of top eigen-images of pixel kernels: {row label: (eigenvalues (k,), images (k, S, S))},
+    each titled with its eigenvalue.
+
+    Args:
+        eigs: {row label: (eigenvalues (k,), images (k, S, S) or (k, S))}, e.g. from `nk.eigen_images`.
+        size: inches per panel.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> K = nk.deconv_ntk(nk.data.sphere(1, 4), depth=2, dim=2, activation=nk.standardized("erf"), beta=0.5)[0, 0]
+        >>> lam, imgs = nk.eigen_images(K, 4, dim=2, k=3)     # 2-D generator: 4 x 4 pixels
+        >>> len(nk.plotting.plot_eigen_images({"freeze": (lam, imgs)}).axes)
+        3
+    """
     rows = {label: list(imgs) for label, (lam, imgs) in eigs.items()}
     titles = {label: [f"$\\lambda$={float(v):.3g}" for v in to_numpy(lam)] for label, (lam, _) in eigs.items()}
     return plot_image_grid(rows, titles=titles, size=size, row_pad=1.6)
@@ -1089,7 +1146,20 @@ def plot_eigen_images(eigs: dict, *, size=1.45):
 
 def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
     """Modes covered and share of good samples against training step: {label: (T, seeds)} arrays, the
-    mean over seeds as a line and the range over seeds as a band."""
+    mean over seeds as a line and the range over seeds as a band.
+
+    Args:
+        steps: (T,) training steps.  covered: {label: (T, seeds) number of modes covered}.
+        good: {label: (T, seeds) share of good samples}.  axes: two axes (a new figure when None).
+        modes: number of modes of the mixture (sets the y range).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_mode_coverage([0, 10, 20], {"freeze": [[1, 1], [2, 1], [2, 3]]},
+        ...                                      {"freeze": [[0.1, 0.2], [0.5, 0.4], [0.8, 0.9]]})
+        >>> [ax.get_ylabel() for ax in fig.axes]
+        ['modes covered (of 8)', 'share of good samples']
+    """
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9.0, 3.2))
     steps = to_numpy(steps)
@@ -1110,7 +1180,21 @@ def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
 
 def plot_ring_samples(samples: dict, centres, *, ncols=None, lim=3.0, size=2.4):
     """Scatter plots of generated 2-D samples {title: (n, 2)} with the mixture's centres (crosses),
-    `ncols` panels per row."""
+    `ncols` panels per row.
+
+    Args:
+        samples: {title: (n, 2) samples}.  centres: (K, 2) centres of the mixture.
+        ncols: panels per row (default: all in one row).  lim: axes run over [-lim, lim].
+        size: inches per panel.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> g = torch.Generator().manual_seed(0); c = torch.tensor([[2.0, 0.0], [-2.0, 0.0]])
+        >>> s = {"two modes": c[torch.randint(2, (100,), generator=g)] + 0.1 * torch.randn(100, 2, generator=g),
+        ...      "noise": torch.randn(100, 2, generator=g)}
+        >>> [ax.get_title() for ax in nk.plotting.plot_ring_samples(s, c).axes]
+        ['two modes', 'noise']
+    """
     n = len(samples)
     ncols = ncols or n
     nrows = -(-n // ncols)
@@ -1134,7 +1218,22 @@ def plot_ring_samples(samples: dict, centres, *, ncols=None, lim=3.0, size=2.4):
 
 def plot_checkerboard_scores(steps, scores: dict, *, real=None, ax=None):
     """Checkerboard score of generated images against training step: {label: (T, seeds)}, the mean
-    over seeds as a line and each seed faintly; `real` draws the data set's own score."""
+    over seeds as a line and each seed faintly; `real` draws the data set's own score.
+
+    The score (`checkerboard_score` in ntklib.gan) is the share of an image's non-constant spectral
+    power at the stride frequencies: ~0 for a smooth image, 1 for a pure checkerboard.
+
+    Args:
+        steps: (T,) training steps.  scores: {label: (T, seeds) or (T,) scores}.
+        real: optional score of the real data (a dotted line).  ax: axis (new figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.plot_checkerboard_scores([0, 10, 20], {"freeze": [[0.3, 0.2], [0.5, 0.4], [0.6, 0.7]]},
+        ...                                            real=0.01)
+        >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        ['freeze', 'real digits']
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.8, 3.3))
     steps = to_numpy(steps)
