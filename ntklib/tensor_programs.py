@@ -304,7 +304,7 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
     Returns:
         BatchKernels.
     Example:
-        >>> X = torch.randn(5, 3, dtype=torch.float64)
+        >>> X = nk.data.sphere(5, 3)
         >>> k = nk.batch_kernels(X, depth=2, beta=0.1, norm=None, n_samples=2 ** 12)   # = the FC recursion
         >>> bool((k.theta - nk.ntk(X, depth=2, beta=0.1)).abs().max() < 0.01)
         True
@@ -671,7 +671,11 @@ def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *
     Returns:
         SGDComparison.
     Example:
-        (see SGDComparison)
+        >>> a = nk.architecture("RNN"); X = a.inputs(8); Y = nk.regression_targets(X)
+        >>> r = nk.sgd_vs_kernel(a, X[:6], Y[:6], X[6:], [32, 128], range(2), lr=0.1, batch_size=3, steps=4,
+        ...                      progress=False)
+        >>> r.gap.shape, r.f_net[128].shape, r.n_train             # tracked: 6 training then 2 test inputs
+        ((2, 2), torch.Size([5, 8]), 6)
     """
     n = X_train.shape[0]
     X_all = X_train if (arch.coupled or X_test is None) else torch.cat([X_train, X_test])
