@@ -1092,8 +1092,8 @@ def plot_share_vs_r(r, enrichment: dict, *, ax=None, marks: dict | None = None):
     the share of a kernel with no preferred pattern) against r, one curve per label, with the edge
     r = 1 and optional marked points {label: (r, value)}.
 
-    enrichment = `nk.checkerboard_share`(K) / ((s^dim - 1) / (size^dim - 1)); 1 means no preferred
-    pattern.  r = (1 - beta^2) E[sigma'(z)^2].
+    enrichment = share(K) / ((s^dim - 1) / (size^dim - 1)) with share from `nk.checkerboard_share`;
+    1 means no preferred pattern.  r = (1 - beta^2) E[sigma'(z)^2].
 
     Args:
         r: (R,) values of r.  enrichment: {label: (R,) positive values}.  ax: axis (new figure when None).
