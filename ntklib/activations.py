@@ -108,7 +108,25 @@ def gaussian_expectation(f, g, a, b, c, n: int = QUAD_NODES):
 
 
 def gaussian_mean(f, a, n: int = QUAD_NODES_1D):
-    """E[f(u)] for u ~ N(0, a), elementwise over a (1-D Gauss-Hermite)."""
+    """E[f(u)] for u ~ N(0, a), elementwise over the variances a (1-D Gauss-Hermite quadrature).
+
+        E[f(u)] = E_{z ~ N(0,1)}[f(sqrt(a) z)] ~= sum_i w_i f(sqrt(a) z_i)
+
+    with the n nodes z_i and weights w_i of the probabilists' Gauss-Hermite rule (exact for polynomials
+    of degree < 2n in z).  Negative a are treated as 0.  The fallback of `Activation.mean` (E sigma(u)).
+
+    Args:
+        f: elementwise torch function.
+        a: variances, a float64 tensor of any shape.
+        n: number of Gauss-Hermite nodes.
+    Returns:
+        tensor of the shape and dtype of a.
+    Example:
+        >>> from ntklib.activations import gaussian_mean
+        >>> a = torch.tensor([0.5, 1.0, 4.0], dtype=torch.float64)
+        >>> torch.allclose(gaussian_mean(torch.cos, a), torch.exp(-a / 2))     # E cos(u) = e^(-a/2)
+        True
+    """
     z, w = _nodes(n, a)
     return f(_safe_sqrt(a)[..., None] * z) @ w
 
@@ -128,7 +146,27 @@ def _hermite_functions(n: int, terms: int):
 
 
 def hermite_coefficients(f, a, n: int = QUAD_NODES_1D, terms: int = MEHLER_TERMS):
-    """alpha_k(a) = E_{z ~ N(0,1)}[f(sqrt(a) z) h_k(z)], k = 0..terms, shape a.shape + (terms + 1,)."""
+    """Hermite coefficients alpha_k(a) = E_{z ~ N(0,1)}[f(sqrt(a) z) h_k(z)], k = 0..terms.
+
+    h_k are the orthonormal (probabilists') Hermite polynomials, h_0 = 1, h_1 = z,
+    h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k + 1), so that f(sqrt(a) z) = sum_k alpha_k(a) h_k(z) and
+    sum_k alpha_k(a)^2 = E[f(u)^2], u ~ N(0, a) (Parseval).  Computed with one n-node Gauss-Hermite rule
+    per entry of a; these are the coefficients of Mehler's expansion (module docstring).
+
+    Args:
+        f: elementwise torch function.
+        a: variances, a float64 tensor of any shape.
+        n: number of Gauss-Hermite nodes.
+        terms: highest Hermite degree kept.
+    Returns:
+        tensor of shape a.shape + (terms + 1,), dtype of a.
+    Example:
+        >>> from ntklib.activations import hermite_coefficients
+        >>> a = torch.tensor(2.0, dtype=torch.float64)
+        >>> alpha = hermite_coefficients(torch.square, a, terms=3)   # u^2 = a h_0 + a sqrt(2) h_2
+        >>> torch.allclose(alpha, torch.tensor([2.0, 0.0, 2 * 2 ** 0.5, 0.0], dtype=torch.float64))
+        True
+    """
     z, sw, phi = (torch.as_tensor(t, dtype=a.dtype, device=a.device) for t in _hermite_functions(n, terms))
     return (f(_safe_sqrt(a)[..., None] * z) * sw) @ phi.T
 
@@ -136,8 +174,29 @@ def hermite_coefficients(f, a, n: int = QUAD_NODES_1D, terms: int = MEHLER_TERMS
 def mehler_expectation(f, g, a, b, c, terms: int = MEHLER_TERMS):
     """E[f(u) g(v)] for (u, v) ~ N(0, [[a, c], [c, b]]) by Mehler's expansion (module docstring).
 
+        E[f(u) g(v)] = sum_{k=0}^{terms} rho^k alpha_k(a) gamma_k(b),   rho = c / sqrt(a b) clipped to [-1, 1]
+
+    with alpha_k, gamma_k the `hermite_coefficients` of f and g (rho = 1 where a or b vanishes).
     a, b, c broadcast (e.g. a of shape (N, 1), b of shape (1, M), c of shape (N, M)); the Hermite
     coefficients are computed once per entry of a and of b, then summed by Horner's rule in rho.
+    This is how `Activation` computes dual kernels that have no closed form.
+
+    Args:
+        f, g: elementwise torch functions.
+        a, b: variances of u and v; c: their covariance (float64 tensors, broadcast together).
+        terms: highest Hermite degree kept.
+    Returns:
+        float64 tensor of the broadcast shape of a, b, c.
+    Example:
+        >>> from ntklib.activations import mehler_expectation
+        >>> a, b, c = (torch.tensor(x, dtype=torch.float64) for x in (1.0, 2.0, 0.5))
+        >>> round(float(mehler_expectation(torch.square, torch.square, a, b, c)), 10)   # a b + 2 c^2
+        2.5
+        >>> a, b = a.reshape(1, 1), torch.tensor([[1.0, 3.0]], dtype=torch.float64)
+        >>> c = torch.tensor([[0.5, -1.0]], dtype=torch.float64)
+        >>> torch.allclose(mehler_expectation(torch.erf, torch.erf, a, b, c),
+        ...                nk.get_activation("erf").dual(a, b, c))                     # closed form
+        True
     """
     A = hermite_coefficients(f, a, terms=terms)
     B = A if (g is f and b is a) else hermite_coefficients(g, b, terms=terms)

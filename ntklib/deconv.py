@@ -83,9 +83,23 @@ def pixel_levels(depth, stride=2, dim=1):
     """m(p, p') for every pair of output pixels (row-major flattening), an int64 tensor (P, P).
 
     m is the number of top layers whose filter taps agree on the two ancestor paths: the s-adic valuation
-    of p - p' capped at `depth` (in 2-D the smaller of the two axes'); m = depth iff p = p'.
+    of p - p' capped at `depth` (in 2-D the smaller of the two axes'); m = depth iff p = p'.  The pixel
+    NTK is Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with T from `deconv_ntk_levels`.
+
+    Args:
+        depth: number of transposed-convolution layers L >= 1; the output has stride^L pixels per axis.
+        stride: s >= 2.
+        dim: 1 (signals) or 2 (images).
+    Returns:
+        int64 tensor (P, P), P = stride^(depth dim), entries in {0..depth}.
+    Example:
         >>> nk.pixel_levels(2, 2, 1)
-        tensor([[2, 0, 1, 0], [0, 2, 0, 1], [1, 0, 2, 0], [0, 1, 0, 2]])
+        tensor([[2, 0, 1, 0],
+                [0, 2, 0, 1],
+                [1, 0, 2, 0],
+                [0, 1, 0, 2]])
+        >>> nk.pixel_levels(2, 2, 2).shape                  # 4 x 4 images, 16 pixels
+        torch.Size([16, 16])
     """
     depth = check_depth(depth)
     stride, dim = _check_stride_dim(stride, dim)
@@ -98,7 +112,20 @@ def pixel_levels(depth, stride=2, dim=1):
 
 
 def checkerboard_v(depth, stride=2, dim=1):
-    """v(p, p') = min(m(p, p'), depth - 1): the largest v in {0..L-1} with s^v dividing p - p' (per axis)."""
+    """v(p, p') = min(m(p, p'), depth - 1): the largest v in {0..L-1} with s^v dividing p - p' (per axis).
+
+    The exponent of the checkerboard bounds (DESIGN.md §1): in the freeze
+    Theta_{p,p'}(x, y) / Theta_{p,p}(x, x) lies between `checkerboard_lower_bound` and
+    `checkerboard_upper_bound` = (1 - r^(v+1)) / (1 - r^L), evaluated at this v.
+
+    Args:
+        depth: number of layers L >= 1.  stride: s >= 2.  dim: 1 or 2.
+    Returns:
+        int64 tensor (P, P), P = stride^(depth dim), entries in {0..depth-1}.
+    Example:
+        >>> nk.checkerboard_v(3, 2, 1)[0]                    # pixel 0 against pixels 0..7
+        tensor([2, 0, 1, 0, 2, 0, 1, 0])
+    """
     return pixel_levels(depth, stride, dim).clamp(max=depth - 1)
 
 
@@ -115,8 +142,19 @@ def deconv_ntk_levels(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=to
         X: latent codes (N, n_0).  Y: (M, n_0); None means X.
         depth: number of transposed-convolution layers L >= 1.
         activation, beta: as for nk.ntk.
+        dtype, device: of the computation.
     Returns:
-        tensor (depth + 1, N, M).
+        tensor (depth + 1, N, M): T[m] is the NTK of two output pixels at level m; T[0] = beta^2 (the
+        two pixels share only the last layer's bias), T[depth] = nk.ntk(X, Y, depth=depth, ...) (p = p').
+    Example:
+        >>> X = [[1.0, -1.0], [1.0, 1.0]]
+        >>> T = nk.deconv_ntk_levels(X, depth=3, activation="relu", beta=0.1)
+        >>> T.shape
+        torch.Size([4, 2, 2])
+        >>> torch.allclose(T[0], torch.full((2, 2), 0.01, dtype=torch.float64))   # beta^2
+        True
+        >>> torch.allclose(T[3], nk.ntk(X, depth=3, activation="relu", beta=0.1))
+        True
     """
     depth = check_depth(depth)
     beta = check_beta(beta)
@@ -168,10 +206,26 @@ def deconv_ntk(X, Y=None, *, depth, stride=2, dim=1, activation="relu", beta=0.1
 def upsample_conv(a, W):
     """Transposed convolution with kernel = stride and no padding, as one tensor contraction.
 
-    a: (N, C_in, S) or (N, C_in, S, S);  W: (C_in, C_out, s) or (C_in, C_out, s, s) (torch's
-    conv_transpose layout).  out[n, i, q s + k] = sum_j W[j, i, k] a[n, j, q] (per axis), which equals
+    out[n, i, q s + k] = sum_j W[j, i, k] a[n, j, q] (per axis), which equals
     F.conv_transpose1d/2d(a, W, stride=s) but runs as a matrix product (torch's float64 CPU transposed
-    convolution backward is ~100x slower at these sizes).
+    convolution backward is ~100x slower at these sizes).  No scaling and no bias: DeconvGenerator adds
+    those.
+
+    Args:
+        a: input (N, C_in, S) or (N, C_in, S, S).
+        W: filters (C_in, C_out, s) or (C_in, C_out, s, s) (torch's conv_transpose layout); s is the
+            stride and the filter size.
+    Returns:
+        tensor (N, C_out, S s) or (N, C_out, S s, S s).
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> a = torch.randn(2, 3, 4, generator=g, dtype=torch.float64)
+        >>> W = torch.randn(3, 5, 2, generator=g, dtype=torch.float64)
+        >>> out = nk.upsample_conv(a, W)
+        >>> out.shape
+        torch.Size([2, 5, 8])
+        >>> torch.allclose(out, torch.nn.functional.conv_transpose1d(a, W, stride=2))
+        True
     """
     n, s = a.shape[0], W.shape[2]
     if a.ndim == 3:
@@ -383,6 +437,14 @@ def empirical_pixel_ntk(gen: DeconvGenerator, X, Y=None, *, fast=True):
             that of the batch output.
     Returns:
         tensor (N, M, O, O) with O = n_out * P outputs per input (P for one channel), flattened row-major.
+    Example:
+        >>> gen = nk.DeconvGenerator(4, 16, 2, stride=2, dim=1, seed=0)
+        >>> X = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        >>> K = nk.empirical_pixel_ntk(gen, X)
+        >>> K.shape                                          # 3 codes, 4 pixels
+        torch.Size([3, 3, 4, 4])
+        >>> torch.allclose(K, nk.empirical_pixel_ntk(gen, X, fast=False))   # tree formula = J J^T
+        True
     """
     p = next(gen.parameters())
     X, Y = as_input_pair(X, Y, dtype=p.dtype, device=p.device)
@@ -395,7 +457,23 @@ def empirical_pixel_ntk(gen: DeconvGenerator, X, Y=None, *, fast=True):
 # ---- bounds of the checkerboard theorem -----------------------------------------------------------
 
 def checkerboard_upper_bound(r, v, depth):
-    """(1 - r^(v+1)) / (1 - r^L), elementwise in v (tensor or array); (v+1)/L at r = 1."""
+    """Upper bound of the checkerboard theorem: (1 - r^(v+1)) / (1 - r^L), elementwise in v.
+
+    Bounds Theta_{p,p'}(x, y) / Theta_{p,p}(x, x) for pixels at level v = `checkerboard_v` (any r, any
+    standardised sigma, |x|^2 = n_0; module docstring); the limit (v+1)/L is used at r = 1.
+
+    Args:
+        r: r(sigma, beta) = (1 - beta^2) E[sigma'(z)^2], a float (nk.r_value).
+        v: levels in {0..L-1} (int, list, array or tensor).
+        depth: number of layers L.
+    Returns:
+        float64 tensor of the shape of v; 1 at v = L - 1.
+    Example:
+        >>> nk.checkerboard_upper_bound(0.5, [0, 1, 2], 3)
+        tensor([0.5714, 0.8571, 1.0000], dtype=torch.float64)
+        >>> nk.checkerboard_upper_bound(1.0, [0, 1, 2], 3)
+        tensor([0.3333, 0.6667, 1.0000], dtype=torch.float64)
+    """
     v = torch.as_tensor(v, dtype=torch.float64)
     if abs(r - 1.0) < 1e-12:
         return (v + 1) / depth
@@ -403,13 +481,46 @@ def checkerboard_upper_bound(r, v, depth):
 
 
 def checkerboard_lower_bound(r, v, depth, c1):
-    """(1 - r^(v+1)) / (1 - r^L) - C1 (v+1) r^v, elementwise in v."""
+    """Lower bound of the checkerboard theorem in the freeze: (1 - r^(v+1)) / (1 - r^L) - C1 (v+1) r^v.
+
+    Holds for r < 1 and smooth sigma with a constant C1 the theorem does not give (fit it with
+    `fit_c1`); elementwise in v.
+
+    Args:
+        r: r(sigma, beta), a float.
+        v: levels in {0..L-1} (int, list, array or tensor).
+        depth: number of layers L.
+        c1: the constant C1 >= 0.
+    Returns:
+        float64 tensor of the shape of v.
+    Example:
+        >>> nk.checkerboard_lower_bound(0.5, [0, 1, 2], 3, c1=0.1)
+        tensor([0.4714, 0.7571, 0.9250], dtype=torch.float64)
+    """
     v = torch.as_tensor(v, dtype=torch.float64)
     return checkerboard_upper_bound(r, v, depth) - c1 * (v + 1) * r ** v
 
 
 def fit_c1(ratio, v, r, depth) -> float:
-    """The smallest C1 >= 0 for which the lower bound holds at every given pair: max (upper - ratio)/((v+1) r^v)."""
+    """The smallest C1 >= 0 for which the lower bound holds at every given pair.
+
+        C1 = max(0, max_i (upper(v_i) - ratio_i) / ((v_i + 1) r^v_i)),  upper = checkerboard_upper_bound
+
+    Args:
+        ratio: measured Theta_{p,p'}(x, y) / Theta_{p,p}(x, x) (any shape).
+        v: their levels (`checkerboard_v`), same shape.
+        r: r(sigma, beta) > 0.
+        depth: number of layers L.
+    Returns:
+        float.
+    Example:
+        >>> ratio, v = [0.5, 0.8], [0, 1]
+        >>> c1 = nk.fit_c1(ratio, v, 0.5, 3)
+        >>> round(c1, 4)
+        0.0714
+        >>> bool((nk.checkerboard_lower_bound(0.5, v, 3, c1) <= torch.tensor(ratio) + 1e-12).all())
+        True
+    """
     ratio = torch.as_tensor(ratio, dtype=torch.float64)
     v = torch.as_tensor(v, dtype=torch.float64)
     gap = (checkerboard_upper_bound(r, v, depth) - ratio) / ((v + 1) * r ** v)
@@ -420,7 +531,22 @@ def fit_c1(ratio, v, r, depth) -> float:
 
 def stride_frequencies(size, stride=2, dim=1):
     """Boolean mask over the DFT grid (size,)*dim: the non-zero frequencies k with k_i multiple of
-    size/stride on every axis - the patterns that repeat every `stride` pixels (checkerboards)."""
+    size/stride on every axis - the patterns that repeat every `stride` pixels (checkerboards).
+
+    There are stride^dim - 1 of them (k_i in {0, size/stride, ..., (stride-1) size/stride}, not all 0).
+
+    Args:
+        size: pixels per axis, a multiple of stride.
+        stride: the period s.
+        dim: 1 or 2.
+    Returns:
+        bool tensor of shape (size,) or (size, size), indexed like torch.fft.fftn's output.
+    Example:
+        >>> nk.stride_frequencies(8, 2, 1)
+        tensor([False, False, False, False,  True, False, False, False])
+        >>> int(nk.stride_frequencies(8, 2, 2).sum())         # (0, 4), (4, 0), (4, 4)
+        3
+    """
     size, stride = check_positive_int(size, "size"), check_positive_int(stride, "stride")
     if size % stride:
         raise ValueError(f"size: got {size}, not a multiple of stride={stride}")
@@ -435,8 +561,22 @@ def stride_frequencies(size, stride=2, dim=1):
 def fourier_mass(K, size, dim=1):
     """Kernel mass per spatial frequency: mass_k = u_k^* K u_k with u_k the unit Fourier mode k.
 
-    K: (..., P, P) with P = size^dim (pixels row-major).  Returns (..., size) or (..., size, size),
-    real, summing to trace(K); for a translation-invariant (circulant) kernel these are its eigenvalues.
+    u_k(p) = exp(2 pi i k.p / size) / sqrt(P).  The masses are real, sum to trace(K), and for a
+    translation-invariant (circulant) kernel they are its eigenvalues.
+
+    Args:
+        K: pixel kernel(s) (..., P, P) with P = size^dim (pixels row-major).
+        size: pixels per axis.
+        dim: 1 or 2.
+    Returns:
+        float64 tensor (..., size) or (..., size, size), indexed like torch.fft.fftn's output.
+    Example:
+        >>> nk.fourier_mass(torch.eye(4, dtype=torch.float64), 4)          # white: equal mass
+        tensor([1., 1., 1., 1.], dtype=torch.float64)
+        >>> u = torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64)
+        >>> mass = nk.fourier_mass(u[:, None] * u[None, :], 4)            # period-2 pattern
+        >>> int(mass.argmax()), round(float(mass.sum()), 6)                 # frequency 2, trace 4
+        (2, 4.0)
     """
     K = torch.as_tensor(K)
     P = size ** dim
@@ -456,7 +596,20 @@ def fourier_mass(K, size, dim=1):
 def checkerboard_share(K, size, stride=2, dim=1):
     """Share of a pixel kernel's non-constant mass at the stride frequencies (period-s patterns):
     sum_{k in stride_frequencies} mass_k / sum_{k != 0} mass_k.  Compare with the uniform share
-    (stride^dim - 1)/(size^dim - 1) of a kernel with no preferred pattern (the identity)."""
+    (stride^dim - 1)/(size^dim - 1) of a kernel with no preferred pattern (the identity).
+
+    Args:
+        K: pixel kernel(s) (..., P, P) with P = size^dim.
+        size: pixels per axis.  stride: the period s.  dim: 1 or 2.
+    Returns:
+        float64 tensor over the leading dims of K, in [0, 1] for a positive semi-definite K.
+    Example:
+        >>> round(float(nk.checkerboard_share(torch.eye(8, dtype=torch.float64), 8)), 4)   # 1/7
+        0.1429
+        >>> K = nk.deconv_ntk([[1.0, -1.0]], depth=3, stride=2)[0, 0]     # 8 pixels
+        >>> round(float(nk.checkerboard_share(K, 8)), 4)
+        0.2244
+    """
     mass = fourier_mass(K, size, dim)
     mask = stride_frequencies(size, stride, dim)
     flat = mass.reshape(*mass.shape[: mass.ndim - dim], -1)
@@ -468,8 +621,23 @@ def checkerboard_share(K, size, stride=2, dim=1):
 def eigen_images(K, size, dim=1, k=4):
     """Top-k eigenvalues and eigenvectors of a symmetric (P, P) pixel kernel, vectors as images.
 
-    Returns (eigenvalues (k,), images (k, size) or (k, size, size)), largest first; the sign of each
-    vector is fixed so that its largest-magnitude entry is positive (deterministic pictures).
+    The NTK PCA of pixels: K (symmetrised as (K + K^T)/2) = sum_j lambda_j v_j v_j^T, lambda_1 >= ...;
+    the sign of each vector is fixed so that its largest-magnitude entry is positive (deterministic
+    pictures).
+
+    Args:
+        K: pixel kernel (P, P), P = size^dim (pixels row-major), e.g. nk.deconv_ntk(...)[i, i].
+        size: pixels per axis.  dim: 1 or 2.
+        k: how many eigenpairs.
+    Returns:
+        (eigenvalues, float64 (k,), largest first; unit eigenvectors as images, (k, size) or (k, size, size)).
+    Example:
+        >>> K = nk.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2)[0, 0]     # 4 x 4 images
+        >>> lam, images = nk.eigen_images(K, 4, dim=2, k=3)
+        >>> images.shape
+        torch.Size([3, 4, 4])
+        >>> bool(lam[0] >= lam[1] >= lam[2])
+        True
     """
     K = torch.as_tensor(K, dtype=torch.float64)
     lam, V = torch.linalg.eigh((K + K.T) / 2)

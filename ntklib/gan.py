@@ -44,13 +44,45 @@ NORM_EPS = 1e-5
 # ---- the ring of Gaussians ------------------------------------------------------------------------
 
 def ring_centres(modes=8, radius=2.0, dtype=torch.float32):
-    """The `modes` centres radius (cos 2 pi k/modes, sin 2 pi k/modes), shape (modes, 2)."""
+    """The centres of the ring of Gaussians: c_k = radius (cos 2 pi k/modes, sin 2 pi k/modes), k = 0..modes-1.
+
+    Args:
+        modes: number of centres K.
+        radius: radius of the ring.
+        dtype: of the result (computed in float64).
+    Returns:
+        tensor (modes, 2).
+    Example:
+        >>> from ntklib import gan
+        >>> c = gan.ring_centres(8, radius=2.0)
+        >>> c.shape, c[0]
+        (torch.Size([8, 2]), tensor([2., 0.]))
+        >>> torch.allclose(c.norm(dim=1), torch.full((8,), 2.0))
+        True
+    """
     g = 2 * math.pi * torch.arange(modes, dtype=torch.float64) / modes
     return (radius * torch.stack([torch.cos(g), torch.sin(g)], 1)).to(dtype)
 
 
 def ring_of_gaussians(n, *, modes=8, radius=2.0, std=0.05, generator=None, dtype=torch.float32):
-    """n samples of the uniform mixture of N(centre_k, std^2 I), k = 1..modes, shape (n, 2)."""
+    """n samples of the uniform mixture (1/K) sum_k N(c_k, std^2 I_2), c_k = ring_centres(K, radius).
+
+    Args:
+        n: number of samples.
+        modes: number of mixture components K.  radius: radius of the ring of centres.
+        std: standard deviation of each component.
+        generator: a torch.Generator for reproducible draws (None: the global generator).
+        dtype: of the samples.
+    Returns:
+        tensor (n, 2).
+    Example:
+        >>> from ntklib import gan
+        >>> x = gan.ring_of_gaussians(1000, generator=torch.Generator().manual_seed(0))
+        >>> x.shape
+        torch.Size([1000, 2])
+        >>> int(gan.mode_coverage(x, gan.ring_centres(8), std=0.05)["covered"])   # all 8 modes
+        8
+    """
     c = ring_centres(modes, radius, dtype)
     k = torch.randint(modes, (n,), generator=generator)
     return c[k] + std * torch.randn(n, 2, generator=generator, dtype=dtype)
@@ -66,6 +98,13 @@ def mode_coverage(samples, centres, std, *, threshold=3.0, min_share=0.02):
     Returns:
         dict of tensors over the leading dims: "covered" (number of modes covered), "good" (share of good
         samples), "counts" (..., K) good samples per mode.
+    Example:
+        >>> from ntklib import gan
+        >>> centres = gan.ring_centres(8)
+        >>> collapsed = centres[:1].expand(100, 2)           # every sample on mode 0
+        >>> score = gan.mode_coverage(collapsed, centres, std=0.05)
+        >>> int(score["covered"]), float(score["good"])
+        (1, 1.0)
     """
     d = torch.cdist(samples.to(centres.dtype), centres.expand(*samples.shape[:-2], *centres.shape))
     dist, nearest = d.min(-1)
@@ -83,10 +122,28 @@ class EnsembleMLP(nn.Module):
 
         z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  a^(l+1) = norm(sigma(z^(l+1)))
 
-    for each of the M members (its own W, b ~ N(0, 1)).  norm: None, or "batch" (each hidden unit
-    standardised over the member's batch after its nonlinearity, no affine parameters, variance
-    regularised by norm_eps).
+    for each of the M members (its own W, b ~ N(0, 1)), f = z^(L).
+
+    Args:
+        n_models: number of members M.
+        n_in: input dimension n_0.  width: hidden width.  depth: number of weight layers L >= 1.
+        n_out: output dimension.
+        activation: a name, nk.normalized(...), ... or a torch callable.
+        beta: weight/bias balance in [0, 1].
+        norm: None, or "batch" (each hidden unit standardised over the member's batch after its
+            nonlinearity, no affine parameters, variance regularised by norm_eps).
+        seed: seeds the N(0, 1) initialisation of all members.
+        dtype: of the parameters.
+        norm_eps: added to the batch variance when norm="batch".
     Forward: (M, n, n_in) -> (M, n, n_out)  (a (n, n_in) input is shared by all members).
+    Example:
+        >>> from ntklib import gan
+        >>> G = gan.EnsembleMLP(3, 2, 16, 2, n_out=2, seed=0)
+        >>> out = G(torch.zeros(5, 2))                         # one batch for all 3 members
+        >>> out.shape
+        torch.Size([3, 5, 2])
+        >>> bool((out[0] != out[1]).any())                     # members are independent networks
+        True
     """
 
     def __init__(self, n_models, n_in, width, depth, *, n_out=1, activation="relu", beta=0.1, norm=None,
@@ -128,7 +185,22 @@ class EnsembleMLP(nn.Module):
 
 @dataclass
 class ToyGANRecord:
-    """What `train_toy_gan` recorded, per recorded step and ensemble member."""
+    """What `train_toy_gan` recorded, per recorded step and ensemble member.
+
+    Args:
+        steps: (T,) the recorded training steps (0 = initialisation).
+        covered: (T, M) modes covered (mode_coverage) by each member's n_eval samples.
+        good: (T, M) share of good samples.
+        samples: (M, n_eval, 2) samples at the end of training.
+        initial: (M, n_eval, 2) samples at initialisation (same latent codes).
+    Example:
+        >>> from ntklib import gan
+        >>> G = gan.EnsembleMLP(2, 2, 16, 2, n_out=2, seed=0)
+        >>> D = gan.EnsembleMLP(2, 2, 16, 2, seed=1)
+        >>> rec = gan.train_toy_gan(G, D, steps=4, batch=16, n_eval=50, record_every=2, progress=False)
+        >>> rec.steps, rec.covered.shape, tuple(rec.samples.shape)
+        (array([0, 2, 4]), (3, 2), (2, 50, 2))
+    """
     steps: np.ndarray           # (T,)
     covered: np.ndarray         # (T, M) modes covered
     good: np.ndarray            # (T, M) share of good samples
@@ -154,10 +226,35 @@ def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, 
                   record_every=100, seed=0, progress=None, desc="GAN") -> ToyGANRecord:
     """Non-saturating GAN training (Goodfellow et al. 2014) of M generator/discriminator pairs at once.
 
-    Each step: one Adam step of the discriminators on fresh real and generated batches, then one of the
-    generators.  Latent codes z ~ N(0, I_latent_dim).  Every `record_every` steps the generators draw
-    n_eval samples from fixed latent codes, scored by `mode_coverage` (threshold 3 std, 2% per mode).
-    Deterministic given `seed` and the models' own seeds.
+    Losses (member by member, summed over the M members, batch means; D returns logits):
+        discriminator:  -log sigmoid(D(x_real)) - log(1 - sigmoid(D(G(z))))
+        generator:      -log sigmoid(D(G(z)))             (non-saturating)
+    Each step: one Adam step of the discriminators (betas (0.5, 0.999)) on fresh real and generated
+    batches, then one step of the generators (Adam, or plain gradient descent with optimizer_g="sgd").
+    Latent codes z ~ N(0, I_latent_dim).  Every `record_every` steps (and at the last) the generators
+    draw n_eval samples from fixed latent codes, scored by `mode_coverage` (threshold 3 std, 2% per
+    mode).  Deterministic given `seed` and the models' own seeds.
+
+    Args:
+        generator: EnsembleMLP with n_out = 2 (latent codes -> points in the plane).
+        discriminator: EnsembleMLP with n_in = 2, n_out = 1 and the same number of members.
+        steps: number of training steps.  batch: real and generated samples per member and step.
+        lr_g, lr_d: learning rates of the generators and discriminators.
+        optimizer_g: "adam" or "sgd" for the generators.
+        latent_dim: dimension of z; None means the generator's input dimension.
+        modes, radius, std: the ring of Gaussians (ring_of_gaussians).
+        n_eval: samples per member for each recorded score.  record_every: steps between records.
+        seed: seeds the data, the latent codes and the batches.
+        progress: show a tqdm bar (None: unless nk.quiet()).  desc: the bar's label.
+    Returns:
+        ToyGANRecord.
+    Example:
+        >>> from ntklib import gan
+        >>> G = gan.EnsembleMLP(2, 2, 16, 2, n_out=2, seed=0)
+        >>> D = gan.EnsembleMLP(2, 2, 16, 2, seed=1)
+        >>> rec = gan.train_toy_gan(G, D, steps=3, batch=16, n_eval=50, record_every=2, progress=False)
+        >>> rec.steps, rec.good.shape                          # recorded at 0, every 2, and the last step
+        (array([0, 2, 3]), (3, 2))
     """
     steps = int(steps)
     M = generator.n_models
@@ -208,8 +305,21 @@ def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, 
 # ---- DCGAN on digits ------------------------------------------------------------------------------
 
 def digit_images(size=16):
-    """scikit-learn's 1797 8x8 digits, bilinearly upsampled to size x size, scaled to [-1, 1]:
-    a float32 tensor (1797, 1, size, size)."""
+    """scikit-learn's 1797 8x8 digits, bilinearly upsampled to size x size, scaled to [-1, 1].
+
+    Pixel values v in {0..16} become 2 v/16 - 1 before the (bilinear, align_corners=False) upsampling.
+    Needs scikit-learn (the [dev] extra).
+
+    Args:
+        size: pixels per axis of the returned images.
+    Returns:
+        float32 tensor (1797, 1, size, size).
+    Example:
+        >>> from ntklib import gan
+        >>> x = gan.digit_images(16)
+        >>> x.shape, float(x.min()), float(x.max())
+        (torch.Size([1797, 1, 16, 16]), -1.0, 1.0)
+    """
     from sklearn.datasets import load_digits  # optional dependency (the [dev] extra)
 
     X = torch.as_tensor(load_digits().images, dtype=torch.float32)[:, None] / 16.0
@@ -220,10 +330,24 @@ def digit_images(size=16):
 def checkerboard_score(images, stride=2):
     """Share of each image's non-constant spectral power at the stride frequencies (period-s patterns).
 
-    images: (..., S, S).  Power |FFT|^2 at the non-zero frequencies with every coordinate a multiple of
-    S/stride, divided by the power at all non-zero frequencies.  A smooth image scores ~0; a pure
-    checkerboard (-1)^(i+j) scores 1; white noise scores (stride^2 - 1)/(S^2 - 1).
-    Returns a tensor over the leading dims.
+    Power |FFT|^2 at the non-zero frequencies with every coordinate a multiple of S/stride
+    (nk.stride_frequencies), divided by the power at all non-zero frequencies.  A smooth image scores ~0;
+    a pure checkerboard (-1)^(i+j) scores 1; white noise scores (stride^2 - 1)/(S^2 - 1) on average.
+
+    Args:
+        images: (..., S, S), S a multiple of stride.
+        stride: the period s of the patterns.
+    Returns:
+        float64 tensor over the leading dims.
+    Example:
+        >>> from ntklib import gan
+        >>> i = torch.arange(8)
+        >>> board = (-1.0) ** (i[:, None] + i[None, :])
+        >>> round(float(gan.checkerboard_score(board)), 6)
+        1.0
+        >>> ramp = i[:, None] + 0.0 * i[None, :]                 # smooth: no period-2 power
+        >>> float(gan.checkerboard_score(ramp)) < 0.05
+        True
     """
     S = images.shape[-1]
     P = torch.fft.fft2(images.to(torch.float64)).abs() ** 2
@@ -234,7 +358,22 @@ def checkerboard_score(images, stride=2):
 
 
 class ImageDiscriminator(nn.Module):
-    """A small MLP discriminator on flattened images (standard PyTorch parametrisation, LeakyReLU 0.2)."""
+    """A small MLP discriminator on flattened images (standard PyTorch parametrisation, LeakyReLU 0.2).
+
+        Flatten -> Linear(size^2, width) -> LeakyReLU(0.2) -> Linear(width, width // 2) -> LeakyReLU(0.2)
+                -> Linear(width // 2, 1)          (one logit per image)
+
+    Args:
+        size: pixels per axis of the (1-channel) images.
+        width: width of the first hidden layer.
+        seed: seeds the PyTorch default initialisation (the global generator is left untouched).
+    Forward: (N, 1, size, size) -> (N, 1), float32 parameters.
+    Example:
+        >>> from ntklib import gan
+        >>> D = gan.ImageDiscriminator(size=8, width=32, seed=0)
+        >>> D(torch.zeros(4, 1, 8, 8)).shape
+        torch.Size([4, 1])
+    """
 
     def __init__(self, size=16, width=256, seed=0):
         super().__init__()
@@ -248,12 +387,25 @@ class ImageDiscriminator(nn.Module):
 
 
 def sample_diversity(images):
-    """Share of the pixel variance that is variation between samples: images (n, ...) ->
+    """Share of the pixel variance that is variation between samples:
 
         mean_p Var_samples(x_p) / Var_{samples, pixels}(x)   in [0, 1],
 
     0 for a generator that has collapsed to one image (whatever the image), ~1 for independent samples
-    of a stationary image distribution; scale invariant."""
+    of a stationary image distribution; scale invariant.
+
+    Args:
+        images: (n, ...) n samples (e.g. (n, 1, S, S)).
+    Returns:
+        float.
+    Example:
+        >>> from ntklib import gan
+        >>> x = torch.randn(100, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        >>> round(gan.sample_diversity(x), 2)                    # independent noise
+        0.99
+        >>> gan.sample_diversity(x[:1].expand(100, 1, 8, 8))     # mode collapse
+        0.0
+    """
     x = images.to(torch.float64).reshape(images.shape[0], -1)
     total = x.var(unbiased=False)
     return float(x.var(0, unbiased=False).mean() / torch.clamp(total, min=1e-300))
@@ -261,6 +413,23 @@ def sample_diversity(images):
 
 @dataclass
 class DCGANRecord:
+    """What `train_dcgan` recorded, per recorded step.
+
+    Args:
+        steps: (T,) the recorded training steps (0 = initialisation).
+        score: (T,) mean checkerboard_score of n_eval generated images (fixed latent codes).
+        diversity: (T,) sample_diversity of the same images.
+        samples: (n_show, 1, S, S) generated at the end from fixed codes.
+        initial: (n_show, 1, S, S) generated at initialisation from the same codes.
+    Example:
+        >>> from ntklib import gan
+        >>> G = nk.DeconvGenerator(8, 16, 3, stride=2, dim=2, dtype=torch.float32, seed=0)
+        >>> D = gan.ImageDiscriminator(size=8, width=32, seed=0)
+        >>> data = gan.digit_images(8)[:64]
+        >>> rec = gan.train_dcgan(G, D, data, steps=2, batch=16, n_eval=32, n_show=4, progress=False)
+        >>> rec.steps, rec.score.shape, tuple(rec.samples.shape)
+        (array([0, 2]), (2,), (4, 1, 8, 8))
+    """
     steps: np.ndarray           # (T,)
     score: np.ndarray           # (T,) mean checkerboard score of n_eval generated images
     diversity: np.ndarray       # (T,) sample_diversity of the same images
@@ -273,11 +442,38 @@ def train_dcgan(generator, discriminator, data, *, steps, batch=64, lr_g=2e-4, l
                 desc="DCGAN") -> DCGANRecord:
     """Non-saturating GAN training of an image generator (e.g. nk.DeconvGenerator, dim=2, float32).
 
+    Losses (batch means, D returns logits): discriminator -log sigmoid(D(x_real)) - log(1 - sigmoid(D(G(z)))),
+    generator -log sigmoid(D(G(z))), z ~ N(0, I_n_in).
     Adam(betas=(0.5, 0.999)) for the discriminator; for the generator Adam too, or plain gradient
     descent (optimizer_g="sgd"), the dynamics the NTK describes.  One discriminator step then one
     generator step per iteration, real
-    batches drawn from `data` (N, 1, S, S).  Every `record_every` steps: mean checkerboard score of
-    n_eval images from fixed latent codes.  Deterministic given `seed` and the models' own seeds.
+    batches drawn from `data` (N, 1, S, S).  Every `record_every` steps (and at the last): mean
+    checkerboard score and sample diversity of n_eval images from fixed latent codes.  Deterministic
+    given `seed` and the models' own seeds.
+
+    Args:
+        generator: module with attribute n_in, mapping (n, n_in) codes to (n, 1, S, S) images of
+            data's dtype.
+        discriminator: module mapping (n, 1, S, S) images to (n, 1) logits (e.g. ImageDiscriminator).
+        data: real images (N, 1, S, S).
+        steps: number of training steps.  batch: real and generated images per step.
+        lr_g, lr_d: learning rates.  optimizer_g: "adam" or "sgd" for the generator.
+        stride: period of the checkerboard_score.
+        n_eval: images per recorded score.  n_show: images kept in the record.
+        record_every: steps between records.
+        seed: seeds the latent codes and the batches.
+        progress: show a tqdm bar (None: unless nk.quiet()).  desc: the bar's label.
+    Returns:
+        DCGANRecord.
+    Example:
+        >>> from ntklib import gan
+        >>> G = nk.DeconvGenerator(8, 16, 3, stride=2, dim=2, dtype=torch.float32, seed=0)
+        >>> D = gan.ImageDiscriminator(size=8, width=32, seed=0)
+        >>> data = gan.digit_images(8)[:64]
+        >>> rec = gan.train_dcgan(G, D, data, steps=3, batch=16, n_eval=32, n_show=4, record_every=2,
+        ...                       progress=False)
+        >>> rec.steps, tuple(rec.initial.shape)
+        (array([0, 2, 3]), (4, 1, 8, 8))
     """
     steps = int(steps)
     dtype = data.dtype

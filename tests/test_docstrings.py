@@ -14,11 +14,6 @@ docstring audit); this file makes the same promise a test:
 
 No numerical tolerance is involved here: each doctest compares its printed output exactly, and the
 examples print rounded numbers, shapes or booleans so that a different BLAS cannot change them.
-
-PENDING lists the gaps that were known when this file was written, in modules whose owners were still
-writing them (deconv.py and gan.py, notebook 06) or outside the docstring pass (three quadrature
-helpers of activations.py).  The comparison is exact both ways: a new gap fails, and so does a listed
-gap that has been fixed (delete its line), so the list can only shrink.
 """
 from __future__ import annotations
 
@@ -41,39 +36,6 @@ import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
 MODULES = sorted(m.name for m in pkgutil.iter_modules(ntklib.__path__) if not m.name.startswith("_"))
 ARGS = re.compile(r"^\s*(Args|Arguments|Parameters)\s*:", re.M)
 RETURNS = re.compile(r"^\s*(Returns?|Yields?)\b", re.M)
-
-# name -> the sections it still lacks (see the module docstring: delete a line once it is fixed).
-PENDING = {
-    "ntklib.activations.gaussian_mean": ["Args", "Returns", "Example"],
-    "ntklib.activations.mehler_expectation": ["Args", "Returns", "Example"],
-    "ntklib.activations.hermite_coefficients": ["Args", "Returns", "Example"],
-    "ntklib.deconv.deconv_ntk_levels": ["Example"],
-    "ntklib.deconv.pixel_levels": ["Args", "Returns"],
-    "ntklib.deconv.checkerboard_v": ["Args", "Returns", "Example"],
-    "ntklib.deconv.empirical_pixel_ntk": ["Example"],
-    "ntklib.deconv.checkerboard_upper_bound": ["Args", "Returns", "Example"],
-    "ntklib.deconv.checkerboard_lower_bound": ["Args", "Returns", "Example"],
-    "ntklib.deconv.fit_c1": ["Args", "Returns", "Example"],
-    "ntklib.deconv.stride_frequencies": ["Args", "Returns", "Example"],
-    "ntklib.deconv.fourier_mass": ["Args", "Returns", "Example"],
-    "ntklib.deconv.checkerboard_share": ["Args", "Returns", "Example"],
-    "ntklib.deconv.eigen_images": ["Args", "Example"],
-    "ntklib.deconv.upsample_conv": ["Args", "Returns", "Example"],
-    "ntklib.gan.ring_centres": ["Args", "Returns", "Example"],
-    "ntklib.gan.ring_of_gaussians": ["Args", "Returns", "Example"],
-    "ntklib.gan.mode_coverage": ["Example"],
-    "ntklib.gan.EnsembleMLP": ["Args", "Example"],
-    "ntklib.gan.ToyGANRecord": ["Args", "Example"],
-    "ntklib.gan.train_toy_gan": ["Args", "Returns", "Example"],
-    "ntklib.gan.digit_images": ["Args", "Returns", "Example"],
-    "ntklib.gan.checkerboard_score": ["Args", "Example"],
-    "ntklib.gan.sample_diversity": ["Args", "Returns", "Example"],
-    "ntklib.gan.ImageDiscriminator": ["Args", "Example"],
-    "ntklib.gan.DCGANRecord": ["Args", "Example"],
-    "ntklib.gan.train_dcgan": ["Args", "Returns", "Example"],
-}
-# docstrings whose example fails (the printed tensor is on one line; torch prints one row per line)
-PENDING_DOCTEST_FAILURES = {"ntklib.deconv.pixel_levels"}
 
 
 def _module(name):
@@ -110,12 +72,9 @@ def _gaps(obj):
     return missing
 
 
-def _compare(found: dict, expected: dict, what: str):
-    new = {k: v for k, v in found.items() if expected.get(k) != v}
-    fixed = sorted(set(expected) - set(found))
-    lines = [f"  {k}: missing {', '.join(v)}" for k, v in sorted(new.items())]
-    lines += [f"  {k}: {what} now complete - delete its line from PENDING in tests/test_docstrings.py"
-              for k in fixed]
+def _assert_complete(found: dict):
+    """found: name -> the sections it lacks; any entry fails."""
+    lines = [f"  {k}: missing {', '.join(v)}" for k, v in sorted(found.items())]
     assert not lines, "\n".join(lines)
 
 
@@ -131,9 +90,9 @@ def test_top_level_names_documented():
         elif inspect.isfunction(obj) or inspect.isclass(obj):
             home = f"{obj.__module__}.{obj.__name__}"
             gaps = _gaps(obj)
-            if gaps and PENDING.get(home) != gaps:
+            if gaps:
                 found[f"nk.{n} ({home})"] = gaps
-    _compare(found, {}, "docstring")
+    _assert_complete(found)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -141,8 +100,7 @@ def test_public_names_documented(name):
     mod = _module(name)
     assert (mod.__doc__ or "").strip(), f"ntklib.{name}: no module docstring"
     found = {f"ntklib.{name}.{n}": _gaps(obj) for n, obj in _public(mod)}
-    found = {k: v for k, v in found.items() if v}
-    _compare(found, {k: v for k, v in PENDING.items() if k.startswith(f"ntklib.{name}.")}, "docstring")
+    _assert_complete({k: v for k, v in found.items() if v})
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -163,7 +121,4 @@ def test_doctests(name, monkeypatch):
         plt.close("all")
         if runner.failures:
             failed.add(t.name)
-    pending = {k for k in PENDING_DOCTEST_FAILURES if k.startswith(f"ntklib.{name}.")}
-    assert failed <= pending, f"failing examples in ntklib.{name}:\n" + report.getvalue()
-    assert failed == pending, (f"{sorted(pending - failed)}: the examples pass now - delete them from "
-                               "PENDING_DOCTEST_FAILURES in tests/test_docstrings.py")
+    assert not failed, f"failing examples in ntklib.{name} ({sorted(failed)}):\n" + report.getvalue()
