@@ -16,14 +16,14 @@ from . import data, plotting, stats
 from .dynamics import *  # noqa: F401,F403 - every module lists its public names in __all__
 from .empirical import couples_batch, empirical_nngp, empirical_ntk, jacobian_contraction_ntk
 from .kernels import KernelLayers, edge_beta, kernel_layers, nngp, ntk, r_value
-from .networks import FCNet, sample_outputs
+from .networks import FCNet, normal_parameters, sample_outputs
 
 __version__ = "0.1.0"
 
 __all__ = [
     "nngp", "ntk", "kernel_layers", "KernelLayers", "r_value", "edge_beta",
     "Activation", "ACTIVATIONS", "get_activation", "normalized", "scaled", "standardized", "gaussian_expectation",
-    "FCNet", "sample_outputs", "empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch",
+    "FCNet", "sample_outputs", "normal_parameters", "empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch",
     "data", "plotting", "stats",
 ]
 # Modules with many public names re-export through their own __all__.

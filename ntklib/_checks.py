@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -63,3 +64,14 @@ def as_input_pair(X, Y, *, dtype=torch.float64, device=None):
         raise ValueError(f"Y: has {Y.shape[1]} columns but X has {X.shape[1]}; accepted: the same input "
                          "dimension n_0 for X and Y")
     return X, Y
+
+
+def check_hidden(value, depth, name, noun="sizes") -> list:
+    """The depth - 1 hidden sizes from an int (repeated) or a list of depth - 1 ints."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        hidden = [check_positive_int(v, name) for v in value]
+        if len(hidden) != depth - 1:
+            raise ValueError(f"{name}: got {len(hidden)} hidden {noun} for depth={depth}; accepted: an int, or a "
+                             f"list of depth - 1 = {depth - 1} ints")
+        return hidden
+    return [check_positive_int(value, name)] * (depth - 1)

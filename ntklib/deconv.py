@@ -38,13 +38,13 @@ lower bound  (1 - r^(v+1))/(1 - r^L) - C1 (v+1) r^v  (checked numerically in not
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from ._checks import as_input_pair, as_inputs, check_beta, check_depth, check_positive_int
+from ._checks import as_input_pair, as_inputs, check_beta, check_depth, check_hidden, check_positive_int
 from .activations import get_activation
+from .networks import normal_parameters
 
 __all__ = ["DeconvGenerator", "deconv_ntk", "deconv_ntk_levels", "pixel_levels", "checkerboard_v",
            "empirical_pixel_ntk", "checkerboard_upper_bound", "checkerboard_lower_bound", "fit_c1",
@@ -265,13 +265,7 @@ class DeconvGenerator(nn.Module):
         depth = check_depth(depth)
         n_out = check_positive_int(n_out, "n_out")
         self.stride, self.dim = _check_stride_dim(stride, dim)
-        if isinstance(channels, Sequence) and not isinstance(channels, str):
-            hidden = [check_positive_int(c, "channels") for c in channels]
-            if len(hidden) != depth - 1:
-                raise ValueError(f"channels: got {len(hidden)} hidden channel counts for depth={depth}; "
-                                 f"accepted: an int, or a list of depth - 1 = {depth - 1} ints")
-        else:
-            hidden = [check_positive_int(channels, "channels")] * (depth - 1)
+        hidden = check_hidden(channels, depth, "channels", "channel counts")
         if norm not in GEN_NORMS:
             raise ValueError(f"norm: got {norm!r}; accepted: None or 'batch'")
         self.beta = check_beta(beta)
@@ -279,15 +273,10 @@ class DeconvGenerator(nn.Module):
         self.norm = norm
         self.depth = depth
         self.channels = [n_in, *hidden, n_out]
-        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         k = (self.stride,) * self.dim
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for c_in, c_out in zip(self.channels[:-1], self.channels[1:]):
-            W = torch.randn(c_in, c_out, *k, generator=gen, dtype=dtype)
-            b = torch.randn(c_out, generator=gen, dtype=dtype)
-            self.weights.append(nn.Parameter(W.to(device)))
-            self.biases.append(nn.Parameter(b.to(device)))
+        self.weights, self.biases = normal_parameters(
+            [((c_in, c_out, *k), (c_out,)) for c_in, c_out in zip(self.channels[:-1], self.channels[1:])],
+            seed, dtype, device)
         self.scales = [math.sqrt(1.0 - self.beta ** 2) / math.sqrt(c) for c in self.channels[:-1]]
 
     @property
@@ -314,7 +303,8 @@ class DeconvGenerator(nn.Module):
         if X.ndim != 2 or X.shape[1] != self.n_in:
             raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: latent codes of shape (N, {self.n_in})")
         if self.norm == "batch" and X.shape[0] < 2:
-            raise ValueError("X: norm='batch' standardises over the batch; accepted: at least 2 inputs")
+            raise ValueError(f"X: got {X.shape[0]} input; norm='batch' standardises over the batch, accepted: "
+                             "at least 2 inputs")
         return X
 
     def _normalise(self, a):

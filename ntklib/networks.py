@@ -14,18 +14,40 @@ the batch, no affine parameters) the outputs couple the batch and
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from ._checks import as_inputs, check_beta, check_depth, check_positive_int
+from ._checks import as_inputs, check_beta, check_depth, check_hidden, check_positive_int
 from .activations import get_activation
 
-__all__ = ["FCNet", "NORMS", "sample_outputs"]
+__all__ = ["FCNet", "NORMS", "sample_outputs", "normal_parameters"]
 
 NORMS = (None, "layer", "batch")
 NORM_EPS = 1e-12
+
+
+def normal_parameters(shapes, seed=None, dtype=torch.float64, device=None):
+    """Weights and biases of an NTK-parametrised network, every entry N(0, 1).
+
+    Args:
+        shapes: a list of (weight shape, bias shape), one per layer.
+        seed: seeds a private CPU generator; draws go W^(0), b^(0), W^(1), b^(1), ... (None: torch's global RNG).
+        dtype, device: of the parameters.
+    Returns:
+        (weights, biases): two torch.nn.ParameterList.
+    Example:
+        >>> W, b = nk.normal_parameters([((3, 2), (3,))], seed=0); tuple(W[0].shape), tuple(b[0].shape)
+        ((3, 2), (3,))
+    """
+    gen = torch.Generator(device="cpu").manual_seed(int(seed)) if seed is not None else None
+    weights, biases = nn.ParameterList(), nn.ParameterList()
+    for w_shape, b_shape in shapes:
+        W = torch.randn(*w_shape, generator=gen, dtype=dtype)
+        b = torch.randn(*b_shape, generator=gen, dtype=dtype)
+        weights.append(nn.Parameter(W.to(device)))
+        biases.append(nn.Parameter(b.to(device)))
+    return weights, biases
 
 
 def layer_norm(a):
@@ -69,13 +91,7 @@ class FCNet(nn.Module):
         n_in = check_positive_int(n_in, "n_in")
         depth = check_depth(depth)
         n_out = check_positive_int(n_out, "n_out")
-        if isinstance(width, Sequence) and not isinstance(width, str):
-            hidden = [check_positive_int(w, "width") for w in width]
-            if len(hidden) != depth - 1:
-                raise ValueError(f"width: got {len(hidden)} hidden widths for depth={depth}; accepted: an "
-                                 f"int, or a list of depth - 1 = {depth - 1} ints")
-        else:
-            hidden = [check_positive_int(width, "width")] * (depth - 1)
+        hidden = check_hidden(width, depth, "width", "widths")
         if norm not in NORMS:
             raise ValueError(f"norm: got {norm!r}; accepted: None, 'layer' or 'batch'")
         self.beta = check_beta(beta)
@@ -83,16 +99,9 @@ class FCNet(nn.Module):
         self.norm = norm
         self.widths = [n_in, *hidden, n_out]
         self.depth = depth
-        gen = None
-        if seed is not None:
-            gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for n_l, n_next in zip(self.widths[:-1], self.widths[1:]):
-            W = torch.randn(n_next, n_l, generator=gen, dtype=dtype)
-            b = torch.randn(n_next, generator=gen, dtype=dtype)
-            self.weights.append(nn.Parameter(W.to(device)))
-            self.biases.append(nn.Parameter(b.to(device)))
+        self.weights, self.biases = normal_parameters(
+            [((n_next, n_l), (n_next,)) for n_l, n_next in zip(self.widths[:-1], self.widths[1:])],
+            seed, dtype, device)
         self.scales = [math.sqrt(1.0 - self.beta ** 2) / math.sqrt(n) for n in self.widths[:-1]]
 
     @property
