@@ -133,40 +133,36 @@ class CDP:
                 self.events.append(msg)
         raise TimeoutError(method)
 
+    def _collect(self, seconds, poll, stop=None):
+        """Record incoming events for up to `seconds`; return the first event named `stop`, if any."""
+        end = time.time() + seconds
+        self.ws.settimeout(poll)
+        try:
+            while time.time() < end:
+                try:
+                    msg = json.loads(self.ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    continue
+                if "method" in msg:
+                    self.events.append(msg)
+                    if msg["method"] == stop:
+                        return msg
+        finally:
+            self.ws.settimeout(60)
+        return None
+
     def wait_event(self, name, timeout=30.0):
         for e in self.events:
             if e["method"] == name:
                 return e
-        end = time.time() + timeout
-        self.ws.settimeout(1.0)
-        try:
-            while time.time() < end:
-                try:
-                    msg = json.loads(self.ws.recv())
-                except websocket.WebSocketTimeoutException:
-                    continue
-                if "method" in msg:
-                    self.events.append(msg)
-                    if msg["method"] == name:
-                        return msg
-        finally:
-            self.ws.settimeout(60)
-        raise TimeoutError(name)
+        msg = self._collect(timeout, 1.0, stop=name)
+        if msg is None:
+            raise TimeoutError(name)
+        return msg
 
     def drain(self, seconds):
         """Collect events for a short while (late errors, late requests)."""
-        end = time.time() + seconds
-        self.ws.settimeout(0.1)
-        try:
-            while time.time() < end:
-                try:
-                    msg = json.loads(self.ws.recv())
-                except websocket.WebSocketTimeoutException:
-                    continue
-                if "method" in msg:
-                    self.events.append(msg)
-        finally:
-            self.ws.settimeout(60)
+        self._collect(seconds, 0.1)
 
     def close(self):
         self.ws.close()

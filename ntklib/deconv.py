@@ -42,9 +42,9 @@ import math
 import torch
 from torch import nn
 
-from ._checks import as_input_pair, as_inputs, check_beta, check_depth, check_hidden, check_positive_int
+from ._checks import as_input_pair, check_beta, check_depth, check_hidden, check_network_inputs, check_positive_int
 from .activations import get_activation
-from .networks import normal_parameters
+from .networks import batch_norm, normal_parameters
 
 __all__ = ["DeconvGenerator", "deconv_ntk", "deconv_ntk_levels", "pixel_levels", "checkerboard_v",
            "empirical_pixel_ntk", "checkerboard_upper_bound", "checkerboard_lower_bound", "fit_c1",
@@ -52,7 +52,6 @@ __all__ = ["DeconvGenerator", "deconv_ntk", "deconv_ntk_levels", "pixel_levels",
            "eigen_images", "upsample_conv"]
 
 GEN_NORMS = (None, "batch")
-NORM_EPS = 1e-12
 
 
 def _check_stride_dim(stride, dim):
@@ -297,22 +296,11 @@ class DeconvGenerator(nn.Module):
         return self.channels[0]
 
     def _check(self, X):
-        p = self.weights[0]
-        if not isinstance(X, torch.Tensor):
-            X = as_inputs(X, "X", dtype=p.dtype, device=p.device)
-        if X.ndim != 2 or X.shape[1] != self.n_in:
-            raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: latent codes of shape (N, {self.n_in})")
-        if self.norm == "batch" and X.shape[0] < 2:
-            raise ValueError(f"X: got {X.shape[0]} input; norm='batch' standardises over the batch, accepted: "
-                             "at least 2 inputs")
-        return X
+        return check_network_inputs(X, self.n_in, self.weights[0], couples_batch=self.couples_batch,
+                                    accepted=f"latent codes of shape (N, {self.n_in})")
 
     def _normalise(self, a):
-        if self.norm == "batch":
-            dims = (0,) + tuple(range(2, a.ndim))
-            a = a - a.mean(dims, keepdim=True)
-            return a / torch.sqrt((a * a).mean(dims, keepdim=True) + NORM_EPS)
-        return a
+        return batch_norm(a) if self.norm == "batch" else a
 
     def layers(self, X):
         """Forward pass keeping each layer's input a^(l) and output z^(l+1) (l = 0..L-1), as images."""

@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from ._checks import as_inputs, check_beta, check_depth, check_hidden, check_positive_int
+from ._checks import as_inputs, check_beta, check_depth, check_hidden, check_network_inputs, check_positive_int
 from .activations import get_activation
 
 __all__ = ["FCNet", "NORMS", "sample_outputs", "normal_parameters"]
@@ -57,9 +57,11 @@ def layer_norm(a):
 
 
 def batch_norm(a):
-    """Standardise each feature over the batch (statistics of this batch, no affine parameters)."""
-    a = a - a.mean(0, keepdim=True)
-    return a / torch.sqrt((a * a).mean(0, keepdim=True) + NORM_EPS)
+    """Standardise each feature (axis 1) over the batch and any spatial axes (statistics of this batch,
+    no affine parameters): (N, F) for FCNet, (N, C, *pixels) for the deconvolutional generator."""
+    dims = (0,) + tuple(range(2, a.ndim))
+    a = a - a.mean(dims, keepdim=True)
+    return a / torch.sqrt((a * a).mean(dims, keepdim=True) + NORM_EPS)
 
 
 class FCNet(nn.Module):
@@ -125,15 +127,7 @@ class FCNet(nn.Module):
         return a
 
     def _check(self, X):
-        p = self.weights[0]
-        if not isinstance(X, torch.Tensor):
-            X = as_inputs(X, "X", dtype=p.dtype, device=p.device)
-        if X.ndim != 2 or X.shape[1] != self.n_in:
-            raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: shape (N, n_in) = (N, {self.n_in})")
-        if self.norm == "batch" and X.shape[0] < 2:
-            raise ValueError(f"X: got {X.shape[0]} input; norm='batch' standardises over the batch, accepted: "
-                             "at least 2 inputs")
-        return X
+        return check_network_inputs(X, self.n_in, self.weights[0], couples_batch=self.couples_batch)
 
     def layers(self, X):
         """Forward pass keeping, for each weight layer l = 0..L-1, its input a^(l) and output z^(l+1).
