@@ -19,6 +19,7 @@ all: figures
 
 help:
 	@echo "make figures    execute every notebook at paper scale (papermill, params/NAME.yml), write figures/"
+	@echo "                (make figures DEVICE=cuda: the networks on a GPU; make -j2 figures: two at a time)"
 	@echo "make test       unit tests of ntklib, then every notebook at CI scale (papermill + nbval)"
 	@echo "make notebooks  re-execute the notebooks in place at CI scale to refresh their committed outputs"
 	@echo "make bench      speed and memory benchmarks (not part of make test)"
@@ -38,12 +39,14 @@ venv: $(STAMP)
 
 # One target per notebook, so `make -j2 figures` runs them in parallel; each writes only its own
 # figures (named after the notebook) and its own executed copy under build/figures/.
+# `make figures DEVICE=cuda` (or auto) runs every notebook's finite networks on a GPU.
 figures: $(addprefix figure-,$(NAMES))
 
 $(addprefix figure-,$(NAMES)): figure-%: $(STAMP)
 	@mkdir -p $(BUILD)/figures figures
 	cd notebooks && ../$(PY) -m papermill --log-level WARNING --no-progress-bar -k python3 \
-	    $(if $(wildcard params/$*.yml),-f ../params/$*.yml) $*.ipynb ../$(BUILD)/figures/$*.ipynb
+	    $(if $(wildcard params/$*.yml),-f ../params/$*.yml) $(if $(DEVICE),-p DEVICE $(DEVICE)) \
+	    $*.ipynb ../$(BUILD)/figures/$*.ipynb
 
 test: unit nbtest
 

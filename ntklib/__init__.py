@@ -7,6 +7,7 @@
     nk.normalized(activation)                                    # sigma_bar
     nk.FCNet(n_in, width, depth, *, n_out=1, activation="relu", beta=0.1, norm=None)
     nk.empirical_ntk(model, X, Y=None)
+    device="cuda" / "auto" on every function that builds networks or kernels (see ntklib/devices.py)
 
 Conventions (NTK parametrisation, balance beta) are in DESIGN.md §1 and each docstring.
 """
@@ -17,6 +18,7 @@ from .dynamics import *  # noqa: F401,F403 - every module lists its public names
 from .empirical import couples_batch, empirical_nngp, empirical_ntk, jacobian_contraction_ntk
 from .kernels import KernelLayers, edge_beta, kernel_layers, nngp, ntk, r_value
 from .networks import FCNet, normal_parameters, sample_outputs
+from .devices import resolve_device
 
 __version__ = "0.1.0"
 
@@ -24,7 +26,7 @@ __all__ = [
     "nngp", "ntk", "kernel_layers", "KernelLayers", "r_value", "edge_beta",
     "Activation", "ACTIVATIONS", "get_activation", "normalized", "scaled", "standardized", "gaussian_expectation",
     "FCNet", "sample_outputs", "normal_parameters", "empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch",
-    "data", "plotting", "stats",
+    "resolve_device", "data", "plotting", "stats",
 ]
 # Modules with many public names re-export through their own __all__.
 from . import dynamics as _dynamics  # noqa: E402

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .devices import resolve_device
+
 
 def check_beta(beta) -> float:
     if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0.0 <= float(beta) <= 1.0:
@@ -29,9 +31,11 @@ def check_positive_int(value, name) -> int:
 
 
 def as_inputs(X, name="X", *, dtype=torch.float64, device=None) -> torch.Tensor:
-    """A finite 2-D tensor of shape (N, n_0) in `dtype` on `device` (the input's own device if None)."""
+    """A finite 2-D tensor of shape (N, n_0) in `dtype` on `device` (the input's own device if None;
+    "auto" and the other forms of `nk.resolve_device` are accepted)."""
+    device = resolve_device(device)
     if isinstance(X, torch.Tensor):
-        t = X.detach()
+        t = X.detach() if X.requires_grad else X
     else:
         try:
             t = torch.as_tensor(np.asarray(X, dtype=np.float64))
@@ -46,12 +50,21 @@ def as_inputs(X, name="X", *, dtype=torch.float64, device=None) -> torch.Tensor:
                          "with N >= 1 and n_0 >= 1")
     if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)):
         raise ValueError(f"{name}: got dtype {t.dtype}; accepted: real numbers")
-    t = t.to(dtype=dtype, device=device if device is not None else t.device)
-    if not torch.isfinite(t).all():
-        bad = (~torch.isfinite(t)).nonzero()[0].tolist()
+    finite = _finite_mask(t)                      # checked where the input is, before any transfer
+    if not finite.all():
+        bad = np.argwhere(~finite)[0].tolist() if isinstance(finite, np.ndarray) else (~finite).nonzero()[0].tolist()
         raise ValueError(f"{name}: contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
                          "accepted: finite values only")
-    return t
+    return t.to(dtype=dtype, device=device if device is not None else t.device)
+
+
+def _finite_mask(t):
+    """Elementwise isfinite: in numpy for a CPU tensor (no torch dispatch, no device round trip), in
+    torch for a tensor on an accelerator."""
+    if t.device.type == "cpu":
+        a = t.numpy() if t.dtype != torch.bfloat16 else t.to(torch.float32).numpy()
+        return np.isfinite(a)
+    return torch.isfinite(t)
 
 
 def as_input_pair(X, Y, *, dtype=torch.float64, device=None):

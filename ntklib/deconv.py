@@ -352,6 +352,7 @@ def _fast_pixel_ntk(gen: DeconvGenerator, X, Y):
     """
     L, s, d = gen.depth, gen.stride, gen.dim
     anc, tap = _ancestry(L, s, d)
+    anc, tap = [a.to(X.device) for a in anc], [t.to(X.device) for t in tap]
 
     def features(Z):
         inputs, preacts = gen.layers(Z)
@@ -589,7 +590,7 @@ def checkerboard_share(K, size, stride=2, dim=1):
         0.2244
     """
     mass = fourier_mass(K, size, dim)
-    mask = stride_frequencies(size, stride, dim)
+    mask = stride_frequencies(size, stride, dim).to(mass.device)
     flat = mass.reshape(*mass.shape[: mass.ndim - dim], -1)
     m = mask.reshape(-1)
     nonconst = flat[..., 1:].sum(-1)
@@ -621,5 +622,5 @@ def eigen_images(K, size, dim=1, k=4):
     lam, V = torch.linalg.eigh((K + K.T) / 2)
     lam, V = lam.flip(0)[:k], V.flip(1)[:, :k].T
     idx = V.abs().argmax(1)
-    V = V * torch.sign(V[torch.arange(V.shape[0]), idx])[:, None]
+    V = V * torch.sign(V[torch.arange(V.shape[0], device=V.device), idx])[:, None]
     return lam, V.reshape(-1, *(size,) * dim)

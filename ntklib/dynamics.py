@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ._checks import as_inputs
+from .devices import resolve_device
 from .empirical import empirical_ntk
 from .kernels import ntk
 from .networks import FCNet
@@ -70,6 +72,12 @@ class TrainRecord:
         """Gradient-flow time t = lr * step of each record."""
         return self.lr * self.steps
 
+    def to(self, device=None, dtype=None) -> "TrainRecord":
+        """The same record with its tensors on `device` (e.g. "cpu" after training on a GPU) / in `dtype`."""
+        def move(t):
+            return None if t is None else t.to(device=resolve_device(device), dtype=dtype)
+        return TrainRecord(self.steps, move(self.f_train), move(self.f_test), move(self.loss), self.lr)
+
 
 def _flat_outputs(out, n, name="model"):
     if out.shape not in ((n,), (n, 1)):
@@ -99,8 +107,8 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
     """Full-batch gradient descent theta <- theta - lr grad C, C = (1/N) ||f(X) - Y||^2, in place.
 
     Args:
-        model: scalar-output torch module (trained in place).
-        X: training inputs (N, n_0) tensor in the model's dtype.  Y: targets (N,) or (N, 1).
+        model: scalar-output torch module (trained in place, on its own device).
+        X: training inputs (N, n_0); moved to the model's dtype and device.  Y: targets (N,) or (N, 1).
         lr: learning rate eta > 0; the flow time after k steps is t = eta k.
         steps: number of steps.
         record_steps: the steps at which f is recorded (default about 100, evenly spaced, 0 and
@@ -114,7 +122,8 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
             ~8 passes over every weight matrix per step by 2 reads of W0; the factors are folded into W0
             every ~width/8 ranks) or "auto" (lowrank where it applies, else autograd).
     Returns:
-        TrainRecord with steps, f_train, f_test, loss, lr (and times = lr * steps).
+        TrainRecord with steps, f_train, f_test, loss, lr (and times = lr * steps), tensors on the
+        model's device (`rec.to("cpu")` brings them back).
     Example:
         >>> X, _ = nk.data.circle(4); net = nk.FCNet(2, 64, 2, seed=0)
         >>> rec = nk.train_gd(net, X, X[:, 0], lr=0.5, steps=20, progress=False)
@@ -131,8 +140,11 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
     if method == "lowrank" and not fast:
         raise ValueError("method: 'lowrank' needs an nk.FCNet with norm=None and all parameters trainable; "
                          "accepted for other models: 'autograd' or 'auto'")
+    X = _model_inputs(model, X, "X")
+    if X_test is not None:
+        X_test = _model_inputs(model, X_test, "X_test")
     N = X.shape[0]
-    Y = Y.reshape(-1).to(X)
+    Y = torch.as_tensor(Y).reshape(-1).to(X)
     if Y.shape[0] != N:
         raise ValueError(f"Y: has {Y.shape[0]} targets for {N} inputs; accepted: one target per input")
     if record_times is not None:
@@ -151,6 +163,19 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
     rec_steps, f_tr, f_te, losses = out
     return TrainRecord(np.array(rec_steps), torch.stack(f_tr),
                        torch.stack(f_te) if X_test is not None else None, torch.stack(losses), float(lr))
+
+
+def _model_inputs(model, X, name):
+    """X as a tensor in the dtype and on the device of the model's first parameter (tensors already
+    there pass unchanged)."""
+    p = next(model.parameters(), None)
+    if p is None:
+        raise ValueError("model: has no parameters; accepted: a torch.nn.Module with trainable parameters")
+    if isinstance(X, torch.Tensor) and X.dtype == p.dtype and X.device == p.device:
+        return X
+    if isinstance(X, torch.Tensor) and X.ndim != 2:          # sequences (N, T, d) and other layouts
+        return X.to(dtype=p.dtype, device=p.device)
+    return as_inputs(X, name, dtype=p.dtype, device=p.device)
 
 
 def _train_autograd(model, X, Y, lr, steps, record, X_test, bar):
@@ -666,7 +691,7 @@ def _curvature(model, names, tensors, d, X, Y):
 # ---- finite networks against the linear ODE, across widths -----------------------------------------
 
 def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="relu", beta=0.1,
-                  record_steps=None, seed_offset=0):
+                  record_steps=None, seed_offset=0, device=None):
     """Train FCNets of several widths by gradient descent and compare them with the infinite-width
     prediction `ntk_flow(Theta_inf, f_0, ..., lr=lr)` started from each network's own f_0.
 
@@ -683,6 +708,8 @@ def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="
         widths, seeds: hidden widths and number of seeds per width (network seed
             seed_offset + 1000 * width_index + s).
         depth, activation, beta: the FCNet and its kernel.  lr, steps, record_steps: as in train_gd.
+        device: where the networks are trained ("cuda", "auto", ... as in `nk.resolve_device`; None:
+            CPU); the kernels, records and predictions come back on the CPU.
     Returns:
         dict with "widths", "times", "theta" (Theta_inf(X, X)), "theta_test" (Theta_inf(X_test, X)),
         arrays (widths, seeds) "gap_train", "gap_test", "kernel_move", "kernel_init", and "records":
@@ -701,13 +728,15 @@ def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="
     records = [[None] * n_s for _ in widths]
     preds = [[None] * n_s for _ in widths]
     jobs = [(i, w, s) for i, w in enumerate(widths) for s in range(n_s)]
+    device = resolve_device(device)
     for i, w, s in tqdm(jobs, disable=quiet(), desc="widths x seeds", leave=False):
         net = FCNet(X.shape[1], int(w), depth, activation=activation, beta=beta,
-                    seed=seed_offset + 1000 * i + s)
-        K0 = empirical_ntk(net, X)
+                    seed=seed_offset + 1000 * i + s, device=device)
+        K0 = empirical_ntk(net, X).cpu()
         rec = train_gd(net, X, Y, lr=lr, steps=steps, record_steps=record_steps, X_test=X_test,
-                       progress=False)
-        K1 = empirical_ntk(net, X)
+                       progress=False).to("cpu")
+        K1 = empirical_ntk(net, X).cpu()
+        del net
         fX, ft = ntk_flow(theta, rec.f_train[0], Y, rec.times, theta_tX=theta_t, f0_t=rec.f_test[0], lr=lr)
         scale = float(torch.sqrt(((Y - rec.f_train[0]) ** 2).mean()))
         out["gap_train"][i, s] = float(torch.sqrt(((rec.f_train - fX) ** 2).mean(1)).max()) / scale

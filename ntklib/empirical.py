@@ -164,7 +164,7 @@ def _batch_rows(model, Z):
 
     def rows(idx):
         cot = torch.zeros(len(idx), out.shape[0], dtype=eye_dtype, device=out.device)
-        cot[torch.arange(len(idx)), idx] = 1.0
+        cot[torch.arange(len(idx), device=cot.device), idx] = 1.0
         (d,) = vmap(vjp_fn)(cot)
         return _flat(d, len(idx))
     return rows, sum(p.numel() for p in params.values())

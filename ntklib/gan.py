@@ -29,6 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ._checks import check_beta, check_depth, check_positive_int
+from .devices import resolve_device
 from .activations import get_activation
 from .deconv import stride_frequencies
 from .dynamics import quiet
@@ -132,8 +133,8 @@ class EnsembleMLP(nn.Module):
         beta: weight/bias balance in [0, 1].
         norm: None, or "batch" (each hidden unit standardised over the member's batch after its
             nonlinearity, no affine parameters, variance regularised by norm_eps).
-        seed: seeds the N(0, 1) initialisation of all members.
-        dtype: of the parameters.
+        seed: seeds the N(0, 1) initialisation of all members (drawn on the CPU, then moved).
+        dtype, device: of the parameters (device: None/"cpu", "cuda", "auto" as in `nk.resolve_device`).
         norm_eps: added to the batch variance when norm="batch".
     Forward: (M, n, n_in) -> (M, n, n_out)  (a (n, n_in) input is shared by all members).
     Example:
@@ -147,7 +148,7 @@ class EnsembleMLP(nn.Module):
     """
 
     def __init__(self, n_models, n_in, width, depth, *, n_out=1, activation="relu", beta=0.1, norm=None,
-                 seed=0, dtype=torch.float32, norm_eps=NORM_EPS):
+                 seed=0, dtype=torch.float32, norm_eps=NORM_EPS, device=None):
         super().__init__()
         self.n_models = check_positive_int(n_models, "n_models")
         depth = check_depth(depth)
@@ -160,14 +161,16 @@ class EnsembleMLP(nn.Module):
         self.widths = [check_positive_int(n_in, "n_in"), *[check_positive_int(width, "width")] * (depth - 1),
                        check_positive_int(n_out, "n_out")]
         gen = torch.Generator().manual_seed(int(seed))
+        device = resolve_device(device)
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for a, b in zip(self.widths[:-1], self.widths[1:]):
-            self.weights.append(nn.Parameter(torch.randn(n_models, a, b, generator=gen, dtype=dtype)))
-            self.biases.append(nn.Parameter(torch.randn(n_models, 1, b, generator=gen, dtype=dtype)))
+            self.weights.append(nn.Parameter(torch.randn(n_models, a, b, generator=gen, dtype=dtype).to(device)))
+            self.biases.append(nn.Parameter(torch.randn(n_models, 1, b, generator=gen, dtype=dtype).to(device)))
         self.scales = [math.sqrt(1.0 - self.beta ** 2) / math.sqrt(a) for a in self.widths[:-1]]
 
     def forward(self, x):
+        x = x.to(self.weights[0].device)
         if x.ndim == 2:
             x = x.expand(self.n_models, *x.shape)
         a = x
@@ -233,7 +236,8 @@ def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, 
     batches, then one step of the generators (Adam, or plain gradient descent with optimizer_g="sgd").
     Latent codes z ~ N(0, I_latent_dim).  Every `record_every` steps (and at the last) the generators
     draw n_eval samples from fixed latent codes, scored by `mode_coverage` (threshold 3 std, 2% per
-    mode).  Deterministic given `seed` and the models' own seeds.
+    mode).  Deterministic given `seed` and the models' own seeds.  Trains on the models' device; data
+    and codes are drawn on the CPU and moved, the record comes back on the CPU.
 
     Args:
         generator: EnsembleMLP with n_out = 2 (latent codes -> points in the plane).
@@ -261,9 +265,9 @@ def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, 
     if discriminator.n_models != M:
         raise ValueError(f"discriminator: has {discriminator.n_models} members, the generator {M}")
     latent_dim = generator.widths[0] if latent_dim is None else latent_dim
-    dtype = generator.weights[0].dtype
+    dtype, dev = generator.weights[0].dtype, generator.weights[0].device
     g = torch.Generator().manual_seed(int(seed))
-    z_eval = torch.randn(n_eval, latent_dim, generator=g, dtype=dtype)
+    z_eval = torch.randn(n_eval, latent_dim, generator=g, dtype=dtype).to(dev)
     centres = ring_centres(modes, radius, dtype)
     opt_g = _generator_optimizer(generator, optimizer_g, lr_g)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=(0.5, 0.999))
@@ -271,7 +275,7 @@ def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, 
 
     def record(k):
         with torch.no_grad():
-            s = generator(z_eval)
+            s = generator(z_eval).cpu()
         cov = mode_coverage(s, centres, std)
         rec_steps.append(k)
         covered.append(cov["covered"].numpy())
@@ -282,15 +286,15 @@ def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, 
     show = (not quiet()) if progress is None else progress
     for k in tqdm(range(1, steps + 1), disable=not show, desc=desc, leave=False):
         real = ring_of_gaussians(M * batch, modes=modes, radius=radius, std=std, generator=g,
-                                 dtype=dtype).reshape(M, batch, 2)
-        z = torch.randn(M, batch, latent_dim, generator=g, dtype=dtype)
+                                 dtype=dtype).reshape(M, batch, 2).to(dev)
+        z = torch.randn(M, batch, latent_dim, generator=g, dtype=dtype).to(dev)
         with torch.no_grad():
             fake = generator(z)
         loss_d = _bce_logits(discriminator(real), 1.0) + _bce_logits(discriminator(fake), 0.0)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        z = torch.randn(M, batch, latent_dim, generator=g, dtype=dtype)
+        z = torch.randn(M, batch, latent_dim, generator=g, dtype=dtype).to(dev)
         loss_g = _bce_logits(discriminator(generator(z)), 1.0)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -367,6 +371,7 @@ class ImageDiscriminator(nn.Module):
         size: pixels per axis of the (1-channel) images.
         width: width of the first hidden layer.
         seed: seeds the PyTorch default initialisation (the global generator is left untouched).
+        device: of the parameters (None/"cpu", "cuda", "auto" as in `nk.resolve_device`).
     Forward: (N, 1, size, size) -> (N, 1), float32 parameters.
     Example:
         >>> from ntklib import gan
@@ -375,12 +380,13 @@ class ImageDiscriminator(nn.Module):
         torch.Size([4, 1])
     """
 
-    def __init__(self, size=16, width=256, seed=0):
+    def __init__(self, size=16, width=256, seed=0, device=None):
         super().__init__()
         with torch.random.fork_rng(devices=[]):   # nn.Linear draws from the global generator: seed a copy
             torch.manual_seed(int(seed))
             self.net = nn.Sequential(nn.Flatten(), nn.Linear(size * size, width), nn.LeakyReLU(0.2),
                                      nn.Linear(width, width // 2), nn.LeakyReLU(0.2), nn.Linear(width // 2, 1))
+        self.net.to(resolve_device(device))
 
     def forward(self, x):
         return self.net(x)
@@ -449,7 +455,8 @@ def train_dcgan(generator, discriminator, data, *, steps, batch=64, lr_g=2e-4, l
     generator step per iteration, real
     batches drawn from `data` (N, 1, S, S).  Every `record_every` steps (and at the last): mean
     checkerboard score and sample diversity of n_eval images from fixed latent codes.  Deterministic
-    given `seed` and the models' own seeds.
+    given `seed` and the models' own seeds.  Trains on the generator's device (the discriminator must
+    be there too); codes and batch indices are drawn on the CPU, the record comes back on the CPU.
 
     Args:
         generator: module with attribute n_in, mapping (n, n_in) codes to (n, 1, S, S) images of
@@ -477,16 +484,18 @@ def train_dcgan(generator, discriminator, data, *, steps, batch=64, lr_g=2e-4, l
     """
     steps = int(steps)
     dtype = data.dtype
+    dev = next(generator.parameters()).device
+    data = data.to(dev)
     latent_dim = generator.n_in
     g = torch.Generator().manual_seed(int(seed))
-    z_eval = torch.randn(n_eval, latent_dim, generator=g, dtype=dtype)
+    z_eval = torch.randn(n_eval, latent_dim, generator=g, dtype=dtype).to(dev)
     opt_g = _generator_optimizer(generator, optimizer_g, lr_g)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=(0.5, 0.999))
     rec_steps, scores, diversity = [], [], []
 
     def record(k):
         with torch.no_grad():
-            x = generator(z_eval)
+            x = generator(z_eval).cpu()
         rec_steps.append(k)
         scores.append(float(checkerboard_score(x[:, 0], stride).mean()))
         diversity.append(sample_diversity(x))
@@ -495,17 +504,17 @@ def train_dcgan(generator, discriminator, data, *, steps, batch=64, lr_g=2e-4, l
     initial = last = record(0)
     show = (not quiet()) if progress is None else progress
     for k in tqdm(range(1, steps + 1), disable=not show, desc=desc, leave=False):
-        real = data[torch.randint(data.shape[0], (batch,), generator=g)]
-        z = torch.randn(batch, latent_dim, generator=g, dtype=dtype)
+        real = data[torch.randint(data.shape[0], (batch,), generator=g).to(dev)]
+        z = torch.randn(batch, latent_dim, generator=g, dtype=dtype).to(dev)
         with torch.no_grad():
             fake = generator(z)
-        ones = torch.ones(batch, 1, dtype=dtype)
+        ones = torch.ones(batch, 1, dtype=dtype, device=dev)
         loss_d = F.binary_cross_entropy_with_logits(discriminator(real), ones) + \
             F.binary_cross_entropy_with_logits(discriminator(fake), torch.zeros_like(ones))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        z = torch.randn(batch, latent_dim, generator=g, dtype=dtype)
+        z = torch.randn(batch, latent_dim, generator=g, dtype=dtype).to(dev)
         loss_g = F.binary_cross_entropy_with_logits(discriminator(generator(z)), ones)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

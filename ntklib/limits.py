@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .devices import resolve_device
 from .dynamics import train_gd
 from .empirical import empirical_ntk
 from .networks import FCNet
@@ -19,12 +20,13 @@ __all__ = ["fc_ntk_deviation", "ntk_training_snapshots"]
 
 
 def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", beta=0.1, Y=None,
-                  seed_offset=0, dtype=torch.float64):
+                     seed_offset=0, dtype=torch.float64, device=None):
     """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of FCNets at init.
 
     Args:
         X, Y: inputs (N, n_0) and optional (M, n_0); reference: (N, M) kernel, usually nk.ntk(X, Y, ...).
         widths: hidden widths; seeds: networks per width (seed = seed_offset + 1000 * seed + width index).
+        dtype, device: of the networks (device: "cuda", "auto", ... as in `nk.resolve_device`; None: CPU).
     Returns:
         numpy array (len(widths), seeds).
     Example:
@@ -32,17 +34,22 @@ def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", b
         >>> nk.fc_ntk_deviation(X, nk.ntk(X, depth=2), widths=[64, 1024], seeds=2, depth=2).shape
         (2, 2)
     """
+    device = resolve_device(device)
+    reference = torch.as_tensor(reference, dtype=torch.float64)
     out = np.empty((len(widths), seeds))
     for i, w in enumerate(widths):
         for s in range(seeds):
             net = FCNet(X.shape[1], int(w), depth, activation=activation, beta=beta,
-                        seed=seed_offset + 1000 * s + i, dtype=dtype)
-            out[i, s] = relative_error(empirical_ntk(net, X, Y).to(torch.float64), reference)
+                        seed=seed_offset + 1000 * s + i, dtype=dtype, device=device)
+            K = empirical_ntk(net, X, Y).to(torch.float64)
+            out[i, s] = relative_error(K, reference.to(K.device))
+            del net
     return out
 
 
 def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr, steps,
-                           activation="relu", beta=0.1, Y_eval=None, seed_offset=0, dtype=torch.float64):
+                           activation="relu", beta=0.1, Y_eval=None, seed_offset=0, dtype=torch.float64,
+                           device=None):
     """Empirical NTK Theta_hat(X_eval, Y_eval) of `seeds` FCNets at t = 0 and after `steps` steps of
     full-batch gradient descent (step lr, cost (1/N) ||f(X_train) - Y_train||^2, flow time lr * steps),
     trained by `nk.train_gd` (its low-rank path makes width-10000 networks affordable).
@@ -51,7 +58,8 @@ def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr,
         X_eval, Y_eval: inputs (N, n_0) and (M, n_0) where the kernel is recorded; Y_eval None means X_eval.
         X_train, Y_train: training inputs (P, n_0) and targets (P,).
         width: hidden width.  seeds: networks (seed = seed_offset + k).  depth, activation, beta: as in FCNet.
-        lr, steps: gradient-descent step and number of steps.  dtype: of the networks.
+        lr, steps: gradient-descent step and number of steps.
+        dtype, device: of the networks (device: "cuda", "auto", ... as in `nk.resolve_device`; None: CPU).
     Returns:
         dict of numpy arrays: K0 and KT of shape (seeds, N, M) in float64, movement (seeds,)
         = ||KT - K0||_F / ||K0||_F, and final_loss (seeds,).
@@ -61,12 +69,13 @@ def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr,
         >>> s["K0"].shape, s["movement"].shape
         ((2, 4, 4), (2,))
     """
+    device = resolve_device(device)
     K0, KT, move, loss = [], [], [], []
-    Xtr = X_train.to(dtype)
-    Ytr = Y_train.to(dtype)
+    Xtr = torch.as_tensor(X_train).to(dtype=dtype, device=device)
+    Ytr = torch.as_tensor(Y_train).to(dtype=dtype, device=device)
     for s in range(seeds):
         net = FCNet(X_eval.shape[1], int(width), depth, activation=activation, beta=beta,
-                    seed=seed_offset + 1000 * s, dtype=dtype)
+                    seed=seed_offset + 1000 * s, dtype=dtype, device=device)
         k0 = empirical_ntk(net, X_eval, Y_eval).to(torch.float64)
         final = float(train_gd(net, Xtr, Ytr, lr=lr, steps=steps, record_steps=[steps]).loss[-1])
         kt = empirical_ntk(net, X_eval, Y_eval).to(torch.float64)

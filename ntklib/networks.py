@@ -20,6 +20,7 @@ from torch import nn
 
 from ._checks import as_inputs, check_beta, check_depth, check_hidden, check_network_inputs, check_positive_int
 from .activations import get_activation
+from .devices import resolve_device
 
 __all__ = ["FCNet", "NORMS", "sample_outputs", "normal_parameters"]
 
@@ -33,13 +34,15 @@ def normal_parameters(shapes, seed=None, dtype=torch.float64, device=None):
     Args:
         shapes: a list of (weight shape, bias shape), one per layer.
         seed: seeds a private CPU generator; draws go W^(0), b^(0), W^(1), b^(1), ... (None: torch's global RNG).
-        dtype, device: of the parameters.
+        dtype, device: of the parameters (device: as in `nk.resolve_device`; the draws are made on the
+            CPU and moved, so a seed gives the same parameters on every device).
     Returns:
         (weights, biases): two torch.nn.ParameterList.
     Example:
         >>> W, b = nk.normal_parameters([((3, 2), (3,))], seed=0); tuple(W[0].shape), tuple(b[0].shape)
         ((3, 2), (3,))
     """
+    device = resolve_device(device)
     gen = torch.Generator(device="cpu").manual_seed(int(seed)) if seed is not None else None
     weights, biases = nn.ParameterList(), nn.ParameterList()
     for w_shape, b_shape in shapes:
@@ -80,7 +83,9 @@ class FCNet(nn.Module):
         norm: None, "layer" (each hidden layer's activations standardised over neurons) or "batch"
             (standardised over the batch, after every hidden nonlinearity; outputs couple the batch).
         seed: seeds the N(0, 1) initialisation (a private generator; None uses torch's global one).
-        dtype, device: of the parameters (float64 by default, for comparisons with theory).
+        dtype, device: of the parameters (float64 by default, for comparisons with theory; device: None
+            (CPU), "cpu", "cuda", "auto", ... as in `nk.resolve_device`; the seeded draws are the same on
+            every device).
     Forward: (N, n_in) -> (N, n_out).
     Example:
         >>> net = nk.FCNet(2, 512, 3, seed=0); net(torch.zeros(4, 2, dtype=torch.float64)).shape
@@ -153,7 +158,7 @@ class FCNet(nn.Module):
 
 
 def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, seed=0,
-                   dtype=torch.float64):
+                   dtype=torch.float64, device=None):
     """Outputs f(X) of `n_samples` independent FCNets (one output unit each), shape (n_samples, N).
 
     The same network as `FCNet` (NTK parametrisation, W, b ~ N(0, 1)), sampled many at a time with
@@ -166,14 +171,16 @@ def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, s
         width: hidden width n_1 = ... = n_{L-1}.  depth: number of weight layers L.
         n_samples: independent networks.  seed: seeds all of them (a private generator).
         activation, beta, dtype: as in `FCNet`.
+        device: where the products run (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
+            The weights are drawn on the CPU in blocks and moved, so the samples do not depend on it.
     Returns:
-        tensor of shape (n_samples, N).
+        tensor of shape (n_samples, N), on that device.
     Example:
         >>> F = nk.sample_outputs(torch.eye(2, dtype=torch.float64), width=64, depth=2, n_samples=1000)
         >>> F.shape
         torch.Size([1000, 2])
     """
-    X = as_inputs(X, "X", dtype=dtype)
+    X = as_inputs(X, "X", dtype=dtype, device=device)
     width, depth = check_positive_int(width, "width"), check_depth(depth)
     n_samples = check_positive_int(n_samples, "n_samples")
     beta = check_beta(beta)
@@ -188,8 +195,8 @@ def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, s
         a = X.expand(B, *X.shape)
         for l in range(depth):
             n_l, n_next = a.shape[-1], (width if l < depth - 1 else 1)
-            W = torch.randn(B, n_l, n_next, generator=gen, dtype=dtype)
-            b = torch.randn(B, 1, n_next, generator=gen, dtype=dtype)
+            W = torch.randn(B, n_l, n_next, generator=gen, dtype=dtype).to(X.device)
+            b = torch.randn(B, 1, n_next, generator=gen, dtype=dtype).to(X.device)
             z = (c / math.sqrt(n_l)) * (a @ W) + beta * b
             a = act(z) if l < depth - 1 else z
         out.append(z[..., 0])

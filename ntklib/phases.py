@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ._checks import as_inputs, check_beta, check_depth, check_positive_int
+from .devices import resolve_device
 from .activations import Activation, get_activation, hermite_coefficients, normalized, scaled
 from .dynamics import condition_number, constant_mode_cosine, train_gd
 from .empirical import empirical_ntk
@@ -412,13 +413,16 @@ def gram_condition_numbers(X, depths, *, activation, beta) -> np.ndarray:
     return np.array([_condition(T) for T in ntk_by_depth(X, depths, activation=activation, beta=beta)])
 
 
-def empirical_condition_numbers(X, depths, *, activation, beta, width, n_seeds, seed=0) -> np.ndarray:
+def empirical_condition_numbers(X, depths, *, activation, beta, width, n_seeds, seed=0,
+                                device=None) -> np.ndarray:
     """Condition numbers lambda_max / lambda_min of the empirical NTK of FCNets (one width, each depth,
     n_seeds networks with seeds seed + 1000 s + L).
 
     Args:
         X: inputs (N, n_0).  depths: the L to evaluate.  activation: a spec for `resolve_activation`.
         beta: balance in [0, 1].  width: hidden width.  n_seeds: networks per depth.  seed: first seed.
+        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
+            results come back on the CPU.
     Returns:
         numpy array (len(depths), n_seeds).
     Example:
@@ -428,8 +432,9 @@ def empirical_condition_numbers(X, depths, *, activation, beta, width, n_seeds, 
     """
     X = as_inputs(X)
     act = resolve_activation(activation)
+    device = resolve_device(device)
     return np.array([[_condition(empirical_ntk(FCNet(X.shape[1], width, L, activation=act, beta=beta,
-                                                        seed=seed + 1000 * s + L), X))
+                                                        seed=seed + 1000 * s + L, device=device), X).cpu())
                       for s in range(check_positive_int(n_seeds, "n_seeds"))] for L in depths])
 
 
@@ -492,7 +497,8 @@ def steps_to_loss(losses, rel_target: float) -> float:
     return float(hit[0]) if hit.size else math.inf
 
 
-def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fraction=0.5, seed=0) -> dict:
+def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fraction=0.5, seed=0,
+                   device=None) -> dict:
     """Steps of gradient descent to bring the loss to rel_target times its initial value, per regime.
 
     regimes: {label: (activation spec, beta)}.  For each: Theta_inf = nk.ntk at `depth`; the step
@@ -504,6 +510,8 @@ def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fracti
         X: inputs (N, n_0).  Y: (N,) targets.  regimes: {label: (activation spec, beta)}.
         depth, width: of the FCNets.  rel_target: loss fraction to reach.  max_steps: steps trained.
         fraction: of the largest stable step (see `gd_step_size`).  seed: network seed (plus 7919 i per regime).
+        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
+            results come back on the CPU.
     Returns:
         {label: dict(r, lr, kappa, loss_theory (max_steps + 1,), loss_network (max_steps + 1,),
         steps_theory, steps_network)}.
@@ -516,16 +524,17 @@ def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fracti
     """
     X = as_inputs(X)
     Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
+    device = resolve_device(device)
     out = {}
     for i, (label, (spec, beta)) in enumerate(regimes.items()):
         act = resolve_activation(spec)
         T = ntk_by_depth(X, [depth], activation=act, beta=beta)[0]
         lr = gd_step_size(T, fraction)
-        net = FCNet(X.shape[1], width, depth, activation=act, beta=beta, seed=seed + 7919 * i)
+        net = FCNet(X.shape[1], width, depth, activation=act, beta=beta, seed=seed + 7919 * i, device=device)
         with torch.no_grad():
-            f0 = net(X).reshape(-1)
+            f0 = net(X.to(device)).reshape(-1).cpu()
         theory = kernel_gd_losses(T, f0, Y, lr=lr, steps=max_steps)
-        rec = train_gd(net, X, Y, lr=lr, steps=max_steps, record_steps=range(max_steps + 1))
+        rec = train_gd(net, X, Y, lr=lr, steps=max_steps, record_steps=range(max_steps + 1)).to("cpu")
         loss = rec.loss.numpy()
         out[label] = {"r": r_value(act, beta), "lr": lr, "kappa": _condition(T), "loss_theory": theory,
                       "loss_network": loss, "steps_theory": steps_to_loss(theory, rel_target),
@@ -561,7 +570,8 @@ def diagonal_profile(activation, beta, depth, n0: int = 2) -> dict:
             "formula": np.array([theta_diagonal_formula(r, l) for l in range(1, depth + 1)])}
 
 
-def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, seed=0) -> np.ndarray:
+def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, seed=0,
+                               device=None) -> np.ndarray:
     """The finite-width Sigma^(l)(x, x): mean over neurons, inputs and n_seeds networks of z^(l)(x)^2,
     l = 1..depth, in FCNets whose output layer is also `width` wide (so the last layer is averaged
     too).  One network fluctuates by ~ sqrt(2/width) per layer, compounding with depth.
@@ -570,6 +580,8 @@ def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, 
         X: inputs (N, n_0).  activation: a spec for `resolve_activation`.  beta: balance in [0, 1].
         depth: layers L.  width: width of every layer (the output layer included).
         n_seeds: networks averaged (seeds seed + 7 s).  seed: first seed.
+        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
+            results come back on the CPU.
     Returns:
         numpy array (depth,).
     Example:
@@ -580,10 +592,12 @@ def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, 
     X = as_inputs(X)
     act = resolve_activation(activation)
     acc = np.zeros(check_depth(depth))
+    device = resolve_device(device)
     for s in range(check_positive_int(n_seeds, "n_seeds")):
-        net = FCNet(X.shape[1], width, depth, n_out=width, activation=act, beta=beta, seed=seed + 7 * s)
+        net = FCNet(X.shape[1], width, depth, n_out=width, activation=act, beta=beta, seed=seed + 7 * s,
+                    device=device)
         with torch.no_grad():
-            _, pre = net.layers(X)
+            _, pre = net.layers(X.to(device))
         acc += np.array([float((z * z).mean()) for z in pre])
     return acc / n_seeds
 
@@ -678,13 +692,15 @@ def hermite_poincare(activation, terms: int = 120) -> dict:
 # ---- notebook 05: LayerNorm and BatchNorm -----------------------------------------------------------
 
 def empirical_deviation(X, references: dict, *, widths, n_seeds, depth, activation, beta, norm=None,
-                        seed=0) -> dict:
+                        seed=0, device=None) -> dict:
     """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of the empirical NTK of
     FCNet(..., norm=norm) from each reference kernel (the same networks for every reference).
 
     Args:
         X: inputs (N, n_0).  references: {label: (N, N) kernel}.  widths: hidden widths.
         n_seeds: networks per width.  depth, activation (spec), beta, norm: of the FCNets.  seed: first seed.
+        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
+            results come back on the CPU.
     Returns:
         {label: numpy array (len(widths), n_seeds)}.
     Example:
@@ -697,10 +713,11 @@ def empirical_deviation(X, references: dict, *, widths, n_seeds, depth, activati
     X = as_inputs(X)
     act = resolve_activation(activation)
     out = {k: np.zeros((len(widths), n_seeds)) for k in references}
+    device = resolve_device(device)
     for i, w in enumerate(widths):
         for s in range(n_seeds):
             K = empirical_ntk(FCNet(X.shape[1], w, depth, activation=act, beta=beta, norm=norm,
-                                    seed=seed + 100003 * s + i), X)
+                                    seed=seed + 100003 * s + i, device=device), X).cpu()
             for label, ref in references.items():
                 out[label][i, s] = relative_error(K, ref)
     return out
@@ -755,7 +772,7 @@ def constant_direction(f_train, Y) -> np.ndarray:
     return (F - torch.as_tensor(Y, dtype=F.dtype).reshape(1, -1)).mean(1).numpy()
 
 
-def batchnorm_mass(X, *, widths, depths, betas, activation="relu", seed=0) -> np.ndarray:
+def batchnorm_mass(X, *, widths, depths, betas, activation="relu", seed=0, device=None) -> np.ndarray:
     """(1/N^2) sum_ij Theta(x_i, x_j) - beta^2 of the batch-output NTK of FCNet(norm="batch") for every
     width, depth (>= 2: BatchNorm needs a hidden layer) and beta: array (len(widths), len(depths), len(betas)).
     Zero up to rounding at every width: the identity is exact, not a large-width limit.
@@ -763,6 +780,8 @@ def batchnorm_mass(X, *, widths, depths, betas, activation="relu", seed=0) -> np
     Args:
         X: inputs (N, n_0).  widths: hidden widths.  depths: L >= 2.  betas: balances.
         activation: a spec for `resolve_activation`.  seed: base seed.
+        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
+            results come back on the CPU.
     Returns:
         numpy array (len(widths), len(depths), len(betas)).
     Example:
@@ -773,18 +792,20 @@ def batchnorm_mass(X, *, widths, depths, betas, activation="relu", seed=0) -> np
     X = as_inputs(X)
     act = resolve_activation(activation)
     out = np.zeros((len(widths), len(depths), len(betas)))
+    device = resolve_device(device)
     for i, w in enumerate(widths):
         for j, L in enumerate(depths):
             if check_depth(L) < 2:
                 raise ValueError(f"depths: got {L}; accepted: depths >= 2 (BatchNorm acts on hidden layers)")
             for k, b in enumerate(betas):
-                net = FCNet(X.shape[1], w, L, activation=act, beta=b, norm="batch", seed=seed + 31 * i + 7 * j + k)
-                out[i, j, k] = constant_mode(empirical_ntk(net, X))["mass"] - float(b) ** 2
+                net = FCNet(X.shape[1], w, L, activation=act, beta=b, norm="batch", seed=seed + 31 * i + 7 * j + k,
+                            device=device)
+                out[i, j, k] = constant_mode(empirical_ntk(net, X).cpu())["mass"] - float(b) ** 2
     return out
 
 
 def compare_norms(X, Y, *, width, depth, activation, beta, steps, rel_target, norms=(None, "batch"),
-                  fraction=0.5, seed=0, train=True) -> dict:
+                  fraction=0.5, seed=0, train=True, device=None) -> dict:
     """The same FCNet (same seed) with each norm: its NTK at initialisation (batch-output NTK for
     BatchNorm), where the constant vector sits in that spectrum, and gradient descent at the step
     eta = fraction N / lambda_max of its own kernel.
@@ -798,6 +819,8 @@ def compare_norms(X, Y, *, width, depth, activation, beta, steps, rel_target, no
         steps: gradient-descent steps.  rel_target: loss fraction for steps_theory / steps_network.
         norms: the norm of each variant (None, "layer", "batch").  fraction: of the largest stable step.
         seed: the network seed (the same for every norm).  train: also train the networks.
+        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
+            results come back on the CPU.
     Returns:
         {"no norm" | "LayerNorm" | "BatchNorm": dict as above}.
     Example:
@@ -812,17 +835,18 @@ def compare_norms(X, Y, *, width, depth, activation, beta, steps, rel_target, no
     Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
     act = resolve_activation(activation)
     out = {}
+    device = resolve_device(device)
     for norm in norms:
-        net = FCNet(X.shape[1], width, depth, activation=act, beta=beta, norm=norm, seed=seed)
-        T = empirical_ntk(net, X)
+        net = FCNet(X.shape[1], width, depth, activation=act, beta=beta, norm=norm, seed=seed, device=device)
+        T = empirical_ntk(net, X).cpu()
         lr = gd_step_size(T, fraction)
         with torch.no_grad():
-            f0 = net(X).reshape(-1)
+            f0 = net(X.to(device)).reshape(-1).cpu()
         th = kernel_gd_losses(T, f0, Y, lr=lr, steps=steps)
         res = {"theta": T, "mode": constant_mode(T), "lr": lr, "loss_theory": th,
                "steps_theory": steps_to_loss(th, rel_target)}
         if train:
-            rec = train_gd(net, X, Y, lr=lr, steps=steps, record_steps=range(steps + 1))
+            rec = train_gd(net, X, Y, lr=lr, steps=steps, record_steps=range(steps + 1)).to("cpu")
             m = constant_direction(rec.f_train, Y)
             res.update(loss_network=rec.loss.numpy(), steps_network=steps_to_loss(rec.loss, rel_target),
                        mean_residual=m, mean_residual_theory=(1.0 - 2.0 * lr * beta * beta) ** np.arange(steps + 1) * m[0])

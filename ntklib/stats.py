@@ -45,12 +45,13 @@ def relative_error(A, B):
     """Relative Frobenius deviation ||A - B||_F / ||B||_F (B the reference).
 
     Args:
-        A, B: arrays or tensors of the same shape.
+        A, B: arrays or tensors of the same shape (B is moved to A's device).
     Returns:
         float.
     Example:
         >>> round(nk.stats.relative_error(torch.tensor([3.0, 4.0]), torch.tensor([3.0, 0.0])), 6)
         1.333333
     """
-    A, B = torch.as_tensor(A), torch.as_tensor(B)
+    A = torch.as_tensor(A)
+    B = torch.as_tensor(B).to(A.device)
     return float(torch.linalg.norm(A - B) / torch.linalg.norm(B))

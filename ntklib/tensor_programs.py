@@ -35,9 +35,11 @@ import torch
 from tqdm import tqdm
 
 from ._checks import check_beta, check_depth, check_positive_int
+from .devices import resolve_device
 from .activations import get_activation
 from .architectures import RNN, AttentionBlock, BatchNormMLP, ResNet, batch_ntk, layerwise_ntk
 from .dynamics import kernel_gd, quiet
+from .stats import relative_error
 
 __all__ = ["rnn_ntk", "resnet_ntk", "attention_ntk", "batchnorm_ntk", "batch_kernels",
            "Architecture", "architecture", "ARCHITECTURE_NAMES", "sequences", "regression_targets",
@@ -47,9 +49,9 @@ __all__ = ["rnn_ntk", "resnet_ntk", "attention_ntk", "batchnorm_ntk", "batch_ker
 DTYPE = torch.float64
 
 
-def _pair(X, Y, ndim, name="X"):
-    X = torch.as_tensor(X).to(DTYPE)
-    Z = X if Y is None else torch.cat([X, torch.as_tensor(Y).to(DTYPE)])
+def _pair(X, Y, ndim, name="X", device=None):
+    X = torch.as_tensor(X).to(dtype=DTYPE, device=resolve_device(device))
+    Z = X if Y is None else torch.cat([X, torch.as_tensor(Y).to(dtype=DTYPE, device=X.device)])
     if Z.ndim != ndim:
         want = "(N, T, d)" if ndim == 3 else "(N, d)"
         raise ValueError(f"{name}: got shape {tuple(X.shape)}; accepted: shape {want}")
@@ -68,7 +70,7 @@ def _var_pairs(K):
 # ---- RNN -------------------------------------------------------------------------------------------
 
 def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.1, readout="mean",
-            tied=True, return_nngp=False):
+            tied=True, return_nngp=False, device=None):
     """Infinite-width NTK of the simple RNN `nk.RNN` (NTK parametrisation):
 
         h_0 = 0,  g_t = (s_w/sqrt(n)) W h_{t-1} + (s_u/sqrt(d)) U x_t + s_b b,  h_t = phi(g_t),
@@ -88,6 +90,7 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
     Args:
         X: sequences (N, T, d).  Y: (M, T, d) or None (X).  Other arguments as in `nk.RNN`.
         return_nngp: also return the output covariance Sigma(x, y) = sum_{s,t} w_s w_t K_h(s, t).
+        device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel when return_nngp).
     Example:
@@ -95,14 +98,15 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
         >>> bool((nk.rnn_ntk(X) - nk.rnn_ntk(X, tied=False)).abs().max() > 0.01)   # tying changes the limit
         True
     """
-    Z, N = _pair(X, Y, 3)
+    Z, N = _pair(X, Y, 3, device=device)
     act = get_activation(activation)
     if readout not in ("mean", "last"):
         raise ValueError(f"readout: got {readout!r}; accepted: 'mean' or 'last'")
     P, T, d = Z.shape
     base = sigma_u ** 2 * torch.einsum("psk,qtk->psqt", Z, Z) / d + sigma_b ** 2        # (P, T, P, T)
-    same = torch.eye(T, dtype=DTYPE)[None, :, None, :]                                  # s == t mask
-    w = torch.full((T,), 1.0 / T, dtype=DTYPE) if readout == "mean" else torch.eye(T, dtype=DTYPE)[-1]
+    same = torch.eye(T, dtype=DTYPE, device=Z.device)[None, :, None, :]                 # s == t mask
+    w = (torch.full((T,), 1.0 / T, dtype=DTYPE, device=Z.device) if readout == "mean"
+         else torch.eye(T, dtype=DTYPE, device=Z.device)[-1])
 
     def flat(K):
         return K.reshape(P * T, P * T)
@@ -137,7 +141,7 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
 # ---- residual MLP ----------------------------------------------------------------------------------
 
 def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, sigma_w=1.0, sigma_b=0.1,
-               return_nngp=False):
+               return_nngp=False, device=None):
     """Infinite-width NTK of the residual MLP `nk.ResNet` (NTK parametrisation):
 
         h^0 = U x/sqrt(d),  z^l = (s_w/sqrt(n)) W1_l h^(l-1) + s_b b_l,  h^l = h^(l-1) + (alpha/sqrt(n)) W2_l phi(z^l),
@@ -152,6 +156,7 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
 
     Args:
         X: inputs (N, d).  Y: (M, d) or None.  Other arguments as in `nk.ResNet` (alpha = 1/sqrt(L) if None).
+        device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel K_h^L when return_nngp).
     Example:
@@ -160,7 +165,7 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
         tensor([[1., 0.],
                 [0., 1.]], dtype=torch.float64)
     """
-    Z, N = _pair(X, Y, 2)
+    Z, N = _pair(X, Y, 2, device=device)
     act = get_activation(activation)
     L = check_positive_int(n_blocks, "n_blocks")
     alpha = 1.0 / math.sqrt(L) if branch_scale is None else float(branch_scale)
@@ -186,7 +191,7 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
 
 # ---- attention block -------------------------------------------------------------------------------
 
-def attention_ntk(X, Y=None, *, activation="relu", return_nngp=False):
+def attention_ntk(X, Y=None, *, activation="relu", return_nngp=False, device=None):
     """Infinite-width NTK of the attention block `nk.AttentionBlock` (NTK parametrisation, scores q.k/n).
 
     At infinite width the scores q_t.k_s/n vanish, so the attention is uniform (a = 1/T) and the output of
@@ -204,13 +209,14 @@ def attention_ntk(X, Y=None, *, activation="relu", return_nngp=False):
 
     Args:
         X: sequences (N, T, d) with nonzero tokens.  Y: (M, T, d) or None.  activation: phi.
+        device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel (1/T^2) sum K_y when return_nngp).
     Example:
         >>> nk.attention_ntk(nk.sequences(3, 4, 2)).shape
         torch.Size([3, 3])
     """
-    Z, N = _pair(X, Y, 3)
+    Z, N = _pair(X, Y, 3, device=device)
     act = get_activation(activation)
     P, T, _ = Z.shape
     Zn = Z / Z.norm(dim=-1, keepdim=True)
@@ -249,7 +255,7 @@ def _bn_map(z, act, eps):
     c = zt - zt.mean(-1, keepdim=True)
     s = torch.sqrt((c * c).mean(-1, keepdim=True) + eps)
     y = c / s
-    eye = torch.eye(B, dtype=zt.dtype)
+    eye = torch.eye(B, dtype=zt.dtype, device=zt.device)
     # d BN(z)/dz = (1/s)(I - 11^T/B - y y^T/B)
     Jbn = (eye - 1.0 / B - y[..., :, None] * y[..., None, :] / B) / s[..., None]
     return act(y), act.deriv(y)[..., :, None] * Jbn
@@ -275,7 +281,7 @@ class BatchKernels:
 
 
 def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samples=2 ** 15,
-                  n_scrambles=4, seed=0, eps=1e-12) -> BatchKernels:
+                  n_scrambles=4, seed=0, eps=1e-12, device=None) -> BatchKernels:
     """Infinite-width batch NNGP/NTK of an MLP whose hidden layers apply a batch map F, on the batch X,
     by the tensor-program recursion with batch-level Gaussian expectations.
 
@@ -301,8 +307,10 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
         beta: bias balance (0 for BatchNorm, which removes biases).  norm: "batch" or None.
         n_samples: Sobol points per scramble (a power of 2).  n_scrambles: independent scrambles (>= 2
         for an error estimate).  seed: of the scrambles.  eps: BN's variance floor.
+        device: where the Gaussian maps and their moments are computed (None: X's device; "cuda",
+            "auto", ... as in `nk.resolve_device`); the Sobol points are drawn on the CPU (scipy).
     Returns:
-        BatchKernels.
+        BatchKernels, tensors on that device.
     Example:
         >>> X = nk.data.sphere(5, 3)
         >>> k = nk.batch_kernels(X, depth=2, beta=0.1, norm=None, n_samples=2 ** 12)   # = the FC recursion
@@ -316,7 +324,7 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
     n_scrambles = check_positive_int(n_scrambles, "n_scrambles")
     act = get_activation(activation)
     fmap = _bn_map if norm == "batch" else _plain_map
-    X = torch.as_tensor(X).to(DTYPE)
+    X = torch.as_tensor(X).to(dtype=DTYPE, device=resolve_device(device))
     B = X.shape[0]
     c2, b2 = 1.0 - beta ** 2, beta ** 2
     runs = []
@@ -324,12 +332,12 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
         sig = [c2 * (X @ X.T) / X.shape[1] + b2]
         Ms = []
         for l in range(1, depth):
-            z = _gaussian_points(sig[-1].numpy(), n_samples, seed + 1000 * l, r)
-            F, J = fmap(z, act, eps)
+            z = _gaussian_points(sig[-1].cpu().numpy(), n_samples, seed + 1000 * l, r)
+            F, J = fmap(torch.as_tensor(z, device=X.device), act, eps)
             sig.append(c2 * (F.T @ F) / n_samples + b2)
             Jf = J.reshape(n_samples, B * B)
             Ms.append((Jf.T @ Jf / n_samples).reshape(B, B, B, B))           # [m, p, m', p']
-        eye = torch.eye(B, dtype=DTYPE)
+        eye = torch.eye(B, dtype=DTYPE, device=X.device)
         pi = [eye[:, :, None, None] * eye[None, None, :, :]]                 # Pi^(L)[i, m, j, m']
         for l in range(depth - 1, 0, -1):
             pi.insert(0, c2 * torch.einsum("imjn,mpnq->ipjq", pi[0], Ms[l - 1]))
@@ -343,7 +351,7 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
 
 
 def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles=4, seed=0,
-                  return_error=False):
+                  return_error=False, device=None):
     """Infinite-width batch NTK of `nk.BatchNormMLP(n_0, n, depth, activation=...)` on the batch X:
     Theta[i, j] = lim sum_p dF_i/dtheta_p dF_j/dtheta_p for the batch output F(X).  See `batch_kernels`
     for the recursion and the quasi-Monte-Carlo error.  Needs B >= 6 and a batch spanning >= 5
@@ -353,8 +361,9 @@ def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles
         X: the batch, shape (B, n_0).  depth: weight layers L >= 2.  activation: phi (relu).
         n_samples, n_scrambles, seed: of the quasi-Monte Carlo (`batch_kernels`).
         return_error: also return the (B, B) standard error of each entry.
+        device: as in `batch_kernels`.
     Returns:
-        float64 tensor (B, B) (and its standard error when return_error).
+        float64 tensor (B, B) (and its standard error when return_error), on that device.
     Example:
         >>> X = nk.sequences(8, 1, 12)[:, 0]
         >>> theta, se = nk.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, return_error=True)
@@ -362,7 +371,7 @@ def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles
         True
     """
     k = batch_kernels(X, depth=depth, activation=activation, beta=0.0, norm="batch", n_samples=n_samples,
-                      n_scrambles=n_scrambles, seed=seed)
+                      n_scrambles=n_scrambles, seed=seed, device=device)
     return (k.theta, k.theta_se) if return_error else k.theta
 
 
@@ -410,13 +419,17 @@ def regression_targets(X, *, seed=0):
 class Architecture:
     """One architecture of the notebook: its finite network, its infinite-width NTK, its inputs.
 
-    network(width, seed, parametrization) -> torch module;  ntk(X, Y=None) -> infinite-width NTK;
-    empirical_ntk(net, X) -> exact finite-width NTK (batch NTK when `coupled`);  inputs(n, seed) -> X.
+    network(width, seed, parametrization) -> torch module on `device`;  ntk(X, Y=None) -> infinite-width
+    NTK (on the CPU);  empirical_ntk(net, X) -> exact finite-width NTK (batch NTK when `coupled`), on the
+    network's device;  inputs(n, seed) -> X (on the CPU).
 
     Args:
         name: one of ARCHITECTURE_NAMES.  options: keyword arguments for both the network and its NTK.
         n_in: input / token dimension.  n_steps: sequence length (RNN, attention).  n_blocks: ResNet
         blocks.  depth: BatchNorm MLP weight layers.  n_samples: its Sobol points per scramble.
+        device: where the networks live and the sweeps (`ntk_deviation`, `parameter_share`,
+        `sgd_vs_kernel`) and the BatchNorm quasi-Monte Carlo run (None: CPU; "cuda", "auto", ... as in
+        `nk.resolve_device`).
     Example:
         >>> a = nk.architecture("ResNet"); X = a.inputs(4)
         >>> a.empirical_ntk(a.network(64), X).shape == a.ntk(X).shape
@@ -429,6 +442,10 @@ class Architecture:
     n_blocks: int = 2
     depth: int = 3
     n_samples: int = 2 ** 15
+    device: object = None
+
+    def __post_init__(self):
+        self.device = resolve_device(self.device)
 
     @property
     def coupled(self) -> bool:
@@ -445,14 +462,14 @@ class Architecture:
         return sequences(n, 1, self.n_in, seed=seed)[:, 0]
 
     def network(self, width, seed=0, parametrization="ntk"):
-        o = self.options
+        o = dict(self.options, seed=seed, parametrization=parametrization, device=self.device)
         if self.name == "RNN":
-            return RNN(self.n_in, width, seed=seed, parametrization=parametrization, **o)
+            return RNN(self.n_in, width, **o)
         if self.name == "ResNet":
-            return ResNet(self.n_in, width, self.n_blocks, seed=seed, parametrization=parametrization, **o)
+            return ResNet(self.n_in, width, self.n_blocks, **o)
         if self.name == "Attention":
-            return AttentionBlock(self.n_in, width, seed=seed, parametrization=parametrization, **o)
-        return BatchNormMLP(self.n_in, width, self.depth, seed=seed, parametrization=parametrization, **o)
+            return AttentionBlock(self.n_in, width, **o)
+        return BatchNormMLP(self.n_in, width, self.depth, **o)
 
     def ntk(self, X, Y=None):
         o = self.options
@@ -464,7 +481,7 @@ class Architecture:
             return attention_ntk(X, Y, **o)
         if Y is not None:
             raise ValueError("Y: the BatchNorm NTK is a batch kernel; pass the whole batch as X")
-        return batchnorm_ntk(X, depth=self.depth, n_samples=self.n_samples, **o)
+        return batchnorm_ntk(X, depth=self.depth, n_samples=self.n_samples, device=self.device, **o).cpu()
 
     def empirical_ntk(self, net, X):
         return batch_ntk(net, X) if self.coupled else layerwise_ntk(net, X)
@@ -475,9 +492,9 @@ def architecture(name, **kwargs) -> Architecture:
 
     Args:
         name: "RNN", "ResNet", "Attention" or "BatchNorm MLP".
-        kwargs: n_in (default 3; 12 for BatchNorm), n_steps, n_blocks, depth, n_samples, and `options`
-            (keyword arguments passed to both the network and its infinite-width NTK, e.g.
-            {"readout": "last"} for the RNN).
+        kwargs: n_in (default 3; 12 for BatchNorm), n_steps, n_blocks, depth, n_samples, device (where
+            the networks and sweeps run: None/"cpu", "cuda", "auto"), and `options` (keyword arguments
+            passed to both the network and its infinite-width NTK, e.g. {"readout": "last"} for the RNN).
     Returns:
         Architecture.
     Example:
@@ -522,15 +539,15 @@ def ntk_deviation(arch: Architecture, X, widths, seeds, *, theta=None, reference
     share = None if share_of is None else np.zeros_like(dev)
     for i, w in enumerate(tqdm(widths, disable=not show, desc=f"{arch.name} widths", leave=False)):
         for j, s in enumerate(seeds):
-            net = arch.network(int(w), seed=int(s) + 7919 * i)
+            net = arch.network(int(w), seed=int(s) + 7919 * i)          # on arch.device
             if share_of is None:
                 K = arch.empirical_ntk(net, X)
             else:
                 K, parts = layerwise_ntk(net, X, by_parameter=True)
                 share[i, j] = float(torch.linalg.norm(sum(parts[n] for n in share_of)) / torch.linalg.norm(K))
-            dev[i, j] = float(torch.linalg.norm(K - theta) / torch.linalg.norm(theta))
+            dev[i, j] = relative_error(K, theta)
             for k, R in references.items():
-                ref[k][i, j] = float(torch.linalg.norm(K - R) / torch.linalg.norm(R))
+                ref[k][i, j] = relative_error(K, R)
             del net
     return {"widths": np.asarray(widths), "deviation": dev, "theta": theta, "reference_deviation": ref,
             "share": share}
@@ -589,19 +606,22 @@ def train_sgd(model, X_train, Y_train, *, lr, batches, X_track=None, record_step
     outputs are those of X_track evaluated as one batch.
 
     Args:
-        model: scalar-output module.  X_train: (n, ...).  Y_train: (n,).  lr: step size.
+        model: scalar-output module (trained on its own device).  X_train: (n, ...), moved to the
+        model's device.  Y_train: (n,).  lr: step size.
         batches: sequence of index arrays into the training set, one per step.
         X_track: inputs whose outputs are recorded (default X_train).
         record_steps: steps at which they are recorded (default every step, 0 included).
     Returns:
-        (steps, f): numpy array (T,) and float64 tensor (T, P).
+        (steps, f): numpy array (T,) and float64 tensor (T, P) on the CPU.
     Example:
         >>> net, X = nk.ResNet(3, 32, seed=0), torch.randn(6, 3, dtype=torch.float64)
         >>> steps, f = nk.train_sgd(net, X, torch.zeros(6), lr=0.1, batches=[[0, 1], [2, 3]])
         >>> f.shape
         torch.Size([3, 6])
     """
-    X_track = X_train if X_track is None else X_track
+    p0 = next(model.parameters())
+    X_train = torch.as_tensor(X_train).to(dtype=p0.dtype, device=p0.device)
+    X_track = X_train if X_track is None else torch.as_tensor(X_track).to(dtype=p0.dtype, device=p0.device)
     Y_train = torch.as_tensor(Y_train).to(X_train).reshape(-1)
     params = [p for p in model.parameters() if p.requires_grad]
     n_steps = len(batches)
@@ -614,13 +634,13 @@ def train_sgd(model, X_train, Y_train, *, lr, batches, X_track=None, record_step
                 out.append(model(X_track).reshape(-1).detach().to(DTYPE).clone())
         if k == n_steps:
             break
-        idx = torch.as_tensor(np.asarray(batches[k]))
+        idx = torch.as_tensor(np.asarray(batches[k]), device=X_train.device)
         loss = ((model(X_train[idx]).reshape(-1) - Y_train[idx]) ** 2).mean()
         grads = torch.autograd.grad(loss, params)
         with torch.no_grad():
             for p, g in zip(params, grads):
                 p.sub_(lr * g)
-    return np.array(steps), torch.stack(out)
+    return np.array(steps), torch.stack(out).cpu()
 
 
 @dataclass
