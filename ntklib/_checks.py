@@ -92,10 +92,12 @@ def check_hidden(value, depth, name, noun="sizes") -> list:
 
 def check_network_inputs(X, n_in, like, *, couples_batch=False, accepted=None):
     """Inputs of a network's forward pass: (N, n_in), converted to the dtype/device of the tensor `like`
-    when not already a tensor (tensors pass unchanged, so torch.func transforms can trace the call);
-    at least 2 rows when the network normalises over the batch."""
+    when not already a tensor (a tensor is only moved to `like`'s device, so torch.func transforms can
+    trace the call); at least 2 rows when the network normalises over the batch."""
     if not isinstance(X, torch.Tensor):
         X = as_inputs(X, "X", dtype=like.dtype, device=like.device)
+    elif X.device != like.device:
+        X = X.to(like.device)
     if X.ndim != 2 or X.shape[1] != n_in:
         raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: {accepted or f'shape (N, n_in) = (N, {n_in})'}")
     if couples_batch and X.shape[0] < 2:

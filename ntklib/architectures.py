@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ._checks import check_positive_int
+from .devices import resolve_device
 from .activations import get_activation
 from .networks import FCNet
 
@@ -66,7 +67,7 @@ class _TPNet(nn.Module):
         super().__init__()
         self.parametrization = _check_param(parametrization)
         self._gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-        self._dtype, self._device = dtype, device
+        self._dtype, self._device = dtype, resolve_device(device)
         self.mult = {}           # name -> multiplier used in the forward pass
         self.ntk_mult = {}       # name -> multiplier of the NTK parametrisation (s / sqrt(F) or s_b)
         self._taps = None
@@ -122,7 +123,8 @@ class RNN(_TPNet):
         sigma_w, sigma_u, sigma_b: the scales s_w, s_u, s_b.
         readout: "mean" (average pooling over time) or "last".
         tied: share W across time.  n_steps: sequence length T (needed when tied=False).
-        parametrization: "ntk" or "standard" (module docstring).  seed, dtype, device: of the parameters.
+        parametrization: "ntk" or "standard" (module docstring).  seed, dtype, device: of the parameters
+            (device as in `nk.resolve_device`; the seeded draws are made on the CPU, the same on every device).
     Forward: X of shape (N, T, d), or flattened (N, T*d) -> f of shape (N,).
     Example:
         >>> net = nk.RNN(3, 64, seed=0); net(nk.sequences(5, 4, 3)).shape

@@ -166,13 +166,10 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
 
 
 def _model_inputs(model, X, name):
-    """X as a tensor in the dtype and on the device of the model's first parameter (tensors already
-    there pass unchanged)."""
+    """X as a finite tensor in the dtype and on the device of the model's first parameter."""
     p = next(model.parameters(), None)
     if p is None:
         raise ValueError("model: has no parameters; accepted: a torch.nn.Module with trainable parameters")
-    if isinstance(X, torch.Tensor) and X.dtype == p.dtype and X.device == p.device:
-        return X
     if isinstance(X, torch.Tensor) and X.ndim != 2:          # sequences (N, T, d) and other layouts
         return X.to(dtype=p.dtype, device=p.device)
     return as_inputs(X, name, dtype=p.dtype, device=p.device)
