@@ -22,7 +22,7 @@ help:
 	@echo "                (make figures DEVICE=cuda: the networks on a GPU; make -j2 figures: two at a time)"
 	@echo "make test       unit tests of ntklib, then every notebook at CI scale (papermill + nbval)"
 	@echo "make notebooks  re-execute the notebooks in place at CI scale to refresh their committed outputs"
-	@echo "make bench      speed and memory benchmarks (not part of make test)"
+	@echo "make bench      speed and memory benchmarks (not part of make test; make bench DEVICE=cuda on a GPU)"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make book       build the course site build/book/html from the notebooks' committed outputs (offline)"
 	@echo "make book-check open every page of the book in headless Chromium; screenshots in build/book-check/"
@@ -77,7 +77,7 @@ notebooks: $(STAMP)
 	done
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(if $(DEVICE),--device $(DEVICE))
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -10,7 +10,10 @@ Baselines:
   torch.func       the plain recipe for empirical NTKs: per-sample Jacobians by vmap(jacrev), then J J^T
                    (nk.jacobian_contraction_ntk).
 
-Usage: python benchmarks/run.py [--quick]   (--quick: smaller sizes, for a smoke test)
+Usage: python benchmarks/run.py [--quick] [--device cpu|cuda|auto]
+  --quick: smaller sizes, for a smoke test.  --device (make bench DEVICE=cuda): run every case there; on a
+  GPU the times include torch.cuda.synchronize() and "peak MB" is the CUDA allocator's peak
+  (torch.cuda.max_memory_allocated) above the inputs, not the process's resident set.
 """
 from __future__ import annotations
 
@@ -47,23 +50,23 @@ def naive_relu_ntk(X, depth, beta):
     return T
 
 
-def _mlp(w, dtype):
+def _mlp(w, dtype, device):
     import ntklib as nk
-    return nk.FCNet(100, w, 3, seed=0, dtype=dtype)
+    return nk.FCNet(100, w, 3, seed=0, dtype=dtype, device=device)
 
 
 class SmallCNN:
     """A non-FC module for the generic path: 1-D convolutions over a length-100 signal, scalar output."""
 
     @staticmethod
-    def make(dtype):
+    def make(dtype, device):
         import torch
         from torch import nn
         torch.manual_seed(0)
         net = nn.Sequential(nn.Unflatten(1, (1, 100)), nn.Conv1d(1, 32, 5, padding=2), nn.ReLU(),
                             nn.Conv1d(32, 32, 5, padding=2), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(),
                             nn.Linear(32, 1))
-        return net.to(dtype)
+        return net.to(dtype=dtype, device=device)
 
 
 def run_case(case: dict) -> dict:
@@ -72,32 +75,45 @@ def run_case(case: dict) -> dict:
 
     torch.set_num_threads(int(case.get("threads", torch.get_num_threads())))
     dtype = getattr(torch, case["dtype"])
+    dev = nk.resolve_device(case.get("device", "cpu"))
+    cuda = dev.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     g = torch.Generator().manual_seed(0)
     kind = case["kind"]
     if kind in ("ntk", "nngp", "naive"):
-        X = torch.randn(case["N"], 100, generator=g, dtype=dtype)
+        X = torch.randn(case["N"], 100, generator=g, dtype=dtype).to(dev)
         fn = {"ntk": lambda: nk.ntk(X, depth=case["depth"], dtype=dtype),
               "nngp": lambda: nk.nngp(X, depth=case["depth"], dtype=dtype),
               "naive": lambda: naive_relu_ntk(X, case["depth"], 0.1)}[kind]
     else:
-        X = torch.randn(case["N"], 100, generator=g, dtype=dtype)
-        model = _mlp(case["width"], dtype) if case["model"] == "mlp" else SmallCNN.make(dtype)
+        X = torch.randn(case["N"], 100, generator=g, dtype=dtype).to(dev)
+        model = _mlp(case["width"], dtype, dev) if case["model"] == "mlp" else SmallCNN.make(dtype, dev)
         fn = {"empirical": lambda: nk.empirical_ntk(model, X),
               "torch.func": lambda: nk.jacobian_contraction_ntk(model, X)}[kind]
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if cuda:
+        sync()
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev) / 1024            # KiB, like ru_maxrss
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     repeats = case.get("repeats", 3)
     t0 = time.perf_counter()
     out = fn()                                              # warm-up (and the peak-memory run)
+    sync()
     first = time.perf_counter() - t0
     times = [first]
     for _ in range(repeats - 1 if first < 5 else 0):
         t0 = time.perf_counter()
         out = fn()
+        sync()
         times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if cuda:
+        peak = torch.cuda.max_memory_allocated(dev) / 1024
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ok = bool(torch.isfinite(out).all())
     return {"time_s": min(times), "peak_mb": max(0, peak - base) / 1024, "finite": ok,
-            "out_mb": out.numel() * out.element_size() / 2 ** 20}
+            "out_mb": out.numel() * out.element_size() / 2 ** 20, "device": str(dev)}
 
 
 def in_subprocess(case: dict, timeout: float = 900) -> dict:
@@ -114,7 +130,11 @@ def in_subprocess(case: dict, timeout: float = 900) -> dict:
 
 # ---- the suite ----------------------------------------------------------------------------------------
 
-def suite(quick: bool):
+def suite(quick: bool, device: str = "cpu"):
+    return [dict(c, device=device) for c in _suite(quick)]
+
+
+def _suite(quick: bool):
     Ns = [500, 1000] if quick else [1000, 2000, 4000, 8000]
     cases = []
     for dt in ("float64", "float32"):
@@ -153,18 +173,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--case")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:K or auto")
     args = ap.parse_args()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return
     import torch
+    import ntklib as nk
+    dev = nk.resolve_device(args.device)
     OUT.mkdir(parents=True, exist_ok=True)
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                f"{torch.get_num_threads()} threads, Python {platform.python_version()}")
+    if dev.type == "cuda":
+        machine += f"; device {dev}: {torch.cuda.get_device_name(dev)} (peak MB: CUDA allocator)"
     print(f"ntklib benchmarks on {machine}\n")
     rows, results = [], []
     group = None
-    for c in suite(args.quick):
+    for c in suite(args.quick, str(dev)):
         if c["group"] != group:
             group = c["group"]
             print(f"\n{group}\n{'case':<38} {'time':>10} {'peak MB':>9} {'output MB':>9}")
