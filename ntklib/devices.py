@@ -2,6 +2,7 @@
 kernel matrices.
 
 Convention (the same everywhere in ntklib):
+
 - functions that *build* networks or kernels (nk.ntk, nk.FCNet, nk.sample_outputs, the width sweeps
   nk.fc_ntk_deviation, nk.ntk_training_snapshots, nk.ode_gap_sweep, nk.empirical_deviation, ...,
   nk.architecture(..., device=)) take `device=`: None (the default: the inputs' device, CPU for new
