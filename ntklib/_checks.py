@@ -50,12 +50,13 @@ def as_inputs(X, name="X", *, dtype=torch.float64, device=None) -> torch.Tensor:
                          "with N >= 1 and n_0 >= 1")
     if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)):
         raise ValueError(f"{name}: got dtype {t.dtype}; accepted: real numbers")
+    t = t.to(dtype=dtype)                         # an overflow to inf in the cast is caught below
     finite = _finite_mask(t)                      # checked where the input is, before any transfer
     if not finite.all():
-        bad = np.argwhere(~finite)[0].tolist() if isinstance(finite, np.ndarray) else (~finite).nonzero()[0].tolist()
+        bad = np.argwhere(np.asarray(~finite if isinstance(finite, np.ndarray) else (~finite).cpu()))[0]
         raise ValueError(f"{name}: contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
                          "accepted: finite values only")
-    return t.to(dtype=dtype, device=device if device is not None else t.device)
+    return t if device is None else t.to(device)
 
 
 def _finite_mask(t):

@@ -266,3 +266,12 @@ def test_zero_input_normalized_relu_value():
     Tolerance 1e-12 (closed form)."""
     K = nk.nngp(np.zeros((1, 3)), depth=2, activation=nk.normalized("relu"), beta=0.0)
     assert float(K[0, 0]) == pytest.approx(1.0 / (math.pi - 1.0), abs=1e-12)
+
+
+def test_an_overflow_in_the_dtype_cast_is_caught():
+    """1e300 is finite in float64 and inf in float32: the check runs after the cast, so float32 kernels
+    refuse it instead of returning NaN."""
+    X = torch.tensor([[1e300, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    assert torch.isfinite(nk.nngp(X / 1e300, depth=2, dtype=torch.float32)).all()
+    with pytest.raises(ValueError, match="NaN or inf"):
+        nk.ntk(X, depth=2, dtype=torch.float32)
