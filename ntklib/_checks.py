@@ -53,19 +53,36 @@ def as_inputs(X, name="X", *, dtype=torch.float64, device=None) -> torch.Tensor:
     t = t.to(dtype=dtype)                         # an overflow to inf in the cast is caught below
     finite = _finite_mask(t)                      # checked where the input is, before any transfer
     if not finite.all():
-        bad = np.argwhere(np.asarray(~finite if isinstance(finite, np.ndarray) else (~finite).cpu()))[0]
+        bad = np.argwhere(~finite)[0]
         raise ValueError(f"{name}: contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
                          "accepted: finite values only")
     return t if device is None else t.to(device)
 
 
-def _finite_mask(t):
-    """Elementwise isfinite: in numpy for a CPU tensor (no torch dispatch, no device round trip), in
-    torch for a tensor on an accelerator."""
+def _finite_mask(t) -> np.ndarray:
+    """Elementwise isfinite as a numpy bool array (numpy for a CPU tensor, torch on an accelerator)."""
     if t.device.type == "cpu":
-        a = t.numpy() if t.dtype != torch.bfloat16 else t.to(torch.float32).numpy()
-        return np.isfinite(a)
-    return torch.isfinite(t)
+        return np.isfinite(t.numpy() if t.dtype != torch.bfloat16 else t.to(torch.float32).numpy())
+    return torch.isfinite(t).cpu().numpy()
+
+
+def model_dtype_device(model):
+    """(dtype, device) of a module's first parameter: where functions that receive a model compute."""
+    try:
+        p = next(model.parameters())
+    except StopIteration:
+        raise ValueError("model: has no parameters; accepted: a torch.nn.Module with trainable "
+                         "parameters") from None
+    return p.dtype, p.device
+
+
+def model_inputs(model, X, name="X"):
+    """X in the model's dtype and on its device: a validated finite (N, n_0) array, or a tensor of another
+    layout (sequences (N, T, d)) converted as it is."""
+    dtype, device = model_dtype_device(model)
+    if isinstance(X, torch.Tensor) and X.ndim != 2:
+        return X.to(dtype=dtype, device=device)
+    return as_inputs(X, name, dtype=dtype, device=device)
 
 
 def as_input_pair(X, Y, *, dtype=torch.float64, device=None):

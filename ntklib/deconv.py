@@ -44,7 +44,7 @@ from torch import nn
 
 from ._checks import as_input_pair, check_beta, check_depth, check_hidden, check_network_inputs, check_positive_int
 from .activations import get_activation
-from .networks import batch_norm, normal_parameters
+from .networks import batch_norm, normal_parameters, ntk_layers
 
 __all__ = ["DeconvGenerator", "deconv_ntk", "deconv_ntk_levels", "pixel_levels", "checkerboard_v",
            "empirical_pixel_ntk", "checkerboard_upper_bound", "checkerboard_lower_bound", "fit_c1",
@@ -305,15 +305,9 @@ class DeconvGenerator(nn.Module):
     def layers(self, X):
         """Forward pass keeping each layer's input a^(l) and output z^(l+1) (l = 0..L-1), as images."""
         a = self._check(X).reshape(X.shape[0], -1, *(1,) * self.dim)
-        inputs, preacts = [], []
-        bshape = (1, -1) + (1,) * self.dim
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
-            inputs.append(a)
-            z = self.scales[l] * upsample_conv(a, W) + self.beta * b.reshape(bshape)
-            preacts.append(z)
-            if l < self.depth - 1:
-                a = self._normalise(self.activation(z))
-        return inputs, preacts
+        biases = [b.reshape((1, -1) + (1,) * self.dim) for b in self.biases]
+        return ntk_layers(a, self.weights, biases, self.scales, self.beta, self.activation, self._normalise,
+                          upsample_conv)
 
     def forward(self, X):
         return self.layers(X)[1][-1]

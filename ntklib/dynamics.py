@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ._checks import as_inputs
+from ._checks import model_inputs
 from .devices import resolve_device
 from .empirical import empirical_ntk
 from .kernels import ntk
@@ -140,9 +140,9 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
     if method == "lowrank" and not fast:
         raise ValueError("method: 'lowrank' needs an nk.FCNet with norm=None and all parameters trainable; "
                          "accepted for other models: 'autograd' or 'auto'")
-    X = _model_inputs(model, X, "X")
+    X = model_inputs(model, X, "X")
     if X_test is not None:
-        X_test = _model_inputs(model, X_test, "X_test")
+        X_test = model_inputs(model, X_test, "X_test")
     N = X.shape[0]
     Y = torch.as_tensor(Y).reshape(-1).to(X)
     if Y.shape[0] != N:
@@ -163,16 +163,6 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
     rec_steps, f_tr, f_te, losses = out
     return TrainRecord(np.array(rec_steps), torch.stack(f_tr),
                        torch.stack(f_te) if X_test is not None else None, torch.stack(losses), float(lr))
-
-
-def _model_inputs(model, X, name):
-    """X as a finite tensor in the dtype and on the device of the model's first parameter."""
-    p = next(model.parameters(), None)
-    if p is None:
-        raise ValueError("model: has no parameters; accepted: a torch.nn.Module with trainable parameters")
-    if isinstance(X, torch.Tensor) and X.ndim != 2:          # sequences (N, T, d) and other layouts
-        return X.to(dtype=p.dtype, device=p.device)
-    return as_inputs(X, name, dtype=p.dtype, device=p.device)
 
 
 def _train_autograd(model, X, Y, lr, steps, record, X_test, bar):
@@ -247,7 +237,6 @@ def _train_fc_lowrank(net, X, Y, lr, steps, record, X_test, bar):
     L, beta, act, c = net.depth, net.beta, net.activation, net.scales
     rec_steps, f_tr, f_te, losses = [], [], [], []
     with torch.no_grad():
-        X = X.to(net.weights[0])
         Ws = [_LowRankWeight(w.detach(), N) for w in net.weights]
         bs = [v.detach() for v in net.biases]
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vjp, vmap
 
-from ._checks import as_input_pair
+from ._checks import as_input_pair, model_dtype_device
 from .networks import FCNet
 
 __all__ = ["empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch"]
@@ -68,17 +68,8 @@ def _frozen_running_stats(model):
             m.track_running_stats = True
 
 
-def _param_info(model):
-    try:
-        p = next(model.parameters())
-    except StopIteration:
-        raise ValueError("model: has no parameters; accepted: a torch.nn.Module with trainable "
-                         "parameters") from None
-    return p.dtype, p.device
-
-
 def _inputs(model, X, Y):
-    dtype, device = _param_info(model)
+    dtype, device = model_dtype_device(model)
     return as_input_pair(X, Y, dtype=dtype, device=device)
 
 

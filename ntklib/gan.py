@@ -220,8 +220,28 @@ def _generator_optimizer(generator, name, lr):
 
 
 def _bce_logits(logits, target):
+    """Ensemble loss: summed over the members, averaged over each member's batch (axis 1)."""
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="sum") \
         / logits.shape[1]
+
+
+def _bce_mean(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def _gan_step(generator, discriminator, opt_g, opt_d, real, draw_z, loss):
+    """One non-saturating GAN iteration: a discriminator step on `real` and on G(draw_z()) (no gradient
+    to G), then a generator step on loss(D(G(draw_z())), 1).  loss(logits, target) is the BCE on logits."""
+    with torch.no_grad():
+        fake = generator(draw_z())
+    loss_d = loss(discriminator(real), 1.0) + loss(discriminator(fake), 0.0)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    loss_g = loss(discriminator(generator(draw_z())), 1.0)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
 
 
 def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, batch=256, lr_g=1e-3,
@@ -287,18 +307,8 @@ def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, 
     for k in tqdm(range(1, steps + 1), disable=not show, desc=desc, leave=False):
         real = ring_of_gaussians(M * batch, modes=modes, radius=radius, std=std, generator=g,
                                  dtype=dtype).reshape(M, batch, 2).to(dev)
-        z = torch.randn(M, batch, latent_dim, generator=g, dtype=dtype).to(dev)
-        with torch.no_grad():
-            fake = generator(z)
-        loss_d = _bce_logits(discriminator(real), 1.0) + _bce_logits(discriminator(fake), 0.0)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        z = torch.randn(M, batch, latent_dim, generator=g, dtype=dtype).to(dev)
-        loss_g = _bce_logits(discriminator(generator(z)), 1.0)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        _gan_step(generator, discriminator, opt_g, opt_d, real,
+                  lambda: torch.randn(M, batch, latent_dim, generator=g, dtype=dtype).to(dev), _bce_logits)
         if k % record_every == 0 or k == steps:
             last = record(k)
     if steps == 0:
@@ -505,20 +515,8 @@ def train_dcgan(generator, discriminator, data, *, steps, batch=64, lr_g=2e-4, l
     show = (not quiet()) if progress is None else progress
     for k in tqdm(range(1, steps + 1), disable=not show, desc=desc, leave=False):
         real = data[torch.randint(data.shape[0], (batch,), generator=g).to(dev)]
-        z = torch.randn(batch, latent_dim, generator=g, dtype=dtype).to(dev)
-        with torch.no_grad():
-            fake = generator(z)
-        ones = torch.ones(batch, 1, dtype=dtype, device=dev)
-        loss_d = F.binary_cross_entropy_with_logits(discriminator(real), ones) + \
-            F.binary_cross_entropy_with_logits(discriminator(fake), torch.zeros_like(ones))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        z = torch.randn(batch, latent_dim, generator=g, dtype=dtype).to(dev)
-        loss_g = F.binary_cross_entropy_with_logits(discriminator(generator(z)), ones)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        _gan_step(generator, discriminator, opt_g, opt_d, real,
+                  lambda: torch.randn(batch, latent_dim, generator=g, dtype=dtype).to(dev), _bce_mean)
         if k % record_every == 0 or k == steps:
             last = record(k)
     return DCGANRecord(np.array(rec_steps), np.array(scores), np.array(diversity), last, initial)

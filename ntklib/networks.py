@@ -53,6 +53,21 @@ def normal_parameters(shapes, seed=None, dtype=torch.float64, device=None):
     return weights, biases
 
 
+def ntk_layers(a, weights, biases, scales, beta, activation, normalise, linear):
+    """The NTK-parametrised forward pass shared by FCNet and the deconvolutional generator:
+    z^(l+1) = c_l linear(a^(l), W^(l)) + beta b^(l),  a^(l+1) = normalise(sigma(z^(l+1))), no nonlinearity
+    after the last layer.  Returns (inputs a^(l), outputs z^(l+1)) for l = 0..L-1."""
+    inputs, preacts = [], []
+    last = len(weights) - 1
+    for l, (W, b) in enumerate(zip(weights, biases)):
+        inputs.append(a)
+        z = scales[l] * linear(a, W) + beta * b
+        preacts.append(z)
+        if l < last:
+            a = normalise(activation(z))
+    return inputs, preacts
+
+
 def layer_norm(a):
     """Standardise each row over its features (no affine parameters)."""
     a = a - a.mean(-1, keepdim=True)
@@ -139,15 +154,8 @@ class FCNet(nn.Module):
 
         Returns (inputs, preacts): lists of length depth; preacts[-1] is the output f(X).
         """
-        a = self._check(X)
-        inputs, preacts = [], []
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
-            inputs.append(a)
-            z = self.scales[l] * (a @ W.T) + self.beta * b
-            preacts.append(z)
-            if l < self.depth - 1:
-                a = self._normalise(self.activation(z))
-        return inputs, preacts
+        return ntk_layers(self._check(X), self.weights, self.biases, self.scales, self.beta, self.activation,
+                          self._normalise, lambda a, W: a @ W.T)
 
     def forward(self, X):
         return self.layers(X)[1][-1]

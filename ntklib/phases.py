@@ -532,7 +532,7 @@ def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fracti
         lr = gd_step_size(T, fraction)
         net = FCNet(X.shape[1], width, depth, activation=act, beta=beta, seed=seed + 7919 * i, device=device)
         with torch.no_grad():
-            f0 = net(X.to(device)).reshape(-1).cpu()
+            f0 = net(X).reshape(-1).cpu()
         theory = kernel_gd_losses(T, f0, Y, lr=lr, steps=max_steps)
         rec = train_gd(net, X, Y, lr=lr, steps=max_steps, record_steps=range(max_steps + 1)).to("cpu")
         loss = rec.loss.numpy()
@@ -597,7 +597,7 @@ def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, 
         net = FCNet(X.shape[1], width, depth, n_out=width, activation=act, beta=beta, seed=seed + 7 * s,
                     device=device)
         with torch.no_grad():
-            _, pre = net.layers(X.to(device))
+            _, pre = net.layers(X)
         acc += np.array([float((z * z).mean()) for z in pre])
     return acc / n_seeds
 
@@ -841,7 +841,7 @@ def compare_norms(X, Y, *, width, depth, activation, beta, steps, rel_target, no
         T = empirical_ntk(net, X).cpu()
         lr = gd_step_size(T, fraction)
         with torch.no_grad():
-            f0 = net(X.to(device)).reshape(-1).cpu()
+            f0 = net(X).reshape(-1).cpu()
         th = kernel_gd_losses(T, f0, Y, lr=lr, steps=steps)
         res = {"theta": T, "mode": constant_mode(T), "lr": lr, "loss_theory": th,
                "steps_theory": steps_to_loss(th, rel_target)}

@@ -309,9 +309,14 @@ def plot_r_curves(diagram: dict, *, ax=None, standardised_only=False):
     return ax.figure
 
 
-def _log2_clipped(r, clip):
+def _log2r_mesh(ax, x, y, r, clip):
+    """log2 r clipped to [-clip, clip] as a pcolormesh on a diverging scale centred on r = 1."""
+    from matplotlib.colors import TwoSlopeNorm
+
     with np.errstate(divide="ignore"):
-        return np.clip(np.log2(np.asarray(r, dtype=float)), -clip, clip)
+        lr = np.clip(np.log2(np.asarray(r, dtype=float)), -clip, clip)
+    lim = max(1e-3, float(np.abs(lr).max()))
+    return ax.pcolormesh(x, y, lr, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim), shading="nearest")
 
 
 def plot_phase_map(diagram: dict, *, ax=None, clip=1.0):
@@ -330,14 +335,9 @@ def plot_phase_map(diagram: dict, *, ax=None, clip=1.0):
         >>> len(nk.plotting.plot_phase_map(d).axes)        # the map and its colour bar
         2
     """
-    from matplotlib.colors import TwoSlopeNorm
-
     ax = _ax(ax, (5.0, 0.35 * len(diagram["names"]) + 1.2))
     b, names = diagram["betas"], diagram["names"]
-    lr = _log2_clipped(diagram["r"], clip)
-    lim = max(1e-3, float(np.abs(lr).max()))
-    im = ax.pcolormesh(b, np.arange(len(names)), lr, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim),
-                       shading="nearest")
+    im = _log2r_mesh(ax, b, np.arange(len(names)), diagram["r"], clip)
     edge = diagram["edge"]
     rows = np.arange(len(names))
     for i, e in zip(rows, edge):
@@ -367,13 +367,8 @@ def plot_gain_diagram(family: dict, *, ax=None, clip=1.0):
         >>> nk.plotting.plot_gain_diagram(fam).axes[0].get_ylabel()
         'gain g'
     """
-    from matplotlib.colors import TwoSlopeNorm
-
     ax = _ax(ax, (4.4, 3.4))
-    lr = _log2_clipped(family["r"], clip)
-    lim = max(1e-3, float(np.abs(lr).max()))
-    im = ax.pcolormesh(family["betas"], family["gains"], lr, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim),
-                       shading="nearest")
+    im = _log2r_mesh(ax, family["betas"], family["gains"], family["r"], clip)
     ax.contour(family["betas"], family["gains"], family["r"], levels=[1.0], colors="k", linewidths=1.6)
     ax.plot(family["edge"], family["gains"], "k:", lw=0.8)
     ax.set_yscale("log")

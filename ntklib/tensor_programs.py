@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ._checks import check_beta, check_depth, check_positive_int
+from ._checks import check_beta, check_depth, check_positive_int, model_inputs
 from .devices import resolve_device
 from .activations import get_activation
 from .architectures import RNN, AttentionBlock, BatchNormMLP, ResNet, batch_ntk, layerwise_ntk
@@ -619,9 +619,8 @@ def train_sgd(model, X_train, Y_train, *, lr, batches, X_track=None, record_step
         >>> f.shape
         torch.Size([3, 6])
     """
-    p0 = next(model.parameters())
-    X_train = torch.as_tensor(X_train).to(dtype=p0.dtype, device=p0.device)
-    X_track = X_train if X_track is None else torch.as_tensor(X_track).to(dtype=p0.dtype, device=p0.device)
+    X_train = model_inputs(model, X_train, "X_train")
+    X_track = X_train if X_track is None else model_inputs(model, X_track, "X_track")
     Y_train = torch.as_tensor(Y_train).to(X_train).reshape(-1)
     params = [p for p in model.parameters() if p.requires_grad]
     n_steps = len(batches)

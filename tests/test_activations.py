@@ -40,6 +40,19 @@ def _t(x):
 
 # ---- smooth closed forms (erf, identity, affine erf) against two quadratures -----------------------
 
+def _assert_matches_gauss_hermite(act, a, b, c, *, n, atol):
+    """act.dual, act.dual_deriv and act.mean against the plain 2-D (1-D for the mean) Gauss-Hermite rule
+    with n nodes per axis, to atol."""
+    torch.testing.assert_close(act.dual(a, b, c), gaussian_expectation(act.fn, act.fn, a, b, c, n=n),
+                               rtol=0, atol=atol)
+    torch.testing.assert_close(act.dual_deriv(a, b, c),
+                               gaussian_expectation(act.deriv, act.deriv, a, b, c, n=n), rtol=0, atol=atol)
+    a_flat = a.reshape(-1)
+    torch.testing.assert_close(act.mean(a_flat),
+                               gaussian_expectation(act.fn, torch.ones_like, a_flat, a_flat, a_flat, n=n),
+                               rtol=0, atol=atol)
+
+
 @pytest.mark.parametrize("act", ["erf", nk.normalized("erf"), nk.scaled("erf", 1.7)],
                          ids=["erf", "normalized_erf", "scaled_erf"])
 def test_erf_closed_forms_match_2d_gauss_hermite(act):
@@ -49,15 +62,7 @@ def test_erf_closed_forms_match_2d_gauss_hermite(act):
     variances up to 3; at 64 nodes the rule is off by ~1e-5, so 1e-8 still checks convergence)."""
     act = nk.get_activation(act)
     assert act.closed_form
-    a, b, c = _grid()
-    torch.testing.assert_close(act.dual(a, b, c), gaussian_expectation(act.fn, act.fn, a, b, c, n=256),
-                               rtol=0, atol=1e-8)
-    torch.testing.assert_close(act.dual_deriv(a, b, c),
-                               gaussian_expectation(act.deriv, act.deriv, a, b, c, n=256), rtol=0, atol=1e-8)
-    a_flat = a.reshape(-1)
-    torch.testing.assert_close(act.mean(a_flat),
-                               gaussian_expectation(act.fn, torch.ones_like, a_flat, a_flat, a_flat, n=256),
-                               rtol=0, atol=1e-8)
+    _assert_matches_gauss_hermite(act, *_grid(), n=256, atol=1e-8)
 
 
 @pytest.mark.parametrize("act", ["erf", nk.normalized("erf")], ids=["erf", "normalized_erf"])
@@ -96,15 +101,7 @@ def test_mehler_quadrature_matches_2d_gauss_hermite(name):
     rho = +-1); variances kept <= 2."""
     act = nk.get_activation(name)
     assert not act.closed_form
-    a, b, c = _grid(top=2.0)
-    torch.testing.assert_close(act.dual(a, b, c), gaussian_expectation(act.fn, act.fn, a, b, c, n=340),
-                               rtol=0, atol=1e-8)
-    torch.testing.assert_close(act.dual_deriv(a, b, c),
-                               gaussian_expectation(act.deriv, act.deriv, a, b, c, n=340), rtol=0, atol=1e-8)
-    a_flat = a.reshape(-1)
-    torch.testing.assert_close(act.mean(a_flat),
-                               gaussian_expectation(act.fn, torch.ones_like, a_flat, a_flat, a_flat, n=340),
-                               rtol=0, atol=1e-8)
+    _assert_matches_gauss_hermite(act, *_grid(top=2.0), n=340, atol=1e-8)
 
 
 # ---- ReLU family: a fine 1-D integral and Monte Carlo ---------------------------------------------
