@@ -86,14 +86,21 @@ def model_inputs(model, X, name="X"):
 
 
 def as_input_pair(X, Y, *, dtype=torch.float64, device=None):
-    """(X, Y) validated; Y None stays None.  Y must have as many columns as X and sit on X's device."""
+    """(X, Y) validated; Y None stays None.  Y must have as many columns as X and sit on X's device.
+
+    Y equal to X (the same object, or the same values after the cast) comes back as None, so that
+    k(X, X) takes the symmetric path and equals k(X) exactly (the API promises it).
+    """
+    X_in = X
     X = as_inputs(X, "X", dtype=dtype, device=device)
-    if Y is None:
+    if Y is None or Y is X_in:
         return X, None
     Y = as_inputs(Y, "Y", dtype=dtype, device=X.device)
     if Y.shape[1] != X.shape[1]:
         raise ValueError(f"Y: has {Y.shape[1]} columns but X has {X.shape[1]}; accepted: the same input "
                          "dimension n_0 for X and Y")
+    if Y.shape == X.shape and torch.equal(X, Y):
+        return X, None
     return X, Y
 
 

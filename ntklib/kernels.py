@@ -63,7 +63,8 @@ def _recursion(X, Y, depth, activation, beta, *, want_theta=True, keep=False):
     qx = w2 * (X * X).sum(1) / n0 + b2                       # Sigma^(l)(x, x), shape (N,)
     qy = qx if Y is None else w2 * (Y * Y).sum(1) / n0 + b2
     S = w2 * (X @ (X if Y is None else Y).T) / n0 + b2        # Sigma^(1)(x, y), shape (N, M)
-    if Y is None:                                              # exact diagonal (see _tiled)
+    if Y is None:                                              # exact symmetry and diagonal (see _tiled)
+        S = _symmetrised(S)
         S.diagonal().copy_(qx)
     T = S if want_theta else None
     layers = KernelLayers([S], [None], [T]) if keep else None
@@ -84,6 +85,13 @@ def _recursion(X, Y, depth, activation, beta, *, want_theta=True, keep=False):
             layers.sigma_dot.append(Sd)
             layers.theta.append(T)
     return S, T, layers
+
+
+def _symmetrised(A):
+    """(A + A^T)/2, exactly symmetric: IEEE addition is commutative, so entry (i, j) and (j, i) are the
+    same sum.  A BLAS product X X^T need not be (MKL's AVX-512 kernels differ by an ulp across the
+    diagonal), and arccos near 1 would turn that ulp into ~1e-8."""
+    return (A + A.T).mul_(0.5)
 
 
 # Tile edge of the blocked evaluation: all layers of one tile are computed while it sits in cache, so
@@ -120,6 +128,7 @@ def _tiled(X, Y, depth, activation, beta, want_theta, tile=None):
             diag = sym and j0 == i0      # pin x = y entries to the exact variances (arccos near 1
             S = (X[i0:i1] @ Yv[j0:j1].T).mul_(w2 / n0).add_(b2)     # turns an ulp into ~1e-8)
             if diag:
+                S = _symmetrised(S)
                 S.diagonal().copy_(qx[0][i0:i1] if depth > 1 else (X[i0:i1] ** 2).sum(1) * (w2 / n0) + b2)
             T = S.clone() if want_theta else None
             for l in range(depth - 1):
@@ -135,6 +144,8 @@ def _tiled(X, Y, depth, activation, beta, want_theta, tile=None):
                     if diag and l + 1 < depth - 1:
                         S.diagonal().copy_(qx[l + 1][i0:i1])
             block = T if want_theta else S
+            if diag:
+                block = _symmetrised(block)
             out[i0:i1, j0:j1] = block
             if sym and j0 != i0:
                 out[j0:j1, i0:i1] = block.T

@@ -40,6 +40,32 @@ def inputs():
     return X
 
 
+def arccos_rounding_tol(X, Y, depth, rtol=1e-12):
+    """Relative tolerance, entry by entry, for two evaluations of the same kernel formulas that differ
+    only in rounding (another matmul blocking, another summation order).
+
+    Floating-point argument: a dot product of n_0 terms is exact to gamma = n_0 eps (Higham, Thm. 3.5),
+    so the first-layer correlation c carries an error dc <= 4 n_0 eps.  Each layer's arccos amplifies
+    it to dt <= min(dc / sqrt(1 - c^2), sqrt(2 dc)) (the square root at c -> 1, near-duplicate
+    inputs), which enters the kernel relative to its scale; L - 1 layers add up.  Away from c = 1
+    this is ~1e-14, so the tolerance stays rtol there."""
+    Yv = X if Y is None else Y
+    nx, ny = X.norm(dim=1), Yv.norm(dim=1)
+    c = ((X @ Yv.T) / (nx[:, None] * ny[None, :])).clamp(-1, 1)
+    dc = 4 * X.shape[1] * torch.finfo(X.dtype).eps
+    dt = torch.minimum(dc / torch.sqrt((1 - c * c).clamp_min(1e-300)), torch.tensor(math.sqrt(2 * dc)))
+    return rtol + (depth - 1) * dt
+
+
+def assert_close_within(actual, expected, tol):
+    """|actual - expected| <= tol * max(|expected|, scale) entrywise, scale = max |expected|."""
+    scale = expected.abs().max()
+    err = (actual - expected).abs() / torch.maximum(expected.abs(), scale)
+    bad = err > tol
+    assert not bad.any(), (f"{int(bad.sum())} entries beyond tolerance: max relative error "
+                           f"{float(err.max()):.3g} where the tolerance is {float(tol.min()):.3g}..")
+
+
 # ---- 1-D reference integrals for ReLU-type activations s * relu + h --------------------------------
 
 def _phi(z):
