@@ -9,7 +9,7 @@
     nk.empirical_ntk(model, X, Y=None)
     device="cuda" / "auto" on every function that builds networks or kernels (see ntklib/devices.py)
 
-Conventions (NTK parametrisation, balance beta) are in DESIGN.md §1 and each docstring.
+Conventions (NTK parametrisation, balance beta) are in CONVENTIONS.md §1 and each docstring.
 """
 from .activations import (ACTIVATIONS, Activation, gaussian_expectation, get_activation, normalized,
                           scaled, standardized)

@@ -4,7 +4,7 @@ For a nonlinearity sigma and a centred Gaussian pair
 
     (u, v) ~ N(0, [[a, c], [c, b]])
 
-the infinite-width recursions (DESIGN.md §1) need the *dual kernels*
+the infinite-width recursions (CONVENTIONS.md §1) need the *dual kernels*
 
     dual(a, b, c)       = E[sigma(u) sigma(v)]
     dual_deriv(a, b, c) = E[sigma'(u) sigma'(v)]

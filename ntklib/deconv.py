@@ -1,6 +1,6 @@
 """Deconvolutional generators: the finite network, its infinite-width pixel NTK, checkerboard measures.
 
-Network (NTK parametrisation, DESIGN.md §1, with transposed convolutions).  A latent code x in R^{n_0}
+Network (NTK parametrisation, CONVENTIONS.md §1, with transposed convolutions).  A latent code x in R^{n_0}
 is an image of one pixel with n_0 channels; layer l = 0..L-1 maps a^(l) (C_l channels, S_l = s^l
 pixels per axis) to
 
@@ -113,7 +113,7 @@ def pixel_levels(depth, stride=2, dim=1):
 def checkerboard_v(depth, stride=2, dim=1):
     """v(p, p') = min(m(p, p'), depth - 1): the largest v in {0..L-1} with s^v dividing p - p' (per axis).
 
-    The exponent of the checkerboard bounds (DESIGN.md §1): in the freeze
+    The exponent of the checkerboard bounds (CONVENTIONS.md §1): in the freeze
     Theta_{p,p'}(x, y) / Theta_{p,p}(x, x) lies between `checkerboard_lower_bound` and
     `checkerboard_upper_bound` = (1 - r^(v+1)) / (1 - r^L), evaluated at this v.
 

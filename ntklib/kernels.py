@@ -1,4 +1,4 @@
-"""Infinite-width NNGP and NTK kernels of fully connected networks (DESIGN.md §1).
+"""Infinite-width NNGP and NTK kernels of fully connected networks (CONVENTIONS.md §1).
 
 Network, NTK parametrisation, parameters N(0, 1), balance beta in [0, 1]:
     z^(l+1)(x) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l)(x) + beta b^(l),   a^(l+1) = sigma(z^(l+1))
@@ -162,7 +162,7 @@ def _prepare(X, Y, depth, beta, dtype, device):
 def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
     """Infinite-width NNGP kernel Sigma^(depth)(X, Y): the covariance of the outputs at initialisation.
 
-    Network (NTK parametrisation, DESIGN.md §1):
+    Network (NTK parametrisation, CONVENTIONS.md §1):
         z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1)
     Recursion: Sigma^(1) = (1 - beta^2) x.y/n_0 + beta^2;
                Sigma^(l+1) = (1 - beta^2) E[sigma(u) sigma(v)] + beta^2
@@ -188,7 +188,7 @@ def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, 
 def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
     """Infinite-width neural tangent kernel Theta^(depth)(X, Y) of a fully connected network.
 
-    Network (NTK parametrisation, DESIGN.md §1):
+    Network (NTK parametrisation, CONVENTIONS.md §1):
         z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1)
     Recursion: Theta^(1) = Sigma^(1);  Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1),
     i.e. Theta^(L) = sum_l Sigma^(l) prod_{k > l} SigmaDot^(k) (Jacot, Gabriel, Hongler 2018, Thm. 1).
@@ -212,7 +212,7 @@ def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, d
 def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
     """Sigma^(l), SigmaDot^(l) and Theta^(l) for every layer l = 1..depth, as a `KernelLayers`.
 
-    The recursions of `nngp` and `ntk` (NTK parametrisation, DESIGN.md §1), kept layer by layer:
+    The recursions of `nngp` and `ntk` (NTK parametrisation, CONVENTIONS.md §1), kept layer by layer:
         Sigma^(1) = (1 - beta^2) x.y / n_0 + beta^2,   Sigma^(l+1) = (1 - beta^2) E[sigma(u) sigma(v)] + beta^2,
         SigmaDot^(l+1) = (1 - beta^2) E[sigma'(u) sigma'(v)],   (u, v) ~ N(0, Sigma^(l) on {x, y}),
         Theta^(1) = Sigma^(1),   Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1).

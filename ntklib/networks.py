@@ -83,7 +83,7 @@ def batch_norm(a):
 
 
 class FCNet(nn.Module):
-    """A fully connected network in NTK parametrisation with balance beta (DESIGN.md §1).
+    """A fully connected network in NTK parametrisation with balance beta (CONVENTIONS.md §1).
 
         z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1)
         a^(l+1) = norm(sigma(z^(l+1))),  f(x) = z^(L)(x)

@@ -1,6 +1,6 @@
 """Freeze and chaos, the normalised nonlinearity, LayerNorm and BatchNorm (notebooks 04 and 05).
 
-Conventions of DESIGN.md §1.  For inputs on the sphere ||x||^2 = n_0 and a *standardised* sigma,
+Conventions of CONVENTIONS.md §1.  For inputs on the sphere ||x||^2 = n_0 and a *standardised* sigma,
 E_{z ~ N(0,1)}[sigma(z)^2] = 1 (the slides write E[sigma(z)] = 1: an erratum, see `mean_one`),
 Sigma^(l)(x, x) = 1 at every layer, SigmaDot^(l)(x, x) = r and (Jacot, Gabriel, Hongler 2019b, Thm. 3)
 
@@ -247,7 +247,7 @@ def gram_ratio(theta):
 
 def ntk_by_depth(X, depths, *, activation, beta):
     """Theta^(L)(X, X) for every L in `depths` from one run of the recursion
-    Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1) (nk.kernel_layers, DESIGN.md §1).
+    Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1) (nk.kernel_layers, CONVENTIONS.md §1).
 
     Args:
         X: inputs (N, n_0).  depths: weight-layer counts L >= 1.

@@ -1036,7 +1036,7 @@ def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
     """One panel per regime: the ratio Theta_{p,p'}(x, y)/Theta_{p,p}(x, x) of every pixel pair against its v
     (each distinct value drawn once, marker area growing with the number of pairs), with the upper bound
     (1 - r^(v+1))/(1 - r^L) and, where given, the lower bound (1 - r^(v+1))/(1 - r^L) - C1 (v+1) r^v
-    (the freeze theorem for deconvolutional generators, DESIGN.md §1).
+    (the freeze theorem for deconvolutional generators, CONVENTIONS.md §1).
 
     Args:
         results: {title: dict(v=(n,), ratio=(n,), depth=L, r=r, c1=None or C1)}, with v from

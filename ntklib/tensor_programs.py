@@ -287,14 +287,14 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
 
     Network: z^(l+1) = c W a^(l)/sqrt(n_l) + beta b,  c = sqrt(1 - beta^2),  a^(l) = F(z^(l)), with
     F = phi o BN applied per neuron across the batch (norm="batch": `nk.BatchNormMLP`, beta = 0) or
-    F = phi (norm=None: `nk.FCNet`, DESIGN.md §1).  Each neuron's pre-activations over the batch are
+    F = phi (norm=None: `nk.FCNet`, CONVENTIONS.md §1).  Each neuron's pre-activations over the batch are
     N(0, Sigma^(l)), independent across neurons, so with z ~ N(0, Sigma^(l)) in R^B and J = dF/dz (B x B):
         Sigma^(1) = c^2 X X^T/n_0 + beta^2,      Sigma^(l+1) = c^2 E[F(z) F(z)^T] + beta^2
         Pi^(L)[i, m, j, m'] = [i = m][j = m'],   Pi^(l)[i, p, j, p'] = c^2 sum_{m,m'} E[J_mp J_m'p'] Pi^(l+1)[i, m, j, m']
         Theta[i, j] = sum_{l=1}^{L} sum_{m, m'} Pi^(l)[i, m, j, m'] Sigma^(l)[m, m']
     (Pi^(l)[i, m, j, m'] = lim (1/n) sum_k n dF_i/dz_k^(l)(x_m) dF_j/dz_k^(l)(x_m'); the backward uses W^T
     independent of W: the readout is N(0, 1) and used once).  With F = phi this is exactly the
-    DESIGN.md §1 recursion, which the tests use as a check.
+    CONVENTIONS.md §1 recursion, which the tests use as a check.
 
     The B-dimensional expectations have no closed form for phi o BN: they are estimated by randomised
     quasi-Monte Carlo, n_scrambles independent scrambles of n_samples Sobol points each (scipy.stats.qmc),

@@ -1,7 +1,7 @@
 """Shared references for the ntklib unit tests.
 
 Everything here is written independently of the code under test: numpy/scipy integrals, a
-hand-written autograd Jacobian, a numpy re-implementation of the DESIGN.md §1 recursion.  The tests
+hand-written autograd Jacobian, a numpy re-implementation of the CONVENTIONS.md §1 recursion.  The tests
 import these helpers directly (`from conftest import ...`; pytest puts tests/ on sys.path).
 """
 from __future__ import annotations
@@ -119,7 +119,7 @@ def gaussian_moment_1d(f):
     return _quad(lambda z: f(z) * _phi(z), -np.inf, np.inf)
 
 
-# ---- numpy reference of the infinite-width recursion (DESIGN.md §1), one pair at a time -------------
+# ---- numpy reference of the infinite-width recursion (CONVENTIONS.md §1), one pair at a time -------------
 
 @lru_cache(maxsize=None)
 def _hermgauss_prob(n):
@@ -142,14 +142,14 @@ def gh_expect_2d_np(f, g, a, b, c, n=200):
 
 
 def np_relu_duals(a, b, c):
-    """The arc-cosine kernel as printed in DESIGN.md §1 (angle form)."""
+    """The arc-cosine kernel as printed in CONVENTIONS.md §1 (angle form)."""
     t = math.acos(max(-1.0, min(1.0, c / math.sqrt(a * b))))
     return (math.sqrt(a * b) / (2 * math.pi) * (math.sin(t) + (math.pi - t) * math.cos(t)),
             (math.pi - t) / (2 * math.pi))
 
 
 def np_erf_duals(a, b, c):
-    """Williams' erf kernels as printed in DESIGN.md §1."""
+    """Williams' erf kernels as printed in CONVENTIONS.md §1."""
     d = (1 + 2 * a) * (1 + 2 * b)
     return (2 / math.pi) * math.asin(2 * c / math.sqrt(d)), (4 / math.pi) / math.sqrt(d - 4 * c * c)
 
@@ -213,7 +213,7 @@ def autograd_ntk(model, X, Y=None, *, batch=False):
 
 
 class NTKDense(nn.Module):
-    """A dense layer in NTK parametrisation with balance beta (DESIGN.md §1), for nn.Sequential models:
+    """A dense layer in NTK parametrisation with balance beta (CONVENTIONS.md §1), for nn.Sequential models:
     x -> sqrt(1 - beta^2)/sqrt(n_in) x W^T + beta b,  W, b ~ N(0, 1)."""
 
     def __init__(self, n_in, n_out, beta, seed):

@@ -1,4 +1,4 @@
-"""Activations: closed-form dual kernels against quadrature, integrals and Monte Carlo (DESIGN.md §1)."""
+"""Activations: closed-form dual kernels against quadrature, integrals and Monte Carlo (CONVENTIONS.md §1)."""
 from __future__ import annotations
 
 import math

@@ -120,7 +120,7 @@ def test_top_level_is_the_fc_ntk_and_levels_ignore_the_inputs():
 
 
 def test_diagonal_is_the_geometric_sum_for_standardised_sigma():
-    """Property (DESIGN §1): with E sigma^2 = 1 and |x|^2 = n_0, Theta_{p,p}(x, x) = (1 - r^L)/(1 - r)
+    """Property (CONVENTIONS.md §1): with E sigma^2 = 1 and |x|^2 = n_0, Theta_{p,p}(x, x) = (1 - r^L)/(1 - r)
     at every pixel.  Tolerance 1e-10 (Mehler quadrature of tanh' ~1e-12 per layer)."""
     X = on_sphere(randn(2, 5, seed=4))
     act = nk.normalized("tanh")

@@ -217,7 +217,7 @@ def test_empirical_ntk_leaves_the_model_unchanged():
 @pytest.mark.parametrize("norm", ["layer", "batch"])
 def test_fcnet_norms_standardise_hidden_features(norm):
     """Property: with norm="layer" every hidden layer's input a^(l) (l >= 1) has mean 0 and mean square 1
-    over its neurons, for each sample; with norm="batch" over the batch, for each neuron (DESIGN §1,
+    over its neurons, for each sample; with norm="batch" over the batch, for each neuron (CONVENTIONS.md §1,
     no affine parameters).  Tolerance 1e-9 (the 1e-12 epsilon in the denominator and rounding)."""
     X = randn(7, 3, seed=47)
     net = nk.FCNet(3, [9, 6], 3, activation="relu", beta=0.2, norm=norm, seed=8)

@@ -54,7 +54,7 @@ def test_sample_diversity_extremes():
 @pytest.mark.parametrize("norm", [None, "batch"])
 def test_ensemble_member_is_an_fcnet(norm):
     """Property: member k of EnsembleMLP computes the same function as nk.FCNet (an independent
-    implementation of DESIGN §1, with its own BatchNorm) given member k's weights, with FCNet's BatchNorm
+    implementation of CONVENTIONS.md §1, with its own BatchNorm) given member k's weights, with FCNet's BatchNorm
     epsilon.  Tolerance 1e-10 (float64, same operations in another order)."""
     ens = gan.EnsembleMLP(3, 4, 16, 3, n_out=2, activation=nk.normalized("tanh"), beta=0.4, norm=norm,
                           seed=1, dtype=torch.float64, norm_eps=1e-12)

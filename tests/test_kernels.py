@@ -16,7 +16,7 @@ from conftest import (DTYPE, NP_DUALS, arccos_rounding_tol, assert_close_within,
 
 @pytest.mark.parametrize("beta", [0.0, 0.1, 0.5, 1.0])
 def test_depth_one_is_the_linear_kernel(inputs, beta):
-    """Property: with depth = 1, nngp = ntk = (1 - beta^2) x.y / n_0 + beta^2 (DESIGN §1, with the
+    """Property: with depth = 1, nngp = ntk = (1 - beta^2) x.y / n_0 + beta^2 (CONVENTIONS.md §1, with the
     1/n_0 the slides omit).  Tolerance 1e-14 (one matmul).  Dropping the 1/n_0 (n_0 = 3) fails it."""
     X = inputs
     Y = randn(2, 3, seed=5)
@@ -28,9 +28,9 @@ def test_depth_one_is_the_linear_kernel(inputs, beta):
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh"])
 @pytest.mark.parametrize("beta", [0.0, 0.1, 0.6])
 def test_kernels_match_pairwise_numpy_reference(act, beta):
-    """Property: nk.nngp and nk.ntk equal a separate numpy implementation of DESIGN §1 that tracks
+    """Property: nk.nngp and nk.ntk equal a separate numpy implementation of CONVENTIONS.md §1 that tracks
     the 2x2 covariance of each pair (x, y) on its own (arc-cosine and Williams kernels written from
-    the DESIGN formulas in angle form; tanh by a 200 x 200 Cholesky-factor Gauss-Hermite rule), for
+    the CONVENTIONS.md formulas in angle form; tanh by a 200 x 200 Cholesky-factor Gauss-Hermite rule), for
     X != Y, depths 1..4.  Tolerance 1e-9: closed forms agree to rounding; for tanh the reference
     rule is converged to ~1e-11 at these variances (<= 2.5) and Mehler to ~1e-10."""
     X = randn(4, 3, seed=1)

@@ -139,7 +139,7 @@ def test_theta_diagonal_formula_near_and_at_one():
 
 def _np_pair_ratio(angle, depth, beta, s, h):
     """Theta^(L)(x, y)/Theta^(L)(x, x) for sigma = s erf + h, ||x||^2 = ||y||^2 = n_0 and angle(x, y) = angle,
-    by the DESIGN.md recursion on the 2x2 covariance with Williams' erf formulas (numpy, scalar)."""
+    by the CONVENTIONS.md recursion on the 2x2 covariance with Williams' erf formulas (numpy, scalar)."""
     w2, b2 = 1 - beta ** 2, beta ** 2
     a, c = 1.0, w2 * math.cos(angle) + b2          # Sigma(x, x), Sigma(x, y); a stays 1 when standardised
     tx, txy = a, c

@@ -1,6 +1,6 @@
 """Architectures beyond the MLP (ntklib.architectures) and their infinite-width NTKs
 (ntklib.tensor_programs): exact empirical NTKs against torch.func, each recursion against wide
-networks, closed-form special cases, the BatchNorm quasi-Monte Carlo against the DESIGN §1 recursion,
+networks, closed-form special cases, the BatchNorm quasi-Monte Carlo against the CONVENTIONS.md §1 recursion,
 and SGD against the full-batch trainer of ntklib.dynamics."""
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def test_attention_ntk_matches_wide_networks_and_query_key_share_vanishes_like_o
 
 
 def test_batch_recursion_without_norm_reproduces_the_fc_ntk():
-    """Property: batch_kernels with F = phi (no BatchNorm) is the DESIGN §1 recursion computed by
+    """Property: batch_kernels with F = phi (no BatchNorm) is the CONVENTIONS.md §1 recursion computed by
     quasi-Monte Carlo, so it must equal nk.ntk; this checks the batch machinery (forward covariances,
     the 4-index backward tensor, the final contraction) independently of BatchNorm.  Tolerance: the
     error is below 3x the largest reported standard error (measured ratio 0.5 - 1.5 at 2^11 - 2^15
