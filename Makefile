@@ -41,14 +41,13 @@ venv: $(STAMP)
 
 # One target per notebook, so `make -j2 figures` runs them in parallel; each writes only its own
 # figures (named after the notebook) and its own executed copy under build/figures/.
+# scripts/run_notebook.py refuses a params file with unknown keys or wrong types before running,
+# stages the figures and moves them into figures/ only when every verdict held.
 # `make figures DEVICE=cuda` (or auto) runs every notebook's finite networks on a GPU.
 figures: $(addprefix figure-,$(NAMES))
 
 $(addprefix figure-,$(NAMES)): figure-%: $(STAMP)
-	@mkdir -p $(BUILD)/figures figures
-	cd notebooks && ../$(PY) -m papermill --log-level WARNING --no-progress-bar -k python3 \
-	    $(if $(wildcard params/$*.yml),-f ../params/$*.yml) $(if $(DEVICE),-p DEVICE $(DEVICE)) \
-	    $*.ipynb ../$(BUILD)/figures/$*.ipynb
+	$(PY) scripts/run_notebook.py $* $(if $(DEVICE),--device $(DEVICE))
 
 test: unit nbtest
 
@@ -73,8 +72,8 @@ $(addprefix nbrun-,$(NAMES)): nbrun-%: $(STAMP)
 	@echo "papermill: $* (CI scale)"
 	@rm -f $(BUILD)/ci/$*.ipynb
 	@cd notebooks && NTKLIB_FIGURES=$(CURDIR)/$(BUILD)/ci-figures ../$(PY) -m papermill --log-level WARNING \
-	     --no-progress-bar -k python3 $*.ipynb ../$(BUILD)/ci/$*.ipynb.part \
-	  && mv ../$(BUILD)/ci/$*.ipynb.part ../$(BUILD)/ci/$*.ipynb
+	     --no-progress-bar -k python3 $*.ipynb ../$(BUILD)/ci/$*.partial.ipynb \
+	  && mv ../$(BUILD)/ci/$*.partial.ipynb ../$(BUILD)/ci/$*.ipynb
 
 # Refresh the committed outputs (CI-scale parameters), then strip volatile metadata.
 notebooks: $(STAMP)
