@@ -13,7 +13,7 @@ export MPLBACKEND := Agg
 export NTKLIB_QUIET := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all venv figures test unit unit-portable nbtest $(addprefix nbrun-,$(NAMES)) notebooks lab bench clean help book book-check $(addprefix figure-,$(NAMES))
+.PHONY: all venv figures test unit unit-portable nbtest $(addprefix nbrun-,$(NAMES)) notebooks lab bench clean help book book-check mutants $(addprefix figure-,$(NAMES))
 
 all: figures
 
@@ -24,6 +24,8 @@ help:
 	@echo "                its verdict cells compared with the committed outputs (tests/nbcheck.py)"
 	@echo "make unit-portable  the unit tests on another BLAS code path (no AVX-512, one thread)"
 	@echo "make notebooks  re-execute the notebooks in place at CI scale to refresh their committed outputs"
+	@echo "make mutants    every notebook at CI scale under each theory mutant (mutants/README.md) and a control;"
+	@echo "                kill table in build/mutants/, fails when a claim does not kill its mutant (JOBS=2)"
 	@echo "make bench      speed and memory benchmarks (not part of make test; make bench DEVICE=cuda on a GPU)"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make book       build the course site build/book/html from the notebooks' committed outputs (offline)"
@@ -84,6 +86,14 @@ notebooks: $(STAMP)
 	  $(VENV)/bin/nbstripout --keep-output --keep-count --extra-keys \
 	     "metadata.papermill cell.metadata.papermill cell.metadata.execution metadata.widgets" $$nb; \
 	done
+
+# Theory mutants (mutants/README.md), not part of `make test`: every notebook at CI scale under each mutant of
+# mutants/catalogue.py, injected by one extra first cell, and an unmutated control; the table goes to
+# build/mutants/ (table.md, results.json).  Exit 1 when the control fails or a mutant survives a notebook
+# whose claim depends on it.  JOBS notebooks at a time (make -jN mutants sets it too; default 2).
+JOBS ?= $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),2)
+mutants: $(STAMP)
+	$(PY) mutants/run.py --jobs $(JOBS) --out $(BUILD)/mutants
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(if $(DEVICE),--device $(DEVICE))
