@@ -100,7 +100,7 @@ class Transformer(_TPNet):
 
         h^0_t = U x_t / sqrt(d)
         block l = 1..L:   a = LN(h);   per head eta (n_H = n / H coordinates each):
-            q = W_q a / sqrt(n);  k = q ("tied") or W_k a / sqrt(n) ("independent");  "gram": q = k = a
+            q = W_q a / sqrt(n); k = q ("tied"), W_k a / sqrt(n) ("independent"); q = k = a ("gram")
             A^eta_ts = softmax_s(tau_eta q^eta_t . k^eta_s / n_H),   u = W_v a / sqrt(n)
             o_t = concat_eta sum_s A^eta_ts u^eta_s,   h <- h + (alpha / sqrt(n)) W_o o
             h <- h + (alpha / sqrt(n)) W2 phi(W1 LN(h) / sqrt(n) + s_b b)
