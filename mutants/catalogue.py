@@ -1,9 +1,10 @@
-"""Theory mutants: small, named, documented wrongnesses put into ntklib from outside, to check that the
-notebooks' verdict cells can fail.
+"""Theory mutants: small, named, documented wrongnesses put into ntklib from outside, to check that
+the notebooks' verdict cells can fail.
 
-A mutant changes the THEORY side only (infinite-width kernels, their Gaussian duals, r, the linear-ODE
-prediction, the notebook-specific formulas); finite networks, empirical NTKs and training are never
-touched.  ntklib carries no test hooks: a mutant replaces functions and `Activation` methods at run time.
+A mutant changes the THEORY side only (infinite-width kernels, their Gaussian duals, r, the
+linear-ODE prediction, the notebook-specific formulas); finite networks, empirical NTKs and training
+are never touched.  ntklib carries no test hooks: a mutant replaces functions and `Activation`
+methods at run time.
 
     import mutants.catalogue as mc
     with mc.injected("sigma_dual_x1.03"):      # every E[sigma(u) sigma(v)] 3% too large
@@ -12,26 +13,26 @@ touched.  ntklib carries no test hooks: a mutant replaces functions and `Activat
 
 How a function is replaced, wherever it lives: every `ntklib*` submodule is imported first
 (pkgutil.walk_packages), then the original function object is found by name (a function whose
-__module__ is an ntklib module) and EVERY reference to that same object (compared with `is`) in every
-loaded ntklib module's namespace, and in the module-level dicts and lists there, is replaced by the
-wrapper.  So `nk.ntk`, `ntklib.kernels.ntk` and any `from .kernels import ntk` copy are all mutated,
-whichever module the function moves to.  `Activation` methods are replaced on the class.  `remove()`
-puts every original back.
+__module__ is an ntklib module) and EVERY reference to that same object (compared with `is`) in
+every loaded ntklib module's namespace, and in the module-level dicts and lists there, is replaced
+by the wrapper.  So `nk.ntk`, `ntklib.kernels.ntk` and any `from .kernels import ntk` copy are all
+mutated, whichever module the function moves to.  `Activation` methods are replaced on the class.
+`remove()` puts every original back.
 
-The Gaussian-dual mutants scale the OUTERMOST call only (an affine or input-scaled activation's dual calls
-its base's dual: scaling both would compound), through all the paths the kernels use: Activation.dual,
-.dual_deriv, .duals (the fused closed forms) and .moments() (E sigma^2, E sigma'^2, so r(sigma, beta) and
-edge_beta follow).  The constructors of activations (normalized, standardized, mean_one, ... : every
-ntklib function returning an Activation) run unmutated, so the finite networks' nonlinearities are exactly
-the real ones.
+The Gaussian-dual mutants scale the OUTERMOST call only (an affine or input-scaled activation's dual
+calls its base's dual: scaling both would compound), through all the paths the kernels use:
+Activation.dual, .dual_deriv, .duals (the fused closed forms) and .moments() (E sigma^2, E sigma'^2,
+so r(sigma, beta) and edge_beta follow).  The constructors of activations (normalized, standardized,
+mean_one, ... : every ntklib function returning an Activation) run unmutated, so the finite
+networks' nonlinearities are exactly the real ones.
 
-Fast paths that bypass Activation's methods (ntklib/_fused.py's closed-form tile evaluator) are switched
-off while a dual mutant is applied (see `_no_fused_family`); tests/test_mutants.py checks that every kernel
-path is reached.
+Fast paths that bypass Activation's methods (ntklib/_fused.py's closed-form tile evaluator) are
+switched off while a dual mutant is applied (see `_no_fused_family`); tests/test_mutants.py checks
+that every kernel path is reached.
 
-The control ("control") installs a counting pass-through on every target of every mutant: bit-identical
-results, and a record of which targets a notebook reaches (a mutant whose targets a notebook never calls
-cannot change it; mutants/run.py uses that to skip those runs).
+The control ("control") installs a counting pass-through on every target of every mutant:
+bit-identical results, and a record of which targets a notebook reaches (a mutant whose targets a
+notebook never calls cannot change it; mutants/run.py uses that to skip those runs).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from dataclasses import dataclass, field
 
 CONTROL = "control"
 
-# ---- nesting guard: scale the outermost Gaussian-dual call only ----------------------------------------
+# ---- nesting guard: scale the outermost Gaussian-dual call only ----------------------------------
 
 _NEST = [0]
 
@@ -65,7 +66,8 @@ def _inner():
 
 
 def _scale(x, f):
-    """x * f for a tensor (dtype and device kept), an array or a sequence of numbers (as float64)."""
+    """x * f for a tensor (dtype and device kept), an array or a sequence of numbers (as
+    float64)."""
     if f == 1.0:
         return x
     if isinstance(x, (int, float)) and not isinstance(x, bool):
@@ -78,15 +80,16 @@ def _scale(x, f):
     return np.asarray(x, dtype=np.float64) * f
 
 
-# ---- patch kinds ---------------------------------------------------------------------------------------
+# ---- patch kinds ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Patch:
     """One replacement.  target: "NAME" (a module-level ntklib function) or "Class.method".
-    make(original, hit) -> replacement; hit() counts a call.  modifies: False for helper patches, which
-    are optional (the name may not exist) and not counted as targets: the constructor guards (they keep
-    the networks' activations exact) and the switch that keeps the kernels off fused fast paths."""
+    make(original, hit) -> replacement; hit() counts a call.  modifies: False for helper patches,
+    which are optional (the name may not exist) and not counted as targets: the constructor guards
+    (they keep the networks' activations exact) and the switch that keeps the kernels off fused fast
+    paths."""
 
     target: str
     make: object
@@ -99,7 +102,8 @@ class Patch:
 
 
 def _ntklib_modules():
-    """Every ntklib module, all submodules imported first (so a function that moved is still found)."""
+    """Every ntklib module, all submodules imported first (so a function that moved is still
+    found)."""
     import ntklib
 
     for info in pkgutil.walk_packages(ntklib.__path__, "ntklib."):
@@ -116,7 +120,8 @@ def _is_ntklib_object(obj) -> bool:
 
 
 def _find(modules, name, want_class=False):
-    """The distinct ntklib objects called `name` (functions, or classes with want_class), originals only."""
+    """The distinct ntklib objects called `name` (functions, or classes with want_class), originals
+    only."""
     found = {}
     for m in modules:
         for v in vars(m).values():
@@ -138,9 +143,9 @@ def _returns_activation(obj) -> bool:
     return ann == "Activation" or getattr(ann, "__name__", None) == "Activation"
 
 
-# Constructors of activations: they run with the mutation suspended, so E sigma, E sigma^2 used to build
-# normalized(...), standardized(...), mean_one(...) are the true ones.  Any other ntklib function
-# annotated `-> Activation` is guarded too.
+# Constructors of activations: they run with the mutation suspended, so E sigma, E sigma^2 used to
+# build normalized(...), standardized(...), mean_one(...) are the true ones.  Any other ntklib
+# function annotated `-> Activation` is guarded too.
 CONSTRUCTORS = (
     "get_activation",
     "resolve_activation",
@@ -162,7 +167,8 @@ def _suspending(orig, hit):
 
 
 class Injection:
-    """The patches of one mutant, applied to the loaded ntklib (apply / remove, or a `with` block)."""
+    """The patches of one mutant, applied to the loaded ntklib (apply / remove, or a `with`
+    block)."""
 
     _active = None
 
@@ -266,7 +272,7 @@ class Injection:
         return {k: self.counts.get(k, 0) for k in keys}
 
 
-# ---- the mutant type -----------------------------------------------------------------------------------
+# ---- the mutant type -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -290,7 +296,7 @@ class Mutant:
         return sorted({p.target for p in self.patches() if p.modifies})
 
 
-# ---- wrappers ------------------------------------------------------------------------------------------
+# ---- wrappers ------------------------------------------------------------------------------------
 
 
 def _dual_method(f):
@@ -330,7 +336,8 @@ def _duals_method(f_sigma, f_dot):
 
 
 def _moments_method(f_sigma, f_dot):
-    """Activation.moments: (E sigma, f_sigma E sigma^2, f_dot E sigma'^2); computed unmutated (cache clean)."""
+    """Activation.moments: (E sigma, f_sigma E sigma^2, f_dot E sigma'^2); computed unmutated (cache
+    clean)."""
 
     def make(orig, hit):
         @functools.wraps(orig)
@@ -416,7 +423,8 @@ def _time_scaled_factors(f):
 
 
 def _layers_scaled(field_name, f):
-    """kernel_layers: every tensor of one list field (sigma or theta) of the KernelLayers times f."""
+    """kernel_layers: every tensor of one list field (sigma or theta) of the KernelLayers times
+    f."""
 
     def make(orig, hit):
         @functools.wraps(orig)
@@ -445,7 +453,8 @@ def _depth_plus_one(orig, hit):
 
 
 def _layers_depth_plus_one(orig, hit):
-    """kernel_layers one layer too deep, re-indexed: Sigma(l), SigmaDot(l), Theta(l) are layer l + 1's."""
+    """kernel_layers one layer too deep, re-indexed: Sigma(l), SigmaDot(l), Theta(l) are layer l +
+    1's."""
 
     @functools.wraps(orig)
     def wrapped(*args, **kwargs):
@@ -460,8 +469,9 @@ def _layers_depth_plus_one(orig, hit):
 
 
 def _no_bias_layers(X, Y, depth, act, beta):
-    """The CONVENTIONS.md §1 recursion with Sigma^(1)(x, y) = (1 - beta^2) x.y/n_0 (the + beta^2 dropped);
-    the later layers unchanged.  Returns the lists (Sigma^(l), SigmaDot^(l), Theta^(l)), l = 1..depth."""
+    """The CONVENTIONS.md §1 recursion with Sigma^(1)(x, y) = (1 - beta^2) x.y/n_0 (the + beta^2
+    dropped); the later layers unchanged.  Returns the lists (Sigma^(l), SigmaDot^(l), Theta^(l)), l
+    = 1..depth."""
     w2, b2 = 1.0 - beta * beta, beta * beta
     n0 = X.shape[1]
     Yv = X if Y is None else Y
@@ -490,8 +500,9 @@ def _no_bias_layers(X, Y, depth, act, beta):
 
 
 def _no_bias_first_layer(which):
-    """nngp ("sigma"), ntk ("theta") or kernel_layers ("layers") through `_no_bias_layers`, the inputs checked
-    and converted by the library's own `_prepare` (found in the original function's module)."""
+    """nngp ("sigma"), ntk ("theta") or kernel_layers ("layers") through `_no_bias_layers`, the
+    inputs checked and converted by the library's own `_prepare` (found in the original function's
+    module)."""
 
     def make(orig, hit):
         sig = inspect.signature(orig)
@@ -519,7 +530,8 @@ def _no_bias_first_layer(which):
 
 
 def _deconv_levels_scaled(f):
-    """deconv_ntk_levels: T_m times f for every level m < L (pixel pairs p != p'); T_L (the FC NTK) kept."""
+    """deconv_ntk_levels: T_m times f for every level m < L (pixel pairs p != p'); T_L (the FC NTK)
+    kept."""
 
     def make(orig, hit):
         @functools.wraps(orig)
@@ -535,7 +547,8 @@ def _deconv_levels_scaled(f):
 
 
 def _batchnorm_mass_shifted(f):
-    """batchnorm_mass returns mass - beta^2; with the identity mass = f beta^2 it returns mass - f beta^2."""
+    """batchnorm_mass returns mass - beta^2; with the identity mass = f beta^2 it returns mass - f
+    beta^2."""
 
     def make(orig, hit):
         sig = inspect.signature(orig)
@@ -555,8 +568,9 @@ def _batchnorm_mass_shifted(f):
 
 
 def _compare_norms_theory(rate_factor=1.0, mass_factor=1.0):
-    """compare_norms: the BatchNorm constant direction predicted as (1 - 2 eta * rate_factor * mass_factor
-    beta^2)^k m_0 (rate_factor: the 2/N of the linear dynamics; mass_factor: the identity's beta^2)."""
+    """compare_norms: the BatchNorm constant direction predicted as (1 - 2 eta * rate_factor *
+    mass_factor beta^2)^k m_0 (rate_factor: the 2/N of the linear dynamics; mass_factor: the
+    identity's beta^2)."""
 
     def make(orig, hit):
         sig = inspect.signature(orig)
@@ -583,11 +597,11 @@ def _compare_norms_theory(rate_factor=1.0, mass_factor=1.0):
 
 
 def _no_fused_family(orig, hit):
-    """kernels.py hands relu- and erf-family activations to a fused evaluator (ntklib/_fused.py) that
-    computes the closed-form duals itself, without Activation's methods, once it has recognised the family
-    (cached per activation).  Under a dual mutant every activation is reported as no family, so the kernels
-    take the generic path through Activation.dual / .duals, which the mutant reaches (same values to ~1e-13),
-    and nothing is probed or cached while the duals are mutated."""
+    """kernels.py hands relu- and erf-family activations to a fused evaluator (ntklib/_fused.py)
+    that computes the closed-form duals itself, without Activation's methods, once it has recognised
+    the family (cached per activation).  Under a dual mutant every activation is reported as no
+    family, so the kernels take the generic path through Activation.dual / .duals, which the mutant
+    reaches (same values to ~1e-13), and nothing is probed or cached while the duals are mutated."""
 
     @functools.wraps(orig)
     def family(*args, **kwargs):
@@ -596,7 +610,7 @@ def _no_fused_family(orig, hit):
     return family
 
 
-# ---- the catalogue -------------------------------------------------------------------------------------
+# ---- the catalogue -------------------------------------------------------------------------------
 
 
 def _duals(f_sigma=1.0, f_dot=1.0):
@@ -621,12 +635,14 @@ MUTANTS = [
     Mutant(
         "sigma_dual_x1.03",
         "every Gaussian dual E[sigma(u) sigma(v)] 3% too large",
-        "Activation.dual, the sigma half of Activation.duals and E sigma(z)^2 of Activation.moments, times 1.03 "
-        "(outermost call), for every activation (closed forms and Mehler quadrature alike).  Reaches "
-        "Sigma^(l >= 2) of nk.nngp / nk.ntk / kernel_layers, the pixel NTK, the RNN/ResNet/attention NTKs.",
+        "Activation.dual, the sigma half of Activation.duals and E sigma(z)^2 of "
+        "Activation.moments, times 1.03 (outermost call), for every activation (closed forms and "
+        "Mehler quadrature alike).  Reaches Sigma^(l >= 2) of nk.nngp / nk.ntk / kernel_layers, "
+        "the pixel NTK, the RNN/ResNet/attention NTKs.",
         ALL_NOTEBOOKS,
-        "01 covariance Sigma^(3); 02 Theta_inf, erratum Sigma^(2); 03 Theta_inf in the ODE and the spectra; "
-        "04 Gram ratios, identity, drift; 05 LayerNorm limit, chaos decay; 06 pixel NTK; 07 RNN/ResNet/attention",
+        "01 covariance Sigma^(3); 02 Theta_inf, erratum Sigma^(2); 03 Theta_inf in the ODE and the "
+        "spectra; 04 Gram ratios, identity, drift; 05 LayerNorm limit, chaos decay; 06 pixel NTK; "
+        "07 RNN/ResNet/attention",
         _duals(f_sigma=1.03),
     ),
     Mutant(
@@ -640,12 +656,14 @@ MUTANTS = [
     Mutant(
         "sigma_dot_x1.03",
         "every derivative dual E[sigma'(u) sigma'(v)] 3% too large",
-        "Activation.dual_deriv, the sigma' half of Activation.duals and E sigma'(z)^2 of Activation.moments "
-        "(so r(sigma, beta) and edge_beta too), times 1.03 (outermost call).  Reaches SigmaDot^(l) of nk.ntk / "
-        "kernel_layers (not nk.nngp), the pixel NTK, the RNN/ResNet/attention NTKs.",
+        "Activation.dual_deriv, the sigma' half of Activation.duals and E sigma'(z)^2 of "
+        "Activation.moments (so r(sigma, beta) and edge_beta too), times 1.03 (outermost call).  "
+        "Reaches SigmaDot^(l) of nk.ntk / kernel_layers (not nk.nngp), the pixel NTK, the "
+        "RNN/ResNet/attention NTKs.",
         (2, 3, 4, 5, 6, 7),
-        "02 Theta_inf; 03 Theta_inf in the ODE; 04 r, edge beta, identity, Gram ratios; 05 Poincare r, LayerNorm "
-        "limit; 06 pixel NTK, r in the bounds; 07 RNN/ResNet/attention (01 uses the NNGP only)",
+        "02 Theta_inf; 03 Theta_inf in the ODE; 04 r, edge beta, identity, Gram ratios; 05 "
+        "Poincare r, LayerNorm limit; 06 pixel NTK, r in the bounds; 07 RNN/ResNet/attention (01 "
+        "uses the NNGP only)",
         _duals(f_dot=1.03),
     ),
     Mutant(
@@ -659,11 +677,11 @@ MUTANTS = [
     Mutant(
         "fc_ntk_x1.03",
         "the FC analytic NTK Theta_inf 3% too large",
-        "nk.ntk and the Theta^(l) of nk.kernel_layers (so ntk_by_depth, freeze_bound, chaos_decay, ...) times "
-        "1.03; Sigma, SigmaDot and the other architectures unchanged.",
+        "nk.ntk and the Theta^(l) of nk.kernel_layers (so ntk_by_depth, freeze_bound, chaos_decay, "
+        "...) times 1.03; Sigma, SigmaDot and the other architectures unchanged.",
         (2, 3, 4, 5),
-        "02 Theta_inf against wide networks; 03 the ODE with Theta_inf; 04 Gram, identity, conditioning, speed; "
-        "05 LayerNorm limit",
+        "02 Theta_inf against wide networks; 03 the ODE with Theta_inf; 04 Gram, identity, "
+        "conditioning, speed; 05 LayerNorm limit",
         lambda: [
             Patch("ntk", _output_scaled(1.03)),
             Patch("kernel_layers", _layers_scaled("theta", 1.03)),
@@ -684,12 +702,13 @@ MUTANTS = [
     Mutant(
         "sigma1_no_beta2",
         "beta^2 dropped from Sigma^(1)",
-        "nk.nngp, nk.ntk and nk.kernel_layers computed with Sigma^(1)(x, y) = (1 - beta^2) x.y/n_0 (no "
-        "+ beta^2), by a copy of the recursion in mutants/catalogue.py (the library's input checks kept); "
-        "every later layer as in CONVENTIONS.md §1.  The pixel NTK and the other architectures have their "
-        "own first layer and are not changed.",
+        "nk.nngp, nk.ntk and nk.kernel_layers computed with Sigma^(1)(x, y) = (1 - beta^2) x.y/n_0 "
+        "(no + beta^2), by a copy of the recursion in mutants/catalogue.py (the library's input "
+        "checks kept); every later layer as in CONVENTIONS.md §1.  The pixel NTK and the other "
+        "architectures have their own first layer and are not changed.",
         (1, 2, 3, 4, 5),
-        "01 covariance; 02 Theta_inf, erratum; 03 ODE; 04 identity, Gram; 05 LayerNorm limit (all at beta > 0)",
+        "01 covariance; 02 Theta_inf, erratum; 03 ODE; 04 identity, Gram; 05 LayerNorm limit (all "
+        "at beta > 0)",
         lambda: [
             Patch("nngp", _no_bias_first_layer("sigma")),
             Patch("ntk", _no_bias_first_layer("theta")),
@@ -699,10 +718,11 @@ MUTANTS = [
     Mutant(
         "depth_plus_one",
         "the FC recursion one layer too deep",
-        "nk.nngp and nk.ntk evaluated at depth + 1; nk.kernel_layers at depth + 1 with the first layer dropped "
-        "(Sigma(l), Theta(l) are layer l + 1's).",
+        "nk.nngp and nk.ntk evaluated at depth + 1; nk.kernel_layers at depth + 1 with the first "
+        "layer dropped (Sigma(l), Theta(l) are layer l + 1's).",
         (1, 2, 3, 4, 5),
-        "01 covariance; 02 Theta_inf; 03 ODE; 04 identity, freeze/chaos by depth; 05 LayerNorm limit",
+        "01 covariance; 02 Theta_inf; 03 ODE; 04 identity, freeze/chaos by depth; 05 LayerNorm "
+        "limit",
         lambda: [
             Patch("nngp", _depth_plus_one),
             Patch("ntk", _depth_plus_one),
@@ -712,24 +732,26 @@ MUTANTS = [
     Mutant(
         "r_value_x1.02",
         "r(sigma, beta) 2% too large",
-        "nk.r_value times 1.02 (E sigma'^2 in Activation.moments, edge_beta and the kernels unchanged).",
+        "nk.r_value times 1.02 (E sigma'^2 in Activation.moments, edge_beta and the kernels "
+        "unchanged).",
         (4, 5, 6),
-        "04 r at the edge, the identity (1 - r^L)/(1 - r), freeze bound; 05 the phase from r; 06 the "
-        "checkerboard bounds in r",
+        "04 r at the edge, the identity (1 - r^L)/(1 - r), freeze bound; 05 the phase from r; 06 "
+        "the checkerboard bounds in r",
         lambda: [Patch("r_value", _output_scaled(1.02))],
     ),
     Mutant(
         "time_scale_x1.05",
         "the flow's time scale 5% off: 2/N -> 2.1/N in the linear-ODE prediction",
-        "dynamics._gd_factors (the decay exp(-2t lam/N) or (1 - 2 lr lam/N)^k and gain (1 - decay)/lam of "
-        "every eigendirection, behind nk.ntk_flow and the ensemble prediction) evaluated with N/1.05, i.e. "
-        "2.1/N; the kernel handed to nk.kernel_gd and kernel_gd_losses and the eigenvalues handed to "
-        "nk.mode_rates and nk.convergence_time times 1.05; compare_norms' BatchNorm constant direction "
-        "(1 - 2 eta beta^2)^k becomes (1 - 2.1 eta beta^2)^k.  Theta(x, X) Theta(X, X)^-1 is kept; step "
-        "sizes (gd_step_size) are choices, not predictions: unchanged.",
+        "dynamics._gd_factors (the decay exp(-2t lam/N) or (1 - 2 lr lam/N)^k and gain (1 - "
+        "decay)/lam of every eigendirection, behind nk.ntk_flow and the ensemble prediction) "
+        "evaluated with N/1.05, i.e. 2.1/N; the kernel handed to nk.kernel_gd and kernel_gd_losses "
+        "and the eigenvalues handed to nk.mode_rates and nk.convergence_time times 1.05; "
+        "compare_norms' BatchNorm constant direction (1 - 2 eta beta^2)^k becomes (1 - 2.1 eta "
+        "beta^2)^k.  Theta(x, X) Theta(X, X)^-1 is kept; step sizes (gd_step_size) are choices, "
+        "not predictions: unchanged.",
         (3, 4, 5, 7),
-        "03 GD follows the ODE, mode decay rates, erratum; 04 training speed (theory steps); 05 the BatchNorm "
-        "constant direction; 07 SGD follows kernel GD",
+        "03 GD follows the ODE, mode decay rates, erratum; 04 training speed (theory steps); 05 "
+        "the BatchNorm constant direction; 07 SGD follows kernel GD",
         lambda: [
             Patch("_gd_factors", _time_scaled_factors(1.05)),
             Patch("kernel_gd", _argument_scaled(("theta",), 1.05)),
@@ -742,8 +764,8 @@ MUTANTS = [
     Mutant(
         "deconv_levels_x1.03",
         "the deconvolution pixel-NTK levels T_m (m < L) 3% too large",
-        "nk.deconv_ntk_levels: T_m times 1.03 for every level m < L, i.e. every pixel pair p != p' of "
-        "nk.deconv_ntk; T_L (p = p', the FC NTK) kept.",
+        "nk.deconv_ntk_levels: T_m times 1.03 for every level m < L, i.e. every pixel pair p != p' "
+        "of nk.deconv_ntk; T_L (p = p', the FC NTK) kept.",
         (6,),
         "06 finite generators against the analytic pixel NTK, the ratio bounds, the enrichment",
         lambda: [Patch("deconv_ntk_levels", _deconv_levels_scaled(1.03))],
@@ -783,9 +805,10 @@ MUTANTS = [
     Mutant(
         "batchnorm_identity_x1.03",
         "the BatchNorm identity (1/N^2) sum_ij Theta_ij = beta^2 off by 3%",
-        "The identity predicts 1.03 beta^2: nk.batchnorm_mass returns mass - 1.03 beta^2, and compare_norms' "
-        "BatchNorm constant direction becomes (1 - 2 eta 1.03 beta^2)^k m_0.  (The notebooks' own comparisons "
-        "with BN_BETA ** 2 written in a cell cannot be reached from outside.)",
+        "The identity predicts 1.03 beta^2: nk.batchnorm_mass returns mass - 1.03 beta^2, and "
+        "compare_norms' BatchNorm constant direction becomes (1 - 2 eta 1.03 beta^2)^k m_0.  (The "
+        "notebooks' own comparisons with BN_BETA ** 2 written in a cell cannot be reached from "
+        "outside.)",
         (5,),
         "05 the identity at every width, depth and beta; the constant direction's decay",
         lambda: [
@@ -810,8 +833,9 @@ def _control_patches():
 CONTROL_MUTANT = Mutant(
     CONTROL,
     "no change: counting pass-throughs on every mutant's targets",
-    "Every target of every mutant replaced by a wrapper that counts the call and returns the original's "
-    "result unchanged (the same object): bit-identical, and it records which targets a notebook reaches.",
+    "Every target of every mutant replaced by a wrapper that counts the call and returns the "
+    "original's result unchanged (the same object): bit-identical, and it records which targets a "
+    "notebook reaches.",
     (),
     "must pass every notebook",
     _control_patches,
@@ -828,14 +852,15 @@ def get(name) -> Mutant:
 
 
 def injected(name) -> Injection:
-    """A context manager: `with injected("fc_ntk_x1.03") as inj: ...` (inj.counts: calls per target)."""
+    """A context manager: `with injected("fc_ntk_x1.03") as inj: ...` (inj.counts: calls per
+    target)."""
     return Injection(get(name))
 
 
 def activate(name, report=None) -> Injection:
-    """Apply mutant `name` for the rest of the session (a notebook's first cell).  With `report`, write
-    {"mutant", "patched", "counts"} as JSON there after every cell (IPython's post_run_cell), so the
-    targets reached are known even when a later cell raises."""
+    """Apply mutant `name` for the rest of the session (a notebook's first cell).  With `report`,
+    write {"mutant", "patched", "counts"} as JSON there after every cell (IPython's post_run_cell),
+    so the targets reached are known even when a later cell raises."""
     inj = Injection(get(name)).apply()
     if report:
 

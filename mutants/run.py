@@ -1,19 +1,20 @@
-"""Run every notebook at CI scale under every theory mutant (mutants/catalogue.py) and an unmutated control;
-write the kill table to build/mutants/ (table.md, results.json).  `make mutants` runs this.
+"""Run every notebook at CI scale under every theory mutant (mutants/catalogue.py) and an unmutated
+control; write the kill table to build/mutants/ (table.md, results.json).  `make mutants` runs this.
 
-    python mutants/run.py [--jobs 2] [--mutants NAME,...] [--notebooks 03,04] [--no-skip] [--timeout 900]
+    python mutants/run.py [--jobs 2] [--mutants NAME,...] [--notebooks 03,04] [--no-skip]
+                          [--timeout 900]
     python mutants/run.py --list
 
-Each run executes a copy of notebooks/NN_*.ipynb with papermill (from notebooks/, kernel python3, its
-default parameters, figures into a scratch directory) with ONE extra first code cell that applies the
-mutant (mutants.catalogue.activate).  Outcome of a (mutant, notebook) run:
+Each run executes a copy of notebooks/NN_*.ipynb with papermill (from notebooks/, kernel python3,
+its default parameters, figures into a scratch directory) with ONE extra first code cell that
+applies the mutant (mutants.catalogue.activate).  Outcome of a (mutant, notebook) run:
 
-    killed        an AssertionError in a verdict cell (`# NBVAL_CHECK_OUTPUT` or tag nbval-check-output)
-    crash         any other exception in a notebook cell (also kills, but it is not a failed verdict)
+    killed        an AssertionError in a verdict cell (# NBVAL_CHECK_OUTPUT or nbval-check-output)
+    crash         any other exception in a notebook cell (also a kill, but not a failed verdict)
     import-crash  the mutant could not be applied (its cell failed) or an ImportError: no kill
     survived      every cell ran
-    unreached     not run: the control run of this notebook never called any of the mutant's targets,
-                  so the mutated run would be the control run exactly (--no-skip runs it anyway)
+    unreached     not run: the control run of this notebook never called any of the mutant's
+                  targets, so the mutated run would be the control run (--no-skip runs it anyway)
     timeout, error  the run did not finish / papermill failed without a cell error: no kill
 
 The control must pass every notebook, else the table is meaningless.  Exit status 1 when the control
@@ -46,25 +47,28 @@ TAG = "nbval-check-output"
 INJECTED_TAG = "mutant-injected"
 KILLS = ("killed", "crash")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# papermill as `make nbrun-NAME` runs it (kernel python3, from notebooks/), except that a failing assert does
-# not stop the run (nbclient's allow_error_names), so every failing verdict cell is seen; any other
-# exception stops it.  Exit status 3: some cell raised (the executed copy is written first).
+# papermill as `make nbrun-NAME` runs it (kernel python3, from notebooks/), except that a failing
+# assert does not stop the run (nbclient's allow_error_names), so every failing verdict cell is
+# seen; any other exception stops it.  Exit status 3: some cell raised (the executed copy is written
+# first).
 DRIVER = """
 import sys
 import papermill
 try:
     papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name="python3", cwd=sys.argv[3],
-                               progress_bar=False, log_output=False, allow_error_names=["AssertionError"])
+                               progress_bar=False, log_output=False,
+                               allow_error_names=["AssertionError"])
 except papermill.PapermillExecutionError:
     sys.exit(3)
 """
 
 
-# ---- notebooks ---------------------------------------------------------------------------------------------
+# ---- notebooks -----------------------------------------------------------------------------------
 
 
 def notebooks(selection=None):
-    """notebooks/NN_*.ipynb, optionally only those whose number or name starts with one of `selection`."""
+    """notebooks/NN_*.ipynb, optionally only those whose number or name starts with one of
+    `selection`."""
     nbs = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if selection:
         nbs = [p for p in nbs if any(p.stem.startswith(s) for s in selection)]
@@ -94,7 +98,8 @@ def injected_source(mutant: str, report: Path) -> str:
 
 
 def make_input(nb: dict, mutant: str, report: Path) -> dict:
-    """A copy of the notebook with every cell numbered (metadata mutants.index) and the mutant cell first."""
+    """A copy of the notebook with every cell numbered (metadata mutants.index) and the mutant cell
+    first."""
     nb = json.loads(json.dumps(nb))
     for i, cell in enumerate(nb["cells"]):
         cell.setdefault("metadata", {})["mutants"] = {"index": i}
@@ -113,7 +118,8 @@ def make_input(nb: dict, mutant: str, report: Path) -> dict:
 
 
 def _failing_line(traceback) -> str:
-    """The source line IPython marks with an arrow in the cell's own frame (the assert that failed)."""
+    """The source line IPython marks with an arrow in the cell's own frame (the assert that
+    failed)."""
     text = ANSI.sub("", "\n".join(traceback or []))
     for line in text.splitlines():
         m = re.match(r"\s*-+>\s*\d+\s(.*)", line)
@@ -123,8 +129,8 @@ def _failing_line(traceback) -> str:
 
 
 def _errors(nb: dict) -> list:
-    """Every error output of the executed copy, in cell order: cell (original index), injected, verdict,
-    ename, evalue, line (the source line IPython marked)."""
+    """Every error output of the executed copy, in cell order: cell (original index), injected,
+    verdict, ename, evalue, line (the source line IPython marked)."""
     found = []
     for cell in nb.get("cells", []):
         if cell.get("cell_type") != "code":
@@ -153,9 +159,10 @@ def classify(err: dict) -> str:
 
 
 def parse_executed(nb: dict, rc: int = 0, log: str = "") -> dict:
-    """Outcome of one executed notebook copy (see the module docstring).  The run goes on after a failing
-    assert (nbclient's allow_error_names), so `failed_verdicts` lists every verdict cell that failed before
-    the first other exception; status, cell, ename, evalue, line describe the first error."""
+    """Outcome of one executed notebook copy (see the module docstring).  The run goes on after a
+    failing assert (nbclient's allow_error_names), so `failed_verdicts` lists every verdict cell
+    that failed before the first other exception; status, cell, ename, evalue, line describe the
+    first error."""
     errors = _errors(nb)
     if not errors:
         if rc != 0:
@@ -180,7 +187,8 @@ def parse_executed(nb: dict, rc: int = 0, log: str = "") -> dict:
 
 
 def _strip_images(nb: dict) -> dict:
-    """Drop image data from the outputs (the executed copies are kept for their text and errors only)."""
+    """Drop image data from the outputs (the executed copies are kept for their text and errors
+    only)."""
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             data = out.get("data")
@@ -190,7 +198,7 @@ def _strip_images(nb: dict) -> dict:
     return nb
 
 
-# ---- one run -----------------------------------------------------------------------------------------------
+# ---- one run -------------------------------------------------------------------------------------
 
 
 def run_one(mutant: str, nb_path: Path, out: Path, timeout: float, threads: int) -> dict:
@@ -256,7 +264,7 @@ def run_one(mutant: str, nb_path: Path, out: Path, timeout: float, threads: int)
     return res
 
 
-# ---- the table ---------------------------------------------------------------------------------------------
+# ---- the table -----------------------------------------------------------------------------------
 
 
 def should_kill(mutant, nb_name) -> bool:
@@ -286,7 +294,8 @@ def cell_text(mutant, nb_name, res, control_ok=True) -> str:
 
 
 def verdict_summary(res) -> str:
-    """One error (or a result's first error): where, exception type, message and the failing source line."""
+    """One error (or a result's first error): where, exception type, message and the failing source
+    line."""
     where = f"cell {res.get('cell')}" + (" (verdict)" if res.get("verdict") else "")
     msg = res.get("evalue") or ""
     line = res.get("line") or ""
@@ -321,17 +330,17 @@ def write_outputs(
     lines = [
         "# Theory mutants: the kill table",
         "",
-        f"{meta['finished']}, commit {meta['commit']}, {meta['runs']} notebook runs ({meta['skipped']} "
-        f"skipped as unreached), {meta['jobs']} at a time, wall time {meta['wall_s'] / 60:.1f} min.  "
-        f"Made by `make mutants` (mutants/run.py); the catalogue is mutants/catalogue.py, "
-        f"explained in mutants/README.md.",
+        f"{meta['finished']}, commit {meta['commit']}, {meta['runs']} notebook runs "
+        f"({meta['skipped']} skipped as unreached), {meta['jobs']} at a time, wall time "
+        f"{meta['wall_s'] / 60:.1f} min.  Made by `make mutants` (mutants/run.py); the catalogue "
+        f"is mutants/catalogue.py, explained in mutants/README.md.",
         "",
         "Each cell: the outcome of the notebook (column) run at CI scale under the mutant (row).  "
-        "**Bold**: the notebook's claims depend on the mutated theory (the mutant's `depends_on`), so it "
-        "should kill it; **SURVIVED !!** marks a survivor there.  `killed cN`: an assert failed in verdict "
-        "cell N (0-based cell index in the .ipynb); `crash cN E`: exception E in cell N (a kill, but not a "
-        "failed verdict); `unreached`: the control run of that notebook never calls the mutant's targets, "
-        "so the run was skipped (it would be the control run).",
+        "**Bold**: the notebook's claims depend on the mutated theory (the mutant's `depends_on`), "
+        "so it should kill it; **SURVIVED !!** marks a survivor there.  `killed cN`: an assert "
+        "failed in verdict cell N (0-based cell index in the .ipynb); `crash cN E`: exception E in "
+        "cell N (a kill, but not a failed verdict); `unreached`: the control run of that notebook "
+        "never calls the mutant's targets, so the run was skipped (it would be the control run).",
         "",
     ]
     short = [nb[:2] for nb in names]
@@ -409,7 +418,7 @@ def write_outputs(
     return ok, flagged, failed_control
 
 
-# ---- main --------------------------------------------------------------------------------------------------
+# ---- main ----------------------------------------------------------------------------------------
 
 
 def _git_commit() -> str:
@@ -508,8 +517,8 @@ def main(argv=None) -> int:
     control_batch = [(catalogue.CONTROL, p) for p in nbs]
     mutant_pairs = [(m, p) for m in mutants[1:] for p in nbs]
     print(
-        f"mutants: {len(mutants) - 1} mutants x {len(nbs)} notebooks, and the control; {jobs} at a time, "
-        f"{threads} thread(s) each; output in {out}",
+        f"mutants: {len(mutants) - 1} mutants x {len(nbs)} notebooks, and the control; {jobs} at a "
+        f"time, {threads} thread(s) each; output in {out}",
         flush=True,
     )
     execute(control_batch, len(control_batch) + len(mutant_pairs))

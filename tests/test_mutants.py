@@ -1,6 +1,7 @@
-"""The theory-mutant machinery (mutants/catalogue.py, mutants/run.py): each mutant changes what it claims,
-by the stated factor, and nothing else; the networks never change; removing a mutant restores every
-original; the runner reads failing, crashing and passing executed notebooks correctly.  Fast: small inputs."""
+"""The theory-mutant machinery (mutants/catalogue.py, mutants/run.py): each mutant changes what it
+claims, by the stated factor, and nothing else; the networks never change; removing a mutant
+restores every original; the runner reads failing, crashing and passing executed notebooks
+correctly.  Fast: small inputs."""
 
 from __future__ import annotations
 
@@ -31,12 +32,13 @@ def _close(a, b, rtol=1e-12):
     return torch.allclose(torch.as_tensor(a), torch.as_tensor(b), rtol=rtol, atol=1e-15)
 
 
-# ---- the battery: every theory quantity a mutant may touch, and the finite networks --------------------
+# ---- the battery: every theory quantity a mutant may touch, and the finite networks --------------
 
 
 def battery(fixed):
-    """Every theory quantity some mutant may change, and the finite side (which none may change).  The inputs
-    (fixed) are computed unmutated, so a kernel handed to ntk_flow is the same under every mutant."""
+    """Every theory quantity some mutant may change, and the finite side (which none may change).
+    The inputs (fixed) are computed unmutated, so a kernel handed to ntk_flow is the same under
+    every mutant."""
     X, K, f0, Y = fixed["X"], fixed["K"], fixed["f0"], fixed["Y"]
     erf_bar = nk.normalized("erf")
     layers = nk.kernel_layers(X, depth=3, beta=BETA)
@@ -149,9 +151,10 @@ def test_catalogue_is_complete_and_documented():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_mutant_changes_only_what_it_claims(name, reference, fixed):
-    """Changed: off by more than 1e-6 (every mutant is a >= 2% change somewhere).  Unchanged: bit-identical
-    for the control and the finite networks; within 1e-11 for the other theory quantities (a dual mutant
-    keeps the kernels off the fused fast path, which agrees with the generic one to rounding)."""
+    """Changed: off by more than 1e-6 (every mutant is a >= 2% change somewhere).  Unchanged:
+    bit-identical for the control and the finite networks; within 1e-11 for the other theory
+    quantities (a dual mutant keeps the kernels off the fused fast path, which agrees with the
+    generic one to rounding)."""
     with mc.injected(name) as inj:
         got = battery(fixed)
     diff = {k: _rel_diff(got[k], reference[k]) for k in reference}
@@ -218,7 +221,7 @@ def test_unknown_target_fails_loudly():
     assert mc.Injection._active is None and not getattr(nk.ntk, "__mutant_wrapper__", False)
 
 
-# ---- the factors ---------------------------------------------------------------------------------------
+# ---- the factors ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("f", [1.03, 0.97])
@@ -444,7 +447,7 @@ def test_batchnorm_kernel_and_identity():
         )
 
 
-# ---- the runner: injected copy, parsing of executed notebooks ------------------------------------------
+# ---- the runner: injected copy, parsing of executed notebooks ------------------------------------
 
 
 def _code(src, outputs=(), tags=(), index=None):
