@@ -5,6 +5,8 @@ build/book/html.  Every notebook matching notebooks/[0-9][0-9]_*.ipynb is picked
 committed outputs (never executed).  Generated here:
 
 * the notebook table of the landing page (title, learning goals) from each notebook's first cell;
+* CONVENTIONS.md and REFERENCES.md of the repository root, copied as pages of the same names (one source: the
+  links between them and to notebooks/ read the same in the repository and in the book);
 * gallery.md: every figure a notebook saves with ``save(fig, "NAME")``, taken from figures/NAME.png (paper
   scale, written by `make figures`) when present, else from the notebook's committed output (CI scale);
 * api/: one page per ntklib module (autodoc, from the docstrings) and a table of every name in
@@ -16,13 +18,11 @@ http(s) URL fails the build (the book must work offline).  Links (<a href>) to t
 """
 import argparse
 import base64
-import hashlib
-import importlib
 import inspect
 import json
 import os
 import re
-import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+ROOT_PAGES = ("CONVENTIONS.md", "REFERENCES.md")     # repository files that are also pages of the book
+GALLERY_PX_PER_INCH = 100                           # a figure is shown at the size it has in the notebook
 SAVE_CALL = re.compile(r"""\bsave\(\s*[^,()]+,\s*f?["']([^"']+)["']""")
 EXTERNAL_LOAD = re.compile(
     r"""<(?:script|img|iframe|source|audio|video)\b[^>]*\bsrc\s*=\s*["']\s*(?:https?:)?//[^"']*["']"""
@@ -85,6 +87,20 @@ def notebook_table(nbs: list[Path]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def png_display_width(data: bytes) -> int | None:
+    """CSS width of a PNG at GALLERY_PX_PER_INCH, from its size and its pHYs resolution (matplotlib writes one)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    width = struct.unpack(">I", data[16:20])[0]
+    i = data.find(b"pHYs", 8, 4096)
+    dpi = 100.0
+    if i > 0:
+        ppu_x, _, unit = struct.unpack(">IIB", data[i + 4:i + 13])
+        if unit == 1 and ppu_x > 0:
+            dpi = ppu_x * 0.0254
+    return max(1, round(width * GALLERY_PX_PER_INCH / dpi))
+
+
 def gallery(nbs: list[Path], src: Path) -> tuple[str, list[str]]:
     """The gallery page and the list of figure names in it."""
     out = ["# Figures gallery", "",
@@ -118,14 +134,16 @@ def gallery(nbs: list[Path], src: Path) -> tuple[str, list[str]]:
                 else:
                     continue
                 write_if_changed(src / "_gallery" / f"{name}.png", data)
-                figs.append((name, scale, heading))
+                figs.append((name, scale, heading, png_display_width(data)))
         if not figs:
             continue
         out += [f"## {title}", ""]
-        for name, scale, heading in figs:
+        for name, scale, heading, width in figs:
             names.append(name)
             caption = f"`{name}` ({scale}). {heading}" if heading else f"`{name}` ({scale})."
-            out += [f":::{{figure}} _gallery/{name}.png", f":name: fig-{name}", ":width: 100%",
+            # the figure's own size (ntkbook.css caps it at the column width), never stretched to the column
+            out += [f":::{{figure}} _gallery/{name}.png", f":name: fig-{name}",
+                    *([f":width: {width}px"] if width else []),
                     f":alt: figure {name}", "", caption + f" From [{p.stem}](notebooks/{p.name}).", ":::", ""]
     if not names:
         out.append("*(no saved figure found in the notebooks)*")
@@ -165,7 +183,7 @@ def api_pages(src: Path) -> dict[str, str]:
         "Generated from the docstrings by `make book`. Every public name is importable from the package",
         "top level (`import ntklib as nk; nk.ntk(...)`); the pages below group them by module.",
         "Conventions (NTK parametrisation, balance $\\beta$, `depth` = number of weight layers) are those of",
-        "the [landing page](../index.md).", "",
+        "the [conventions page](../CONVENTIONS.md); docstrings cite its sections as CONVENTIONS.md §1, ...", "",
         *rows, "",
         "```{toctree}", ":maxdepth: 1", ":caption: Modules", "",
         *mods, "```", ""])
@@ -225,6 +243,10 @@ def stage(src: Path) -> list[str]:
             data = data.replace(b"<!-- ntkbook:notebook-table -->", notebook_table(nbs).encode())
         write_if_changed(src / rel, data)
         keep.add(rel.as_posix())
+    for name in ROOT_PAGES:
+        if (ROOT / name).exists():
+            write_if_changed(src / name, (ROOT / name).read_bytes())
+            keep.add(name)
     for p in nbs:
         write_if_changed(src / "notebooks" / p.name, p.read_bytes())
         keep.add(f"notebooks/{p.name}")

@@ -11,11 +11,21 @@ A notebook stays plain Markdown (it reads the same in JupyterLab and on GitHub);
 
 Every notebook page also gets a "Run it" box under its title: ``make lab`` locally, and the Binder link when
 the repository URL is known (``make book BOOK_REPO=https://github.com/OWNER/REPO``).
+
+Links added to running text (not to code, formulas or headings), on every page including the API reference:
+
+* "CONVENTIONS.md §1" (or §1.4) -> the numbered section of the conventions page; "CONVENTIONS.md" alone -> the
+  page; on the conventions page itself, "§3" -> that section;
+* an author-year citation ("Jacot et al. 2019b", "Jacot, Gabriel, Hongler 2018", "Neal 1996") -> its entry on
+  the references page, when REFERENCES.md has one (book/_ext/ntkrefs.py finds and keys them).
 """
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 from docutils import nodes
+
+import ntkrefs
 
 GOALS = re.compile(r"^\s*learning goals\b", re.I)
 ERRATUM = re.compile(r"^\s*errat(um|a)\b", re.I)
@@ -205,6 +215,100 @@ def process_docstring(app, what, name, obj, options, lines):
         lines[:] = plain_docstring_to_rst(list(lines))
 
 
+# --- links in running text: the conventions' sections and the references --------------------------------
+
+CONVENTIONS_DOC, REFERENCES_DOC = "CONVENTIONS", "REFERENCES"
+NO_LINK_INSIDE = (nodes.reference, nodes.literal, nodes.literal_block, nodes.raw, nodes.math, nodes.math_block,
+                  nodes.title, nodes.FixedTextElement, nodes.target)
+
+
+def note_shared_sources(app, doctree):
+    """Every page links into CONVENTIONS.md and REFERENCES.md: re-read it when either changes."""
+    for name in ("CONVENTIONS.md", "REFERENCES.md"):
+        path = Path(app.srcdir) / name
+        if path.exists():
+            app.env.note_dependency(str(path))
+
+
+def _link_targets(app):
+    """({"1": section id, "1.4": ...}, {reference key, ...}), read once per build."""
+    cache = getattr(app, "_ntkbook_targets", None)
+    if cache is None:
+        sections, keys = {}, set()
+        if CONVENTIONS_DOC in app.env.found_docs:
+            tree = app.env.get_doctree(CONVENTIONS_DOC)
+            for sec in tree.findall(nodes.section):
+                title = sec.next_node(nodes.title)
+                m = re.match(r"(\d+(?:\.\d+)?)\.?\s", title.astext() if title else "")
+                if m and sec["ids"] and m.group(1) not in sections:
+                    sections[m.group(1)] = sec["ids"][0]
+        refs = Path(app.srcdir) / "REFERENCES.md"
+        if REFERENCES_DOC in app.env.found_docs and refs.exists():
+            keys = set(ntkrefs.references(refs.read_text(encoding="utf-8")))
+        cache = app._ntkbook_targets = (sections, keys)
+    return cache
+
+
+def _matches(text, docname, sections, keys):
+    """(start, end, target docname, anchor) of every link to make in `text`."""
+    found = []
+    if sections:
+        for m in ntkrefs.CONVENTION_REF.finditer(text):
+            sec = m.group("section")
+            found.append((m.start(), m.end(), CONVENTIONS_DOC, sections.get(sec, "") if sec else ""))
+        if docname == CONVENTIONS_DOC:
+            for m in ntkrefs.SECTION_REF.finditer(text):
+                if m.group("section") in sections:
+                    found.append((m.start(), m.end(), CONVENTIONS_DOC, sections[m.group("section")]))
+    if keys and docname != REFERENCES_DOC:
+        found += [(a, b, REFERENCES_DOC, key) for a, b, key in ntkrefs.citations(text) if key in keys]
+    found.sort()
+    out, last = [], 0
+    for a, b, doc, anchor in found:          # drop overlaps ("CONVENTIONS.md §1" also contains "§1")
+        if a >= last:
+            out.append((a, b, doc, anchor))
+            last = b
+    return out
+
+
+def link_running_text(app, doctree, docname):
+    sections, keys = _link_targets(app)
+    if not sections and not keys:
+        return
+    for text in list(doctree.findall(nodes.Text)):
+        parent = text.parent
+        if parent is None or any(isinstance(a, NO_LINK_INSIDE) for a in _ancestors(text)):
+            continue
+        value = text.astext()
+        if "CONVENTIONS.md" not in value and "§" not in value and not any(c.isdigit() for c in value):
+            continue
+        links = _matches(value, docname, sections, keys)
+        if not links:
+            continue
+        new, pos = [], 0
+        for a, b, doc, anchor in links:
+            if a > pos:
+                new.append(nodes.Text(value[pos:a]))
+            uri = "" if doc == docname else app.builder.get_relative_uri(docname, doc)
+            ref = nodes.reference("", "", nodes.Text(value[a:b]), refuri=uri + (f"#{anchor}" if anchor else ""),
+                                  internal=True, classes=["ntk-xref"])
+            new.append(ref)
+            pos = b
+        if pos < len(value):
+            new.append(nodes.Text(value[pos:]))
+        index = parent.index(text)
+        parent.remove(text)
+        for k, node in enumerate(new):
+            parent.insert(index + k, node)
+
+
+def _ancestors(node):
+    node = node.parent
+    while node is not None:
+        yield node
+        node = node.parent
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", process_docstring, priority=400)
     app.add_config_value("ntkbook_repository_url", "", "html")
@@ -213,4 +317,6 @@ def setup(app):
     app.connect("doctree-read", convert_callouts)
     app.connect("doctree-read", add_run_box)
     app.connect("doctree-read", math_in_raw_html)
+    app.connect("doctree-read", note_shared_sources)
+    app.connect("doctree-resolved", link_running_text)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
