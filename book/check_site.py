@@ -9,9 +9,18 @@ driven over the Chrome DevTools Protocol (websocket-client).  A page fails when
 * an <img> does not decode, or a notebook page shows fewer images than its notebook has PNG outputs;
 * a formula is left unrendered by MathJax or MathJax reports a TeX error;
 * an internal link points to a file that was not built, or to an #anchor that the target page lacks;
-* the page is empty (less than 200 characters of text in its main area).
+* the page is empty (less than 200 characters of text in its main area);
+* the layout overflows, in any of three views of the page (LAYOUTS): a desktop window (1280x900), a phone
+  (390x844, device scale factor 3, mobile viewport) and print (print media on a 720 px wide page, A4 less its
+  margins).  On screen the page may not be wider than the viewport, nothing may stick out of the main column,
+  and an element whose content is wider than its box (a code cell, an output, a table, a display formula)
+  must scroll (overflow-x auto or scroll): clipped content (overflow hidden or clip) fails.  In print nothing
+  may be wider than its box at all (a scroll bar does not print): book/_static/ntkbook.css wraps code and
+  outputs in print.  Each failure names the view, the element (e.g. "code cell 12 (source) pre") and its
+  longest line.
 
-A screenshot of the top of every page (1280x900) is written to build/book-check/NAME.png (not committed).
+Screenshots of the top of every page are written to build/book-check/ (not committed): NAME.png (desktop),
+NAME.phone.png and NAME.print.png, plus NAME.VIEW.overflow.png around the first overflowing element of a view.
 The last line reads "book-check: N passed, M failed"; the exit status is 1 when any page failed.
 """
 import argparse
@@ -72,6 +81,75 @@ PAGE_PROBE = r"""
     })(),
   };
 })()
+"""
+
+
+# The views every page is checked in: device metrics (Emulation.setDeviceMetricsOverride) and media.
+LAYOUTS = {
+    "desktop": (dict(width=1280, height=900, deviceScaleFactor=1, mobile=False), "screen"),
+    "phone": (dict(width=390, height=844, deviceScaleFactor=3, mobile=True), "screen"),
+    "print": (dict(width=720, height=1000, deviceScaleFactor=1, mobile=False), "print"),
+}
+
+# Horizontal overflow of the main column, in one view.  `media` is "screen" or "print".
+LAYOUT_PROBE = r"""
+(async (media) => {
+  // MathJax's invisible assistive MathML (clipped to nothing, for screen readers) is laid out by Chromium's own
+  // MathML engine and may be wider than the visible formula: leave it out of the measurement.
+  const hide = document.createElement("style");
+  hide.textContent = "mjx-assistive-mml { display: none !important; }";
+  document.head.appendChild(hide);
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  try {
+  const main = document.querySelector("main#main-content") || document.body;
+  const article = document.querySelector("article.bd-article") || main;
+  const cells = [...document.querySelectorAll("div.cell")];
+  const longest = el => (el.innerText || el.textContent || "").split("\n")
+      .reduce((a, b) => b.trim().length > a.length ? b.trim() : a, "").slice(0, 80);
+  const describe = el => {
+    const tag = el.tagName.toLowerCase() + [...el.classList].slice(0, 2).map(c => "." + c).join("");
+    const cell = el.closest("div.cell");
+    let where;
+    if (cell) where = `code cell ${cells.indexOf(cell) + 1} (${el.closest(".cell_output, .output") ? "output" : "source"})`;
+    else { const sec = el.closest("section[id]"); where = sec ? `section #${sec.id}` : "page"; }
+    return `${where} ${tag}`;
+  };
+  const problems = [], marks = [];
+  const add = (el, what) => { problems.push(`${describe(el)}: ${what}; longest line: ${JSON.stringify(longest(el))}`);
+                               marks.push(el); };
+  const vw = document.documentElement.clientWidth, pageW = document.scrollingElement.scrollWidth;
+  if (pageW > vw + 1) problems.push(`the page is ${pageW}px wide in a ${vw}px viewport (horizontal scrolling)`);
+  if (article.scrollWidth > article.clientWidth + 1)
+    problems.push(`the main column's content is ${article.scrollWidth}px wide in its ${article.clientWidth}px`);
+  const edge = article.getBoundingClientRect().right;
+  const reported = new Set();
+  let scrollable = 0;
+  const insideReported = el => { for (let a = el.parentElement; a && a !== article; a = a.parentElement)
+                                   if (reported.has(a)) return true; return false; };
+  const contained = el => { for (let a = el.parentElement; a && a !== article; a = a.parentElement) {
+                              const o = getComputedStyle(a).overflowX; if (o !== "visible") return true; }
+                            return false; };
+  for (const el of article.querySelectorAll("*")) {
+    if (insideReported(el) || el.closest(".visually-hidden, .sr-only")) continue;
+    const cs = getComputedStyle(el);
+    const over = el.scrollWidth - el.clientWidth;
+    // MathJax clips its own glyph parts (stretchy delimiters): inside a formula only the formula box counts
+    const mathPart = el.parentElement && el.parentElement.closest("mjx-container");
+    if (el.clientWidth && !mathPart && over > 1 && cs.overflowX !== "visible") {
+      const scrolls = cs.overflowX === "auto" || cs.overflowX === "scroll";
+      if (media === "print") { add(el, `clipped in print: content ${el.scrollWidth}px wide in a ${el.clientWidth}px box`); reported.add(el); continue; }
+      if (!scrolls) { add(el, `clipped (overflow-x: ${cs.overflowX}): content ${el.scrollWidth}px wide in a ${el.clientWidth}px box`); reported.add(el); continue; }
+      scrollable++;
+    }
+    const r = el.getBoundingClientRect();
+    if (r.width && r.right > edge + 1 && !contained(el)) {
+      add(el, `sticks out of the main column by ${Math.round(r.right - edge)}px`); reported.add(el);
+    }
+  }
+  return {problems, scrollable, marked: marks.length ? (() => { const r = marks[0].getBoundingClientRect();
+          return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height}; })() : null};
+  } finally { hide.remove(); }
+})
 """
 
 
@@ -282,11 +360,43 @@ def check_page(cdp: CDP, html_dir: Path, origin: str, page: str, shots: Path, ex
         err = check_link(html_dir, origin, url, href)
         if err:
             problems.append(err)
-    shot = cdp.call("Page.captureScreenshot", format="png")
-    out = shots / (page.replace("/", "__").removesuffix(".html") + ".png")
-    out.write_bytes(base64.b64decode(shot["data"]))
+    stem = page.replace("/", "__").removesuffix(".html")
+    info["scrollable"] = {}
+    for view, (metrics, media) in LAYOUTS.items():
+        problems += check_layout(cdp, view, metrics, media, shots / stem, info)
+    set_view(cdp, *LAYOUTS["desktop"])
     # de-duplicate, keep order
     return list(dict.fromkeys(problems)), info
+
+
+def set_view(cdp: CDP, metrics: dict, media: str) -> None:
+    cdp.call("Emulation.setDeviceMetricsOverride", **metrics)
+    cdp.call("Emulation.setEmulatedMedia", media="print" if media == "print" else "")
+
+
+def check_layout(cdp: CDP, view: str, metrics: dict, media: str, stem: Path, info: dict) -> list[str]:
+    """Overflow problems of the loaded page in one view; screenshots stem[.view].png (+ .view.overflow.png)."""
+    set_view(cdp, metrics, media)
+    cdp.call("Runtime.evaluate", expression="window.scrollTo(0, 0)")
+    res = cdp.call("Runtime.evaluate", expression=f"{LAYOUT_PROBE}({json.dumps(media)})", awaitPromise=True,
+                   returnByValue=True, timeout=90)
+    if "exceptionDetails" in res:
+        return [f"{view}: layout probe failed: {res['exceptionDetails'].get('text')}"]
+    lay = res["result"]["value"]
+    info["scrollable"][view] = lay["scrollable"]
+    suffix = "" if view == "desktop" else f".{view}"
+    shot = cdp.call("Page.captureScreenshot", format="png")
+    stem.with_name(stem.name + suffix + ".png").write_bytes(base64.b64decode(shot["data"]))
+    box = lay["marked"]
+    if box:        # the first offending element, with some context around it
+        clip = dict(x=max(0.0, box["x"] - 20), y=max(0.0, box["y"] - 40), width=min(max(box["w"], 300) + 40, 2000),
+                    height=min(max(box["h"], 100) + 80, 1200), scale=1)
+        shot = cdp.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)
+        stem.with_name(f"{stem.name}.{view}.overflow.png").write_bytes(base64.b64decode(shot["data"]))
+    problems = [f"{view}: {p}" for p in lay["problems"][:8]]
+    if len(lay["problems"]) > 8:
+        problems.append(f"{view}: ... and {len(lay['problems']) - 8} more overflowing elements")
+    return problems
 
 
 def main() -> int:
@@ -294,17 +404,24 @@ def main() -> int:
     ap.add_argument("--html", default=str(ROOT / "build" / "book" / "html"))
     ap.add_argument("--screenshots", default=str(ROOT / "build" / "book-check"))
     ap.add_argument("--chromium", default=None, help="Chromium binary (default: chromium on PATH)")
+    ap.add_argument("pages", nargs="*", help="check only these pages (e.g. notebooks/02_ntk_limit.html)")
     args = ap.parse_args()
     html_dir = Path(args.html).resolve()
     if not (html_dir / "index.html").is_file():
         sys.exit(f"book-check: {html_dir}/index.html not found; run `make book` first")
     shots = Path(args.screenshots).resolve()
-    shutil.rmtree(shots, ignore_errors=True)
-    shots.mkdir(parents=True)
+    if not args.pages:
+        shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True, exist_ok=True)
     pages = sorted(p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*.html")
                    if not SKIP_DIRS & set(p.relative_to(html_dir).parts))
     pages.remove("index.html")
     pages.insert(0, "index.html")
+    if args.pages:
+        unknown = sorted(set(args.pages) - set(pages))
+        if unknown:
+            sys.exit(f"book-check: no such page(s): {', '.join(unknown)}")
+        pages = [p for p in pages if p in args.pages]
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(html_dir)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -323,7 +440,7 @@ def main() -> int:
         for domain in ("Page", "Runtime", "Network", "Log"):
             cdp.call(f"{domain}.enable")
         cdp.call("Network.setCacheDisabled", cacheDisabled=True)
-        cdp.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+        set_view(cdp, *LAYOUTS["desktop"])
         version = cdp.call("Runtime.evaluate", expression="navigator.userAgent", returnByValue=True)["result"]["value"]
         m = re.search(r"Chrome/([\d.]+)", version)
         print(f"book-check: {len(pages)} pages of {html_dir} in headless Chromium {m.group(1) if m else version}")
@@ -338,8 +455,10 @@ def main() -> int:
                 for p in problems:
                     print(f"     - {p}")
             else:
+                scroll = info.get("scrollable", {})
                 print(f"ok   {page}  ({len(info['images'])} images, {info['math']} formulas, "
-                      f"{info['text']} characters, {len(set(info['links']))} links)")
+                      f"{info['text']} characters, {len(set(info['links']))} links; "
+                      f"scrolling boxes: desktop {scroll.get('desktop', 0)}, phone {scroll.get('phone', 0)})")
         cdp.close()
     finally:
         if proc is not None:

@@ -50,12 +50,16 @@ autosummary_generate = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
+# "dtype, device: of the computation" documents two arguments at once: as one "Parameters" entry, not as two
+# entries that repeat the same text (napoleon_use_param=True splits the names at the comma).
+napoleon_use_param = False
 
 # --- HTML ----------------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_title = "ntk-notebooks"
 html_static_path = ["_static"]
 html_css_files = ["ntkbook.css"]
+html_js_files = ["ntkbook.js"]       # print: shrink formulas and tables wider than the page
 html_favicon = "_static/favicon.svg"
 html_context = {"default_mode": "light"}
 html_last_updated_fmt = None
@@ -73,6 +77,8 @@ html_theme_options = {
     "show_toc_level": 2,
     "home_page_in_toc": True,
     "navigation_with_keys": False,
+    # one search field, in the sidebar (pydata's header would add a second one above it)
+    "navbar_persistent": [],
 }
 if repository_url:
     html_theme_options.update({
@@ -85,5 +91,6 @@ if repository_url:
 ntkbook_repository_url = repository_url
 # A change of the extension (call-outs, docstring conversion) must re-read every page.
 import hashlib  # noqa: E402
-ntkbook_fingerprint = hashlib.sha256((HERE / "_ext" / "ntkbook.py").read_bytes()).hexdigest()[:16]
+ntkbook_fingerprint = hashlib.sha256(b"".join((HERE / "_ext" / name).read_bytes()
+                                              for name in ("ntkbook.py", "ntkrefs.py"))).hexdigest()[:16]
 ntkbook_branch = repository_branch
