@@ -2,13 +2,16 @@
 
     a^(0) = x
     z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),    W^(l), b^(l) ~ N(0, 1)
-    a^(l+1) = norm(sigma(z^(l+1)))                                    (norm: none, layer or batch)
+    a^(l+1) = norm(sigma(z^(l+1)))                                (norm: none, layer or batch)
     f(x) = z^(L)(x)
 
-(Jacot, Gabriel, Hongler 2018, §2.)  As every hidden width grows, f converges to a Gaussian process
-with covariance `nk.nngp` and its tangent kernel to `nk.ntk` (without norms).  With norm="layer" the
-limit is the network with the normalised nonlinearity sigma_bar; with norm="batch" (statistics over
-the batch, no affine parameters) the outputs couple the batch and
+This is the slides' balanced form (CONVENTIONS.md §1).  parametrization="jacot2018" drops the
+sqrt(1 - beta^2): z^(l+1) = W^(l) a^(l)/sqrt(n_l) + beta b^(l), the network of Jacot, Gabriel,
+Hongler 2018, §2 (their definition of the preactivations alpha~^(l+1)).  As every hidden width
+grows, f converges to a Gaussian process with covariance `nk.nngp` and its tangent kernel to
+`nk.ntk` (without norms; the kernels take the same parametrization option).  With norm="layer" the
+limit is the network with the normalised nonlinearity sigma_bar; with norm="batch" (statistics
+over the batch, no affine parameters) the outputs couple the batch and
 (1/N^2) sum_ij Theta(x_i, x_j) = beta^2 exactly (Jacot, Gabriel, Hongler 2019b, §4).
 """
 from __future__ import annotations
@@ -18,7 +21,8 @@ import math
 import torch
 from torch import nn
 
-from ._checks import as_inputs, check_beta, check_depth, check_hidden, check_network_inputs, check_positive_int
+from ._checks import (as_inputs, check_beta, check_depth, check_hidden, check_network_inputs,
+                      check_positive_int)
 from .activations import get_activation
 from .devices import resolve_device
 
@@ -26,6 +30,24 @@ __all__ = ["FCNet", "NORMS", "sample_outputs", "normal_parameters"]
 
 NORMS = (None, "layer", "batch")
 NORM_EPS = 1e-12
+# "balanced": z = sqrt(1 - beta^2)/sqrt(n) W a + beta b (the slides, CONVENTIONS.md §1);
+# "jacot2018": z = W a/sqrt(n) + beta b (Jacot, Gabriel, Hongler 2018, §2).
+PARAMETRIZATIONS = ("balanced", "jacot2018")
+
+
+def check_parametrization(parametrization) -> str:
+    if not isinstance(parametrization, str) or parametrization not in PARAMETRIZATIONS:
+        raise ValueError(f"parametrization: got {parametrization!r}; accepted: 'balanced' "
+                         "(sqrt(1 - beta^2)/sqrt(n) W a + beta b, the slides) or 'jacot2018' "
+                         "(W a/sqrt(n) + beta b, Jacot et al. 2018)")
+    return parametrization
+
+
+def weight_factor(beta, parametrization) -> float:
+    """The factor c of the weights in z = c/sqrt(n_l) W a + beta b: sqrt(1 - beta^2) or 1."""
+    if check_parametrization(parametrization) == "balanced":
+        return math.sqrt(1.0 - beta * beta)
+    return 1.0
 
 
 def normal_parameters(shapes, seed=None, dtype=torch.float64, device=None):
@@ -33,13 +55,15 @@ def normal_parameters(shapes, seed=None, dtype=torch.float64, device=None):
 
     Args:
         shapes: a list of (weight shape, bias shape), one per layer.
-        seed: seeds a private CPU generator; draws go W^(0), b^(0), W^(1), b^(1), ... (None: torch's global RNG).
-        dtype, device: of the parameters (device: as in `nk.resolve_device`; the draws are made on the
-            CPU and moved, so a seed gives the same parameters on every device).
+        seed: seeds a private CPU generator; draws go W^(0), b^(0), W^(1), b^(1), ...
+            (None: torch's global RNG).
+        dtype, device: of the parameters (device: as in `nk.resolve_device`; the draws are made on
+            the CPU and moved, so a seed gives the same parameters on every device).
     Returns:
         (weights, biases): two torch.nn.ParameterList.
     Example:
-        >>> W, b = nk.normal_parameters([((3, 2), (3,))], seed=0); tuple(W[0].shape), tuple(b[0].shape)
+        >>> W, b = nk.normal_parameters([((3, 2), (3,))], seed=0)
+        >>> tuple(W[0].shape), tuple(b[0].shape)
         ((3, 2), (3,))
     """
     device = resolve_device(device)
@@ -55,8 +79,8 @@ def normal_parameters(shapes, seed=None, dtype=torch.float64, device=None):
 
 def ntk_layers(a, weights, biases, scales, beta, activation, normalise, linear):
     """The NTK-parametrised forward pass shared by FCNet and the deconvolutional generator:
-    z^(l+1) = c_l linear(a^(l), W^(l)) + beta b^(l),  a^(l+1) = normalise(sigma(z^(l+1))), no nonlinearity
-    after the last layer.  Returns (inputs a^(l), outputs z^(l+1)) for l = 0..L-1."""
+    z^(l+1) = c_l linear(a^(l), W^(l)) + beta b^(l),  a^(l+1) = normalise(sigma(z^(l+1))), no
+    nonlinearity after the last layer.  Returns (inputs a^(l), outputs z^(l+1)) for l = 0..L-1."""
     inputs, preacts = [], []
     last = len(weights) - 1
     for l, (W, b) in enumerate(zip(weights, biases)):
@@ -75,8 +99,9 @@ def layer_norm(a):
 
 
 def batch_norm(a):
-    """Standardise each feature (axis 1) over the batch and any spatial axes (statistics of this batch,
-    no affine parameters): (N, F) for FCNet, (N, C, *pixels) for the deconvolutional generator."""
+    """Standardise each feature (axis 1) over the batch and any spatial axes (statistics of this
+    batch, no affine parameters): (N, F) for FCNet, (N, C, *pixels) for the deconvolutional
+    generator."""
     dims = (0,) + tuple(range(2, a.ndim))
     a = a - a.mean(dims, keepdim=True)
     return a / torch.sqrt((a * a).mean(dims, keepdim=True) + NORM_EPS)
@@ -88,27 +113,42 @@ class FCNet(nn.Module):
         z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1)
         a^(l+1) = norm(sigma(z^(l+1))),  f(x) = z^(L)(x)
 
+    parametrization="jacot2018" is the network of Jacot, Gabriel, Hongler 2018 (§2, their
+    definition of alpha~^(l+1); the network of their Fig. 1):
+        z^(l+1) = W^(l) a^(l)/sqrt(n_l) + beta b^(l),  W, b ~ N(0, 1)   (no sqrt(1 - beta^2)),
+    whose kernels are nk.nngp / nk.ntk with the same option (Sigma^(1) = x.y/n_0 + beta^2,
+    Jacot et al. 2018, Prop. 1).  The two differ by O(beta^2): for ReLU, L = 4, beta = 0.1 and
+    ||x||^2 = 1, n_0 = 2, Theta_inf(x, x) = 0.2723 (balanced) and 0.2825 (jacot2018).
+
     Args:
         n_in: input dimension n_0.
-        width: hidden width (an int), or the list [n_1, ..., n_{L-1}] of the depth - 1 hidden widths.
+        width: hidden width (an int), or the list [n_1, ..., n_{L-1}] of the depth - 1 hidden
+            widths.
         depth: number of weight layers L >= 1 (depth=1 is the linear model f(x) = c W x + beta b).
         n_out: output dimension n_L.
         activation: a name, nk.normalized(...), nk.scaled(...), or a torch callable.
         beta: weight/bias balance in [0, 1].
-        norm: None, "layer" (each hidden layer's activations standardised over neurons) or "batch"
-            (standardised over the batch, after every hidden nonlinearity; outputs couple the batch).
+        norm: None, "layer" (each hidden layer's activations standardised over neurons) or
+            "batch" (standardised over the batch, after every hidden nonlinearity; outputs couple
+            the batch).
+        parametrization: "balanced" (default: the weights carry sqrt(1 - beta^2)) or "jacot2018"
+            (weight factor 1, bias factor beta).
         seed: seeds the N(0, 1) initialisation (a private generator; None uses torch's global one).
-        dtype, device: of the parameters (float64 by default, for comparisons with theory; device: None
-            (CPU), "cpu", "cuda", "auto", ... as in `nk.resolve_device`; the seeded draws are the same on
-            every device).
+        dtype, device: of the parameters (float64 by default, for comparisons with theory; device:
+            None (CPU), "cpu", "cuda", "auto", ... as in `nk.resolve_device`; the seeded draws are
+            the same on every device).
     Forward: (N, n_in) -> (N, n_out).
     Example:
         >>> net = nk.FCNet(2, 512, 3, seed=0); net(torch.zeros(4, 2, dtype=torch.float64)).shape
         torch.Size([4, 1])
+        >>> [round(c, 4) for c in nk.FCNet(2, 4, 2, beta=0.6, parametrization="jacot2018").scales]
+        [0.7071, 0.5]
+        >>> [round(c, 4) for c in nk.FCNet(2, 4, 2, beta=0.6).scales]   # times sqrt(1 - 0.36) = 0.8
+        [0.5657, 0.4]
     """
 
     def __init__(self, n_in, width, depth, *, n_out=1, activation="relu", beta=0.1, norm=None,
-                 seed=None, dtype=torch.float64, device=None):
+                 parametrization="balanced", seed=None, dtype=torch.float64, device=None):
         super().__init__()
         n_in = check_positive_int(n_in, "n_in")
         depth = check_depth(depth)
@@ -117,6 +157,7 @@ class FCNet(nn.Module):
         if norm not in NORMS:
             raise ValueError(f"norm: got {norm!r}; accepted: None, 'layer' or 'batch'")
         self.beta = check_beta(beta)
+        self.parametrization = check_parametrization(parametrization)
         self.activation = get_activation(activation)
         self.norm = norm
         self.widths = [n_in, *hidden, n_out]
@@ -124,7 +165,8 @@ class FCNet(nn.Module):
         self.weights, self.biases = normal_parameters(
             [((n_next, n_l), (n_next,)) for n_l, n_next in zip(self.widths[:-1], self.widths[1:])],
             seed, dtype, device)
-        self.scales = [math.sqrt(1.0 - self.beta ** 2) / math.sqrt(n) for n in self.widths[:-1]]
+        c = weight_factor(self.beta, self.parametrization)
+        self.scales = [c / math.sqrt(n) for n in self.widths[:-1]]
 
     @property
     def couples_batch(self) -> bool:
@@ -147,44 +189,51 @@ class FCNet(nn.Module):
         return a
 
     def _check(self, X):
-        return check_network_inputs(X, self.n_in, self.weights[0], couples_batch=self.couples_batch)
+        return check_network_inputs(X, self.n_in, self.weights[0],
+                                    couples_batch=self.couples_batch)
 
     def layers(self, X):
-        """Forward pass keeping, for each weight layer l = 0..L-1, its input a^(l) and output z^(l+1).
+        """Forward pass keeping, for each weight layer l = 0..L-1, its input a^(l) and output
+        z^(l+1).
 
         Returns (inputs, preacts): lists of length depth; preacts[-1] is the output f(X).
         """
-        return ntk_layers(self._check(X), self.weights, self.biases, self.scales, self.beta, self.activation,
-                          self._normalise, lambda a, W: a @ W.T)
+        return ntk_layers(self._check(X), self.weights, self.biases, self.scales, self.beta,
+                          self.activation, self._normalise, lambda a, W: a @ W.T)
 
     def forward(self, X):
         return self.layers(X)[1][-1]
 
     def extra_repr(self):
         return (f"widths={self.widths}, activation={self.activation.name}, beta={self.beta}, "
-                f"norm={self.norm}")
+                f"parametrization={self.parametrization}, norm={self.norm}")
 
 
 def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, seed=0,
-                   dtype=torch.float64, device=None):
+                   parametrization="balanced", dtype=torch.float64, device=None):
     """Outputs f(X) of `n_samples` independent FCNets (one output unit each), shape (n_samples, N).
 
-    The same network as `FCNet` (NTK parametrisation, W, b ~ N(0, 1)), sampled many at a time with
-    batched matrix products, so thousands of independent draws of the prior are cheap.  As the width
-    grows each column approaches N(0, Sigma^(depth)(x, x)) and the rows a Gaussian vector with
-    covariance nk.nngp(X, depth=depth) (Neal 1996; Lee et al. 2018).
+    The same network as `FCNet` (NTK parametrisation, W, b ~ N(0, 1)):
+        z^(l+1) = c/sqrt(n_l) W^(l) a^(l) + beta b^(l),  c = sqrt(1 - beta^2) ("balanced") or 1
+        ("jacot2018"),
+    sampled many at a time with batched matrix products, so thousands of independent draws of the
+    prior are cheap.  As the width grows each column approaches N(0, Sigma^(depth)(x, x)) and the
+    rows a Gaussian vector with covariance nk.nngp(X, depth=depth) (with the same parametrization;
+    Neal 1996; Lee et al. 2018; Jacot, Gabriel, Hongler 2018, Prop. 1).
 
     Args:
         X: inputs, shape (N, n_0).
         width: hidden width n_1 = ... = n_{L-1}.  depth: number of weight layers L.
         n_samples: independent networks.  seed: seeds all of them (a private generator).
-        activation, beta, dtype: as in `FCNet`.
-        device: where the products run (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
-            The weights are drawn on the CPU in blocks and moved, so the samples do not depend on it.
+        activation, beta, parametrization, dtype: as in `FCNet`.
+        device: where the products run (None: X's device; "cuda", "auto", ... as in
+            `nk.resolve_device`).  The weights are drawn on the CPU in blocks and moved, so the
+            samples do not depend on it.
     Returns:
         tensor of shape (n_samples, N), on that device.
     Example:
-        >>> F = nk.sample_outputs(torch.eye(2, dtype=torch.float64), width=64, depth=2, n_samples=1000)
+        >>> F = nk.sample_outputs(torch.eye(2, dtype=torch.float64), width=64, depth=2,
+        ...                       n_samples=1000)
         >>> F.shape
         torch.Size([1000, 2])
     """
@@ -192,9 +241,9 @@ def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, s
     width, depth = check_positive_int(width, "width"), check_depth(depth)
     n_samples = check_positive_int(n_samples, "n_samples")
     beta = check_beta(beta)
+    c = weight_factor(beta, parametrization)
     act = get_activation(activation)
     gen = torch.Generator().manual_seed(int(seed))
-    c = math.sqrt(1.0 - beta * beta)
     per_net = max(width * width, width * X.shape[1], 1)
     block = max(1, min(n_samples, 2 ** 24 // per_net))
     out = []

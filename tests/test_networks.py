@@ -1,0 +1,235 @@
+"""FCNet's two parametrisations: the slides' balanced network and Jacot et al. 2018's own.
+
+    balanced:   z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l)   (CONVENTIONS.md §1)
+    jacot2018:  z^(l+1) = W^(l) a^(l)/sqrt(n_l) + beta b^(l)                     (Jacot et al. 2018, §2)
+
+with W, b ~ N(0, 1).  The references here are written independently of ntklib: the forward pass
+from the network's parameters in numpy, the NTK from torch.autograd (conftest.autograd_ntk), and
+the infinite-width ReLU kernels from the arc-cosine closed form with weight variance w2 and bias
+variance b2, (w2, b2) = (1 - beta^2, beta^2) or (1, beta^2) (Jacot et al. 2018, Prop. 1, Thm. 1).
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+
+import numpy as np
+import pytest
+import torch
+
+import ntklib as nk
+from conftest import DTYPE, autograd_ntk, randn
+
+VARIANCES = {"balanced": lambda beta: (1.0 - beta * beta, beta * beta),
+             "jacot2018": lambda beta: (1.0, beta * beta)}
+KERNELS_HAVE_OPTION = "parametrization" in inspect.signature(nk.ntk).parameters
+
+
+def relu_kernels_np(X, depth, w2, b2):
+    """(Sigma^(depth), Theta^(depth)) of a ReLU network on X (numpy, all pairs at once):
+    Sigma^(1) = w2 x.y/n_0 + b2, Sigma^(l+1) = w2 E[relu(u) relu(v)] + b2,
+    SigmaDot^(l+1) = w2 E[step(u) step(v)], Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1),
+    with the arc-cosine kernels E[relu relu] = sqrt(ab)/(2 pi) (sin t + (pi - t) cos t) and
+    E[step step] = (pi - t)/(2 pi), t the angle of (u, v) (Cho and Saul 2009)."""
+    X = np.asarray(X, dtype=np.float64)
+    S = w2 * (X @ X.T) / X.shape[1] + b2
+    q = np.diag(S).copy()
+    T = S.copy()
+    for _ in range(depth - 1):
+        s = np.sqrt(np.outer(q, q))
+        t = np.arccos(np.clip(S / s, -1.0, 1.0))
+        np.fill_diagonal(t, 0.0)
+        e = s / (2 * np.pi) * (np.sin(t) + (np.pi - t) * np.cos(t))
+        T = T * w2 * (np.pi - t) / (2 * np.pi) + w2 * e + b2
+        S = w2 * e + b2
+        q = np.diag(S).copy()
+    return S, T
+
+
+def pooled_z(samples, reference):
+    """z-score of the seed-average of q_s = mean over the upper-triangle entries of
+    (K_s - reference) / sqrt(reference_ii reference_jj): the pooled relative deviation of
+    independent draws K_s from `reference`, in its own standard error over seeds.  Also returns the
+    largest per-entry |z| (each entry against its own standard error)."""
+    K = np.asarray(samples)
+    scale = np.sqrt(np.outer(np.diag(reference), np.diag(reference)))
+    iu = np.triu_indices(K.shape[1])
+    rel = ((K - reference) / scale)[:, iu[0], iu[1]]                     # (seeds, entries)
+    q = rel.mean(1)
+    z_pool = q.mean() / (q.std(ddof=1) / np.sqrt(len(q)))
+    z_entry = rel.mean(0) / (rel.std(0, ddof=1) / np.sqrt(len(q)))
+    return float(z_pool), float(np.abs(z_entry).max())
+
+
+def circle_inputs():
+    """x_0 = (1, 0) and three more points x = (cos g, sin g) of the unit circle (n_0 = 2): the inputs
+    of Jacot et al.'s Fig. 1."""
+    g = np.array([0.0, 0.7, 1.9, 3.0])
+    return torch.tensor(np.stack([np.cos(g), np.sin(g)], 1), dtype=DTYPE)
+
+
+# ---- the definition ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("parametrization", ["balanced", "jacot2018"])
+def test_forward_is_the_defined_network(parametrization):
+    """Property: FCNet's output equals the network written out in numpy from its own parameters,
+    z = sqrt(w2)/sqrt(n_l) W a + beta b with w2 = 1 - beta^2 (balanced) or 1 (jacot2018), depth 4,
+    unequal widths.  Tolerance 1e-12 relative (a few float64 dot products of <= 9 terms)."""
+    beta = 0.4
+    X = randn(5, 3, seed=1)
+    net = nk.FCNet(3, [9, 6, 4], 4, beta=beta, parametrization=parametrization, seed=2)
+    w2, _ = VARIANCES[parametrization](beta)
+    a = X.numpy()
+    for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+        W, b = W.detach().numpy(), b.detach().numpy()
+        z = np.sqrt(w2) / np.sqrt(W.shape[1]) * a @ W.T + beta * b
+        a = np.maximum(z, 0.0) if l < 3 else z
+    got = net(X).detach().numpy()
+    np.testing.assert_allclose(got, a, rtol=1e-12, atol=1e-12 * np.abs(a).max())
+    assert net.parametrization == parametrization and parametrization in repr(net)
+
+
+def test_parametrizations_share_the_draws_and_differ_by_the_weight_factor():
+    """Property: with the same seed the two networks have identical parameters, and every weight
+    multiplier of the balanced one is sqrt(1 - beta^2) times that of jacot2018.  Tolerance 1e-15
+    relative (one multiplication)."""
+    a = nk.FCNet(2, 16, 3, beta=0.3, seed=5)
+    b = nk.FCNet(2, 16, 3, beta=0.3, seed=5, parametrization="jacot2018")
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    np.testing.assert_allclose(a.scales, np.sqrt(1 - 0.09) * np.array(b.scales), rtol=1e-15)
+    np.testing.assert_allclose(b.scales, 1 / np.sqrt([2, 16, 16]), rtol=1e-15)
+
+
+@pytest.mark.parametrize("bad", ["ntk", "Jacot2018", None, 1, ("balanced",)])
+def test_parametrization_rejected_with_its_name(bad):
+    """Property: an unknown parametrization is a ValueError naming the argument, the value and both
+    accepted values, in FCNet and in sample_outputs."""
+    X = torch.eye(2, dtype=DTYPE)
+    for make in (lambda: nk.FCNet(2, 4, 2, parametrization=bad),
+                 lambda: nk.sample_outputs(X, width=4, depth=2, n_samples=2, parametrization=bad)):
+        with pytest.raises(ValueError, match="parametrization: got .*'balanced'.*'jacot2018'"):
+            make()
+
+
+def test_jacot2018_fast_ntk_equals_autograd_jacobian():
+    """Property: for the jacot2018 network, the layer-structure NTK (nk.empirical_ntk, fast path)
+    equals J J^T with J built row by row by torch.autograd.grad.  Tolerance 1e-12 (float64, a few
+    hundred parameters)."""
+    X, Y = randn(4, 3, seed=3), randn(2, 3, seed=4)
+    net = nk.FCNet(3, [7, 5], 3, activation="tanh", beta=0.5, parametrization="jacot2018", seed=6)
+    for YY in (None, Y):
+        torch.testing.assert_close(nk.empirical_ntk(net, X, YY), autograd_ntk(net, X, YY),
+                                   rtol=0, atol=1e-12)
+
+
+def test_jacot2018_lowrank_training_equals_autograd():
+    """Property: nk.train_gd's hand-written low-rank trainer follows torch.autograd's gradient
+    descent on the jacot2018 network (it reads the same weight multipliers).  30 steps of a ReLU
+    net, tolerance 1e-11 (the same arithmetic in another summation order)."""
+    X, Y = randn(4, 3, seed=7), randn(4, seed=8)
+    net = nk.FCNet(3, 80, 3, beta=0.2, parametrization="jacot2018", seed=9)
+    twin = copy.deepcopy(net)
+    a = nk.train_gd(net, X, Y, lr=0.5, steps=30, progress=False, method="autograd")
+    b = nk.train_gd(twin, X, Y, lr=0.5, steps=30, progress=False, method="lowrank")
+    assert (a.f_train - b.f_train).abs().max() < 1e-11
+    assert float(a.loss[-1]) < 0.5 * float(a.loss[0])
+
+
+# ---- the infinite-width limit of each parametrisation, in standard errors ----------------------
+# At depth 2 the seed-average of the empirical NTK and of the output covariance equals the limit at
+# every width (Sigma^(1) is deterministic); at depth 3 they are biased by O(1/width): measured with
+# 2000-3000 balanced networks, the pooled bias is below 0.3% already at width 64, under the
+# standard errors below at width 128 (pooled: 0.2-0.6%).  Each limit is tested at 4 pooled and 4.5
+# per-entry standard errors (10 entries: a false alarm has probability ~1e-4), so a kernel 3% off
+# fails.  The two parametrisations differ by only 1-2% pooled over these entries (3-4% on the
+# diagonal), less than 4 of those standard errors; the same seeds in both (identical draws, only
+# the weight factor differs) cancel the common fluctuation, and the paired difference, resolved to
+# ~0.01-0.05%, must equal the difference of the two limits within 4 of its standard errors and be
+# more than 20 of them away from zero.
+
+CASES = [(2, 256, 300), (3, 128, 300)]           # (depth, width, seeds)
+BOTH = ("jacot2018", "balanced")
+
+
+def check_paired_limits(draws, limits):
+    """draws[p]: (seeds, N, N) draws of networks in parametrisation p, seed s the same in both;
+    limits[p]: the (N, N) infinite-width kernel of p.  Asserts the tolerances stated above."""
+    for p in BOTH:
+        z_pool, z_max = pooled_z(draws[p], limits[p])
+        assert abs(z_pool) < 4 and z_max < 4.5, (p, z_pool, z_max)
+    scale = np.sqrt(np.outer(np.diag(limits["jacot2018"]), np.diag(limits["jacot2018"])))
+    iu = np.triu_indices(scale.shape[0])
+    d = ((draws["jacot2018"] - draws["balanced"]) / scale)[:, iu[0], iu[1]].mean(1)
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    want = ((limits["jacot2018"] - limits["balanced"]) / scale)[iu].mean()
+    assert abs(d.mean() - want) < 4 * se, (d.mean(), want, se)
+    assert abs(d.mean()) > 20 * se, (d.mean(), se)
+
+
+@pytest.mark.parametrize("depth,width,seeds", CASES)
+def test_empirical_ntk_mean_is_its_own_parametrizations_limit(depth, width, seeds):
+    """Property (Jacot et al. 2018, Thm. 1): the seed-average of the empirical NTK of ReLU FCNets
+    (beta = 0.1, inputs of Fig. 1 on the unit circle) is the limiting NTK of the same
+    parametrisation (the arc-cosine reference with its (w2, b2)), and the difference between the
+    two parametrisations is the difference of their limits, resolved from zero.  Tolerances in the
+    comment above; the same with nk.ntk's parametrization option where the kernels have it."""
+    beta, X = 0.1, circle_inputs()
+    draws = {p: np.stack([nk.empirical_ntk(nk.FCNet(2, width, depth, beta=beta, seed=s,
+                                                    parametrization=p), X).numpy()
+                          for s in range(seeds)]) for p in BOTH}
+    check_paired_limits(draws, {p: relu_kernels_np(X, depth, *VARIANCES[p](beta))[1] for p in BOTH})
+    if KERNELS_HAVE_OPTION:
+        check_paired_limits(draws, {p: nk.ntk(X, depth=depth, beta=beta, parametrization=p).numpy()
+                                    for p in BOTH})
+
+
+@pytest.mark.parametrize("depth,width,seeds", CASES)
+def test_output_covariance_is_its_own_parametrizations_nngp(depth, width, seeds):
+    """Property (Jacot et al. 2018, Prop. 1): the covariance of FCNet outputs over seeds is
+    Sigma^(L) of the same parametrisation.  Each network has 256 output units, independent given
+    the hidden layers, so each seed contributes the average of 256 products f_k(x) f_k(y); the
+    per-seed averages are independent across seeds and their spread gives the standard error.
+    Tolerances in the comment above; the same with nk.nngp's option where the kernels have it."""
+    beta, X = 0.1, circle_inputs()
+    draws = {}
+    for p in BOTH:
+        C = []
+        for s in range(seeds):
+            with torch.no_grad():
+                F = nk.FCNet(2, width, depth, n_out=256, beta=beta, seed=s, parametrization=p)(X)
+            C.append((F @ F.T / F.shape[1]).numpy())
+        draws[p] = np.stack(C)
+    check_paired_limits(draws, {p: relu_kernels_np(X, depth, *VARIANCES[p](beta))[0] for p in BOTH})
+    if KERNELS_HAVE_OPTION:
+        check_paired_limits(draws, {p: nk.nngp(X, depth=depth, beta=beta, parametrization=p).numpy()
+                                    for p in BOTH})
+
+
+def test_sample_outputs_covariance_per_parametrization():
+    """Property: the batched sampler draws outputs with covariance Sigma^(2) of its parametrisation
+    (exact at every width for depth 2): 20000 networks of width 16, the products f(x) f(y) as the
+    draws, the same seed in both parametrisations; tolerances in the comment above."""
+    beta, X = 0.1, circle_inputs()
+    draws = {}
+    for p in BOTH:
+        F = nk.sample_outputs(X, width=16, depth=2, n_samples=20000, beta=beta, seed=1,
+                              parametrization=p).numpy()
+        draws[p] = F[:, :, None] * F[:, None, :]                          # (samples, N, N)
+    check_paired_limits(draws, {p: relu_kernels_np(X, 2, *VARIANCES[p](beta))[0] for p in BOTH})
+
+
+def test_reference_reproduces_the_two_fig1_values():
+    """The reference kernels at x_0 = (1, 0), ReLU, L = 4, beta = 0.1 against the diagonal recursion
+    done by hand (ReLU on the diagonal: E relu(u)^2 = q/2, E step(u)^2 = 1/2):
+    Theta_inf(x_0, x_0) = 0.2825 exactly for jacot2018 and 0.27225126 for balanced, 3.8% apart.
+    Tolerance 1e-12 (a handful of float64 operations)."""
+    for parametrization, want in (("jacot2018", 0.2825), ("balanced", 0.2722512475)):
+        w2, b2 = VARIANCES[parametrization](0.1)
+        q = w2 / 2 + b2                                  # Sigma^(1)(x_0, x_0), ||x_0||^2/n_0 = 1/2
+        theta = q
+        for _ in range(3):
+            q = w2 * q / 2 + b2
+            theta = theta * w2 / 2 + q
+        got = relu_kernels_np(circle_inputs(), 4, w2, b2)[1][0, 0]
+        assert abs(got - theta) < 1e-12 and abs(theta - want) < 1e-9
