@@ -31,6 +31,9 @@ __all__ = [
 # Modules with many public names re-export through their own __all__.
 from . import dynamics as _dynamics  # noqa: E402
 __all__ += _dynamics.__all__
+from .convergence import *  # noqa: F401,F403,E402
+from . import convergence as _convergence  # noqa: E402
+__all__ += _convergence.__all__
 from .limits import *  # noqa: F401,F403,E402
 from . import limits as _limits  # noqa: E402
 __all__ += _limits.__all__

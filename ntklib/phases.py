@@ -32,7 +32,8 @@ import torch
 from ._checks import as_inputs, check_beta, check_depth, check_positive_int
 from .devices import resolve_device
 from .activations import Activation, get_activation, hermite_coefficients, normalized, scaled
-from .dynamics import condition_number, constant_mode_cosine, train_gd
+from .convergence import constant_mode_cosine
+from .dynamics import condition_number, train_gd
 from .empirical import empirical_ntk
 from .activations import standardized  # noqa: F401 - used by resolve_activation's wrappers
 from .kernels import edge_beta, kernel_layers, r_value
