@@ -286,7 +286,7 @@ def test_sweeps_hand_the_device_to_their_networks(name, monkeypatch):
         real_tp(self, parametrization, seed, dtype, device)
 
     monkeypatch.setattr(networks, "normal_parameters", spy_normal)
-    monkeypatch.setattr(deconv, "normal_parameters", spy_normal)
+    monkeypatch.setattr(deconv.generator, "normal_parameters", spy_normal)
     monkeypatch.setattr(architectures._TPNet, "__init__", spy_tp)
     CASES[name]("cpu")
     assert seen, f"{name}: built no network"
