@@ -46,6 +46,3 @@ __all__ += _phases.__all__
 from .architectures import *  # noqa: F401,F403,E402
 from . import architectures as _architectures  # noqa: E402
 __all__ += _architectures.__all__
-from .tensor_programs import *  # noqa: F401,F403,E402
-from . import tensor_programs as _tensor_programs  # noqa: E402
-__all__ += _tensor_programs.__all__

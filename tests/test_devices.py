@@ -279,7 +279,7 @@ def test_sweeps_hand_the_device_to_their_networks(name, monkeypatch):
         seen.append(device)
         return real_normal(shapes, seed, dtype, device)
 
-    real_tp = architectures._TPNet.__init__
+    real_tp = architectures.networks._TPNet.__init__
 
     def spy_tp(self, parametrization, seed, dtype, device):
         seen.append(device)
@@ -287,7 +287,7 @@ def test_sweeps_hand_the_device_to_their_networks(name, monkeypatch):
 
     monkeypatch.setattr(networks, "normal_parameters", spy_normal)
     monkeypatch.setattr(deconv.generator, "normal_parameters", spy_normal)
-    monkeypatch.setattr(architectures._TPNet, "__init__", spy_tp)
+    monkeypatch.setattr(architectures.networks._TPNet, "__init__", spy_tp)
     CASES[name]("cpu")
     assert seen, f"{name}: built no network"
     assert all(d is not None and torch.device(d) == torch.device("cpu") for d in seen), \

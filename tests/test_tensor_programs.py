@@ -1,5 +1,5 @@
-"""Architectures beyond the MLP (ntklib.architectures) and their infinite-width NTKs
-(ntklib.tensor_programs): exact empirical NTKs against torch.func, each recursion against wide
+"""Architectures beyond the MLP (ntklib.architectures.networks) and their infinite-width NTKs
+(ntklib.architectures.kernels): exact empirical NTKs against torch.func, each recursion against wide
 networks, closed-form special cases, the BatchNorm quasi-Monte Carlo against the CONVENTIONS.md §1 recursion,
 and SGD against the full-batch trainer of ntklib.dynamics."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Finite networks beyond the MLP, in NTK parametrisation: a simple RNN, a residual MLP, a single
-attention block with LayerNorm and an MLP with BatchNorm (the finite side of `tensor_programs.py`).
+attention block with LayerNorm and an MLP with BatchNorm (the finite side of kernels.py).
 
 Every weight matrix W (fan-in F) and bias b is a parameter with N(0, 1) entries, used through a
 fixed multiplier:
@@ -29,10 +29,10 @@ from collections import defaultdict
 import torch
 from torch import nn
 
-from ._checks import check_positive_int
-from .devices import resolve_device
-from .activations import get_activation
-from .networks import FCNet
+from .._checks import check_positive_int
+from ..devices import resolve_device
+from ..activations import get_activation
+from ..networks import FCNet
 
 __all__ = ["RNN", "ResNet", "AttentionBlock", "BatchNormMLP", "PARAMETRIZATIONS", "layerwise_ntk", "batch_ntk"]
 
@@ -235,7 +235,7 @@ class AttentionBlock(_TPNet):
 
     all parameters N(0, 1).  With the 1/n scaling the scores q.k/n are O(n^(-1/2)) at initialisation, so
     the attention is uniform at infinite width, and the gradients through the scores (hence W_q and
-    W_k's share of the NTK) are O(1/n): see `tensor_programs.attention_ntk`.
+    W_k's share of the NTK) are O(1/n): see `nk.architectures.attention_ntk`.
 
     Args:
         n_in: token dimension d.  width: n.  activation: phi (relu by default).
