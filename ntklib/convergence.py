@@ -41,7 +41,7 @@ def fit_decay_rates(times, coeffs, predicted, *, floor=0.02):
     Example:
         >>> t = torch.linspace(0, 4, 9, dtype=torch.float64)
         >>> coeffs = torch.exp(-torch.outer(t, torch.tensor([1.0, 0.25], dtype=torch.float64)))   # c_i = e^(-rate_i t)
-        >>> [round(float(v), 6) for v in nk.fit_decay_rates(t, coeffs, [1.0, 0.25])]
+        >>> [round(float(v), 6) for v in nk.convergence.fit_decay_rates(t, coeffs, [1.0, 0.25])]
         [1.0, 0.25]
     """
     t = np.asarray(times, dtype=np.float64)
@@ -76,7 +76,7 @@ def mode_decay(times, coeffs, rates):
 
         >>> K = nk.ntk(nk.data.circle(4)[0], depth=2); lam, V = nk.ntk_pca(K); Y = V.sum(1)   # c_i(0) = 1
         >>> t = [0.0, 1.0, 2.0]; f_X, _ = nk.ntk_flow(K, torch.zeros(4), Y, t)
-        >>> obs, pred, err = nk.mode_decay(t, nk.mode_coefficients(f_X, Y, V), nk.mode_rates(lam, 4))
+        >>> obs, pred, err = nk.convergence.mode_decay(t, nk.mode_coefficients(f_X, Y, V), nk.mode_rates(lam, 4))
         >>> obs.shape, bool(err.max() < 1e-12)
         ((3, 4), True)
     """
@@ -102,7 +102,7 @@ def convergence_time(lam, N, *, tol=1e-2) -> dict:
     Returns:
         dict with "time" (flow time), "kappa", "lr_best" (= N / (lam_max + lam_min)) and "steps_best".
     Example:
-        >>> c = nk.convergence_time([3.0, 1.0], 4, tol=0.5)          # kappa = 3: (kappa - 1)/(kappa + 1) = 1/2
+        >>> c = nk.convergence.convergence_time([3.0, 1.0], 4, tol=0.5)   # kappa = 3: (kappa - 1)/(kappa + 1) = 1/2
         >>> round(c["time"], 6), c["kappa"], c["lr_best"], round(c["steps_best"], 6)
         (1.386294, 3.0, 1.0, 1.0)
     """
@@ -123,7 +123,8 @@ def constant_mode_cosine(v) -> float:
     Returns:
         float in [0, 1].
     Example:
-        >>> round(nk.constant_mode_cosine(torch.ones(5)), 12), nk.constant_mode_cosine(torch.tensor([1.0, -1.0]))
+        >>> cos = nk.convergence.constant_mode_cosine
+        >>> round(cos(torch.ones(5)), 12), cos(torch.tensor([1.0, -1.0]))
         (1.0, 0.0)
     """
     v = torch.as_tensor(v, dtype=torch.float64).reshape(-1)
@@ -138,7 +139,7 @@ def eigen_gap(lam):
     Returns:
         (ratio, difference) as floats.
     Example:
-        >>> nk.eigen_gap(torch.tensor([4.0, 1.0, 0.5]))
+        >>> nk.convergence.eigen_gap(torch.tensor([4.0, 1.0, 0.5]))
         (4.0, 3.0)
     """
     lam = torch.as_tensor(lam, dtype=torch.float64)
@@ -169,7 +170,7 @@ def narrow_valley(model, X, Y, *, modes=(0, -1), radius=None, n_grid=25):
         at theta_0, exact, for the two directions) and "curvature_theory" 2 lam_i / N, "C0".
     Example:
         >>> X, _ = nk.data.circle(4); net = nk.FCNet(2, 64, 2, seed=0)
-        >>> v = nk.narrow_valley(net, X, X[:, 0], n_grid=3)       # the grid centre s = 0 is theta_0 itself
+        >>> v = nk.convergence.narrow_valley(net, X, X[:, 0], n_grid=3)       # the grid centre s = 0 is theta_0 itself
         >>> tuple(v["loss"].shape), v["modes"], round(float(v["loss"][1, 1]) - v["C0"], 12) + 0.0
         ((3, 3), (0, 3), 0.0)
     """
@@ -250,7 +251,7 @@ def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="
         [width][seed] TrainRecord, "predictions": [width][seed] (f_X, f_test) of the linear ODE.
     Example:
         >>> X, _ = nk.data.circle(4); X_test, _ = nk.data.circle(3, offset=0.3)
-        >>> r = nk.ode_gap_sweep(X, X[:, 0], X_test, widths=[32, 128], seeds=2, depth=2, lr=0.5, steps=4)
+        >>> r = nk.convergence.ode_gap_sweep(X, X[:, 0], X_test, widths=[32, 128], seeds=2, depth=2, lr=0.5, steps=4)
         >>> r["gap_train"].shape, r["times"].tolist()
         ((2, 2), [0.0, 0.5, 1.0, 1.5, 2.0])
     """

@@ -32,7 +32,7 @@ def quiet() -> bool:
     Returns:
         True when the environment variable NTKLIB_QUIET or CI is set to a non-empty value, else False.
     Example:
-        >>> isinstance(nk.quiet(), bool)
+        >>> isinstance(nk.dynamics.quiet(), bool)
         True
     """
     return bool(os.environ.get("NTKLIB_QUIET") or os.environ.get("CI"))

@@ -38,7 +38,7 @@ def sequences(n, n_steps, dim, *, seed=0):
     Returns:
         float64 tensor (n, T, dim) (use [:, 0] of n_steps=1 for points on a sphere).
     Example:
-        >>> X = nk.sequences(2, 4, 3); X.shape, round(float(X[0, 0].norm() ** 2), 6)
+        >>> X = nk.architectures.sequences(2, 4, 3); X.shape, round(float(X[0, 0].norm() ** 2), 6)
         (torch.Size([2, 4, 3]), 3.0)
     """
     g = torch.Generator().manual_seed(int(seed))
@@ -55,7 +55,7 @@ def regression_targets(X, *, seed=0):
     Returns:
         float64 tensor (N,).
     Example:
-        >>> nk.regression_targets(nk.sequences(5, 4, 3)).shape
+        >>> nk.architectures.regression_targets(nk.architectures.sequences(5, 4, 3)).shape
         torch.Size([5])
     """
     X = torch.as_tensor(X).to(DTYPE)
@@ -81,7 +81,7 @@ class Architecture:
         `sgd_vs_kernel`) and the BatchNorm quasi-Monte Carlo run (None: CPU; "cuda", "auto", ... as in
         `nk.resolve_device`).
     Example:
-        >>> a = nk.architecture("ResNet"); X = a.inputs(4)
+        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(4)
         >>> a.empirical_ntk(a.network(64), X).shape == a.ntk(X).shape
         True
     """
@@ -148,13 +148,13 @@ def architecture(name, **kwargs) -> Architecture:
     Returns:
         Architecture.
     Example:
-        >>> nk.architecture("RNN", options={"readout": "last"}).network(16)
+        >>> nk.architectures.architecture("RNN", options={"readout": "last"}).network(16)
         RNN(n_in=3, width=16, activation=erf, readout=last, tied=True, parametrization=ntk)
     """
     if name not in ARCHITECTURE_NAMES:
         raise ValueError(f"name: got {name!r}; accepted: {ARCHITECTURE_NAMES}")
     if name == "BatchNorm MLP":
-        kwargs.setdefault("n_in", 12)      # the batch must span >= 5 dimensions (see nk.BatchNormMLP)
+        kwargs.setdefault("n_in", 12)      # the batch must span >= 5 dimensions (see nk.architectures.BatchNormMLP)
     return Architecture(name, **kwargs)
 
 
@@ -177,7 +177,8 @@ def ntk_deviation(arch: Architecture, X, widths, seeds, *, theta=None, reference
         seeds: seeds per width (network seed = seed + 7919 * width index).  theta: the infinite-width
         NTK (computed when None).  progress: tqdm bar (default: unless quiet()).
     Example:
-        >>> a = nk.architecture("ResNet"); r = nk.ntk_deviation(a, a.inputs(4), [32, 64], range(2), progress=False)
+        >>> a = nk.architectures.architecture("ResNet")
+        >>> r = nk.architectures.ntk_deviation(a, a.inputs(4), [32, 64], range(2), progress=False)
         >>> r["deviation"].shape
         (2, 2)
     """
@@ -213,8 +214,8 @@ def parameter_share(arch: Architecture, X, widths, seeds, names):
     Returns:
         numpy array (W, S).
     Example:
-        >>> a = nk.architecture("Attention"); X = a.inputs(3)
-        >>> nk.parameter_share(a, X, [32], range(1), ("Wq", "Wk")).shape
+        >>> a = nk.architectures.architecture("Attention"); X = a.inputs(3)
+        >>> nk.architectures.parameter_share(a, X, [32], range(1), ("Wq", "Wk")).shape
         (1, 1)
     """
     out = np.zeros((len(widths), len(seeds)))
@@ -237,7 +238,7 @@ def geometric_slope(widths, values):
     Returns:
         (slope, geometric mean per width (W,)).
     Example:
-        >>> round(nk.geometric_slope([1, 4], [[1.0, 1.0], [0.5, 0.5]])[0], 12)
+        >>> round(nk.architectures.geometric_slope([1, 4], [[1.0, 1.0], [0.5, 0.5]])[0], 12)
         -0.5
     """
     v = np.asarray(values, dtype=float)
@@ -264,8 +265,8 @@ def train_sgd(model, X_train, Y_train, *, lr, batches, X_track=None, record_step
     Returns:
         (steps, f): numpy array (T,) and float64 tensor (T, P) on the CPU.
     Example:
-        >>> net, X = nk.ResNet(3, 32, seed=0), torch.randn(6, 3, dtype=torch.float64)
-        >>> steps, f = nk.train_sgd(net, X, torch.zeros(6), lr=0.1, batches=[[0, 1], [2, 3]])
+        >>> net, X = nk.architectures.ResNet(3, 32, seed=0), torch.randn(6, 3, dtype=torch.float64)
+        >>> steps, f = nk.architectures.train_sgd(net, X, torch.zeros(6), lr=0.1, batches=[[0, 1], [2, 3]])
         >>> f.shape
         torch.Size([3, 6])
     """
@@ -304,8 +305,9 @@ class SGDComparison:
         f_net, f_kernel: {width: (T, P)} outputs of SGD and of kernel GD (last seed).
         Y: training targets.  n_train: number of training points.  loss_kernel: (T,) kernel-GD loss.
     Example:
-        >>> a = nk.architecture("ResNet"); X = a.inputs(6); Y = nk.regression_targets(X)
-        >>> r = nk.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2, steps=3, progress=False)
+        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(6); Y = nk.architectures.regression_targets(X)
+        >>> r = nk.architectures.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2, steps=3,
+        ...                                    progress=False)
         >>> r.gap.shape, r.f_net[32].shape
         ((1, 1), torch.Size([4, 6]))
     """
@@ -340,9 +342,9 @@ def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *
     Returns:
         SGDComparison.
     Example:
-        >>> a = nk.architecture("RNN"); X = a.inputs(8); Y = nk.regression_targets(X)
-        >>> r = nk.sgd_vs_kernel(a, X[:6], Y[:6], X[6:], [32, 128], range(2), lr=0.1, batch_size=3, steps=4,
-        ...                      progress=False)
+        >>> a = nk.architectures.architecture("RNN"); X = a.inputs(8); Y = nk.architectures.regression_targets(X)
+        >>> r = nk.architectures.sgd_vs_kernel(a, X[:6], Y[:6], X[6:], [32, 128], range(2), lr=0.1, batch_size=3,
+        ...                                    steps=4, progress=False)
         >>> r.gap.shape, r.f_net[128].shape, r.n_train             # tracked: 6 training then 2 test inputs
         ((2, 2), torch.Size([5, 8]), 6)
     """

@@ -65,7 +65,7 @@ def _var_pairs(K):
 
 def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.1, readout="mean",
             tied=True, return_nngp=False, device=None):
-    """Infinite-width NTK of the simple RNN `nk.RNN` (NTK parametrisation):
+    """Infinite-width NTK of the simple RNN `nk.architectures.RNN` (NTK parametrisation):
 
         h_0 = 0,  g_t = (s_w/sqrt(n)) W h_{t-1} + (s_u/sqrt(d)) U x_t + s_b b,  h_t = phi(g_t),
         f(x) = (1/sqrt(n)) v . pool(h),  pool = (1/T) sum_t h_t ("mean") or h_T ("last").
@@ -82,14 +82,15 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
     kernel, which the tests use to show that tying is seen by the recursion.
 
     Args:
-        X: sequences (N, T, d).  Y: (M, T, d) or None (X).  Other arguments as in `nk.RNN`.
+        X: sequences (N, T, d).  Y: (M, T, d) or None (X).  Other arguments as in `nk.architectures.RNN`.
         return_nngp: also return the output covariance Sigma(x, y) = sum_{s,t} w_s w_t K_h(s, t).
         device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel when return_nngp).
     Example:
-        >>> X = nk.sequences(3, 4, 2)
-        >>> bool((nk.rnn_ntk(X) - nk.rnn_ntk(X, tied=False)).abs().max() > 0.01)   # tying changes the limit
+        >>> X = nk.architectures.sequences(3, 4, 2)
+        >>> K_tied, K_untied = nk.architectures.rnn_ntk(X), nk.architectures.rnn_ntk(X, tied=False)
+        >>> bool((K_tied - K_untied).abs().max() > 0.01)                  # tying changes the limit
         True
     """
     Z, N = _pair(X, Y, 3, device=device)
@@ -136,7 +137,7 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
 
 def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, sigma_w=1.0, sigma_b=0.1,
                return_nngp=False, device=None):
-    """Infinite-width NTK of the residual MLP `nk.ResNet` (NTK parametrisation):
+    """Infinite-width NTK of the residual MLP `nk.architectures.ResNet` (NTK parametrisation):
 
         h^0 = U x/sqrt(d),  z^l = (s_w/sqrt(n)) W1_l h^(l-1) + s_b b_l,  h^l = h^(l-1) + (alpha/sqrt(n)) W2_l phi(z^l),
         f = v . h^L / sqrt(n).
@@ -149,13 +150,14 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
         Theta = K_h^L  (v)  +  sum_l [ alpha^2 Pi_h^l E^l  (W2_l)  +  Pi_z^l K_z^l  (W1_l, b_l) ]  +  Pi_h^0 K_h^0  (U).
 
     Args:
-        X: inputs (N, d).  Y: (M, d) or None.  Other arguments as in `nk.ResNet` (alpha = 1/sqrt(L) if None).
+        X: inputs (N, d).  Y: (M, d) or None.  Other arguments as in `nk.architectures.ResNet`
+            (alpha = 1/sqrt(L) if None).
         device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel K_h^L when return_nngp).
     Example:
         >>> X = torch.eye(2, dtype=torch.float64)
-        >>> nk.resnet_ntk(X, branch_scale=0.0)          # no branches: f = v.Ux/sqrt(nd), Theta = 2 x.y/d
+        >>> nk.architectures.resnet_ntk(X, branch_scale=0.0)          # no branches: f = v.Ux/sqrt(nd), Theta = 2 x.y/d
         tensor([[1., 0.],
                 [0., 1.]], dtype=torch.float64)
     """
@@ -186,7 +188,7 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
 # ---- attention block -------------------------------------------------------------------------------
 
 def attention_ntk(X, Y=None, *, activation="relu", return_nngp=False, device=None):
-    """Infinite-width NTK of the attention block `nk.AttentionBlock` (NTK parametrisation, scores q.k/n).
+    """Infinite-width NTK of the attention block `nk.architectures.AttentionBlock` (NTK parametrisation, scores q.k/n).
 
     At infinite width the scores q_t.k_s/n vanish, so the attention is uniform (a = 1/T) and the output of
     attention is o = (1/T) sum_s u_s for every token.  Forward, with hh_t = LN(U x_t/sqrt(d)) -> U x_t/|x_t|
@@ -207,7 +209,7 @@ def attention_ntk(X, Y=None, *, activation="relu", return_nngp=False, device=Non
     Returns:
         float64 tensor (N, M) (and the NNGP kernel (1/T^2) sum K_y when return_nngp).
     Example:
-        >>> nk.attention_ntk(nk.sequences(3, 4, 2)).shape
+        >>> nk.architectures.attention_ntk(nk.architectures.sequences(3, 4, 2)).shape
         torch.Size([3, 3])
     """
     Z, N = _pair(X, Y, 3, device=device)
@@ -280,7 +282,7 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
     by the tensor-program recursion with batch-level Gaussian expectations.
 
     Network: z^(l+1) = c W a^(l)/sqrt(n_l) + beta b,  c = sqrt(1 - beta^2),  a^(l) = F(z^(l)), with
-    F = phi o BN applied per neuron across the batch (norm="batch": `nk.BatchNormMLP`, beta = 0) or
+    F = phi o BN applied per neuron across the batch (norm="batch": `nk.architectures.BatchNormMLP`, beta = 0) or
     F = phi (norm=None: `nk.FCNet`, CONVENTIONS.md §1).  Each neuron's pre-activations over the batch are
     N(0, Sigma^(l)), independent across neurons, so with z ~ N(0, Sigma^(l)) in R^B and J = dF/dz (B x B):
         Sigma^(1) = c^2 X X^T/n_0 + beta^2,      Sigma^(l+1) = c^2 E[F(z) F(z)^T] + beta^2
@@ -307,7 +309,7 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
         BatchKernels, tensors on that device.
     Example:
         >>> X = nk.data.sphere(5, 3)
-        >>> k = nk.batch_kernels(X, depth=2, beta=0.1, norm=None, n_samples=2 ** 12)   # = the FC recursion
+        >>> k = nk.architectures.batch_kernels(X, depth=2, beta=0.1, norm=None, n_samples=2 ** 12)  # the FC recursion
         >>> bool((k.theta - nk.ntk(X, depth=2, beta=0.1)).abs().max() < 0.01)
         True
     """
@@ -346,10 +348,10 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
 
 def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles=4, seed=0,
                   return_error=False, device=None):
-    """Infinite-width batch NTK of `nk.BatchNormMLP(n_0, n, depth, activation=...)` on the batch X:
+    """Infinite-width batch NTK of `nk.architectures.BatchNormMLP(n_0, n, depth, activation=...)` on the batch X:
     Theta[i, j] = lim sum_p dF_i/dtheta_p dF_j/dtheta_p for the batch output F(X).  See `batch_kernels`
     for the recursion and the quasi-Monte-Carlo error.  Needs B >= 6 and a batch spanning >= 5
-    dimensions (see `nk.BatchNormMLP`).
+    dimensions (see `nk.architectures.BatchNormMLP`).
 
     Args:
         X: the batch, shape (B, n_0).  depth: weight layers L >= 2.  activation: phi (relu).
@@ -359,8 +361,8 @@ def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles
     Returns:
         float64 tensor (B, B) (and its standard error when return_error), on that device.
     Example:
-        >>> X = nk.sequences(8, 1, 12)[:, 0]
-        >>> theta, se = nk.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, return_error=True)
+        >>> X = nk.architectures.sequences(8, 1, 12)[:, 0]
+        >>> theta, se = nk.architectures.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, return_error=True)
         >>> bool(se.max() < 0.05 * theta.abs().max())
         True
     """

@@ -50,7 +50,7 @@ def upsample_conv(a, W):
         >>> g = torch.Generator().manual_seed(0)
         >>> a = torch.randn(2, 3, 4, generator=g, dtype=torch.float64)
         >>> W = torch.randn(3, 5, 2, generator=g, dtype=torch.float64)
-        >>> out = nk.upsample_conv(a, W)
+        >>> out = nk.deconv.upsample_conv(a, W)
         >>> out.shape
         torch.Size([2, 5, 8])
         >>> torch.allclose(out, torch.nn.functional.conv_transpose1d(a, W, stride=2))
@@ -82,7 +82,7 @@ class DeconvGenerator(nn.Module):
         seed: seeds the N(0, 1) initialisation.  dtype, device: of the parameters.
     Forward: (N, n_in) -> (N, n_out, S) for dim=1 or (N, n_out, S, S) for dim=2, S = stride^depth.
     Example:
-        >>> g = nk.DeconvGenerator(8, 32, 3, stride=2, dim=2, seed=0)
+        >>> g = nk.deconv.DeconvGenerator(8, 32, 3, stride=2, dim=2, seed=0)
         >>> g(torch.randn(5, 8, dtype=torch.float64)).shape
         torch.Size([5, 1, 8, 8])
     """
@@ -241,12 +241,12 @@ def empirical_pixel_ntk(gen: DeconvGenerator, X, Y=None, *, fast=True):
     Returns:
         tensor (N, M, O, O) with O = n_out * P outputs per input (P for one channel), flattened row-major.
     Example:
-        >>> gen = nk.DeconvGenerator(4, 16, 2, stride=2, dim=1, seed=0)
+        >>> gen = nk.deconv.DeconvGenerator(4, 16, 2, stride=2, dim=1, seed=0)
         >>> X = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-        >>> K = nk.empirical_pixel_ntk(gen, X)
+        >>> K = nk.deconv.empirical_pixel_ntk(gen, X)
         >>> K.shape                                          # 3 codes, 4 pixels
         torch.Size([3, 3, 4, 4])
-        >>> torch.allclose(K, nk.empirical_pixel_ntk(gen, X, fast=False))   # tree formula = J J^T
+        >>> torch.allclose(K, nk.deconv.empirical_pixel_ntk(gen, X, fast=False))   # tree formula = J J^T
         True
     """
     p = next(gen.parameters())

@@ -86,12 +86,12 @@ def pixel_levels(depth, stride=2, dim=1):
     Returns:
         int64 tensor (P, P), P = stride^(depth dim), entries in {0..depth}.
     Example:
-        >>> nk.pixel_levels(2, 2, 1)
+        >>> nk.deconv.pixel_levels(2, 2, 1)
         tensor([[2, 0, 1, 0],
                 [0, 2, 0, 1],
                 [1, 0, 2, 0],
                 [0, 1, 0, 2]])
-        >>> nk.pixel_levels(2, 2, 2).shape                  # 4 x 4 images, 16 pixels
+        >>> nk.deconv.pixel_levels(2, 2, 2).shape                  # 4 x 4 images, 16 pixels
         torch.Size([16, 16])
     """
     depth = check_depth(depth)
@@ -116,7 +116,7 @@ def checkerboard_v(depth, stride=2, dim=1):
     Returns:
         int64 tensor (P, P), P = stride^(depth dim), entries in {0..depth-1}.
     Example:
-        >>> nk.checkerboard_v(3, 2, 1)[0]                    # pixel 0 against pixels 0..7
+        >>> nk.deconv.checkerboard_v(3, 2, 1)[0]                    # pixel 0 against pixels 0..7
         tensor([2, 0, 1, 0, 2, 0, 1, 0])
     """
     return pixel_levels(depth, stride, dim).clamp(max=depth - 1)
@@ -127,7 +127,7 @@ def checkerboard_v(depth, stride=2, dim=1):
 def deconv_ntk_levels(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
     """T_m(x, y), m = 0..depth: the infinite-width pixel NTK of a deconvolutional generator by level.
 
-    Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with m = nk.pixel_levels(...) (independent of the stride and
+    Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with m = nk.deconv.pixel_levels(...) (independent of the stride and
     of the dimension: those only decide which pixel pairs have which level).  Recursion in the module
     docstring: the level-m chain starts at layer L - m from covariance beta^2 (m = L: the FC NTK).
 
@@ -141,7 +141,7 @@ def deconv_ntk_levels(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=to
         two pixels share only the last layer's bias), T[depth] = nk.ntk(X, Y, depth=depth, ...) (p = p').
     Example:
         >>> X = [[1.0, -1.0], [1.0, 1.0]]
-        >>> T = nk.deconv_ntk_levels(X, depth=3, activation="relu", beta=0.1)
+        >>> T = nk.deconv.deconv_ntk_levels(X, depth=3, activation="relu", beta=0.1)
         >>> T.shape
         torch.Size([4, 2, 2])
         >>> torch.allclose(T[0], torch.full((2, 2), 0.01, dtype=torch.float64))   # beta^2
@@ -186,7 +186,7 @@ def deconv_ntk(X, Y=None, *, depth, stride=2, dim=1, activation="relu", beta=0.1
     Returns:
         float64 tensor (N, M, P, P), P = stride^(L dim), pixels flattened row-major.
     Example:
-        >>> nk.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2).shape
+        >>> nk.deconv.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2).shape
         torch.Size([1, 1, 16, 16])
     """
     T = deconv_ntk_levels(X, Y, depth=depth, activation=activation, beta=beta, dtype=dtype, device=device)
@@ -209,9 +209,9 @@ def checkerboard_upper_bound(r, v, depth):
     Returns:
         float64 tensor of the shape of v; 1 at v = L - 1.
     Example:
-        >>> nk.checkerboard_upper_bound(0.5, [0, 1, 2], 3)
+        >>> nk.deconv.checkerboard_upper_bound(0.5, [0, 1, 2], 3)
         tensor([0.5714, 0.8571, 1.0000], dtype=torch.float64)
-        >>> nk.checkerboard_upper_bound(1.0, [0, 1, 2], 3)
+        >>> nk.deconv.checkerboard_upper_bound(1.0, [0, 1, 2], 3)
         tensor([0.3333, 0.6667, 1.0000], dtype=torch.float64)
     """
     v = torch.as_tensor(v, dtype=torch.float64)
@@ -234,7 +234,7 @@ def checkerboard_lower_bound(r, v, depth, c1):
     Returns:
         float64 tensor of the shape of v.
     Example:
-        >>> nk.checkerboard_lower_bound(0.5, [0, 1, 2], 3, c1=0.1)
+        >>> nk.deconv.checkerboard_lower_bound(0.5, [0, 1, 2], 3, c1=0.1)
         tensor([0.4714, 0.7571, 0.9250], dtype=torch.float64)
     """
     v = torch.as_tensor(v, dtype=torch.float64)
@@ -255,10 +255,10 @@ def fit_c1(ratio, v, r, depth) -> float:
         float.
     Example:
         >>> ratio, v = [0.5, 0.8], [0, 1]
-        >>> c1 = nk.fit_c1(ratio, v, 0.5, 3)
+        >>> c1 = nk.deconv.fit_c1(ratio, v, 0.5, 3)
         >>> round(c1, 4)
         0.0714
-        >>> bool((nk.checkerboard_lower_bound(0.5, v, 3, c1) <= torch.tensor(ratio) + 1e-12).all())
+        >>> bool((nk.deconv.checkerboard_lower_bound(0.5, v, 3, c1) <= torch.tensor(ratio) + 1e-12).all())
         True
     """
     ratio = torch.as_tensor(ratio, dtype=torch.float64)
@@ -282,9 +282,9 @@ def stride_frequencies(size, stride=2, dim=1):
     Returns:
         bool tensor of shape (size,) or (size, size), indexed like torch.fft.fftn's output.
     Example:
-        >>> nk.stride_frequencies(8, 2, 1)
+        >>> nk.deconv.stride_frequencies(8, 2, 1)
         tensor([False, False, False, False,  True, False, False, False])
-        >>> int(nk.stride_frequencies(8, 2, 2).sum())         # (0, 4), (4, 0), (4, 4)
+        >>> int(nk.deconv.stride_frequencies(8, 2, 2).sum())         # (0, 4), (4, 0), (4, 4)
         3
     """
     size, stride = check_positive_int(size, "size"), check_positive_int(stride, "stride")
@@ -311,10 +311,10 @@ def fourier_mass(K, size, dim=1):
     Returns:
         float64 tensor (..., size) or (..., size, size), indexed like torch.fft.fftn's output.
     Example:
-        >>> nk.fourier_mass(torch.eye(4, dtype=torch.float64), 4)          # white: equal mass
+        >>> nk.deconv.fourier_mass(torch.eye(4, dtype=torch.float64), 4)          # white: equal mass
         tensor([1., 1., 1., 1.], dtype=torch.float64)
         >>> u = torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64)
-        >>> mass = nk.fourier_mass(u[:, None] * u[None, :], 4)            # period-2 pattern
+        >>> mass = nk.deconv.fourier_mass(u[:, None] * u[None, :], 4)            # period-2 pattern
         >>> int(mass.argmax()), round(float(mass.sum()), 6)                 # frequency 2, trace 4
         (2, 4.0)
     """
@@ -344,10 +344,10 @@ def checkerboard_share(K, size, stride=2, dim=1):
     Returns:
         float64 tensor over the leading dims of K, in [0, 1] for a positive semi-definite K.
     Example:
-        >>> round(float(nk.checkerboard_share(torch.eye(8, dtype=torch.float64), 8)), 4)   # 1/7
+        >>> round(float(nk.deconv.checkerboard_share(torch.eye(8, dtype=torch.float64), 8)), 4)   # 1/7
         0.1429
-        >>> K = nk.deconv_ntk([[1.0, -1.0]], depth=3, stride=2)[0, 0]     # 8 pixels
-        >>> round(float(nk.checkerboard_share(K, 8)), 4)
+        >>> K = nk.deconv.deconv_ntk([[1.0, -1.0]], depth=3, stride=2)[0, 0]     # 8 pixels
+        >>> round(float(nk.deconv.checkerboard_share(K, 8)), 4)
         0.2244
     """
     mass = fourier_mass(K, size, dim)
@@ -366,14 +366,14 @@ def eigen_images(K, size, dim=1, k=4):
     pictures).
 
     Args:
-        K: pixel kernel (P, P), P = size^dim (pixels row-major), e.g. nk.deconv_ntk(...)[i, i].
+        K: pixel kernel (P, P), P = size^dim (pixels row-major), e.g. nk.deconv.deconv_ntk(...)[i, i].
         size: pixels per axis.  dim: 1 or 2.
         k: how many eigenpairs.
     Returns:
         (eigenvalues, float64 (k,), largest first; unit eigenvectors as images, (k, size) or (k, size, size)).
     Example:
-        >>> K = nk.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2)[0, 0]     # 4 x 4 images
-        >>> lam, images = nk.eigen_images(K, 4, dim=2, k=3)
+        >>> K = nk.deconv.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2)[0, 0]     # 4 x 4 images
+        >>> lam, images = nk.deconv.eigen_images(K, 4, dim=2, k=3)
         >>> images.shape
         torch.Size([3, 4, 4])
         >>> bool(lam[0] >= lam[1] >= lam[2])

@@ -62,7 +62,7 @@ def mean_one(activation) -> Activation:
     Returns:
         Activation named "mean_one(NAME)", closed forms kept.
     Example:
-        >>> [round(m, 6) for m in nk.mean_one("relu").moments()[:2]]     # E sigma = 1, E sigma^2 = pi
+        >>> [round(m, 6) for m in nk.phases.mean_one("relu").moments()[:2]]     # E sigma = 1, E sigma^2 = pi
         [1.0, 3.141593]
     """
     act = get_activation(activation)
@@ -84,7 +84,7 @@ def input_scaled(activation, gain: float) -> Activation:
     Returns:
         Activation named "NAME(gz)" with fn sigma(g z), derivative g sigma'(g z) and the rescaled duals.
     Example:
-        >>> round(nk.input_scaled("relu", 3.0).moments()[1], 12)     # relu(3z) = 3 relu(z): E = 9/2
+        >>> round(nk.phases.input_scaled("relu", 3.0).moments()[1], 12)     # relu(3z) = 3 relu(z): E = 9/2
         4.5
     """
     act = get_activation(activation)
@@ -142,7 +142,7 @@ def resolve_activation(spec) -> Activation:
     Returns:
         Activation.
     Example:
-        >>> edge = nk.resolve_activation("sqrt2*relu")            # E sigma'^2 = 1: r = 1 - beta^2
+        >>> edge = nk.phases.resolve_activation("sqrt2*relu")            # E sigma'^2 = 1: r = 1 - beta^2
         >>> edge.name, round(nk.r_value(edge, 0.6), 12)
         ('1.414*relu', 0.64)
     """
@@ -160,7 +160,7 @@ def phase_of(r: float, tol: float = 1e-9) -> str:
     Returns:
         'freeze', 'edge' or 'chaos'.
     Example:
-        >>> [nk.phase_of(r) for r in (0.5, 1.0, 2.0)]
+        >>> [nk.phases.phase_of(r) for r in (0.5, 1.0, 2.0)]
         ['freeze', 'edge', 'chaos']
     """
     if abs(r - 1.0) <= tol:
@@ -178,7 +178,7 @@ def phase_diagram(activations, betas) -> dict:
         dict: names (A,), betas (B,), r (A, B), edge (A,) the beta with r = 1 (nan: frozen for every
         beta), second_moment (A,) E sigma(z)^2 (the theorem needs 1), derivative_moment (A,) E sigma'^2.
     Example:
-        >>> d = nk.phase_diagram(["sqrt2*relu", "normalized(tanh)"], [0.0, 0.5])
+        >>> d = nk.phases.phase_diagram(["sqrt2*relu", "normalized(tanh)"], [0.0, 0.5])
         >>> d["r"].round(6).tolist()
         [[1.0, 0.75], [1.177807, 0.883355]]
     """
@@ -206,7 +206,7 @@ def gain_family_diagram(base, gains, betas) -> dict:
         dict: base (name), gains (G,), betas (B,), r (G, B), edge (G,) the beta with r = 1 (nan where
         E sigma_g'^2 < 1), derivative_moment (G,) E sigma_g'^2.
     Example:
-        >>> g = nk.gain_family_diagram("erf", [0.5, 2.0], [0.0, 0.5])
+        >>> g = nk.phases.gain_family_diagram("erf", [0.5, 2.0], [0.0, 0.5])
         >>> g["r"].shape, g["derivative_moment"].round(4).tolist()
         ((2, 2), [1.0404, 1.7721])
     """
@@ -228,7 +228,7 @@ def gram_ratio(theta):
     Returns:
         float64 tensor (N, N) with ones on the diagonal.
     Example:
-        >>> nk.gram_ratio(torch.tensor([[2.0, 1.0], [1.0, 4.0]])).tolist()
+        >>> nk.phases.gram_ratio(torch.tensor([[2.0, 1.0], [1.0, 4.0]])).tolist()
         [[1.0, 0.5], [0.25, 1.0]]
     """
     T = torch.as_tensor(theta, dtype=torch.float64)
@@ -245,7 +245,7 @@ def ntk_by_depth(X, depths, *, activation, beta):
     Returns:
         float64 tensor (len(depths), N, N).
     Example:
-        >>> X = nk.data.sphere(5, 3); T = nk.ntk_by_depth(X, [1, 3], activation="relu", beta=0.1)
+        >>> X = nk.data.sphere(5, 3); T = nk.phases.ntk_by_depth(X, [1, 3], activation="relu", beta=0.1)
         >>> tuple(T.shape), bool(torch.allclose(T[1], nk.ntk(X, depth=3, activation="relu", beta=0.1)))
         ((2, 5, 5), True)
     """
@@ -263,7 +263,7 @@ def theta_diagonal_formula(r: float, depth: int) -> float:
     Returns:
         float.
     Example:
-        >>> nk.theta_diagonal_formula(0.5, 3), nk.theta_diagonal_formula(1.0, 3)     # 1 + r + r^2
+        >>> nk.phases.theta_diagonal_formula(0.5, 3), nk.phases.theta_diagonal_formula(1.0, 3)     # 1 + r + r^2
         (1.75, 3.0)
     """
     depth = check_depth(depth)
@@ -283,7 +283,8 @@ def diagonal_identity_error(X, depths, *, activation, beta) -> np.ndarray:
     Returns:
         numpy array (len(depths),) of relative errors.
     Example:
-        >>> err = nk.diagonal_identity_error(nk.data.sphere(5, 3), [2, 5], activation="standardized(erf)", beta=0.3)
+        >>> err = nk.phases.diagonal_identity_error(nk.data.sphere(5, 3), [2, 5], activation="standardized(erf)",
+        ...                                         beta=0.3)
         >>> bool(err.max() < 1e-12)
         True
     """
@@ -306,7 +307,7 @@ def resolvable_depth(r: float, floor: float = 1e-11, cap: int = 400) -> int:
     Returns:
         int.
     Example:
-        >>> nk.resolvable_depth(0.5)           # 41 * 2^-41 = 1.9e-11, 42 * 2^-42 = 9.5e-12
+        >>> nk.phases.resolvable_depth(0.5)           # 41 * 2^-41 = 1.9e-11, 42 * 2^-42 = 9.5e-12
         41
     """
     L = 1
@@ -331,8 +332,8 @@ def freeze_bound(X, depths, *, activation, beta, fit_max: int) -> dict:
         dict: name, r, depths, min_ratio, max_ratio, gap, scaled_gap, bound (numpy arrays over depths),
         C and fit_max.
     Example:
-        >>> fb = nk.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6], activation="standardized(erf)",
-        ...                      beta=0.5, fit_max=3)
+        >>> fb = nk.phases.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6], activation="standardized(erf)",
+        ...                             beta=0.5, fit_max=3)
         >>> round(fb["r"], 6), bool((fb["min_ratio"] >= fb["bound"] - 1e-12).all())
         (0.919275, True)
     """
@@ -364,7 +365,7 @@ def chaos_decay(X, depths, *, activation, beta, antipodal_tol: float = 1e-9) -> 
     Returns:
         numpy array (len(depths),).
     Example:
-        >>> d = nk.chaos_decay(nk.data.sphere(5, 3), [2, 10, 30], activation="normalized(relu)", beta=0.1)
+        >>> d = nk.phases.chaos_decay(nk.data.sphere(5, 3), [2, 10, 30], activation="normalized(relu)", beta=0.1)
         >>> [round(float(v), 3) + 0.0 for v in d]           # r = 0.99 E[relu_bar'^2] = 1.45
         [0.746, 0.069, 0.0]
     """
@@ -395,8 +396,8 @@ def gram_condition_numbers(X, depths, *, activation, beta) -> np.ndarray:
         numpy array (len(depths),).
     Example:
         >>> X = nk.data.sphere(5, 3)
-        >>> frozen = nk.gram_condition_numbers(X, [2, 8], activation="standardized(erf)", beta=0.8)    # r = 0.44
-        >>> chaotic = nk.gram_condition_numbers(X, [2, 8], activation="normalized(erf)", beta=0.1)     # r = 1.21
+        >>> frozen = nk.phases.gram_condition_numbers(X, [2, 8], activation="standardized(erf)", beta=0.8)    # r = 0.44
+        >>> chaotic = nk.phases.gram_condition_numbers(X, [2, 8], activation="normalized(erf)", beta=0.1)     # r = 1.21
         >>> bool(frozen[1] > frozen[0]), bool(chaotic[1] < chaotic[0])
         (True, True)
     """
@@ -416,8 +417,8 @@ def empirical_condition_numbers(X, depths, *, activation, beta, width, n_seeds, 
     Returns:
         numpy array (len(depths), n_seeds).
     Example:
-        >>> nk.empirical_condition_numbers(nk.data.sphere(4, 3), [2, 3], activation="relu", beta=0.1,
-        ...                                width=32, n_seeds=2).shape
+        >>> nk.phases.empirical_condition_numbers(nk.data.sphere(4, 3), [2, 3], activation="relu", beta=0.1,
+        ...                                       width=32, n_seeds=2).shape
         (2, 2)
     """
     X = as_inputs(X)
@@ -438,7 +439,7 @@ def gd_step_size(theta, fraction: float = 0.5) -> float:
     Returns:
         float, the step eta.
     Example:
-        >>> nk.gd_step_size(torch.diag(torch.tensor([4.0, 2.0])))       # 0.5 * 2 / 4
+        >>> nk.phases.gd_step_size(torch.diag(torch.tensor([4.0, 2.0])))       # 0.5 * 2 / 4
         0.25
     """
     T = torch.as_tensor(theta, dtype=torch.float64)
@@ -459,7 +460,7 @@ def kernel_gd_losses(theta, f0, Y, *, lr, steps) -> np.ndarray:
         numpy array (steps + 1,).
     Example:
         >>> K = torch.diag(torch.tensor([4.0, 2.0]))           # factors 1 - 2 * 0.25 * (4, 2) / 2 = (0, 1/2)
-        >>> nk.kernel_gd_losses(K, torch.zeros(2), torch.ones(2), lr=0.25, steps=2).tolist()
+        >>> nk.phases.kernel_gd_losses(K, torch.zeros(2), torch.ones(2), lr=0.25, steps=2).tolist()
         [1.0, 0.125, 0.03125]
     """
     T = torch.as_tensor(theta, dtype=torch.float64)
@@ -479,7 +480,7 @@ def steps_to_loss(losses, rel_target: float) -> float:
     Returns:
         float (an integer value, or inf).
     Example:
-        >>> nk.steps_to_loss([1.0, 0.5, 0.1, 0.01], 0.2), nk.steps_to_loss([1.0, 0.5], 0.1)
+        >>> nk.phases.steps_to_loss([1.0, 0.5, 0.1, 0.01], 0.2), nk.phases.steps_to_loss([1.0, 0.5], 0.1)
         (2.0, inf)
     """
     losses = to_numpy(losses).astype(float).ravel()
@@ -507,8 +508,8 @@ def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fracti
         steps_theory, steps_network)}.
     Example:
         >>> X = nk.data.sphere(4, 3)
-        >>> s = nk.training_speed(X, X[:, 0], {"freeze": ("standardized(tanh)", 0.8)}, depth=3, width=32,
-        ...                       rel_target=0.1, max_steps=20)
+        >>> s = nk.phases.training_speed(X, X[:, 0], {"freeze": ("standardized(tanh)", 0.8)}, depth=3, width=32,
+        ...                              rel_target=0.1, max_steps=20)
         >>> sorted(s["freeze"]), s["freeze"]["loss_network"].shape
         (['kappa', 'loss_network', 'loss_theory', 'lr', 'r', 'steps_network', 'steps_theory'], (21,))
     """
@@ -544,9 +545,9 @@ def diagonal_profile(activation, beta, depth, n0: int = 2) -> dict:
     Returns:
         dict: name, r, and numpy arrays (depth,) layers, sigma, theta, formula.
     Example:
-        >>> [round(float(v), 9) for v in nk.diagonal_profile("sqrt2*relu", 0.1, 3)["sigma"]]     # E sigma^2 = 1
+        >>> [round(float(v), 9) for v in nk.phases.diagonal_profile("sqrt2*relu", 0.1, 3)["sigma"]]     # E sigma^2 = 1
         [1.0, 1.0, 1.0]
-        >>> [round(float(v), 3) for v in nk.diagonal_profile("mean_one(relu)", 0.1, 3)["sigma"]]  # the erratum
+        >>> [round(float(v), 3) for v in nk.phases.diagonal_profile("mean_one(relu)", 0.1, 3)["sigma"]]  # the erratum
         [1.0, 3.12, 9.714]
     """
     act = resolve_activation(activation)
@@ -575,7 +576,7 @@ def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, 
     Returns:
         numpy array (depth,).
     Example:
-        >>> p = nk.empirical_diagonal_profile(nk.data.sphere(5, 3), "sqrt2*relu", 0.1, 3, width=256, n_seeds=2)
+        >>> p = nk.phases.empirical_diagonal_profile(nk.data.sphere(5, 3), "sqrt2*relu", 0.1, 3, width=256, n_seeds=2)
         >>> p.shape, bool(abs(p - 1).max() < 0.2)           # near the infinite-width Sigma^(l)(x, x) = 1
         ((3,), True)
     """

@@ -57,7 +57,7 @@ def gaussian_moments(activation, n: int = 600, cut: float = 14.0) -> dict:
         dict: name, mean (E sigma), var (Var sigma), deriv2 (E sigma'^2), poincare (deriv2 / var, nan for
         a constant).
     Example:
-        >>> m = nk.gaussian_moments("relu")          # 1/sqrt(2 pi), 1/2 - 1/(2 pi), 1/2
+        >>> m = nk.phases.gaussian_moments("relu")          # 1/sqrt(2 pi), 1/2 - 1/(2 pi), 1/2
         >>> [round(m[k], 6) for k in ("mean", "var", "deriv2")]
         [0.398942, 0.340845, 0.5]
     """
@@ -83,7 +83,7 @@ def poincare_table(activations, beta: float = 0.1) -> list[dict]:
     Returns:
         list of dicts: the keys of `gaussian_moments` plus poincare_library, edge_beta, r, phase.
     Example:
-        >>> [(r["name"], round(r["poincare"], 6), r["phase"]) for r in nk.poincare_table(["relu", "identity"])]
+        >>> [(r["name"], round(r["poincare"], 6), r["phase"]) for r in nk.phases.poincare_table(["relu", "identity"])]
         [('relu', 1.466942, 'chaos'), ('identity', 1.0, 'freeze')]
     """
     rows = []
@@ -110,8 +110,8 @@ def hermite_poincare(activation, terms: int = 120) -> dict:
     Returns:
         dict: c (terms + 1,) the coefficients c_0..c_terms, ratio = sum_k k c_k^2 / sum_{k>=1} c_k^2.
     Example:
-        >>> h = nk.hermite_poincare("erf")           # agrees with the quadrature of gaussian_moments
-        >>> h["c"].shape, round(h["ratio"], 9) == round(nk.gaussian_moments("erf")["poincare"], 9)
+        >>> h = nk.phases.hermite_poincare("erf")           # agrees with the quadrature of gaussian_moments
+        >>> h["c"].shape, round(h["ratio"], 9) == round(nk.phases.gaussian_moments("erf")["poincare"], 9)
         ((121,), True)
     """
     act = resolve_activation(activation)
@@ -137,8 +137,8 @@ def empirical_deviation(X, references: dict, *, widths, n_seeds, depth, activati
         {label: numpy array (len(widths), n_seeds)}.
     Example:
         >>> X = nk.data.sphere(4, 3)
-        >>> d = nk.empirical_deviation(X, {"Theta_inf": nk.ntk(X, depth=2)}, widths=[64, 256], n_seeds=2,
-        ...                            depth=2, activation="relu", beta=0.1)
+        >>> d = nk.phases.empirical_deviation(X, {"Theta_inf": nk.ntk(X, depth=2)}, widths=[64, 256], n_seeds=2,
+        ...                                   depth=2, activation="relu", beta=0.1)
         >>> d["Theta_inf"].shape
         (2, 2)
     """
@@ -169,7 +169,7 @@ def constant_mode(theta) -> dict:
     Returns:
         dict with the keys above.
     Example:
-        >>> m = nk.constant_mode(torch.ones(3, 3) + torch.eye(3))     # u is the top eigenvector, eigenvalue 4
+        >>> m = nk.phases.constant_mode(torch.ones(3, 3) + torch.eye(3))     # u is the top eigenvector, eigenvalue 4
         >>> m["rank"], round(m["rayleigh"], 12), round(m["mass"], 6), m["eig_residual"] < 1e-12
         (0, 4.0, 1.333333, True)
     """
@@ -197,7 +197,7 @@ def constant_direction(f_train, Y) -> np.ndarray:
     Returns:
         numpy array (T,).
     Example:
-        >>> nk.constant_direction(torch.tensor([[1.0, 3.0], [0.5, 0.5]]), torch.tensor([0.0, 2.0])).tolist()
+        >>> nk.phases.constant_direction(torch.tensor([[1.0, 3.0], [0.5, 0.5]]), torch.tensor([0.0, 2.0])).tolist()
         [1.0, -0.5]
     """
     F = torch.as_tensor(f_train, dtype=torch.float64)
@@ -217,7 +217,7 @@ def batchnorm_mass(X, *, widths, depths, betas, activation="relu", seed=0, devic
     Returns:
         numpy array (len(widths), len(depths), len(betas)).
     Example:
-        >>> m = nk.batchnorm_mass(nk.data.sphere(6, 3), widths=[16], depths=[2, 3], betas=[0.1, 0.5])
+        >>> m = nk.phases.batchnorm_mass(nk.data.sphere(6, 3), widths=[16], depths=[2, 3], betas=[0.1, 0.5])
         >>> m.shape, bool(abs(m).max() < 1e-12)
         ((1, 2, 2), True)
     """
@@ -257,7 +257,8 @@ def compare_norms(X, Y, *, width, depth, activation, beta, steps, rel_target, no
         {"no norm" | "LayerNorm" | "BatchNorm": dict as above}.
     Example:
         >>> X = nk.data.sphere(6, 3)
-        >>> c = nk.compare_norms(X, X[:, 0], width=32, depth=3, activation="relu", beta=0.3, steps=5, rel_target=0.1)
+        >>> c = nk.phases.compare_norms(X, X[:, 0], width=32, depth=3, activation="relu", beta=0.3, steps=5,
+        ...                             rel_target=0.1)
         >>> bn = c["BatchNorm"]; sorted(c), round(bn["mode"]["mass"], 9)      # (1/N^2) sum Theta = beta^2
         (['BatchNorm', 'no norm'], 0.09)
         >>> bool(torch.allclose(torch.as_tensor(bn["mean_residual"]), torch.as_tensor(bn["mean_residual_theory"])))

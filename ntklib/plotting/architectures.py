@@ -20,7 +20,7 @@ def _tp_axes(ax, size):
 
 
 def plot_tensor_program(*, ax=None, n_steps=3):
-    """The simple RNN of `nk.RNN` drawn as a tensor program (the graphical notation of Yang and
+    """The simple RNN of `nk.architectures.RNN` drawn as a tensor program (the graphical notation of Yang and
     Littwin 2021, simplified): vectors are circles, each multiplication by a Gaussian matrix is a
     square on an edge (one colour per matrix: the tied W appears at every step), nonlinearities are
     plain edges; the backward program below runs right to left and uses W^T (dashed squares), which
@@ -115,14 +115,15 @@ def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, tit
     smallest and largest width (or the given widths).
 
     Args:
-        results: {name: nk.SGDComparison}.  point: tracked-input index, or {name: index}.
+        results: {name: nk.architectures.SGDComparison}.  point: tracked-input index, or {name: index}.
         widths: widths to draw (default smallest and largest).  axes: one axis per architecture.
         title_suffix: appended to each panel title.
     Returns:
         the matplotlib Figure.
     Example:
-        >>> a = nk.architecture("ResNet"); X = a.inputs(6); Y = nk.regression_targets(X)
-        >>> r = nk.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2, steps=3, progress=False)
+        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(6); Y = nk.architectures.regression_targets(X)
+        >>> r = nk.architectures.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2, steps=3,
+        ...                                    progress=False)
         >>> fig = nk.plotting.architectures.plot_sgd_trajectories({"ResNet": r}, point=0)
         >>> fig.axes[0].get_title(), fig.axes[0].get_ylabel()
         ('ResNet', 'f(training input 0)')

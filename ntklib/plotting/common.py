@@ -140,9 +140,9 @@ def plot_vs_depth(depths, curves: dict, *, points: dict | None = None, ax=None, 
         the matplotlib Figure.
     Example:
         >>> X = nk.data.sphere(5, 3)
-        >>> theory = nk.gram_condition_numbers(X, [2, 4, 8], activation="normalized(relu)", beta=0.1)
-        >>> nets = nk.empirical_condition_numbers(X, [2, 4], activation="normalized(relu)", beta=0.1,
-        ...                                       width=64, n_seeds=2)
+        >>> theory = nk.phases.gram_condition_numbers(X, [2, 4, 8], activation="normalized(relu)", beta=0.1)
+        >>> nets = nk.phases.empirical_condition_numbers(X, [2, 4], activation="normalized(relu)", beta=0.1,
+        ...                                              width=64, n_seeds=2)
         >>> fig = nk.plotting.plot_vs_depth([2, 4, 8], {"chaos": theory}, points={"chaos": ([2, 4], nets)})
         >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
         ['chaos (theory)', 'chaos (finite net)']

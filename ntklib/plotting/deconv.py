@@ -35,8 +35,8 @@ def plot_image_grid(rows: dict, *, cmap="RdBu_r", symmetric=True, vmin=None, vma
     Returns:
         the matplotlib Figure.
     Example:
-        >>> K = nk.deconv_ntk(nk.data.sphere(1, 4), depth=3, activation=nk.standardized("erf"), beta=0.5)[0, 0]
-        >>> lam, imgs = nk.eigen_images(K, 8, k=3)           # 1-D generator: 2^3 pixels
+        >>> K = nk.deconv.deconv_ntk(nk.data.sphere(1, 4), depth=3, activation=nk.standardized("erf"), beta=0.5)[0, 0]
+        >>> lam, imgs = nk.deconv.eigen_images(K, 8, k=3)           # 1-D generator: 2^3 pixels
         >>> len(nk.plotting.deconv.plot_image_grid({"top eigenvectors": list(imgs)}).axes)
         3
     """
@@ -79,16 +79,16 @@ def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
 
     Args:
         results: {title: dict(v=(n,), ratio=(n,), depth=L, r=r, c1=None or C1)}, with v from
-            `nk.checkerboard_v` and C1 e.g. from `nk.fit_c1`.
+            `nk.deconv.checkerboard_v` and C1 e.g. from `nk.deconv.fit_c1`.
         axes: one axis per regime (a new row of panels when None).  size: inches per panel.
     Returns:
         the matplotlib Figure.
     Example:
-        >>> act = nk.standardized("erf"); r = nk.r_value(act, 0.5); v = nk.checkerboard_v(3)
-        >>> K = nk.deconv_ntk(nk.data.sphere(1, 4), depth=3, activation=act, beta=0.5)[0, 0]
+        >>> act = nk.standardized("erf"); r = nk.r_value(act, 0.5); v = nk.deconv.checkerboard_v(3)
+        >>> K = nk.deconv.deconv_ntk(nk.data.sphere(1, 4), depth=3, activation=act, beta=0.5)[0, 0]
         >>> ratio = K / K.diagonal()[:, None]                 # Theta_{p,p'}(x, x) / Theta_{p,p}(x, x)
         >>> fig = nk.plotting.deconv.plot_checkerboard_bounds(
-        ...     {"freeze": dict(v=v, ratio=ratio, depth=3, r=r, c1=nk.fit_c1(ratio, v, r, 3))})
+        ...     {"freeze": dict(v=v, ratio=ratio, depth=3, r=r, c1=nk.deconv.fit_c1(ratio, v, r, 3))})
         >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
         ['64 pixel pairs', 'upper bound', 'lower bound, $C_1$=0.27']
     """
@@ -126,7 +126,7 @@ def plot_share_vs_r(r, enrichment: dict, *, ax=None, marks: dict | None = None):
     the share of a kernel with no preferred pattern) against r, one curve per label, with the edge
     r = 1 and optional marked points {label: (r, value)}.
 
-    enrichment = share(K) / ((s^dim - 1) / (size^dim - 1)) with share from `nk.checkerboard_share`;
+    enrichment = share(K) / ((s^dim - 1) / (size^dim - 1)) with share from `nk.deconv.checkerboard_share`;
     1 means no preferred pattern.  r = (1 - beta^2) E[sigma'(z)^2].
 
     Args:
@@ -135,7 +135,8 @@ def plot_share_vs_r(r, enrichment: dict, *, ax=None, marks: dict | None = None):
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fig = nk.plotting.deconv.plot_share_vs_r([0.5, 1.0, 1.5], {"L = 4": [3.0, 1.5, 1.0]}, marks={"DCGAN": (0.5, 3.0)})
+        >>> fig = nk.plotting.deconv.plot_share_vs_r([0.5, 1.0, 1.5], {"L = 4": [3.0, 1.5, 1.0]},
+        ...                                          marks={"DCGAN": (0.5, 3.0)})
         >>> fig.axes[0].get_ylabel()
         'checkerboard enrichment'
     """
@@ -163,13 +164,14 @@ def plot_eigen_images(eigs: dict, *, size=1.45):
     each titled with its eigenvalue.
 
     Args:
-        eigs: {row label: (eigenvalues (k,), images (k, S, S) or (k, S))}, e.g. from `nk.eigen_images`.
+        eigs: {row label: (eigenvalues (k,), images (k, S, S) or (k, S))}, e.g. from `nk.deconv.eigen_images`.
         size: inches per panel.
     Returns:
         the matplotlib Figure.
     Example:
-        >>> K = nk.deconv_ntk(nk.data.sphere(1, 4), depth=2, dim=2, activation=nk.standardized("erf"), beta=0.5)[0, 0]
-        >>> lam, imgs = nk.eigen_images(K, 4, dim=2, k=3)     # 2-D generator: 4 x 4 pixels
+        >>> K = nk.deconv.deconv_ntk(nk.data.sphere(1, 4), depth=2, dim=2, activation=nk.standardized("erf"),
+        ...                          beta=0.5)[0, 0]
+        >>> lam, imgs = nk.deconv.eigen_images(K, 4, dim=2, k=3)     # 2-D generator: 4 x 4 pixels
         >>> len(nk.plotting.deconv.plot_eigen_images({"freeze": (lam, imgs)}).axes)
         3
     """
@@ -190,7 +192,7 @@ def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
         the matplotlib Figure.
     Example:
         >>> fig = nk.plotting.deconv.plot_mode_coverage([0, 10, 20], {"freeze": [[1, 1], [2, 1], [2, 3]]},
-        ...                                      {"freeze": [[0.1, 0.2], [0.5, 0.4], [0.8, 0.9]]})
+        ...                                             {"freeze": [[0.1, 0.2], [0.5, 0.4], [0.8, 0.9]]})
         >>> [ax.get_ylabel() for ax in fig.axes]
         ['modes covered (of 8)', 'share of good samples']
     """
@@ -263,8 +265,8 @@ def plot_checkerboard_scores(steps, scores: dict, *, real=None, ax=None):
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fig = nk.plotting.deconv.plot_checkerboard_scores([0, 10, 20], {"freeze": [[0.3, 0.2], [0.5, 0.4], [0.6, 0.7]]},
-        ...                                            real=0.01)
+        >>> scores = {"freeze": [[0.3, 0.2], [0.5, 0.4], [0.6, 0.7]]}
+        >>> fig = nk.plotting.deconv.plot_checkerboard_scores([0, 10, 20], scores, real=0.01)
         >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
         ['freeze', 'real digits']
     """

@@ -21,10 +21,10 @@ def plot_ntk_on_circle(gamma, theory, snapshots: dict, *, ax=None, t_label="trai
         the matplotlib Figure.
     Example:
         >>> X, g = nk.data.circle(16)
-        >>> s = nk.ntk_training_snapshots(X[:1], X[::4], X[::4, 0], width=64, seeds=2, depth=3, lr=0.5,
-        ...                               steps=5, Y_eval=X)
+        >>> s = nk.limits.ntk_training_snapshots(X[:1], X[::4], X[::4, 0], width=64, seeds=2, depth=3, lr=0.5,
+        ...                                      steps=5, Y_eval=X)
         >>> fig = nk.plotting.limits.plot_ntk_on_circle(g, nk.ntk(X[:1], X, depth=3)[0],
-        ...                                      {"width 64": (s["K0"][:, 0], s["KT"][:, 0])})
+        ...                                             {"width 64": (s["K0"][:, 0], s["KT"][:, 0])})
         >>> len(fig.axes[0].lines)                       # 2 seeds x (t = 0, trained) and the limit
         5
     """

@@ -21,13 +21,14 @@ def plot_r_curves(diagram: dict, *, ax=None, standardised_only=False):
     nonlinearities with E sigma^2 != 1 (outside the theorem's hypothesis) are dashed.
 
     Args:
-        diagram: the dict of `nk.phase_diagram`.  ax: axis (new figure when None).
+        diagram: the dict of `nk.phases.phase_diagram`.  ax: axis (new figure when None).
         standardised_only: leave out the nonlinearities with E sigma^2 != 1.
     Returns:
         the matplotlib Figure.
     Example:
-        >>> d = nk.phase_diagram(["sqrt2*relu", "normalized(relu)", "relu"], [0.0, 0.5, 0.9])
-        >>> print(*[t.get_text() for t in nk.plotting.phases.plot_r_curves(d).axes[0].get_legend().get_texts()], sep=" | ")
+        >>> d = nk.phases.phase_diagram(["sqrt2*relu", "normalized(relu)", "relu"], [0.0, 0.5, 0.9])
+        >>> fig = nk.plotting.phases.plot_r_curves(d)
+        >>> print(*[t.get_text() for t in fig.axes[0].get_legend().get_texts()], sep=" | ")
         sqrt2*relu | normalized(relu) | relu ($E\\sigma^2\\neq1$)
     """
     ax = _ax(ax)
@@ -66,15 +67,15 @@ def plot_phase_map(diagram: dict, *, ax=None, clip=1.0):
     """The phase diagram over (beta, nonlinearity): log2 r on a diverging scale (blue freeze, red chaos,
     clipped to [-clip, clip]; r = 0 at beta = 1) with the edge r = 1 drawn through each row's edge beta.
 
-    r = (1 - beta^2) E[sigma'(z)^2], from `nk.phase_diagram`.
+    r = (1 - beta^2) E[sigma'(z)^2], from `nk.phases.phase_diagram`.
 
     Args:
-        diagram: the dict of `nk.phase_diagram`.  ax: axis (new figure when None).
+        diagram: the dict of `nk.phases.phase_diagram`.  ax: axis (new figure when None).
         clip: log2 r is clipped to [-clip, clip].
     Returns:
         the matplotlib Figure.
     Example:
-        >>> d = nk.phase_diagram(["sqrt2*relu", "normalized(relu)"], [0.0, 0.5, 0.9])
+        >>> d = nk.phases.phase_diagram(["sqrt2*relu", "normalized(relu)"], [0.0, 0.5, 0.9])
         >>> len(nk.plotting.phases.plot_phase_map(d).axes)        # the map and its colour bar
         2
     """
@@ -98,15 +99,15 @@ def plot_gain_diagram(family: dict, *, ax=None, clip=1.0):
     """Continuous phase diagram of the normalised family normalized(sigma(g z)) over (beta, gain g),
     log2 r on a diverging scale (clipped to [-clip, clip]), with the contour r = 1.
 
-    r = (1 - beta^2) E[sigma_g'(z)^2], from `nk.gain_family_diagram`.
+    r = (1 - beta^2) E[sigma_g'(z)^2], from `nk.phases.gain_family_diagram`.
 
     Args:
-        family: the dict of `nk.gain_family_diagram`.  ax: axis (new figure when None).
+        family: the dict of `nk.phases.gain_family_diagram`.  ax: axis (new figure when None).
         clip: log2 r is clipped to [-clip, clip].
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fam = nk.gain_family_diagram("erf", [0.5, 1.0, 2.0], [0.0, 0.5, 0.9])
+        >>> fam = nk.phases.gain_family_diagram("erf", [0.5, 1.0, 2.0], [0.0, 0.5, 0.9])
         >>> nk.plotting.phases.plot_gain_diagram(fam).axes[0].get_ylabel()
         'gain g'
     """
@@ -129,13 +130,14 @@ def plot_gram_grid(rows: dict, *, cmap="RdBu_r", vmin=-1.0, vmax=1.0):
     """A grid of matrices: rows {row label: {column title: (N, N) matrix}}, one shared colour scale.
 
     Args:
-        rows: {row label: {column title: (N, N) matrix}} (e.g. `nk.gram_ratio` of each kernel).
+        rows: {row label: {column title: (N, N) matrix}} (e.g. `nk.phases.gram_ratio` of each kernel).
         cmap: colour map.  vmin, vmax: the shared scale (default [-1, 1], the range of Gram ratios).
     Returns:
         the matplotlib Figure.
     Example:
-        >>> T = nk.ntk_by_depth(nk.data.sphere(6, 3), [2, 8], activation="sqrt2*relu", beta=0.1)
-        >>> fig = nk.plotting.phases.plot_gram_grid({"edge": {"L = 2": nk.gram_ratio(T[0]), "L = 8": nk.gram_ratio(T[1])}})
+        >>> T = nk.phases.ntk_by_depth(nk.data.sphere(6, 3), [2, 8], activation="sqrt2*relu", beta=0.1)
+        >>> fig = nk.plotting.phases.plot_gram_grid({"edge": {"L = 2": nk.phases.gram_ratio(T[0]),
+        ...                                                   "L = 8": nk.phases.gram_ratio(T[1])}})
         >>> len(fig.axes)                                  # two panels and the colour bar
         3
     """
@@ -161,13 +163,13 @@ def plot_freeze_bound(results: list, *, axes=None):
     depths); right: the scaled gap (1 - min ratio)/(L r^L), bounded for smooth sigma, with each C.
 
     Args:
-        results: list of dicts from `nk.freeze_bound` (one per nonlinearity).
+        results: list of dicts from `nk.phases.freeze_bound` (one per nonlinearity).
         axes: two axes (a new 9.2 x 3.4 figure when None).
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fb = nk.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6], activation="standardized(erf)",
-        ...                      beta=0.5, fit_max=3)
+        >>> fb = nk.phases.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6], activation="standardized(erf)",
+        ...                             beta=0.5, fit_max=3)
         >>> len(nk.plotting.phases.plot_freeze_bound([fb]).axes)
         2
     """
@@ -197,15 +199,15 @@ def plot_training_losses(speed: dict, *, ax=None, rel_target=None, colors: dict 
     the finite network (dashed), from `phases.training_speed`.
 
     Args:
-        speed: the dict of `nk.training_speed` ({label: dict with loss_theory and loss_network}).
+        speed: the dict of `nk.phases.training_speed` ({label: dict with loss_theory and loss_network}).
         ax: axis (new figure when None).  rel_target: draws the target level (and sets the y range).
         colors: optional {label: colour}.
     Returns:
         the matplotlib Figure.
     Example:
         >>> X = nk.data.sphere(4, 3)
-        >>> s = nk.training_speed(X, X[:, 0], {"freeze": ("standardized(erf)", 0.8), "chaos": ("normalized(erf)", 0.1)},
-        ...                       depth=3, width=32, rel_target=0.1, max_steps=10)
+        >>> regimes = {"freeze": ("standardized(erf)", 0.8), "chaos": ("normalized(erf)", 0.1)}
+        >>> s = nk.phases.training_speed(X, X[:, 0], regimes, depth=3, width=32, rel_target=0.1, max_steps=10)
         >>> len(nk.plotting.phases.plot_training_losses(s, rel_target=0.1).axes[0].lines)   # 2 x 2 curves, the target
         5
     """
@@ -229,13 +231,13 @@ def plot_diagonal_drift(profiles: list, *, empirical: dict | None = None, ax=Non
     optional finite-network markers {name: values (L,)}; the line Sigma = 1 is the standardised case.
 
     Args:
-        profiles: list of dicts from `nk.diagonal_profile`.
-        empirical: optional {profile name: (L,) values}, e.g. from `nk.empirical_diagonal_profile`.
+        profiles: list of dicts from `nk.phases.diagonal_profile`.
+        empirical: optional {profile name: (L,) values}, e.g. from `nk.phases.empirical_diagonal_profile`.
         ax: axis (new figure when None).
     Returns:
         the matplotlib Figure.
     Example:
-        >>> p = [nk.diagonal_profile("sqrt2*relu", 0.1, 4), nk.diagonal_profile("mean_one(relu)", 0.1, 4)]
+        >>> p = [nk.phases.diagonal_profile("sqrt2*relu", 0.1, 4), nk.phases.diagonal_profile("mean_one(relu)", 0.1, 4)]
         >>> fig = nk.plotting.phases.plot_diagonal_drift(p, empirical={"mean_one(relu)": [1.0, 3.0, 9.5, 29.0]})
         >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
         ['1.414*relu', 'mean_one(relu)']
@@ -263,7 +265,7 @@ def plot_spectra(spectra: dict, *, marks: dict | None = None, ax=None):
     Returns:
         the matplotlib Figure.
     Example:
-        >>> m = nk.constant_mode(nk.ntk(nk.data.sphere(6, 3), depth=3))
+        >>> m = nk.phases.constant_mode(nk.ntk(nk.data.sphere(6, 3), depth=3))
         >>> fig = nk.plotting.phases.plot_spectra({"Theta_inf": m["eigenvalues"]}, marks={"Theta_inf": m["rayleigh"]})
         >>> len(fig.axes[0].lines)                         # the spectrum and the mark
         2
@@ -288,11 +290,11 @@ def plot_poincare(rows: list, *, ax=None):
     sigma_bar = (sigma - E sigma) / sd(sigma); Gaussian Poincare: E sigma_bar'(z)^2 >= 1.
 
     Args:
-        rows: list of dicts from `nk.poincare_table` (keys name and poincare).  ax: axis (new figure when None).
+        rows: list of dicts from `nk.phases.poincare_table` (keys name and poincare).  ax: axis (new figure when None).
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fig = nk.plotting.phases.plot_poincare(nk.poincare_table(["relu", "identity"]))
+        >>> fig = nk.plotting.phases.plot_poincare(nk.phases.poincare_table(["relu", "identity"]))
         >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
         ['relu', 'identity']
     """
