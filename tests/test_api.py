@@ -86,3 +86,12 @@ def test_design_api_names_exist():
         assert callable(getattr(getattr(ntklib, ns), public)) and public not in ntklib.__all__
         assert not hasattr(ntklib, public), f"nk.{public} leaks to the top level"
     assert callable(ntklib.plotting.phases.plot_phase_map) and callable(ntklib.plotting.save)
+
+
+def test_every_subpackage_is_packaged():
+    """pyproject.toml lists the packages explicitly: a subpackage missing there would be absent from a wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"ntklib"} | {f"ntklib.{p.parent.name}" for p in ROOT.glob("*/__init__.py")}
+    assert found <= listed, f"subpackages missing from pyproject.toml: {sorted(found - listed)}"
