@@ -9,8 +9,8 @@ committed outputs (never executed).  Generated here:
   links between them and to notebooks/ read the same in the repository and in the book);
 * gallery.md: every figure a notebook saves with ``save(fig, "NAME")``, taken from figures/NAME.png (paper
   scale, written by `make figures`) when present, else from the notebook's committed output (CI scale);
-* api/: one page per ntklib module (autodoc, from the docstrings) and a table of every name in
-  ``ntklib.__all__``;
+* api/: one page per ntklib module or subpackage (autodoc, from the docstrings) and a table of every
+  name in ``ntklib.__all__`` and in each namespace's ``__all__`` (nk.phases, nk.plotting.phases, ...);
 * build/book/docstring_audit.txt: public names whose docstring lacks Args/Returns/Example sections.
 
 After the build, every HTML and CSS file is scanned: a script, style sheet, font or image loaded from an
@@ -151,7 +151,19 @@ def gallery(nbs: list[Path], src: Path) -> tuple[str, list[str]]:
 
 
 def ntklib_modules() -> list[str]:
-    return sorted(p.stem for p in (ROOT / "ntklib").glob("*.py") if not p.stem.startswith("_"))
+    """One API page per module of the package top level and per subpackage (phases, deconv, ...)."""
+    pkg = ROOT / "ntklib"
+    files = [p.stem for p in pkg.glob("*.py") if not p.stem.startswith("_")]
+    packages = [p.parent.name for p in pkg.glob("*/__init__.py") if not p.parent.name.startswith("_")]
+    return sorted(files + packages)
+
+
+def submodules(name: str) -> list[str]:
+    """The modules of subpackage ntklib.NAME (dotted, under ntklib), or [] for a plain module."""
+    folder = ROOT / "ntklib" / name
+    if not (folder / "__init__.py").exists():
+        return []
+    return sorted(f"{name}.{p.stem}" for p in folder.glob("*.py") if not p.stem.startswith("_"))
 
 
 def first_line(obj) -> str:
@@ -159,38 +171,75 @@ def first_line(obj) -> str:
     return doc.strip().split("\n\n")[0].replace("\n", " ").replace("|", r"\|")
 
 
+def name_rows(prefix: str, names, owner) -> list[str]:
+    """Table rows for the names of a namespace: `nk.PREFIX.NAME`, its home module, its first line."""
+    rows = []
+    for name in names:
+        obj = getattr(owner, name)
+        shown = f"{prefix}{name}"
+        if inspect.ismodule(obj):
+            page = obj.__name__.removeprefix("ntklib.").split(".")[0]      # a subpackage's modules share its page
+            rows.append(f"| [`{shown}`]({page}.md) | `{obj.__name__}` | {first_line(obj) or 'module'} |")
+            continue
+        mod = getattr(obj, "__module__", "") or ""
+        if mod.startswith("ntklib.") and (inspect.isfunction(obj) or inspect.isclass(obj)):
+            rows.append(f"| {{py:obj}}`{shown} <{mod}.{name}>` | `{mod}` | {first_line(obj)} |")
+        else:
+            rows.append(f"| `{shown}` | | {type(obj).__name__} |")
+    return rows
+
+
+def namespaces():
+    """(prefix, module) for every namespace in ntklib.__all__ and the modules listed in theirs (nk.plotting.phases)."""
+    import ntklib
+    out, todo = [], [("nk." + n + ".", getattr(ntklib, n)) for n in ntklib.__all__
+                     if inspect.ismodule(getattr(ntklib, n))]
+    while todo:
+        prefix, mod = todo.pop(0)
+        out.append((prefix, mod))
+        todo += [(prefix + n + ".", getattr(mod, n)) for n in getattr(mod, "__all__", [])
+                 if inspect.ismodule(getattr(mod, n))]
+    return out
+
+
 def api_pages(src: Path) -> dict[str, str]:
-    """api/index.md and one api/<module>.md per ntklib module."""
+    """api/index.md and one api/<module>.md per ntklib module or subpackage."""
     sys.path.insert(0, str(ROOT))
     import ntklib
     pages = {}
     mods = ntklib_modules()
-    rows = ["| name | module | what it computes |", "|---|---|---|"]
-    for name in ntklib.__all__:
-        obj = getattr(ntklib, name)
-        if inspect.ismodule(obj):
-            mod = obj.__name__.rsplit(".", 1)[-1]
-            rows.append(f"| [`{name}`]({mod}.md) | `ntklib.{mod}` | {first_line(obj) or 'module'} |")
-            continue
-        mod = getattr(obj, "__module__", "") or ""
-        short = mod.rsplit(".", 1)[-1]
-        if mod.startswith("ntklib.") and (inspect.isfunction(obj) or inspect.isclass(obj)):
-            rows.append(f"| {{py:obj}}`{name} <{mod}.{name}>` | `{mod}` | {first_line(obj)} |")
-        else:
-            rows.append(f"| `{name}` | | {type(obj).__name__} |")
+    head = ["| name | module | what it computes |", "|---|---|---|"]
+    sections = ["## The core: `nk.NAME`", "", *head, *name_rows("nk.", ntklib.__all__, ntklib), ""]
+    for prefix, mod in namespaces():
+        public = [n for n in getattr(mod, "__all__", []) if not inspect.ismodule(getattr(mod, n))]
+        if public:
+            sections += [f"## `{prefix.rstrip('.')}`", "", first_line(mod), "", *head,
+                         *name_rows(prefix, public, mod), ""]
     pages["index"] = "\n".join([
         "# API reference: `ntklib`", "",
-        "Generated from the docstrings by `make book`. Every public name is importable from the package",
-        "top level (`import ntklib as nk; nk.ntk(...)`); the pages below group them by module.",
-        "Conventions (NTK parametrisation, balance $\\beta$, `depth` = number of weight layers) are those of",
-        "the [conventions page](../CONVENTIONS.md); docstrings cite its sections as CONVENTIONS.md §1, ...", "",
-        *rows, "",
+        "Generated from the docstrings by `make book`. The reusable core is importable from the package top",
+        "level (`import ntklib as nk; nk.ntk(...)`); each topic is a namespace named after its concept, so a",
+        "call says where to look (`nk.phases.poincare_table(...)`, `nk.plotting.phases.plot_phase_map(...)`).",
+        "The pages below group the names by module; a topic with several files has one page with a section",
+        "per file. Conventions (NTK parametrisation, balance $\\beta$, `depth` = number of weight layers) are",
+        "those of the [conventions page](../CONVENTIONS.md); docstrings cite its sections as",
+        "CONVENTIONS.md §1, ...", "",
+        *sections,
         "```{toctree}", ":maxdepth: 1", ":caption: Modules", "",
         *mods, "```", ""])
     for mod in mods:
-        pages[mod] = "\n".join([
-            f"# `ntklib.{mod}`", "",
-            f"```{{eval-rst}}", f".. automodule:: ntklib.{mod}", "   :members:", "```", ""])
+        subs = submodules(mod)
+        if not subs:
+            pages[mod] = "\n".join([
+                f"# `ntklib.{mod}`", "",
+                f"```{{eval-rst}}", f".. automodule:: ntklib.{mod}", "   :members:", "```", ""])
+            continue
+        lines = [f"# `ntklib.{mod}`", "",
+                 "```{eval-rst}", f".. automodule:: ntklib.{mod}", "   :no-members:", "```", ""]
+        for sub in subs:
+            lines += [f"## `ntklib.{sub}`", "",
+                      "```{eval-rst}", f".. automodule:: ntklib.{sub}", "   :members:", "```", ""]
+        pages[mod] = "\n".join(lines)
     return pages
 
 
@@ -199,10 +248,11 @@ def docstring_audit() -> list[str]:
     import ntklib
     gaps = []
     names = [(name, getattr(ntklib, name)) for name in ntklib.__all__]
-    for mod in [obj for _, obj in names if inspect.ismodule(obj)]:      # nk.data.circle, nk.stats..., nk.plotting...
+    for prefix, mod in namespaces():              # nk.data.circle, nk.phases.poincare_table, nk.plotting.phases...
+        names.append((prefix.removeprefix("nk.").rstrip("."), mod))
         public = getattr(mod, "__all__", [n for n in vars(mod) if not n.startswith("_")])
-        names += [(f"{mod.__name__.rsplit('.', 1)[-1]}.{n}", getattr(mod, n)) for n in public
-                  if getattr(getattr(mod, n), "__module__", None) == mod.__name__]
+        names += [(prefix.removeprefix("nk.") + n, getattr(mod, n)) for n in public
+                  if str(getattr(getattr(mod, n), "__module__", None)).startswith(mod.__name__)]
     for name, obj in names:
         if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismodule(obj)):
             continue

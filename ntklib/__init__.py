@@ -1,5 +1,7 @@
 """ntklib: neural tangent kernels in PyTorch, infinite width beside finite width.
 
+The reusable core sits at the top level:
+
     import ntklib as nk
     nk.nngp(X, Y=None, *, depth, activation="relu", beta=0.1)   # Sigma^(depth)(X, Y)
     nk.ntk(X, Y=None, *, depth, activation="relu", beta=0.1)    # Theta^(depth)_inf(X, Y)
@@ -7,42 +9,41 @@
     nk.normalized(activation)                                    # sigma_bar
     nk.FCNet(n_in, width, depth, *, n_out=1, activation="relu", beta=0.1, norm=None)
     nk.empirical_ntk(model, X, Y=None)
+    nk.train_gd(model, X, Y, lr=..., steps=...); nk.ntk_flow(theta_XX, f0_X, Y, times)
     device="cuda" / "auto" on every function that builds networks or kernels (see ntklib/devices.py)
+
+Each topic is a namespace named after its concept, its theory beside its finite networks and
+experiments: nk.limits (notebook 02), nk.convergence (03), nk.phases (04, 05), nk.deconv and nk.gan
+(06), nk.architectures (07); nk.data and nk.stats hold inputs and small statistics, nk.plotting the
+figures (one style, shared helpers, one module per topic: nk.plotting.phases.plot_phase_map).
 
 Conventions (NTK parametrisation, balance beta) are in CONVENTIONS.md §1 and each docstring.
 """
 from .activations import (ACTIVATIONS, Activation, gaussian_expectation, get_activation, normalized,
                           scaled, standardized)
-from . import data, plotting, stats
-from .dynamics import *  # noqa: F401,F403 - every module lists its public names in __all__
+from .devices import resolve_device
+from .dynamics import (TrainRecord, condition_number, kernel_gd, mode_coefficients, mode_rates, ntk_flow,
+                       ntk_pca, train_gd)
 from .empirical import couples_batch, empirical_nngp, empirical_ntk, jacobian_contraction_ntk
 from .kernels import KernelLayers, edge_beta, kernel_layers, nngp, ntk, r_value
 from .networks import FCNet, normal_parameters, sample_outputs
-from .devices import resolve_device
+from . import data, stats, plotting
+from . import architectures, convergence, deconv, gan, limits, phases
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # infinite-width kernels
     "nngp", "ntk", "kernel_layers", "KernelLayers", "r_value", "edge_beta",
+    # nonlinearities
     "Activation", "ACTIVATIONS", "get_activation", "normalized", "scaled", "standardized", "gaussian_expectation",
-    "FCNet", "sample_outputs", "normal_parameters", "empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch",
-    "resolve_device", "data", "plotting", "stats",
+    # finite networks and their empirical kernels
+    "FCNet", "sample_outputs", "normal_parameters",
+    "empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch",
+    # training: gradient descent beside the infinite-width linear ODE
+    "train_gd", "TrainRecord", "ntk_flow", "kernel_gd", "ntk_pca", "mode_coefficients", "mode_rates",
+    "condition_number",
+    "resolve_device",
+    # namespaces
+    "data", "stats", "plotting", "limits", "convergence", "phases", "deconv", "gan", "architectures",
 ]
-# Modules with many public names re-export through their own __all__.
-from . import dynamics as _dynamics  # noqa: E402
-__all__ += _dynamics.__all__
-from .limits import *  # noqa: F401,F403,E402
-from . import limits as _limits  # noqa: E402
-__all__ += _limits.__all__
-from .deconv import *  # noqa: F401,F403,E402
-from . import deconv as _deconv  # noqa: E402
-__all__ += _deconv.__all__
-from .phases import *  # noqa: F401,F403,E402
-from . import phases as _phases  # noqa: E402
-__all__ += _phases.__all__
-from .architectures import *  # noqa: F401,F403,E402
-from . import architectures as _architectures  # noqa: E402
-__all__ += _architectures.__all__
-from .tensor_programs import *  # noqa: F401,F403,E402
-from . import tensor_programs as _tensor_programs  # noqa: E402
-__all__ += _tensor_programs.__all__

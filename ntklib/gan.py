@@ -269,7 +269,7 @@ def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, 
         modes, radius, std: the ring of Gaussians (ring_of_gaussians).
         n_eval: samples per member for each recorded score.  record_every: steps between records.
         seed: seeds the data, the latent codes and the batches.
-        progress: show a tqdm bar (None: unless nk.quiet()).  desc: the bar's label.
+        progress: show a tqdm bar (None: unless nk.dynamics.quiet()).  desc: the bar's label.
     Returns:
         ToyGANRecord.
     Example:
@@ -345,7 +345,7 @@ def checkerboard_score(images, stride=2):
     """Share of each image's non-constant spectral power at the stride frequencies (period-s patterns).
 
     Power |FFT|^2 at the non-zero frequencies with every coordinate a multiple of S/stride
-    (nk.stride_frequencies), divided by the power at all non-zero frequencies.  A smooth image scores ~0;
+    (nk.deconv.stride_frequencies), divided by the power at all non-zero frequencies.  A smooth image scores ~0;
     a pure checkerboard (-1)^(i+j) scores 1; white noise scores (stride^2 - 1)/(S^2 - 1) on average.
 
     Args:
@@ -439,7 +439,7 @@ class DCGANRecord:
         initial: (n_show, 1, S, S) generated at initialisation from the same codes.
     Example:
         >>> from ntklib import gan
-        >>> G = nk.DeconvGenerator(8, 16, 3, stride=2, dim=2, dtype=torch.float32, seed=0)
+        >>> G = nk.deconv.DeconvGenerator(8, 16, 3, stride=2, dim=2, dtype=torch.float32, seed=0)
         >>> D = gan.ImageDiscriminator(size=8, width=32, seed=0)
         >>> data = gan.digit_images(8)[:64]
         >>> rec = gan.train_dcgan(G, D, data, steps=2, batch=16, n_eval=32, n_show=4, progress=False)
@@ -456,7 +456,7 @@ class DCGANRecord:
 def train_dcgan(generator, discriminator, data, *, steps, batch=64, lr_g=2e-4, lr_d=2e-4, optimizer_g="adam",
                 stride=2, n_eval=256, n_show=16, record_every=50, seed=0, progress=None,
                 desc="DCGAN") -> DCGANRecord:
-    """Non-saturating GAN training of an image generator (e.g. nk.DeconvGenerator, dim=2, float32).
+    """Non-saturating GAN training of an image generator (e.g. nk.deconv.DeconvGenerator, dim=2, float32).
 
     Losses (batch means, D returns logits): discriminator -log sigmoid(D(x_real)) - log(1 - sigmoid(D(G(z)))),
     generator -log sigmoid(D(G(z))), z ~ N(0, I_n_in).
@@ -479,12 +479,12 @@ def train_dcgan(generator, discriminator, data, *, steps, batch=64, lr_g=2e-4, l
         n_eval: images per recorded score.  n_show: images kept in the record.
         record_every: steps between records.
         seed: seeds the latent codes and the batches.
-        progress: show a tqdm bar (None: unless nk.quiet()).  desc: the bar's label.
+        progress: show a tqdm bar (None: unless nk.dynamics.quiet()).  desc: the bar's label.
     Returns:
         DCGANRecord.
     Example:
         >>> from ntklib import gan
-        >>> G = nk.DeconvGenerator(8, 16, 3, stride=2, dim=2, dtype=torch.float32, seed=0)
+        >>> G = nk.deconv.DeconvGenerator(8, 16, 3, stride=2, dim=2, dtype=torch.float32, seed=0)
         >>> D = gan.ImageDiscriminator(size=8, width=32, seed=0)
         >>> data = gan.digit_images(8)[:64]
         >>> rec = gan.train_dcgan(G, D, data, steps=3, batch=16, n_eval=32, n_show=4, record_every=2,

@@ -31,7 +31,7 @@ def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", b
         numpy array (len(widths), seeds).
     Example:
         >>> X = nk.data.sphere(4, 3)
-        >>> nk.fc_ntk_deviation(X, nk.ntk(X, depth=2), widths=[64, 1024], seeds=2, depth=2).shape
+        >>> nk.limits.fc_ntk_deviation(X, nk.ntk(X, depth=2), widths=[64, 1024], seeds=2, depth=2).shape
         (2, 2)
     """
     device = resolve_device(device)
@@ -63,7 +63,7 @@ def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr,
         = ||KT - K0||_F / ||K0||_F, and final_loss (seeds,).
     Example:
         >>> X, _ = nk.data.circle(4); Y = X[:, 0] * X[:, 1]
-        >>> s = nk.ntk_training_snapshots(X, X, Y, width=64, seeds=2, depth=2, lr=0.5, steps=5)
+        >>> s = nk.limits.ntk_training_snapshots(X, X, Y, width=64, seeds=2, depth=2, lr=0.5, steps=5)
         >>> s["K0"].shape, s["movement"].shape
         ((2, 4, 4), (2,))
     """

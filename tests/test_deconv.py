@@ -40,17 +40,17 @@ def test_pixel_levels_count_agreeing_taps(stride, depth, dim):
                     k += 1
                 per_axis.append(k)
             want[i, j] = min(per_axis)
-    np.testing.assert_array_equal(nk.pixel_levels(depth, stride, dim).numpy(), want)
-    np.testing.assert_array_equal(nk.checkerboard_v(depth, stride, dim).numpy(), np.minimum(want, depth - 1))
+    np.testing.assert_array_equal(nk.deconv.pixel_levels(depth, stride, dim).numpy(), want)
+    np.testing.assert_array_equal(nk.deconv.checkerboard_v(depth, stride, dim).numpy(), np.minimum(want, depth - 1))
 
 
 def test_upsample_conv_is_the_transposed_convolution():
     """Property: the einsum transposed convolution equals torch's conv_transpose1d/2d with kernel =
     stride (1-D stride 3, 2-D stride 2).  Tolerance 1e-12 (same sums, other order)."""
     a, W = randn(3, 5, 4, seed=1), randn(5, 6, 3, seed=2)
-    torch.testing.assert_close(nk.upsample_conv(a, W), F.conv_transpose1d(a, W, stride=3), rtol=0, atol=1e-12)
+    torch.testing.assert_close(nk.deconv.upsample_conv(a, W), F.conv_transpose1d(a, W, stride=3), rtol=0, atol=1e-12)
     a, W = randn(2, 4, 3, 2, seed=3), randn(4, 5, 2, 2, seed=4)
-    torch.testing.assert_close(nk.upsample_conv(a, W), F.conv_transpose2d(a, W, stride=2), rtol=0, atol=1e-12)
+    torch.testing.assert_close(nk.deconv.upsample_conv(a, W), F.conv_transpose2d(a, W, stride=2), rtol=0, atol=1e-12)
 
 
 # ---- the analytic pixel NTK -----------------------------------------------------------------------
@@ -96,14 +96,14 @@ def _reference_pixel_ntk(x, y, depth, stride, duals, beta):
 
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh"])
 def test_deconv_ntk_matches_explicit_reference(act):
-    """Property: nk.deconv_ntk (a vectorised level recursion) equals the explicit per-pair reference
+    """Property: nk.deconv.deconv_ntk (a vectorised level recursion) equals the explicit per-pair reference
     above (numpy, arc-cosine / Williams / Gauss-Hermite duals of conftest) for x != y with different
     norms, stride 2 and 3.  Tolerance 1e-9 (tanh: the 200-node reference rule against Mehler)."""
     x, y = randn(2, 4, seed=7)
     y = 0.7 * y
     for stride, depth in ((2, 3), (3, 2)):
         ref = _reference_pixel_ntk(x.numpy(), y.numpy(), depth, stride, NP_DUALS[act], 0.3)
-        got = nk.deconv_ntk(x[None], y[None], depth=depth, stride=stride, activation=act, beta=0.3)[0, 0]
+        got = nk.deconv.deconv_ntk(x[None], y[None], depth=depth, stride=stride, activation=act, beta=0.3)[0, 0]
         np.testing.assert_allclose(got.numpy(), ref, rtol=0, atol=1e-9)
 
 
@@ -113,7 +113,7 @@ def test_top_level_is_the_fc_ntk_and_levels_ignore_the_inputs():
     Tolerance 1e-12 (the same recursion evaluated in two orders)."""
     X = on_sphere(randn(5, 6, seed=3))
     act = nk.normalized("tanh")
-    T = nk.deconv_ntk_levels(X, depth=4, activation=act, beta=0.4)
+    T = nk.deconv.deconv_ntk_levels(X, depth=4, activation=act, beta=0.4)
     torch.testing.assert_close(T[4], nk.ntk(X, depth=4, activation=act, beta=0.4), rtol=1e-12, atol=1e-12)
     for m in range(4):
         assert float(T[m].max() - T[m].min()) < 1e-12
@@ -126,7 +126,7 @@ def test_diagonal_is_the_geometric_sum_for_standardised_sigma():
     act = nk.normalized("tanh")
     for beta in (0.1, 0.7):
         r = nk.r_value(act, beta)
-        K = nk.deconv_ntk(X, depth=5, stride=2, dim=1, activation=act, beta=beta)
+        K = nk.deconv.deconv_ntk(X, depth=5, stride=2, dim=1, activation=act, beta=beta)
         diag = torch.diagonal(K[0, 0])
         torch.testing.assert_close(diag, torch.full_like(diag, (1 - r ** 5) / (1 - r)), rtol=1e-10, atol=0)
 
@@ -139,26 +139,26 @@ def test_tree_formula_equals_autograd_jacobians(dim, stride):
     from one autograd backward pass per output pixel, for X and for (X, Y).  Tolerance 1e-10."""
     X = randn(3, 4, seed=5)
     Y = randn(2, 4, seed=6)
-    g = nk.DeconvGenerator(4, 6, 3 if stride == 2 else 2, stride=stride, dim=dim,
-                           activation=nk.normalized("tanh"), beta=0.3, seed=1)
+    g = nk.deconv.DeconvGenerator(4, 6, 3 if stride == 2 else 2, stride=stride, dim=dim,
+                                  activation=nk.normalized("tanh"), beta=0.3, seed=1)
     for A, B in ((X, None), (X, Y)):
-        fast = nk.empirical_pixel_ntk(g, A, B)
-        slow = nk.empirical_pixel_ntk(g, A, B, fast=False)
+        fast = nk.deconv.empirical_pixel_ntk(g, A, B)
+        slow = nk.deconv.empirical_pixel_ntk(g, A, B, fast=False)
         torch.testing.assert_close(fast, slow, rtol=0, atol=1e-10)
 
 
 def test_empirical_pixel_ntk_approaches_the_analytic_one():
-    """Claim: the empirical pixel NTK of a generator with C channels converges to nk.deconv_ntk with
+    """Claim: the empirical pixel NTK of a generator with C channels converges to nk.deconv.deconv_ntk with
     relative Frobenius error ~ C^(-1/2).  Monte Carlo: 3 seeds at C = 64, 256, 1024 (1-D, L = 3, s = 2,
     normalised tanh, beta = 0.3).  Tolerances: fitted log-log slope within 0.2 of -1/2 (3 widths x 3
     seeds; the error at C is ~0.1 (1024/C)^(1/2) here), and error < 0.1 at C = 1024.  A recursion with
     a wrong term (e.g. without the bias covariance beta^2 between different taps) fails both."""
     X = on_sphere(randn(3, 6, seed=1))
     act = nk.normalized("tanh")
-    A = nk.deconv_ntk(X, depth=3, stride=2, dim=1, activation=act, beta=0.3)
+    A = nk.deconv.deconv_ntk(X, depth=3, stride=2, dim=1, activation=act, beta=0.3)
     widths = [64, 256, 1024]
-    err = [np.mean([nk.stats.relative_error(nk.empirical_pixel_ntk(
-        nk.DeconvGenerator(6, C, 3, stride=2, dim=1, activation=act, beta=0.3, seed=10 * s + i), X), A)
+    err = [np.mean([nk.stats.relative_error(nk.deconv.empirical_pixel_ntk(
+        nk.deconv.DeconvGenerator(6, C, 3, stride=2, dim=1, activation=act, beta=0.3, seed=10 * s + i), X), A)
         for s in range(3)]) for i, C in enumerate(widths)]
     slope, _ = nk.stats.loglog_slope(widths, err)
     assert -0.7 < slope < -0.3, f"slope {slope:.3f}, errors {err}"
@@ -171,27 +171,27 @@ def test_batchnorm_generator_identities():
     its size, so (i) (1/(B P)^2) sum Theta = beta^2 and (ii) the batch-mean output image has no mass at
     the stride frequencies in the NTK.  Tested at C = 5 channels, 2-D.  Tolerance 1e-10."""
     B, beta = 4, 0.6
-    g = nk.DeconvGenerator(3, 5, 3, stride=2, dim=2, activation="tanh", beta=beta, norm="batch", seed=2)
-    K = nk.empirical_pixel_ntk(g, randn(B, 3, seed=3))
+    g = nk.deconv.DeconvGenerator(3, 5, 3, stride=2, dim=2, activation="tanh", beta=beta, norm="batch", seed=2)
+    K = nk.deconv.empirical_pixel_ntk(g, randn(B, 3, seed=3))
     assert K.shape == (B, B, 64, 64)
     assert abs(float(K.mean()) - beta ** 2) < 1e-10
-    mass = nk.fourier_mass(K.mean((0, 1)), 8, dim=2)
-    assert float(mass[nk.stride_frequencies(8, 2, 2)].abs().max()) < 1e-10
+    mass = nk.deconv.fourier_mass(K.mean((0, 1)), 8, dim=2)
+    assert float(mass[nk.deconv.stride_frequencies(8, 2, 2)].abs().max()) < 1e-10
     with pytest.raises(ValueError, match="at least 2"):
         g(randn(1, 3, seed=0))
 
 
 def test_generator_output_shapes_and_bad_arguments():
     """API: output shapes for 1-D/2-D and several output channels; ValueErrors name the argument."""
-    g = nk.DeconvGenerator(4, 8, 3, stride=2, dim=2, n_out=3, seed=0)
+    g = nk.deconv.DeconvGenerator(4, 8, 3, stride=2, dim=2, n_out=3, seed=0)
     assert g(randn(5, 4, seed=0)).shape == (5, 3, 8, 8)
-    assert nk.DeconvGenerator(4, [8, 6], 3, stride=3, dim=1, seed=0)(randn(2, 4, seed=0)).shape == (2, 1, 27)
+    assert nk.deconv.DeconvGenerator(4, [8, 6], 3, stride=3, dim=1, seed=0)(randn(2, 4, seed=0)).shape == (2, 1, 27)
     for kw, name in ((dict(stride=1), "stride"), (dict(dim=3), "dim"), (dict(norm="layer"), "norm"),
                      (dict(channels=[8]), "channels")):
         args = dict(n_in=4, channels=8, depth=3)
         args.update(kw)
         with pytest.raises(ValueError, match=name):
-            nk.DeconvGenerator(args.pop("n_in"), args.pop("channels"), args.pop("depth"), **args)
+            nk.deconv.DeconvGenerator(args.pop("n_in"), args.pop("channels"), args.pop("depth"), **args)
     with pytest.raises(ValueError, match="X"):
         g(randn(5, 3, seed=0))
 
@@ -211,9 +211,9 @@ def test_upper_bound_holds_for_every_pixel_pair(act, beta):
     ReLU's step dual.  A theorem violation (e.g. r 1% too small) exceeds this by orders of magnitude."""
     X = on_sphere(randn(3, 5, seed=8))
     L = 3
-    K = nk.deconv_ntk(X, depth=L, stride=2, dim=2, activation=act, beta=beta)
+    K = nk.deconv.deconv_ntk(X, depth=L, stride=2, dim=2, activation=act, beta=beta)
     ratio = K / K[0, 0, 0, 0]
-    upper = nk.checkerboard_upper_bound(nk.r_value(act, beta), nk.checkerboard_v(L, 2, 2), L)
+    upper = nk.deconv.checkerboard_upper_bound(nk.r_value(act, beta), nk.deconv.checkerboard_v(L, 2, 2), L)
     tol = L * math.sqrt(2 * torch.finfo(torch.float64).eps)
     assert float((ratio - upper).max()) < tol
 
@@ -226,8 +226,8 @@ def test_lower_bound_constant_levels_off_for_smooth_sigma_only():
     x = on_sphere(randn(1, 6, seed=9))
 
     def c1(act, beta, L):
-        T = nk.deconv_ntk_levels(x, depth=L, activation=act, beta=beta)[:, 0, 0]
-        return nk.fit_c1(T / T[-1], torch.arange(L + 1).clamp(max=L - 1), nk.r_value(act, beta), L)
+        T = nk.deconv.deconv_ntk_levels(x, depth=L, activation=act, beta=beta)[:, 0, 0]
+        return nk.deconv.fit_c1(T / T[-1], torch.arange(L + 1).clamp(max=L - 1), nk.r_value(act, beta), L)
 
     smooth = c1(nk.normalized("tanh"), 0.7, 32) / c1(nk.normalized("tanh"), 0.7, 16)
     relu = c1(nk.standardized("relu"), 0.5, 32) / c1(nk.standardized("relu"), 0.5, 16)
@@ -259,12 +259,12 @@ def test_fourier_mass_gives_the_eigenvalues_of_the_pixel_ntk(dim):
     X = on_sphere(randn(1, 5, seed=2))
     L = 4 if dim == 1 else 3
     S = 2 ** L
-    K = nk.deconv_ntk(X, depth=L, stride=2, dim=dim, activation=nk.normalized("tanh"), beta=0.6)[0, 0]
-    mass = nk.fourier_mass(K, S, dim).reshape(-1).sort().values
+    K = nk.deconv.deconv_ntk(X, depth=L, stride=2, dim=dim, activation=nk.normalized("tanh"), beta=0.6)[0, 0]
+    mass = nk.deconv.fourier_mass(K, S, dim).reshape(-1).sort().values
     eig = torch.linalg.eigvalsh(K)
     assert float((mass - eig).abs().max() / eig.max()) < 1e-9
     I = torch.eye(S ** dim, dtype=DTYPE)
     uniform = (2 ** dim - 1) / (S ** dim - 1)
-    assert abs(float(nk.checkerboard_share(I, S, 2, dim)) - uniform) < 1e-12
-    lam, imgs = nk.eigen_images(K, S, dim, k=3)
+    assert abs(float(nk.deconv.checkerboard_share(I, S, 2, dim)) - uniform) < 1e-12
+    lam, imgs = nk.deconv.eigen_images(K, S, dim, k=3)
     assert imgs.shape == (3,) + (S,) * dim and float(lam[0] - eig[-1]) < 1e-9

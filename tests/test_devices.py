@@ -24,6 +24,7 @@ import torch
 
 import ntklib as nk
 from ntklib import _checks, gan
+from ntklib import architectures as archs
 
 X4 = nk.data.sphere(5, 3, seed=1)
 
@@ -58,7 +59,7 @@ def test_absent_cuda_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match=r"torch.cuda.is_available\(\) is False.*'auto'"):
         nk.resolve_device("cuda")
     with pytest.raises(ValueError, match="is_available"):        # the error reaches the caller of a sweep
-        nk.fc_ntk_deviation(X4, nk.ntk(X4, depth=2), widths=[8], seeds=1, depth=2, device="cuda")
+        nk.limits.fc_ntk_deviation(X4, nk.ntk(X4, depth=2), widths=[8], seeds=1, depth=2, device="cuda")
 
 
 def test_cuda_index_beyond_the_devices(monkeypatch):
@@ -104,47 +105,50 @@ CASES = {
     "sample_outputs": lambda d: nk.sample_outputs(X4, width=16, depth=2, n_samples=50, seed=3, device=d),
     "FCNet": lambda d: nk.empirical_ntk(nk.FCNet(3, 32, 3, seed=4, device=d), X4),
     "normal_parameters": lambda d: list(nk.normal_parameters([((3, 2), (3,))], seed=0, device=d)[0]),
-    "fc_ntk_deviation": lambda d: nk.fc_ntk_deviation(X4, nk.ntk(X4, depth=2), widths=[16, 64], seeds=2,
-                                                      depth=2, device=d),
-    "ntk_training_snapshots": lambda d: nk.ntk_training_snapshots(X_circ, X_circ, Y_circ, width=32, seeds=2,
-                                                                  depth=2, lr=0.5, steps=4, device=d),
-    "ode_gap_sweep": lambda d: {k: v for k, v in nk.ode_gap_sweep(X_circ, Y_circ, X_circ[:2], widths=[16, 32],
-                                                                  seeds=1, depth=2, lr=0.5, steps=3,
-                                                                  device=d).items() if k != "records"},
-    "empirical_condition_numbers": lambda d: nk.empirical_condition_numbers(X_sph, [2, 3], activation="relu",
-                                                                            beta=0.1, width=32, n_seeds=1, device=d),
-    "training_speed": lambda d: nk.training_speed(X_sph, X_sph[:, 0], {"f": ("normalized(tanh)", 0.5)}, depth=3,
-                                                  width=32, rel_target=0.1, max_steps=5, device=d),
-    "empirical_diagonal_profile": lambda d: nk.empirical_diagonal_profile(X_sph, "sqrt2*relu", 0.1, 3, width=32,
-                                                                          device=d),
-    "empirical_deviation": lambda d: nk.empirical_deviation(X_sph, {"T": nk.ntk(X_sph, depth=2)}, widths=[16],
-                                                            n_seeds=2, depth=2, activation="relu", beta=0.1,
-                                                            norm="layer", device=d),
-    "batchnorm_mass": lambda d: nk.batchnorm_mass(X_sph, widths=[16], depths=[2], betas=[0.3], device=d),
-    "compare_norms": lambda d: nk.compare_norms(X_sph, X_sph[:, 0], width=16, depth=3, activation="relu",
-                                                beta=0.3, steps=3, rel_target=0.1, device=d),
-    "DeconvGenerator": lambda d: nk.empirical_pixel_ntk(nk.DeconvGenerator(4, 8, 2, dim=2, seed=0, device=d),
-                                                        nk.data.sphere(2, 4)),
-    "deconv_ntk": lambda d: nk.deconv_ntk(nk.data.sphere(2, 4), depth=2, dim=2, device=d),
-    "rnn_ntk": lambda d: nk.rnn_ntk(nk.sequences(3, 4, 2), device=d),
-    "resnet_ntk": lambda d: nk.resnet_ntk(X4, device=d),
-    "attention_ntk": lambda d: nk.attention_ntk(nk.sequences(3, 4, 2), device=d),
-    "batch_kernels": lambda d: nk.batch_kernels(nk.sequences(8, 1, 12)[:, 0], depth=3, n_samples=2 ** 8,
-                                                device=d).theta,
-    "batchnorm_ntk": lambda d: nk.batchnorm_ntk(nk.sequences(8, 1, 12)[:, 0], depth=3, n_samples=2 ** 8, device=d),
+    "fc_ntk_deviation": lambda d: nk.limits.fc_ntk_deviation(X4, nk.ntk(X4, depth=2), widths=[16, 64], seeds=2,
+                                                             depth=2, device=d),
+    "ntk_training_snapshots": lambda d: nk.limits.ntk_training_snapshots(X_circ, X_circ, Y_circ, width=32, seeds=2,
+                                                                         depth=2, lr=0.5, steps=4, device=d),
+    "ode_gap_sweep": lambda d: {k: v for k, v in nk.convergence.ode_gap_sweep(X_circ, Y_circ, X_circ[:2],
+                                                                              widths=[16, 32], seeds=1, depth=2,
+                                                                              lr=0.5, steps=3, device=d).items()
+                                if k != "records"},
+    "empirical_condition_numbers": lambda d: nk.phases.empirical_condition_numbers(X_sph, [2, 3], activation="relu",
+                                                                                   beta=0.1, width=32, n_seeds=1,
+                                                                                   device=d),
+    "training_speed": lambda d: nk.phases.training_speed(X_sph, X_sph[:, 0], {"f": ("normalized(tanh)", 0.5)}, depth=3,
+                                                         width=32, rel_target=0.1, max_steps=5, device=d),
+    "empirical_diagonal_profile": lambda d: nk.phases.empirical_diagonal_profile(X_sph, "sqrt2*relu", 0.1, 3, width=32,
+                                                                                 device=d),
+    "empirical_deviation": lambda d: nk.phases.empirical_deviation(X_sph, {"T": nk.ntk(X_sph, depth=2)}, widths=[16],
+                                                                   n_seeds=2, depth=2, activation="relu", beta=0.1,
+                                                                   norm="layer", device=d),
+    "batchnorm_mass": lambda d: nk.phases.batchnorm_mass(X_sph, widths=[16], depths=[2], betas=[0.3], device=d),
+    "compare_norms": lambda d: nk.phases.compare_norms(X_sph, X_sph[:, 0], width=16, depth=3, activation="relu",
+                                                       beta=0.3, steps=3, rel_target=0.1, device=d),
+    "DeconvGenerator": lambda d: nk.deconv.empirical_pixel_ntk(
+        nk.deconv.DeconvGenerator(4, 8, 2, dim=2, seed=0, device=d), nk.data.sphere(2, 4)),
+    "deconv_ntk": lambda d: nk.deconv.deconv_ntk(nk.data.sphere(2, 4), depth=2, dim=2, device=d),
+    "rnn_ntk": lambda d: archs.rnn_ntk(archs.sequences(3, 4, 2), device=d),
+    "resnet_ntk": lambda d: archs.resnet_ntk(X4, device=d),
+    "attention_ntk": lambda d: archs.attention_ntk(archs.sequences(3, 4, 2), device=d),
+    "batch_kernels": lambda d: archs.batch_kernels(archs.sequences(8, 1, 12)[:, 0], depth=3, n_samples=2 ** 8,
+                                                   device=d).theta,
+    "batchnorm_ntk": lambda d: archs.batchnorm_ntk(archs.sequences(8, 1, 12)[:, 0], depth=3, n_samples=2 ** 8,
+                                                   device=d),
     "architecture sweeps": lambda d: (
-        nk.ntk_deviation(nk.architecture("Attention", device=d), nk.sequences(3, 4, 3), [16, 32], range(2),
-                         share_of=("Wq", "Wk"), progress=False),
-        nk.parameter_share(nk.architecture("RNN", device=d), nk.sequences(3, 4, 3), [16], range(1), ("W",)),
-        nk.sgd_vs_kernel(nk.architecture("ResNet", device=d), X4, X4[:, 0], None, [16], range(1), lr=0.1,
-                         batch_size=2, steps=2, progress=False)),
-    "BatchNorm architecture": lambda d: nk.architecture("BatchNorm MLP", n_samples=2 ** 8, device=d).ntk(
-        nk.sequences(8, 1, 12)[:, 0]),
+        archs.ntk_deviation(archs.architecture("Attention", device=d), archs.sequences(3, 4, 3), [16, 32], range(2),
+                            share_of=("Wq", "Wk"), progress=False),
+        archs.parameter_share(archs.architecture("RNN", device=d), archs.sequences(3, 4, 3), [16], range(1), ("W",)),
+        archs.sgd_vs_kernel(archs.architecture("ResNet", device=d), X4, X4[:, 0], None, [16], range(1), lr=0.1,
+                            batch_size=2, steps=2, progress=False)),
+    "BatchNorm architecture": lambda d: archs.architecture("BatchNorm MLP", n_samples=2 ** 8, device=d).ntk(
+        archs.sequences(8, 1, 12)[:, 0]),
     "EnsembleMLP + toy GAN": lambda d: gan.train_toy_gan(gan.EnsembleMLP(2, 2, 8, 2, n_out=2, seed=0, device=d),
                                                          gan.EnsembleMLP(2, 2, 8, 2, seed=1, device=d), steps=2,
                                                          batch=8, n_eval=20, progress=False),
     "ImageDiscriminator + DCGAN": lambda d: gan.train_dcgan(
-        nk.DeconvGenerator(8, 8, 3, dim=2, dtype=torch.float32, seed=0, device=d),
+        nk.deconv.DeconvGenerator(8, 8, 3, dim=2, dtype=torch.float32, seed=0, device=d),
         gan.ImageDiscriminator(size=8, width=16, seed=0, device=d), gan.digit_images(8)[:32], steps=2, batch=8,
         n_eval=8, n_show=2, progress=False),
 }
@@ -162,9 +166,9 @@ def test_device_cpu_and_auto_match_the_default(name):
 def test_a_bad_device_is_refused_by_the_sweeps():
     for call in (lambda: nk.sample_outputs(X4, width=4, depth=2, n_samples=2, device="gpu"),
                  lambda: nk.FCNet(3, 4, 2, device="tpu"),
-                 lambda: nk.architecture("RNN", device="npu"),
-                 lambda: nk.training_speed(X_sph, X_sph[:, 0], {"f": ("relu", 0.5)}, depth=2, width=8,
-                                           rel_target=0.1, max_steps=2, device="cuda:x")):
+                 lambda: archs.architecture("RNN", device="npu"),
+                 lambda: nk.phases.training_speed(X_sph, X_sph[:, 0], {"f": ("relu", 0.5)}, depth=2, width=8,
+                                                  rel_target=0.1, max_steps=2, device="cuda:x")):
         with pytest.raises(ValueError, match="device"):
             call()
 
@@ -175,8 +179,10 @@ def test_every_network_building_function_takes_device():
     receives the model or an Architecture (which carries its device)."""
     builders = ("FCNet(", "DeconvGenerator(", "EnsembleMLP(", ".network(", "torch.randn(")
     missing = []
-    for name in nk.__all__ + ["EnsembleMLP", "ImageDiscriminator"]:
-        obj = getattr(nk, name, None) or getattr(gan, name)
+    public = [(name, getattr(nk, name)) for name in nk.__all__]
+    for mod in [obj for _, obj in public if isinstance(obj, type(nk))]:    # the namespaces: nk.phases, nk.gan, ...
+        public += [(name, getattr(mod, name)) for name in getattr(mod, "__all__", [])]
+    for name, obj in public:
         if not callable(obj) or isinstance(obj, type(nk)):
             continue
         try:
@@ -190,8 +196,8 @@ def test_every_network_building_function_takes_device():
         if "device" in params or {"model", "arch", "gen", "generator"} & set(params):
             continue
         missing.append(name)
-    # the data helpers draw small fixed inputs on the CPU (sequences, regression_targets, ...)
-    allowed = {"sequences", "regression_targets"}
+    # the data helpers draw small fixed inputs on the CPU (nk.data.sphere, sequences, regression_targets, ...)
+    allowed = {"sphere", "sequences", "regression_targets"}
     assert set(missing) <= allowed, f"build networks but take no device=: {sorted(set(missing) - allowed)}"
 
 
@@ -244,9 +250,9 @@ def test_fc_fast_paths_stay_on_the_gpu(fake_cuda):
 
 
 def test_architectures_run_on_the_gpu(fake_cuda):
-    """nk.architecture(..., device="cuda:0") builds its networks there and they accept CPU inputs."""
+    """archs.architecture(..., device="cuda:0") builds its networks there and they accept CPU inputs."""
     for name in ("ResNet", "Attention", "BatchNorm MLP"):
-        arch = nk.architecture(name, device="cuda:0")
+        arch = archs.architecture(name, device="cuda:0")
         shape = (8, arch.n_steps, arch.n_in) if arch.sequential else (8, arch.n_in)
         net = arch.network(16)
         with torch.no_grad():
@@ -279,15 +285,15 @@ def test_sweeps_hand_the_device_to_their_networks(name, monkeypatch):
         seen.append(device)
         return real_normal(shapes, seed, dtype, device)
 
-    real_tp = architectures._TPNet.__init__
+    real_tp = architectures.networks._TPNet.__init__
 
     def spy_tp(self, parametrization, seed, dtype, device):
         seen.append(device)
         real_tp(self, parametrization, seed, dtype, device)
 
     monkeypatch.setattr(networks, "normal_parameters", spy_normal)
-    monkeypatch.setattr(deconv, "normal_parameters", spy_normal)
-    monkeypatch.setattr(architectures._TPNet, "__init__", spy_tp)
+    monkeypatch.setattr(deconv.generator, "normal_parameters", spy_normal)
+    monkeypatch.setattr(architectures.networks._TPNet, "__init__", spy_tp)
     CASES[name]("cpu")
     assert seen, f"{name}: built no network"
     assert all(d is not None and torch.device(d) == torch.device("cpu") for d in seen), \

@@ -33,7 +33,8 @@ import ntklib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(ntklib.__path__) if not m.name.startswith("_"))
+MODULES = sorted(m.name.removeprefix("ntklib.") for m in pkgutil.walk_packages(ntklib.__path__, "ntklib.")
+                 if not any(part.startswith("_") for part in m.name.split(".")))   # subpackages too
 ARGS = re.compile(r"^\s*(Args|Arguments|Parameters)\s*:", re.M)
 RETURNS = re.compile(r"^\s*(Returns?|Yields?)\b", re.M)
 

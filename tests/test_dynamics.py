@@ -164,9 +164,9 @@ def test_ntk_pca_is_an_ordered_orthonormal_decomposition():
     assert (V.sum(0) >= -1e-12).all()                        # the sign convention
     lam3, V3 = nk.ntk_pca(K, k=3)
     assert V3.shape == (9, 3) and torch.allclose(lam3, lam[:3])
-    assert nk.constant_mode_cosine(torch.ones(5)) == pytest.approx(1.0, abs=1e-15)
-    assert nk.constant_mode_cosine(torch.tensor([1.0, -1.0, 1.0, -1.0])) == pytest.approx(0.0, abs=1e-15)
-    assert nk.eigen_gap(torch.tensor([4.0, 1.0, 0.5])) == (4.0, 3.0)
+    assert nk.convergence.constant_mode_cosine(torch.ones(5)) == pytest.approx(1.0, abs=1e-15)
+    assert nk.convergence.constant_mode_cosine(torch.tensor([1.0, -1.0, 1.0, -1.0])) == pytest.approx(0.0, abs=1e-15)
+    assert nk.convergence.eigen_gap(torch.tensor([4.0, 1.0, 0.5])) == (4.0, 3.0)
 
 
 def test_each_eigendirection_decays_at_its_own_rate():
@@ -182,12 +182,12 @@ def test_each_eigendirection_decays_at_its_own_rate():
     rec = nk.train_gd(net, X, Y, lr=lr, steps=40, progress=False)
     C = nk.mode_coefficients(rec.f_train, Y, V)
     rates_gd = nk.mode_rates(lam, 6, lr)
-    fitted = nk.fit_decay_rates(rec.times, C, rates_gd, floor=1e-6)
+    fitted = nk.convergence.fit_decay_rates(rec.times, C, rates_gd, floor=1e-6)
     assert np.allclose(fitted, rates_gd.numpy(), rtol=1e-9, atol=0)
     # decay curves: exact for the step-lr rates, O(lr lam / N) off for the flow rates
-    ratio, predicted, err = nk.mode_decay(rec.times, C, nk.mode_rates(lam, 6, lr))
+    ratio, predicted, err = nk.convergence.mode_decay(rec.times, C, nk.mode_rates(lam, 6, lr))
     assert err.max() < 1e-10
-    _, _, err_flow = nk.mode_decay(rec.times, C, nk.mode_rates(lam, 6))
+    _, _, err_flow = nk.convergence.mode_decay(rec.times, C, nk.mode_rates(lam, 6))
     assert err_flow.max() > 1e-4
     assert np.allclose(nk.mode_rates(lam, 6, 1e-7).numpy(), nk.mode_rates(lam, 6).numpy(), rtol=1e-6)
 
@@ -197,7 +197,7 @@ def test_convergence_time_against_simulated_descent():
     the extreme modes to shrink by tol; simulated descent in the eigenbasis agrees to within one step."""
     lam = torch.tensor([3.0, 1.0, 0.2, 0.05], dtype=DTYPE)
     N, tol = 4, 1e-3
-    out = nk.convergence_time(lam, N, tol=tol)
+    out = nk.convergence.convergence_time(lam, N, tol=tol)
     assert out["kappa"] == pytest.approx(60.0)
     assert out["time"] == pytest.approx(N * math.log(1e3) / (2 * 0.05))
     r, k = torch.ones(4, dtype=DTYPE), 0
@@ -212,7 +212,7 @@ def test_narrow_valley_of_a_linear_model_is_exactly_quadratic():
     second-order model and the curvature along d_i is 2 lam_i / N, to round-off."""
     X, Y = randn(5, 7, seed=31), randn(5, seed=32)
     net = nk.FCNet(7, 1, 1, beta=0.2, seed=33)
-    v = nk.narrow_valley(net, X, Y, n_grid=5)
+    v = nk.convergence.narrow_valley(net, X, Y, n_grid=5)
     assert torch.allclose(v["loss"], v["loss_quadratic"], atol=1e-12, rtol=1e-12)
     assert np.allclose(v["curvature"], v["curvature_theory"], rtol=1e-10)
     lam_hand = torch.linalg.eigvalsh(linear_kernel(X, X, 0.2)).flip(0)
@@ -224,6 +224,6 @@ def test_ode_gap_sweep_vanishes_for_the_linear_model():
     prediction to round-off and the kernel does not change."""
     X, Xt = randn(4, 3, seed=41), randn(6, 3, seed=42)
     Y = randn(4, seed=43)
-    out = nk.ode_gap_sweep(X, Y, Xt, widths=[8, 16], seeds=2, depth=1, lr=0.5, steps=20)
+    out = nk.convergence.ode_gap_sweep(X, Y, Xt, widths=[8, 16], seeds=2, depth=1, lr=0.5, steps=20)
     assert out["gap_train"].max() < 1e-10 and out["gap_test"].max() < 1e-10
     assert out["kernel_move"].max() < 1e-12 and out["kernel_init"].max() < 1e-12

@@ -103,8 +103,8 @@ def test_training_loops_are_deterministic():
     assert data.shape == (1797, 1, 8, 8) and float(data.min()) >= -1 and float(data.max()) <= 1
 
     def dc():
-        G = nk.DeconvGenerator(4, 8, 3, stride=2, dim=2, activation=nk.normalized("tanh"), beta=0.7, seed=0,
-                               dtype=torch.float32)
+        G = nk.deconv.DeconvGenerator(4, 8, 3, stride=2, dim=2, activation=nk.normalized("tanh"), beta=0.7, seed=0,
+                                      dtype=torch.float32)
         D = gan.ImageDiscriminator(8, 16, seed=1)
         return gan.train_dcgan(G, D, data, steps=3, batch=8, lr_g=1.0, optimizer_g="sgd", n_eval=16,
                                n_show=4, record_every=1, seed=2, progress=False)
@@ -112,5 +112,5 @@ def test_training_loops_are_deterministic():
     assert a.score.shape == (4,) and a.samples.shape == (4, 1, 8, 8)
     assert np.array_equal(a.score, b.score) and torch.equal(a.samples, b.samples)
     with pytest.raises(ValueError, match="optimizer_g"):
-        gan.train_dcgan(G := nk.DeconvGenerator(4, 8, 3, dim=2, seed=0, dtype=torch.float32),
+        gan.train_dcgan(G := nk.deconv.DeconvGenerator(4, 8, 3, dim=2, seed=0, dtype=torch.float32),
                         gan.ImageDiscriminator(8, 16), data, steps=1, optimizer_g="rmsprop")

@@ -42,7 +42,7 @@ def _scalar(act):
 def test_standardized_relu_is_sqrt2_relu():
     """standardized("relu") has E sigma^2 = 1 (scipy quadrature, 1e-12) and the same closed-form duals as
     sqrt(2) relu (same formulas up to rounding of the scale: 1e-14)."""
-    s = ph.standardized("relu")
+    s = nk.standardized("relu")
     assert abs(_quad_moment(lambda z: _scalar(s)(z) ** 2) - 1) < 1e-12
     a = torch.tensor([[0.5], [1.0], [2.0]], dtype=DTYPE)
     b = torch.tensor([[0.7, 1.0, 1.5]], dtype=DTYPE)
@@ -111,7 +111,7 @@ def test_edge_beta_and_phase_diagram():
     E tanh'^2 < 1 (always frozen: edge nan)."""
     for spec in ["normalized(tanh)", "normalized(relu)", "normalized(gelu)"]:
         act = ph.resolve_activation(spec)
-        assert abs(nk.r_value(act, ph.edge_beta(act)) - 1) < 1e-12
+        assert abs(nk.r_value(act, nk.edge_beta(act)) - 1) < 1e-12
     betas = np.linspace(0, 1, 11)
     d = ph.phase_diagram(["standardized(relu)", "tanh"], betas)
     np.testing.assert_allclose(d["r"][0], 1 - betas ** 2, rtol=0, atol=1e-14)

@@ -1,5 +1,5 @@
-"""Architectures beyond the MLP (ntklib.architectures) and their infinite-width NTKs
-(ntklib.tensor_programs): exact empirical NTKs against torch.func, each recursion against wide
+"""Architectures beyond the MLP (ntklib.architectures.networks) and their infinite-width NTKs
+(ntklib.architectures.kernels): exact empirical NTKs against torch.func, each recursion against wide
 networks, closed-form special cases, the BatchNorm quasi-Monte Carlo against the CONVENTIONS.md §1 recursion,
 and SGD against the full-batch trainer of ntklib.dynamics."""
 from __future__ import annotations
@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import ntklib as nk
+from ntklib import architectures as archs
 
 DTYPE = torch.float64
 
@@ -28,7 +29,7 @@ def one_thread():
 
 
 def _seq(n, T=3, d=3, seed=0):
-    return nk.sequences(n, T, d, seed=seed)
+    return archs.sequences(n, T, d, seed=seed)
 
 
 def _flat(X):
@@ -42,10 +43,10 @@ def _mean_empirical(make, X, seeds, ntk_fn):
 # ---- exact empirical NTKs ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make", [
-    lambda p: nk.RNN(3, 12, seed=1, parametrization=p),
-    lambda p: nk.RNN(3, 12, seed=1, readout="last", parametrization=p),
-    lambda p: nk.RNN(3, 12, seed=1, tied=False, n_steps=3, activation="tanh", parametrization=p),
-    lambda p: nk.AttentionBlock(3, 12, seed=2, parametrization=p),
+    lambda p: archs.RNN(3, 12, seed=1, parametrization=p),
+    lambda p: archs.RNN(3, 12, seed=1, readout="last", parametrization=p),
+    lambda p: archs.RNN(3, 12, seed=1, tied=False, n_steps=3, activation="tanh", parametrization=p),
+    lambda p: archs.AttentionBlock(3, 12, seed=2, parametrization=p),
 ], ids=["rnn-mean", "rnn-last", "rnn-untied-tanh", "attention"])
 @pytest.mark.parametrize("parametrization", ["ntk", "standard"])
 def test_layerwise_ntk_equals_torch_func_sequences(make, parametrization):
@@ -54,8 +55,8 @@ def test_layerwise_ntk_equals_torch_func_sequences(make, parametrization):
     across time.  Tolerance 1e-12 relative: both are exact, only summation order differs."""
     net = make(parametrization)
     X, Y = _seq(5), _seq(3, seed=1)
-    for K, R in [(nk.layerwise_ntk(net, X), nk.empirical_ntk(net, _flat(X))),
-                 (nk.layerwise_ntk(net, X, Y), nk.empirical_ntk(net, _flat(X), _flat(Y)))]:
+    for K, R in [(archs.layerwise_ntk(net, X), nk.empirical_ntk(net, _flat(X))),
+                 (archs.layerwise_ntk(net, X, Y), nk.empirical_ntk(net, _flat(X), _flat(Y)))]:
         torch.testing.assert_close(K, R, rtol=1e-12, atol=1e-12)
 
 
@@ -64,12 +65,12 @@ def test_layerwise_and_batch_ntk_equal_torch_func_feedforward(parametrization):
     """Property: ResNet (tap path) and BatchNormMLP (batch-output path) NTKs equal nk.empirical_ntk's
     Jacobian contractions (generic and batch paths); FCNet(norm="batch") too.  Tolerance 1e-12 relative."""
     X = randn(6, 7, seed=3)
-    res = nk.ResNet(7, 10, 3, seed=4, parametrization=parametrization)
-    torch.testing.assert_close(nk.layerwise_ntk(res, X), nk.empirical_ntk(res, X), rtol=1e-12, atol=1e-12)
-    bn = nk.BatchNormMLP(7, 10, 3, seed=5, parametrization=parametrization)
-    torch.testing.assert_close(nk.batch_ntk(bn, X), nk.empirical_ntk(bn, X), rtol=1e-12, atol=1e-12)
+    res = archs.ResNet(7, 10, 3, seed=4, parametrization=parametrization)
+    torch.testing.assert_close(archs.layerwise_ntk(res, X), nk.empirical_ntk(res, X), rtol=1e-12, atol=1e-12)
+    bn = archs.BatchNormMLP(7, 10, 3, seed=5, parametrization=parametrization)
+    torch.testing.assert_close(archs.batch_ntk(bn, X), nk.empirical_ntk(bn, X), rtol=1e-12, atol=1e-12)
     fc = nk.FCNet(7, 10, 3, norm="batch", seed=6)
-    torch.testing.assert_close(nk.batch_ntk(fc, X), nk.empirical_ntk(fc, X), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(archs.batch_ntk(fc, X), nk.empirical_ntk(fc, X), rtol=1e-12, atol=1e-12)
 
 
 def test_standard_parametrisation_is_the_same_function_with_other_gradients():
@@ -77,10 +78,10 @@ def test_standard_parametrisation_is_the_same_function_with_other_gradients():
     (to rounding, 1e-13) but SP's NTK weighs each tensor by F/s^2: for the RNN the hidden matrix W's
     share is n times larger (checked through the per-parameter split, 1e-10 relative)."""
     X = _seq(4)
-    a, b = nk.RNN(3, 16, seed=0), nk.RNN(3, 16, seed=0, parametrization="standard")
+    a, b = archs.RNN(3, 16, seed=0), archs.RNN(3, 16, seed=0, parametrization="standard")
     torch.testing.assert_close(a(X), b(X), rtol=0, atol=1e-13)
-    _, pa = nk.layerwise_ntk(a, X, by_parameter=True)
-    _, pb = nk.layerwise_ntk(b, X, by_parameter=True)
+    _, pa = archs.layerwise_ntk(a, X, by_parameter=True)
+    _, pb = archs.layerwise_ntk(b, X, by_parameter=True)
     torch.testing.assert_close(pb["W"], 16 * pa["W"], rtol=1e-10, atol=1e-12)
 
 
@@ -96,10 +97,10 @@ def test_rnn_ntk_matches_wide_networks_and_tying_matters():
     the tied networks by more than twice the tolerance (so the test catches a recursion that ignores
     tying; the two recursions differ by ~0.22 here).  Tolerance 0.07."""
     X = _seq(6, T=4)
-    K_tied = _mean_empirical(lambda s: nk.RNN(3, 2048, seed=s), X, range(4), nk.layerwise_ntk)
-    K_untied = _mean_empirical(lambda s: nk.RNN(3, 2048, seed=s, tied=False, n_steps=4), X, range(4),
-                               nk.layerwise_ntk)
-    T_tied, T_untied = nk.rnn_ntk(X), nk.rnn_ntk(X, tied=False)
+    K_tied = _mean_empirical(lambda s: archs.RNN(3, 2048, seed=s), X, range(4), archs.layerwise_ntk)
+    K_untied = _mean_empirical(lambda s: archs.RNN(3, 2048, seed=s, tied=False, n_steps=4), X, range(4),
+                               archs.layerwise_ntk)
+    T_tied, T_untied = archs.rnn_ntk(X), archs.rnn_ntk(X, tied=False)
     assert nk.stats.relative_error(K_tied, T_tied) < 0.07
     assert nk.stats.relative_error(K_untied, T_untied) < 0.07
     assert nk.stats.relative_error(K_tied, T_untied) > 0.14
@@ -109,24 +110,24 @@ def test_rnn_last_state_readout_matches_wide_networks():
     """Property: with the last-state readout only the diagonal s = t of the backward covariance
     survives; rnn_ntk(readout="last") matches wide networks (tanh: Mehler duals).  Tolerance 0.07."""
     X = _seq(5, T=3)
-    K = _mean_empirical(lambda s: nk.RNN(3, 2048, seed=s, readout="last", activation="tanh"), X, range(4),
-                        nk.layerwise_ntk)
-    assert nk.stats.relative_error(K, nk.rnn_ntk(X, readout="last", activation="tanh")) < 0.07
+    K = _mean_empirical(lambda s: archs.RNN(3, 2048, seed=s, readout="last", activation="tanh"), X, range(4),
+                        archs.layerwise_ntk)
+    assert nk.stats.relative_error(K, archs.rnn_ntk(X, readout="last", activation="tanh")) < 0.07
 
 
 def test_resnet_ntk_matches_wide_networks():
-    """Property: resnet_ntk is the limit of nk.ResNet's empirical NTK (3 blocks, relu, erf inputs of
+    """Property: resnet_ntk is the limit of archs.ResNet's empirical NTK (3 blocks, relu, erf inputs of
     different norms).  Tolerance 0.07 (see above)."""
     X = randn(6, 3, seed=8) * torch.tensor([[1.0], [2.0], [0.5], [1.0], [1.5], [1.0]], dtype=DTYPE)
-    K = _mean_empirical(lambda s: nk.ResNet(3, 2048, 3, seed=s), X, range(4), nk.layerwise_ntk)
-    assert nk.stats.relative_error(K, nk.resnet_ntk(X, n_blocks=3)) < 0.07
+    K = _mean_empirical(lambda s: archs.ResNet(3, 2048, 3, seed=s), X, range(4), archs.layerwise_ntk)
+    assert nk.stats.relative_error(K, archs.resnet_ntk(X, n_blocks=3)) < 0.07
 
 
 def test_resnet_without_branches_is_a_linear_kernel():
     """Property (closed form): with branch scale 0 the network is f = v.U x/sqrt(n d), whose NTK is
     exactly 2 x.y/d at infinite width (v and U each give x.y/d).  Tolerance 1e-14."""
     X = randn(5, 4, seed=9)
-    torch.testing.assert_close(nk.resnet_ntk(X, n_blocks=2, branch_scale=0.0), 2 * X @ X.T / 4,
+    torch.testing.assert_close(archs.resnet_ntk(X, n_blocks=2, branch_scale=0.0), 2 * X @ X.T / 4,
                                rtol=0, atol=1e-14)
 
 
@@ -137,10 +138,10 @@ def test_attention_ntk_matches_wide_networks_and_query_key_share_vanishes_like_o
     variable with O(1) relative spread at every width, so 12 seeds are averaged; from n = 32 to
     n = 512 the ratio is 16 in theory, accepted in [8, 32] (a 1/sqrt(n) decay gives 4)."""
     X = _seq(6, T=4)
-    K = _mean_empirical(lambda s: nk.AttentionBlock(3, 2048, seed=s), X, range(4), nk.layerwise_ntk)
-    assert nk.stats.relative_error(K, nk.attention_ntk(X)) < 0.07
-    arch = nk.architecture("Attention", n_in=3, n_steps=4)
-    share = nk.parameter_share(arch, X, [32, 512], range(12), ("Wq", "Wk")).mean(1)
+    K = _mean_empirical(lambda s: archs.AttentionBlock(3, 2048, seed=s), X, range(4), archs.layerwise_ntk)
+    assert nk.stats.relative_error(K, archs.attention_ntk(X)) < 0.07
+    arch = archs.architecture("Attention", n_in=3, n_steps=4)
+    share = archs.parameter_share(arch, X, [32, 512], range(12), ("Wq", "Wk")).mean(1)
     assert 8.0 < share[0] / share[1] < 32.0
 
 
@@ -151,7 +152,7 @@ def test_batch_recursion_without_norm_reproduces_the_fc_ntk():
     error is below 3x the largest reported standard error (measured ratio 0.5 - 1.5 at 2^11 - 2^15
     points: the error estimate is honest) and below 2e-3 relative (observed 8e-4 at 2^13)."""
     X = randn(6, 4, seed=10)
-    k = nk.batch_kernels(X, depth=3, activation="relu", beta=0.3, norm=None, n_samples=2 ** 13)
+    k = archs.batch_kernels(X, depth=3, activation="relu", beta=0.3, norm=None, n_samples=2 ** 13)
     exact = nk.ntk(X, depth=3, activation="relu", beta=0.3)
     err = (k.theta - exact).abs().max()
     assert err < 3 * k.theta_se.max()
@@ -162,11 +163,11 @@ def test_batchnorm_ntk_matches_wide_networks_within_its_error():
     """Properties: the quasi-Monte-Carlo batch NTK of the BatchNorm MLP matches wide networks
     (tolerance 0.07, as above; batch of 8 in 12 dimensions, so BN's 1/|z - mean| has the moments the
     limit needs), and two independent QMC runs agree within 5 combined standard errors."""
-    X = nk.sequences(8, 1, 12, seed=11)[:, 0]
-    T1, se1 = nk.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, seed=0, return_error=True)
-    T2, se2 = nk.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, seed=1, return_error=True)
+    X = archs.sequences(8, 1, 12, seed=11)[:, 0]
+    T1, se1 = archs.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, seed=0, return_error=True)
+    T2, se2 = archs.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, seed=1, return_error=True)
     assert ((T1 - T2).abs() <= 5 * torch.sqrt(se1 ** 2 + se2 ** 2) + 1e-12).all()
-    K = _mean_empirical(lambda s: nk.BatchNormMLP(12, 2048, 3, seed=s), X, range(4), nk.batch_ntk)
+    K = _mean_empirical(lambda s: archs.BatchNormMLP(12, 2048, 3, seed=s), X, range(4), archs.batch_ntk)
     assert nk.stats.relative_error(K, (T1 + T2) / 2) < 0.07
 
 
@@ -178,8 +179,8 @@ def test_train_sgd_with_full_batches_is_train_gd():
     Tolerance 1e-12."""
     X = randn(6, 3, seed=12)
     Y = torch.sin(X.sum(1))
-    a, b = nk.ResNet(3, 32, 2, seed=13), nk.ResNet(3, 32, 2, seed=13)
-    _, f = nk.train_sgd(a, X, Y, lr=0.05, batches=[np.arange(6)] * 10)
+    a, b = archs.ResNet(3, 32, 2, seed=13), archs.ResNet(3, 32, 2, seed=13)
+    _, f = archs.train_sgd(a, X, Y, lr=0.05, batches=[np.arange(6)] * 10)
     rec = nk.train_gd(b, X, Y, lr=0.05, steps=10, record_steps=range(11), progress=False)
     torch.testing.assert_close(f, rec.f_train, rtol=0, atol=1e-12)
 
@@ -189,14 +190,14 @@ def test_sgd_follows_kernel_gd_better_at_larger_width():
     with the infinite-width NTK (same steps, same minibatches) as the width grows: from n = 64 to
     n = 512 the gap should fall ~2.8x (n^(-1/2)); accepted > 1.6x (3 seeds).  A standard-parametrised
     network (step lr/n) does not: its gap at n = 512 stays above twice the NTK one."""
-    arch = nk.architecture("ResNet", n_in=3, n_blocks=2)
+    arch = archs.architecture("ResNet", n_in=3, n_blocks=2)
     X, Xt = arch.inputs(12, seed=1), arch.inputs(6, seed=2)
-    Y = nk.regression_targets(X)
-    r = nk.sgd_vs_kernel(arch, X, Y, Xt, [64, 512], range(3), lr=0.1, batch_size=4, steps=20, progress=False)
+    Y = archs.regression_targets(X)
+    r = archs.sgd_vs_kernel(arch, X, Y, Xt, [64, 512], range(3), lr=0.1, batch_size=4, steps=20, progress=False)
     g = r.gap.mean(1)
     assert g[0] / g[1] > 1.6
-    sp = nk.sgd_vs_kernel(arch, X, Y, Xt, [512], range(3), lr=0.1, batch_size=4, steps=20,
-                          parametrization="standard", progress=False)
+    sp = archs.sgd_vs_kernel(arch, X, Y, Xt, [512], range(3), lr=0.1, batch_size=4, steps=20,
+                             parametrization="standard", progress=False)
     assert sp.gap.mean() > 2 * g[1]
 
 
@@ -204,14 +205,14 @@ def test_sgd_follows_kernel_gd_better_at_larger_width():
 
 def test_bad_arguments_raise_value_errors_naming_them():
     with pytest.raises(ValueError, match="parametrization"):
-        nk.RNN(3, 8, parametrization="mup")
+        archs.RNN(3, 8, parametrization="mup")
     with pytest.raises(ValueError, match="readout"):
-        nk.RNN(3, 8, readout="max")
+        archs.RNN(3, 8, readout="max")
     with pytest.raises(ValueError, match="n_steps"):
-        nk.RNN(3, 8, tied=False)
+        archs.RNN(3, 8, tied=False)
     with pytest.raises(ValueError, match="name"):
-        nk.architecture("Transformer-XL")
+        archs.architecture("Transformer-XL")
     with pytest.raises(ValueError, match="X"):
-        nk.RNN(3, 8)(torch.zeros(2, 4, 5, dtype=DTYPE))
+        archs.RNN(3, 8)(torch.zeros(2, 4, 5, dtype=DTYPE))
     with pytest.raises(ValueError, match="depth"):
-        nk.BatchNormMLP(3, 8, 1)
+        archs.BatchNormMLP(3, 8, 1)

@@ -1,4 +1,5 @@
-"""Deconvolutional generators: the finite network, its infinite-width pixel NTK, checkerboard measures.
+"""Deconvolutional generators at infinite width: the pixel NTK, the bounds of the checkerboard theorem,
+Fourier and eigen views of pixel kernels (the finite generator is in ntklib.deconv.generator).
 
 Network (NTK parametrisation, CONVENTIONS.md §1, with transposed convolutions).  A latent code x in R^{n_0}
 is an image of one pixel with n_0 channels; layer l = 0..L-1 maps a^(l) (C_l channels, S_l = s^l
@@ -37,21 +38,14 @@ lower bound  (1 - r^(v+1))/(1 - r^L) - C1 (v+1) r^v  (checked numerically in not
 """
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import nn
 
-from ._checks import as_input_pair, check_beta, check_depth, check_hidden, check_network_inputs, check_positive_int
-from .activations import get_activation
-from .networks import batch_norm, normal_parameters, ntk_layers
+from .._checks import as_input_pair, check_beta, check_depth, check_positive_int
+from ..activations import get_activation
 
-__all__ = ["DeconvGenerator", "deconv_ntk", "deconv_ntk_levels", "pixel_levels", "checkerboard_v",
-           "empirical_pixel_ntk", "checkerboard_upper_bound", "checkerboard_lower_bound", "fit_c1",
-           "stride_frequencies", "fourier_mass", "checkerboard_share",
-           "eigen_images", "upsample_conv"]
-
-GEN_NORMS = (None, "batch")
+__all__ = ["deconv_ntk", "deconv_ntk_levels", "pixel_levels", "checkerboard_v", "checkerboard_upper_bound",
+           "checkerboard_lower_bound", "fit_c1", "stride_frequencies", "fourier_mass", "checkerboard_share",
+           "eigen_images"]
 
 
 def _check_stride_dim(stride, dim):
@@ -92,12 +86,12 @@ def pixel_levels(depth, stride=2, dim=1):
     Returns:
         int64 tensor (P, P), P = stride^(depth dim), entries in {0..depth}.
     Example:
-        >>> nk.pixel_levels(2, 2, 1)
+        >>> nk.deconv.pixel_levels(2, 2, 1)
         tensor([[2, 0, 1, 0],
                 [0, 2, 0, 1],
                 [1, 0, 2, 0],
                 [0, 1, 0, 2]])
-        >>> nk.pixel_levels(2, 2, 2).shape                  # 4 x 4 images, 16 pixels
+        >>> nk.deconv.pixel_levels(2, 2, 2).shape                  # 4 x 4 images, 16 pixels
         torch.Size([16, 16])
     """
     depth = check_depth(depth)
@@ -122,7 +116,7 @@ def checkerboard_v(depth, stride=2, dim=1):
     Returns:
         int64 tensor (P, P), P = stride^(depth dim), entries in {0..depth-1}.
     Example:
-        >>> nk.checkerboard_v(3, 2, 1)[0]                    # pixel 0 against pixels 0..7
+        >>> nk.deconv.checkerboard_v(3, 2, 1)[0]                    # pixel 0 against pixels 0..7
         tensor([2, 0, 1, 0, 2, 0, 1, 0])
     """
     return pixel_levels(depth, stride, dim).clamp(max=depth - 1)
@@ -133,7 +127,7 @@ def checkerboard_v(depth, stride=2, dim=1):
 def deconv_ntk_levels(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
     """T_m(x, y), m = 0..depth: the infinite-width pixel NTK of a deconvolutional generator by level.
 
-    Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with m = nk.pixel_levels(...) (independent of the stride and
+    Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with m = nk.deconv.pixel_levels(...) (independent of the stride and
     of the dimension: those only decide which pixel pairs have which level).  Recursion in the module
     docstring: the level-m chain starts at layer L - m from covariance beta^2 (m = L: the FC NTK).
 
@@ -147,7 +141,7 @@ def deconv_ntk_levels(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=to
         two pixels share only the last layer's bias), T[depth] = nk.ntk(X, Y, depth=depth, ...) (p = p').
     Example:
         >>> X = [[1.0, -1.0], [1.0, 1.0]]
-        >>> T = nk.deconv_ntk_levels(X, depth=3, activation="relu", beta=0.1)
+        >>> T = nk.deconv.deconv_ntk_levels(X, depth=3, activation="relu", beta=0.1)
         >>> T.shape
         torch.Size([4, 2, 2])
         >>> torch.allclose(T[0], torch.full((2, 2), 0.01, dtype=torch.float64))   # beta^2
@@ -192,239 +186,12 @@ def deconv_ntk(X, Y=None, *, depth, stride=2, dim=1, activation="relu", beta=0.1
     Returns:
         float64 tensor (N, M, P, P), P = stride^(L dim), pixels flattened row-major.
     Example:
-        >>> nk.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2).shape
+        >>> nk.deconv.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2).shape
         torch.Size([1, 1, 16, 16])
     """
     T = deconv_ntk_levels(X, Y, depth=depth, activation=activation, beta=beta, dtype=dtype, device=device)
     m = pixel_levels(depth, stride, dim).to(T.device)
     return T.permute(1, 2, 0)[:, :, m]
-
-
-# ---- the finite generator -------------------------------------------------------------------------
-
-def upsample_conv(a, W):
-    """Transposed convolution with kernel = stride and no padding, as one tensor contraction.
-
-    out[n, i, q s + k] = sum_j W[j, i, k] a[n, j, q] (per axis), which equals
-    F.conv_transpose1d/2d(a, W, stride=s) but runs as a matrix product (torch's float64 CPU transposed
-    convolution backward is ~100x slower at these sizes).  No scaling and no bias: DeconvGenerator adds
-    those.
-
-    Args:
-        a: input (N, C_in, S) or (N, C_in, S, S).
-        W: filters (C_in, C_out, s) or (C_in, C_out, s, s) (torch's conv_transpose layout); s is the
-            stride and the filter size.
-    Returns:
-        tensor (N, C_out, S s) or (N, C_out, S s, S s).
-    Example:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> a = torch.randn(2, 3, 4, generator=g, dtype=torch.float64)
-        >>> W = torch.randn(3, 5, 2, generator=g, dtype=torch.float64)
-        >>> out = nk.upsample_conv(a, W)
-        >>> out.shape
-        torch.Size([2, 5, 8])
-        >>> torch.allclose(out, torch.nn.functional.conv_transpose1d(a, W, stride=2))
-        True
-    """
-    n, s = a.shape[0], W.shape[2]
-    if a.ndim == 3:
-        return torch.einsum("njq,jik->niqk", a, W).reshape(n, W.shape[1], a.shape[2] * s)
-    out = torch.einsum("njqr,jikl->niqkrl", a, W)
-    return out.reshape(n, W.shape[1], a.shape[2] * s, a.shape[3] * s)
-
-
-class DeconvGenerator(nn.Module):
-    """A deconvolutional generator in NTK parametrisation (module docstring), 1-D or 2-D.
-
-        z^(l+1) = sqrt(1 - beta^2)/sqrt(C_l) ConvTranspose(a^(l); W^(l), stride=s, kernel=s) + beta b^(l)
-        a^(l+1) = norm(sigma(z^(l+1))),  f(x) = z^(L)(x),   W, b ~ N(0, 1)
-
-    Args:
-        n_in: latent dimension n_0 (the input is a 1-pixel image with n_0 channels).
-        channels: hidden channels (an int, or the list [C_1, ..., C_{L-1}]).
-        depth: number of transposed-convolution layers L >= 1; output size stride^L per axis.
-        stride: s >= 2 (also the filter size, so each pixel has one parent).  dim: 1 or 2.
-        n_out: output channels.
-        activation: a name, nk.normalized(...), nk.standardized(...), ... or a torch callable.
-        beta: weight/bias balance in [0, 1].
-        norm: None, or "batch" (each hidden channel standardised over the batch and all positions after
-            its nonlinearity, no affine parameters; outputs then couple the batch).
-        seed: seeds the N(0, 1) initialisation.  dtype, device: of the parameters.
-    Forward: (N, n_in) -> (N, n_out, S) for dim=1 or (N, n_out, S, S) for dim=2, S = stride^depth.
-    Example:
-        >>> g = nk.DeconvGenerator(8, 32, 3, stride=2, dim=2, seed=0)
-        >>> g(torch.randn(5, 8, dtype=torch.float64)).shape
-        torch.Size([5, 1, 8, 8])
-    """
-
-    def __init__(self, n_in, channels, depth, *, stride=2, dim=1, n_out=1, activation="relu", beta=0.1,
-                 norm=None, seed=None, dtype=torch.float64, device=None):
-        super().__init__()
-        n_in = check_positive_int(n_in, "n_in")
-        depth = check_depth(depth)
-        n_out = check_positive_int(n_out, "n_out")
-        self.stride, self.dim = _check_stride_dim(stride, dim)
-        hidden = check_hidden(channels, depth, "channels", "channel counts")
-        if norm not in GEN_NORMS:
-            raise ValueError(f"norm: got {norm!r}; accepted: None or 'batch'")
-        self.beta = check_beta(beta)
-        self.activation = get_activation(activation)
-        self.norm = norm
-        self.depth = depth
-        self.channels = [n_in, *hidden, n_out]
-        k = (self.stride,) * self.dim
-        self.weights, self.biases = normal_parameters(
-            [((c_in, c_out, *k), (c_out,)) for c_in, c_out in zip(self.channels[:-1], self.channels[1:])],
-            seed, dtype, device)
-        self.scales = [math.sqrt(1.0 - self.beta ** 2) / math.sqrt(c) for c in self.channels[:-1]]
-
-    @property
-    def couples_batch(self) -> bool:
-        return self.norm == "batch"
-
-    @property
-    def size(self) -> int:
-        """Output pixels per axis, stride^depth."""
-        return self.stride ** self.depth
-
-    @property
-    def n_pixels(self) -> int:
-        return self.size ** self.dim
-
-    @property
-    def n_in(self):
-        return self.channels[0]
-
-    def _check(self, X):
-        return check_network_inputs(X, self.n_in, self.weights[0], couples_batch=self.couples_batch,
-                                    accepted=f"latent codes of shape (N, {self.n_in})")
-
-    def _normalise(self, a):
-        return batch_norm(a) if self.norm == "batch" else a
-
-    def layers(self, X):
-        """Forward pass keeping each layer's input a^(l) and output z^(l+1) (l = 0..L-1), as images."""
-        a = self._check(X).reshape(X.shape[0], -1, *(1,) * self.dim)
-        biases = [b.reshape((1, -1) + (1,) * self.dim) for b in self.biases]
-        return ntk_layers(a, self.weights, biases, self.scales, self.beta, self.activation, self._normalise,
-                          upsample_conv)
-
-    def forward(self, X):
-        return self.layers(X)[1][-1]
-
-    def extra_repr(self):
-        return (f"channels={self.channels}, stride={self.stride}, dim={self.dim}, "
-                f"activation={self.activation.name}, beta={self.beta}, norm={self.norm}")
-
-
-# ---- empirical pixel NTK --------------------------------------------------------------------------
-
-def _ancestry(depth, stride, dim):
-    """anc[l]: (P,) flat index of each output pixel's ancestor at layer l = 0..L (layer 0: one pixel);
-    tap[l]: (P,) flat filter tap that produced that ancestor (l = 1..L; tap[0] unused)."""
-    S = stride ** depth
-    grids = torch.meshgrid(*[torch.arange(S)] * dim, indexing="ij")
-    anc, tap = [], []
-    for l in range(depth + 1):
-        q = [g.reshape(-1) // stride ** (depth - l) for g in grids]       # ancestor coordinates
-        S_l = stride ** l
-        a = q[0] if dim == 1 else q[0] * S_l + q[1]
-        t = q[0] % stride if dim == 1 else (q[0] % stride) * stride + (q[1] % stride)
-        anc.append(a)
-        tap.append(t)
-    return anc, tap
-
-
-def _fast_pixel_ntk(gen: DeconvGenerator, X, Y):
-    """Exact pixel NTK of a generator without batch coupling and one output channel, from its tree:
-
-        Theta_{pp'} = sum_l [c_l^2 a^(l)_{anc(p)}(x).a^(l)_{anc(p')}(y) 1{tap_{l+1}(p) = tap_{l+1}(p')} + beta^2]
-                             * delta^(l+1)_p(x).delta^(l+1)_{p'}(y)
-
-    with delta^(l+1)_p = d f_p / d z^(l+1) at the ancestor of p (each pixel depends on a weight tap only
-    through its one ancestor on that tap).
-    """
-    L, s, d = gen.depth, gen.stride, gen.dim
-    anc, tap = _ancestry(L, s, d)
-    anc, tap = [a.to(X.device) for a in anc], [t.to(X.device) for t in tap]
-
-    def features(Z):
-        inputs, preacts = gen.layers(Z)
-        n = Z.shape[0]
-        acts = [a.reshape(n, a.shape[1], -1) for a in inputs]            # (n, C_l, S_l^d)
-        deltas = [None] * L                                               # deltas[l]: d f_p / d z^(l+1)
-        delta = torch.ones(n, gen.n_pixels, 1, dtype=Z.dtype, device=Z.device)
-        deltas[L - 1] = delta
-        for l in range(L - 1, 0, -1):                                     # from z^(l+1) down to z^(l)
-            W = gen.weights[l].reshape(gen.channels[l], gen.channels[l + 1], -1)   # (C_l, C_{l+1}, s^d)
-            back = torch.empty(n, gen.n_pixels, gen.channels[l], dtype=Z.dtype, device=Z.device)
-            for t in range(W.shape[2]):
-                sel = tap[l + 1] == t
-                back[:, sel] = gen.scales[l] * delta[:, sel] @ W[:, :, t].T
-            z = preacts[l - 1].reshape(n, gen.channels[l], -1)[:, :, anc[l]].transpose(1, 2)   # (n, P, C_l)
-            delta = back * gen.activation.deriv(z)
-            deltas[l - 1] = delta
-        return acts, deltas
-
-    ax, dx = features(X)
-    ay, dy = (ax, dx) if Y is None else features(Y)
-    K = None
-    for l in range(L):
-        G = torch.einsum("ncs,mct->nmst", ax[l], ay[l]) * gen.scales[l] ** 2          # (N, M, S_l, S_l)
-        G = G[:, :, anc[l]][:, :, :, anc[l]]
-        same_tap = (tap[l + 1][:, None] == tap[l + 1][None, :]).to(G.dtype)
-        term = (G * same_tap + gen.beta ** 2) * torch.einsum("npc,mqc->nmpq", dx[l], dy[l])
-        K = term if K is None else K + term
-    return K
-
-
-def _generic_pixel_ntk(gen, X, Y):
-    """J J^T over every output of the batch [X; Y] (all channels and pixels), one backward pass per row
-    (on CPU a plain loop of small backward passes beats vmap-batched VJPs of transposed convolutions)."""
-    Z = X if Y is None else torch.cat([X, Y])
-    params = [q for q in gen.parameters() if q.requires_grad]
-    with torch.enable_grad():
-        out = gen(Z).reshape(-1)
-        rows = []
-        for i in range(out.shape[0]):
-            g = torch.autograd.grad(out[i], params, retain_graph=i + 1 < out.shape[0], allow_unused=True)
-            rows.append(torch.cat([(torch.zeros_like(q) if gi is None else gi).reshape(-1)
-                                   for gi, q in zip(g, params)]))
-    J = torch.stack(rows)
-    n = Z.shape[0]
-    K = (J @ J.T).reshape(n, -1, n, out.shape[0] // n).permute(0, 2, 1, 3)           # (n, n, O, O)
-    if Y is None:
-        return K
-    return K[: X.shape[0], X.shape[0]:]
-
-
-def empirical_pixel_ntk(gen: DeconvGenerator, X, Y=None, *, fast=True):
-    """Empirical pixel NTK Theta_hat_{p,p'}(x, y) = sum_theta d f_p(x)/d theta  d f_p'(y)/d theta.
-
-    Args:
-        gen: a DeconvGenerator (or any module mapping (N, n_0) to (N, channels, pixels...)).
-        X: (N, n_0).  Y: (M, n_0); None means X.
-        fast: use the exact tree formula (no Jacobian formed) when the generator has one output channel
-            and no batch coupling; otherwise full Jacobians by vector-Jacobian products (memory: outputs of
-            the batch x parameters).  For BatchNorm generators the batch is [X; Y] (or X) and the kernel is
-            that of the batch output.
-    Returns:
-        tensor (N, M, O, O) with O = n_out * P outputs per input (P for one channel), flattened row-major.
-    Example:
-        >>> gen = nk.DeconvGenerator(4, 16, 2, stride=2, dim=1, seed=0)
-        >>> X = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-        >>> K = nk.empirical_pixel_ntk(gen, X)
-        >>> K.shape                                          # 3 codes, 4 pixels
-        torch.Size([3, 3, 4, 4])
-        >>> torch.allclose(K, nk.empirical_pixel_ntk(gen, X, fast=False))   # tree formula = J J^T
-        True
-    """
-    p = next(gen.parameters())
-    X, Y = as_input_pair(X, Y, dtype=p.dtype, device=p.device)
-    if fast and isinstance(gen, DeconvGenerator) and not gen.couples_batch and gen.channels[-1] == 1:
-        with torch.no_grad():
-            return _fast_pixel_ntk(gen, X, Y)
-    return _generic_pixel_ntk(gen, X, Y).detach()
 
 
 # ---- bounds of the checkerboard theorem -----------------------------------------------------------
@@ -442,9 +209,9 @@ def checkerboard_upper_bound(r, v, depth):
     Returns:
         float64 tensor of the shape of v; 1 at v = L - 1.
     Example:
-        >>> nk.checkerboard_upper_bound(0.5, [0, 1, 2], 3)
+        >>> nk.deconv.checkerboard_upper_bound(0.5, [0, 1, 2], 3)
         tensor([0.5714, 0.8571, 1.0000], dtype=torch.float64)
-        >>> nk.checkerboard_upper_bound(1.0, [0, 1, 2], 3)
+        >>> nk.deconv.checkerboard_upper_bound(1.0, [0, 1, 2], 3)
         tensor([0.3333, 0.6667, 1.0000], dtype=torch.float64)
     """
     v = torch.as_tensor(v, dtype=torch.float64)
@@ -467,7 +234,7 @@ def checkerboard_lower_bound(r, v, depth, c1):
     Returns:
         float64 tensor of the shape of v.
     Example:
-        >>> nk.checkerboard_lower_bound(0.5, [0, 1, 2], 3, c1=0.1)
+        >>> nk.deconv.checkerboard_lower_bound(0.5, [0, 1, 2], 3, c1=0.1)
         tensor([0.4714, 0.7571, 0.9250], dtype=torch.float64)
     """
     v = torch.as_tensor(v, dtype=torch.float64)
@@ -488,10 +255,10 @@ def fit_c1(ratio, v, r, depth) -> float:
         float.
     Example:
         >>> ratio, v = [0.5, 0.8], [0, 1]
-        >>> c1 = nk.fit_c1(ratio, v, 0.5, 3)
+        >>> c1 = nk.deconv.fit_c1(ratio, v, 0.5, 3)
         >>> round(c1, 4)
         0.0714
-        >>> bool((nk.checkerboard_lower_bound(0.5, v, 3, c1) <= torch.tensor(ratio) + 1e-12).all())
+        >>> bool((nk.deconv.checkerboard_lower_bound(0.5, v, 3, c1) <= torch.tensor(ratio) + 1e-12).all())
         True
     """
     ratio = torch.as_tensor(ratio, dtype=torch.float64)
@@ -515,9 +282,9 @@ def stride_frequencies(size, stride=2, dim=1):
     Returns:
         bool tensor of shape (size,) or (size, size), indexed like torch.fft.fftn's output.
     Example:
-        >>> nk.stride_frequencies(8, 2, 1)
+        >>> nk.deconv.stride_frequencies(8, 2, 1)
         tensor([False, False, False, False,  True, False, False, False])
-        >>> int(nk.stride_frequencies(8, 2, 2).sum())         # (0, 4), (4, 0), (4, 4)
+        >>> int(nk.deconv.stride_frequencies(8, 2, 2).sum())         # (0, 4), (4, 0), (4, 4)
         3
     """
     size, stride = check_positive_int(size, "size"), check_positive_int(stride, "stride")
@@ -544,10 +311,10 @@ def fourier_mass(K, size, dim=1):
     Returns:
         float64 tensor (..., size) or (..., size, size), indexed like torch.fft.fftn's output.
     Example:
-        >>> nk.fourier_mass(torch.eye(4, dtype=torch.float64), 4)          # white: equal mass
+        >>> nk.deconv.fourier_mass(torch.eye(4, dtype=torch.float64), 4)          # white: equal mass
         tensor([1., 1., 1., 1.], dtype=torch.float64)
         >>> u = torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64)
-        >>> mass = nk.fourier_mass(u[:, None] * u[None, :], 4)            # period-2 pattern
+        >>> mass = nk.deconv.fourier_mass(u[:, None] * u[None, :], 4)            # period-2 pattern
         >>> int(mass.argmax()), round(float(mass.sum()), 6)                 # frequency 2, trace 4
         (2, 4.0)
     """
@@ -577,10 +344,10 @@ def checkerboard_share(K, size, stride=2, dim=1):
     Returns:
         float64 tensor over the leading dims of K, in [0, 1] for a positive semi-definite K.
     Example:
-        >>> round(float(nk.checkerboard_share(torch.eye(8, dtype=torch.float64), 8)), 4)   # 1/7
+        >>> round(float(nk.deconv.checkerboard_share(torch.eye(8, dtype=torch.float64), 8)), 4)   # 1/7
         0.1429
-        >>> K = nk.deconv_ntk([[1.0, -1.0]], depth=3, stride=2)[0, 0]     # 8 pixels
-        >>> round(float(nk.checkerboard_share(K, 8)), 4)
+        >>> K = nk.deconv.deconv_ntk([[1.0, -1.0]], depth=3, stride=2)[0, 0]     # 8 pixels
+        >>> round(float(nk.deconv.checkerboard_share(K, 8)), 4)
         0.2244
     """
     mass = fourier_mass(K, size, dim)
@@ -599,14 +366,14 @@ def eigen_images(K, size, dim=1, k=4):
     pictures).
 
     Args:
-        K: pixel kernel (P, P), P = size^dim (pixels row-major), e.g. nk.deconv_ntk(...)[i, i].
+        K: pixel kernel (P, P), P = size^dim (pixels row-major), e.g. nk.deconv.deconv_ntk(...)[i, i].
         size: pixels per axis.  dim: 1 or 2.
         k: how many eigenpairs.
     Returns:
         (eigenvalues, float64 (k,), largest first; unit eigenvectors as images, (k, size) or (k, size, size)).
     Example:
-        >>> K = nk.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2)[0, 0]     # 4 x 4 images
-        >>> lam, images = nk.eigen_images(K, 4, dim=2, k=3)
+        >>> K = nk.deconv.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2)[0, 0]     # 4 x 4 images
+        >>> lam, images = nk.deconv.eigen_images(K, 4, dim=2, k=3)
         >>> images.shape
         torch.Size([3, 4, 4])
         >>> bool(lam[0] >= lam[1] >= lam[2])

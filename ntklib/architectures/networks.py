@@ -1,5 +1,5 @@
 """Finite networks beyond the MLP, in NTK parametrisation: a simple RNN, a residual MLP, a single
-attention block with LayerNorm and an MLP with BatchNorm (the finite side of `tensor_programs.py`).
+attention block with LayerNorm and an MLP with BatchNorm (the finite side of kernels.py).
 
 Every weight matrix W (fan-in F) and bias b is a parameter with N(0, 1) entries, used through a
 fixed multiplier:
@@ -29,10 +29,10 @@ from collections import defaultdict
 import torch
 from torch import nn
 
-from ._checks import check_positive_int
-from .devices import resolve_device
-from .activations import get_activation
-from .networks import FCNet
+from .._checks import check_positive_int
+from ..devices import resolve_device
+from ..activations import get_activation
+from ..networks import FCNet
 
 __all__ = ["RNN", "ResNet", "AttentionBlock", "BatchNormMLP", "PARAMETRIZATIONS", "layerwise_ntk", "batch_ntk"]
 
@@ -127,7 +127,7 @@ class RNN(_TPNet):
             (device as in `nk.resolve_device`; the seeded draws are made on the CPU, the same on every device).
     Forward: X of shape (N, T, d), or flattened (N, T*d) -> f of shape (N,).
     Example:
-        >>> net = nk.RNN(3, 64, seed=0); net(nk.sequences(5, 4, 3)).shape
+        >>> net = nk.architectures.RNN(3, 64, seed=0); net(nk.architectures.sequences(5, 4, 3)).shape
         torch.Size([5])
     """
 
@@ -189,7 +189,7 @@ class ResNet(_TPNet):
         sigma_w, sigma_b: s_w, s_b.  parametrization, seed, dtype, device: as for `RNN`.
     Forward: X of shape (N, d) -> f of shape (N,).
     Example:
-        >>> nk.ResNet(3, 64, 2, seed=0)(torch.randn(5, 3, dtype=torch.float64)).shape
+        >>> nk.architectures.ResNet(3, 64, 2, seed=0)(torch.randn(5, 3, dtype=torch.float64)).shape
         torch.Size([5])
     """
 
@@ -235,14 +235,15 @@ class AttentionBlock(_TPNet):
 
     all parameters N(0, 1).  With the 1/n scaling the scores q.k/n are O(n^(-1/2)) at initialisation, so
     the attention is uniform at infinite width, and the gradients through the scores (hence W_q and
-    W_k's share of the NTK) are O(1/n): see `tensor_programs.attention_ntk`.
+    W_k's share of the NTK) are O(1/n): see `nk.architectures.attention_ntk`.
 
     Args:
         n_in: token dimension d.  width: n.  activation: phi (relu by default).
         parametrization, seed, dtype, device: as for `RNN`.
     Forward: X of shape (N, T, d), or flattened (N, T*d) -> f of shape (N,).
     Example:
-        >>> net = nk.AttentionBlock(3, 64, seed=0); net.attention(nk.sequences(2, 4, 3)).shape
+        >>> net = nk.architectures.AttentionBlock(3, 64, seed=0)
+        >>> net.attention(nk.architectures.sequences(2, 4, 3)).shape
         torch.Size([2, 4, 4])
     """
 
@@ -297,7 +298,7 @@ class BatchNormMLP(_TPNet):
         parametrization, seed, dtype, device: as for `RNN`.
     Forward: X of shape (B, d) -> f of shape (B,), the batch output.
     Example:
-        >>> nk.BatchNormMLP(12, 64, 3, seed=0)(torch.randn(8, 12, dtype=torch.float64)).shape
+        >>> nk.architectures.BatchNormMLP(12, 64, 3, seed=0)(torch.randn(8, 12, dtype=torch.float64)).shape
         torch.Size([8])
     """
 
@@ -392,12 +393,13 @@ def layerwise_ntk(model, X, Y=None, *, by_parameter=False):
     Returns:
         (N, M) tensor in the model's dtype (and the dict when by_parameter).
     Example:
-        >>> net, X = nk.RNN(3, 32, seed=0), nk.sequences(4, 3, 3)
-        >>> bool(torch.allclose(nk.layerwise_ntk(net, X), nk.empirical_ntk(net, X.reshape(4, -1))))
+        >>> net, X = nk.architectures.RNN(3, 32, seed=0), nk.architectures.sequences(4, 3, 3)
+        >>> bool(torch.allclose(nk.architectures.layerwise_ntk(net, X), nk.empirical_ntk(net, X.reshape(4, -1))))
         True
     """
     if not isinstance(model, _TPNet):
-        raise ValueError(f"model: got {type(model).__name__}; accepted: nk.RNN, nk.ResNet or nk.AttentionBlock "
+        raise ValueError(f"model: got {type(model).__name__}; accepted: nk.architectures.RNN, "
+                         "nk.architectures.ResNet or nk.architectures.AttentionBlock "
                          "(use nk.empirical_ntk for other modules)")
     fx = _tap_features(model, X)
     fy = fx if Y is None else _tap_features(model, Y)
@@ -430,17 +432,18 @@ def batch_ntk(model, X):
     widths 2^12 - 2^13).
 
     Args:
-        model: an nk.BatchNormMLP, or an nk.FCNet with one output (any norm).
+        model: an nk.architectures.BatchNormMLP, or an nk.FCNet with one output (any norm).
         X: the batch, shape (B, n_0).
     Returns:
         (B, B) tensor in the model's dtype: the NTK of the batch output F(X).
     Example:
-        >>> net, X = nk.BatchNormMLP(12, 32, 3, seed=0), torch.randn(6, 12, dtype=torch.float64)
-        >>> bool(torch.allclose(nk.batch_ntk(net, X), nk.empirical_ntk(net, X)))
+        >>> net, X = nk.architectures.BatchNormMLP(12, 32, 3, seed=0), torch.randn(6, 12, dtype=torch.float64)
+        >>> bool(torch.allclose(nk.architectures.batch_ntk(net, X), nk.empirical_ntk(net, X)))
         True
     """
     if not isinstance(model, (FCNet, BatchNormMLP)) or model.widths[-1] != 1:
-        raise ValueError(f"model: got {type(model).__name__}; accepted: nk.BatchNormMLP or an nk.FCNet with one output")
+        raise ValueError(f"model: got {type(model).__name__}; accepted: nk.architectures.BatchNormMLP or an "
+                         "nk.FCNet with one output")
     p = next(model.parameters())
     X = torch.as_tensor(X).to(dtype=p.dtype, device=p.device)
     with torch.enable_grad():

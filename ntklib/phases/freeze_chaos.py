@@ -1,4 +1,5 @@
-"""Freeze and chaos, the normalised nonlinearity, LayerNorm and BatchNorm (notebooks 04 and 05).
+"""Freeze and chaos (notebook 04): families of nonlinearities, the phase diagram, Gram ratios and the
+theorems' bounds, their consequences for conditioning and training speed, and the E[sigma] = 1 erratum.
 
 Conventions of CONVENTIONS.md §1.  For inputs on the sphere ||x||^2 = n_0 and a *standardised* sigma,
 E_{z ~ N(0,1)}[sigma(z)^2] = 1 (the slides write E[sigma(z)] = 1: an erratum, see `mean_one`),
@@ -10,15 +11,7 @@ Sigma^(l)(x, x) = 1 at every layer, SigmaDot^(l)(x, x) = r and (Jacot, Gabriel, 
     CHAOS  (r > 1):  Theta(x, y)/Theta(x, x) -> 0 for x != +-y
     EDGE:  sqrt(2) relu has r = 1 - beta^2.
 
-The normalised nonlinearity sigma_bar = (sigma - E sigma)/sd(sigma) has E sigma_bar'^2 >= 1, with
-equality only for affine sigma (Gaussian Poincare inequality; in the Hermite basis sigma = sum c_k h_k,
-Var sigma = sum_{k>=1} c_k^2 and E sigma'^2 = sum_k k c_k^2), so a small beta puts it in the chaos.
-BatchNorm (batch statistics, no affine parameters) after the last nonlinearity centres every last
-hidden neuron over the batch, so the batch mean of the outputs is beta b^(L) alone and
-(1/N^2) sum_ij Theta(x_i, x_j) = beta^2 exactly: the constant vector is an exact eigenvector of the
-batch-output NTK with eigenvalue N beta^2, at every width and depth.
-
-Everything here returns numbers (numpy arrays, floats, dicts); the pictures are in ntklib.plotting.
+Everything here returns numbers (numpy arrays, floats, dicts); the pictures are in ntklib.plotting.phases.
 """
 from __future__ import annotations
 
@@ -29,15 +22,15 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ._checks import as_inputs, check_beta, check_depth, check_positive_int
-from .devices import resolve_device
-from .activations import Activation, get_activation, hermite_coefficients, normalized, scaled
-from .dynamics import condition_number, constant_mode_cosine, train_gd
-from .empirical import empirical_ntk
-from .activations import standardized  # noqa: F401 - used by resolve_activation's wrappers
-from .kernels import edge_beta, kernel_layers, r_value
-from .networks import FCNet
-from .stats import relative_error, to_numpy
+from .._checks import as_inputs, check_beta, check_depth, check_positive_int
+from ..devices import resolve_device
+from ..activations import Activation, get_activation, normalized, scaled
+from ..dynamics import condition_number, train_gd
+from ..empirical import empirical_ntk
+from ..activations import standardized  # noqa: F401 - used by resolve_activation's wrappers
+from ..kernels import edge_beta, kernel_layers, r_value
+from ..networks import FCNet
+from ..stats import to_numpy
 
 
 __all__ = [
@@ -52,9 +45,6 @@ __all__ = [
     "steps_to_loss", "training_speed",
     # the E[sigma] = 1 erratum
     "diagonal_profile", "empirical_diagonal_profile",
-    # notebook 05: Poincare, LayerNorm, BatchNorm
-    "gaussian_moments", "poincare_table", "hermite_poincare", "empirical_deviation",
-    "constant_mode", "constant_direction", "batchnorm_mass", "compare_norms",
 ]
 
 
@@ -72,7 +62,7 @@ def mean_one(activation) -> Activation:
     Returns:
         Activation named "mean_one(NAME)", closed forms kept.
     Example:
-        >>> [round(m, 6) for m in nk.mean_one("relu").moments()[:2]]     # E sigma = 1, E sigma^2 = pi
+        >>> [round(m, 6) for m in nk.phases.mean_one("relu").moments()[:2]]     # E sigma = 1, E sigma^2 = pi
         [1.0, 3.141593]
     """
     act = get_activation(activation)
@@ -94,7 +84,7 @@ def input_scaled(activation, gain: float) -> Activation:
     Returns:
         Activation named "NAME(gz)" with fn sigma(g z), derivative g sigma'(g z) and the rescaled duals.
     Example:
-        >>> round(nk.input_scaled("relu", 3.0).moments()[1], 12)     # relu(3z) = 3 relu(z): E = 9/2
+        >>> round(nk.phases.input_scaled("relu", 3.0).moments()[1], 12)     # relu(3z) = 3 relu(z): E = 9/2
         4.5
     """
     act = get_activation(activation)
@@ -152,7 +142,7 @@ def resolve_activation(spec) -> Activation:
     Returns:
         Activation.
     Example:
-        >>> edge = nk.resolve_activation("sqrt2*relu")            # E sigma'^2 = 1: r = 1 - beta^2
+        >>> edge = nk.phases.resolve_activation("sqrt2*relu")            # E sigma'^2 = 1: r = 1 - beta^2
         >>> edge.name, round(nk.r_value(edge, 0.6), 12)
         ('1.414*relu', 0.64)
     """
@@ -170,7 +160,7 @@ def phase_of(r: float, tol: float = 1e-9) -> str:
     Returns:
         'freeze', 'edge' or 'chaos'.
     Example:
-        >>> [nk.phase_of(r) for r in (0.5, 1.0, 2.0)]
+        >>> [nk.phases.phase_of(r) for r in (0.5, 1.0, 2.0)]
         ['freeze', 'edge', 'chaos']
     """
     if abs(r - 1.0) <= tol:
@@ -188,7 +178,7 @@ def phase_diagram(activations, betas) -> dict:
         dict: names (A,), betas (B,), r (A, B), edge (A,) the beta with r = 1 (nan: frozen for every
         beta), second_moment (A,) E sigma(z)^2 (the theorem needs 1), derivative_moment (A,) E sigma'^2.
     Example:
-        >>> d = nk.phase_diagram(["sqrt2*relu", "normalized(tanh)"], [0.0, 0.5])
+        >>> d = nk.phases.phase_diagram(["sqrt2*relu", "normalized(tanh)"], [0.0, 0.5])
         >>> d["r"].round(6).tolist()
         [[1.0, 0.75], [1.177807, 0.883355]]
     """
@@ -216,7 +206,7 @@ def gain_family_diagram(base, gains, betas) -> dict:
         dict: base (name), gains (G,), betas (B,), r (G, B), edge (G,) the beta with r = 1 (nan where
         E sigma_g'^2 < 1), derivative_moment (G,) E sigma_g'^2.
     Example:
-        >>> g = nk.gain_family_diagram("erf", [0.5, 2.0], [0.0, 0.5])
+        >>> g = nk.phases.gain_family_diagram("erf", [0.5, 2.0], [0.0, 0.5])
         >>> g["r"].shape, g["derivative_moment"].round(4).tolist()
         ((2, 2), [1.0404, 1.7721])
     """
@@ -238,7 +228,7 @@ def gram_ratio(theta):
     Returns:
         float64 tensor (N, N) with ones on the diagonal.
     Example:
-        >>> nk.gram_ratio(torch.tensor([[2.0, 1.0], [1.0, 4.0]])).tolist()
+        >>> nk.phases.gram_ratio(torch.tensor([[2.0, 1.0], [1.0, 4.0]])).tolist()
         [[1.0, 0.5], [0.25, 1.0]]
     """
     T = torch.as_tensor(theta, dtype=torch.float64)
@@ -255,7 +245,7 @@ def ntk_by_depth(X, depths, *, activation, beta):
     Returns:
         float64 tensor (len(depths), N, N).
     Example:
-        >>> X = nk.data.sphere(5, 3); T = nk.ntk_by_depth(X, [1, 3], activation="relu", beta=0.1)
+        >>> X = nk.data.sphere(5, 3); T = nk.phases.ntk_by_depth(X, [1, 3], activation="relu", beta=0.1)
         >>> tuple(T.shape), bool(torch.allclose(T[1], nk.ntk(X, depth=3, activation="relu", beta=0.1)))
         ((2, 5, 5), True)
     """
@@ -273,7 +263,7 @@ def theta_diagonal_formula(r: float, depth: int) -> float:
     Returns:
         float.
     Example:
-        >>> nk.theta_diagonal_formula(0.5, 3), nk.theta_diagonal_formula(1.0, 3)     # 1 + r + r^2
+        >>> nk.phases.theta_diagonal_formula(0.5, 3), nk.phases.theta_diagonal_formula(1.0, 3)     # 1 + r + r^2
         (1.75, 3.0)
     """
     depth = check_depth(depth)
@@ -293,7 +283,8 @@ def diagonal_identity_error(X, depths, *, activation, beta) -> np.ndarray:
     Returns:
         numpy array (len(depths),) of relative errors.
     Example:
-        >>> err = nk.diagonal_identity_error(nk.data.sphere(5, 3), [2, 5], activation="standardized(erf)", beta=0.3)
+        >>> err = nk.phases.diagonal_identity_error(nk.data.sphere(5, 3), [2, 5], activation="standardized(erf)",
+        ...                                         beta=0.3)
         >>> bool(err.max() < 1e-12)
         True
     """
@@ -316,7 +307,7 @@ def resolvable_depth(r: float, floor: float = 1e-11, cap: int = 400) -> int:
     Returns:
         int.
     Example:
-        >>> nk.resolvable_depth(0.5)           # 41 * 2^-41 = 1.9e-11, 42 * 2^-42 = 9.5e-12
+        >>> nk.phases.resolvable_depth(0.5)           # 41 * 2^-41 = 1.9e-11, 42 * 2^-42 = 9.5e-12
         41
     """
     L = 1
@@ -341,8 +332,8 @@ def freeze_bound(X, depths, *, activation, beta, fit_max: int) -> dict:
         dict: name, r, depths, min_ratio, max_ratio, gap, scaled_gap, bound (numpy arrays over depths),
         C and fit_max.
     Example:
-        >>> fb = nk.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6], activation="standardized(erf)",
-        ...                      beta=0.5, fit_max=3)
+        >>> fb = nk.phases.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6], activation="standardized(erf)",
+        ...                             beta=0.5, fit_max=3)
         >>> round(fb["r"], 6), bool((fb["min_ratio"] >= fb["bound"] - 1e-12).all())
         (0.919275, True)
     """
@@ -374,7 +365,7 @@ def chaos_decay(X, depths, *, activation, beta, antipodal_tol: float = 1e-9) -> 
     Returns:
         numpy array (len(depths),).
     Example:
-        >>> d = nk.chaos_decay(nk.data.sphere(5, 3), [2, 10, 30], activation="normalized(relu)", beta=0.1)
+        >>> d = nk.phases.chaos_decay(nk.data.sphere(5, 3), [2, 10, 30], activation="normalized(relu)", beta=0.1)
         >>> [round(float(v), 3) + 0.0 for v in d]           # r = 0.99 E[relu_bar'^2] = 1.45
         [0.746, 0.069, 0.0]
     """
@@ -405,8 +396,8 @@ def gram_condition_numbers(X, depths, *, activation, beta) -> np.ndarray:
         numpy array (len(depths),).
     Example:
         >>> X = nk.data.sphere(5, 3)
-        >>> frozen = nk.gram_condition_numbers(X, [2, 8], activation="standardized(erf)", beta=0.8)    # r = 0.44
-        >>> chaotic = nk.gram_condition_numbers(X, [2, 8], activation="normalized(erf)", beta=0.1)     # r = 1.21
+        >>> frozen = nk.phases.gram_condition_numbers(X, [2, 8], activation="standardized(erf)", beta=0.8)    # r = 0.44
+        >>> chaotic = nk.phases.gram_condition_numbers(X, [2, 8], activation="normalized(erf)", beta=0.1)     # r = 1.21
         >>> bool(frozen[1] > frozen[0]), bool(chaotic[1] < chaotic[0])
         (True, True)
     """
@@ -426,8 +417,8 @@ def empirical_condition_numbers(X, depths, *, activation, beta, width, n_seeds, 
     Returns:
         numpy array (len(depths), n_seeds).
     Example:
-        >>> nk.empirical_condition_numbers(nk.data.sphere(4, 3), [2, 3], activation="relu", beta=0.1,
-        ...                                width=32, n_seeds=2).shape
+        >>> nk.phases.empirical_condition_numbers(nk.data.sphere(4, 3), [2, 3], activation="relu", beta=0.1,
+        ...                                       width=32, n_seeds=2).shape
         (2, 2)
     """
     X = as_inputs(X)
@@ -448,7 +439,7 @@ def gd_step_size(theta, fraction: float = 0.5) -> float:
     Returns:
         float, the step eta.
     Example:
-        >>> nk.gd_step_size(torch.diag(torch.tensor([4.0, 2.0])))       # 0.5 * 2 / 4
+        >>> nk.phases.gd_step_size(torch.diag(torch.tensor([4.0, 2.0])))       # 0.5 * 2 / 4
         0.25
     """
     T = torch.as_tensor(theta, dtype=torch.float64)
@@ -469,7 +460,7 @@ def kernel_gd_losses(theta, f0, Y, *, lr, steps) -> np.ndarray:
         numpy array (steps + 1,).
     Example:
         >>> K = torch.diag(torch.tensor([4.0, 2.0]))           # factors 1 - 2 * 0.25 * (4, 2) / 2 = (0, 1/2)
-        >>> nk.kernel_gd_losses(K, torch.zeros(2), torch.ones(2), lr=0.25, steps=2).tolist()
+        >>> nk.phases.kernel_gd_losses(K, torch.zeros(2), torch.ones(2), lr=0.25, steps=2).tolist()
         [1.0, 0.125, 0.03125]
     """
     T = torch.as_tensor(theta, dtype=torch.float64)
@@ -489,7 +480,7 @@ def steps_to_loss(losses, rel_target: float) -> float:
     Returns:
         float (an integer value, or inf).
     Example:
-        >>> nk.steps_to_loss([1.0, 0.5, 0.1, 0.01], 0.2), nk.steps_to_loss([1.0, 0.5], 0.1)
+        >>> nk.phases.steps_to_loss([1.0, 0.5, 0.1, 0.01], 0.2), nk.phases.steps_to_loss([1.0, 0.5], 0.1)
         (2.0, inf)
     """
     losses = to_numpy(losses).astype(float).ravel()
@@ -517,8 +508,8 @@ def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fracti
         steps_theory, steps_network)}.
     Example:
         >>> X = nk.data.sphere(4, 3)
-        >>> s = nk.training_speed(X, X[:, 0], {"freeze": ("standardized(tanh)", 0.8)}, depth=3, width=32,
-        ...                       rel_target=0.1, max_steps=20)
+        >>> s = nk.phases.training_speed(X, X[:, 0], {"freeze": ("standardized(tanh)", 0.8)}, depth=3, width=32,
+        ...                              rel_target=0.1, max_steps=20)
         >>> sorted(s["freeze"]), s["freeze"]["loss_network"].shape
         (['kappa', 'loss_network', 'loss_theory', 'lr', 'r', 'steps_network', 'steps_theory'], (21,))
     """
@@ -554,9 +545,9 @@ def diagonal_profile(activation, beta, depth, n0: int = 2) -> dict:
     Returns:
         dict: name, r, and numpy arrays (depth,) layers, sigma, theta, formula.
     Example:
-        >>> [round(float(v), 9) for v in nk.diagonal_profile("sqrt2*relu", 0.1, 3)["sigma"]]     # E sigma^2 = 1
+        >>> [round(float(v), 9) for v in nk.phases.diagonal_profile("sqrt2*relu", 0.1, 3)["sigma"]]     # E sigma^2 = 1
         [1.0, 1.0, 1.0]
-        >>> [round(float(v), 3) for v in nk.diagonal_profile("mean_one(relu)", 0.1, 3)["sigma"]]  # the erratum
+        >>> [round(float(v), 3) for v in nk.phases.diagonal_profile("mean_one(relu)", 0.1, 3)["sigma"]]  # the erratum
         [1.0, 3.12, 9.714]
     """
     act = resolve_activation(activation)
@@ -585,7 +576,7 @@ def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, 
     Returns:
         numpy array (depth,).
     Example:
-        >>> p = nk.empirical_diagonal_profile(nk.data.sphere(5, 3), "sqrt2*relu", 0.1, 3, width=256, n_seeds=2)
+        >>> p = nk.phases.empirical_diagonal_profile(nk.data.sphere(5, 3), "sqrt2*relu", 0.1, 3, width=256, n_seeds=2)
         >>> p.shape, bool(abs(p - 1).max() < 0.2)           # near the infinite-width Sigma^(l)(x, x) = 1
         ((3,), True)
     """
@@ -600,255 +591,3 @@ def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, 
             _, pre = net.layers(X)
         acc += np.array([float((z * z).mean()) for z in pre])
     return acc / n_seeds
-
-
-# ---- notebook 05: the Gaussian Poincare inequality ------------------------------------------------
-
-@lru_cache(maxsize=None)
-def _legendre_half_line(n: int, cut: float):
-    x, w = np.polynomial.legendre.leggauss(n)
-    z = 0.5 * cut * (x + 1.0)                  # nodes on [0, cut]
-    wz = 0.5 * cut * w * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-    return z, wz
-
-
-def gaussian_moments(activation, n: int = 600, cut: float = 14.0) -> dict:
-    """E sigma, Var sigma, E sigma'^2 and E sigma_bar'^2 = E sigma'^2 / Var sigma under z ~ N(0, 1),
-    by Gauss-Legendre on [-cut, 0] and [0, cut] separately (so a kink or jump at 0, as in relu, abs,
-    elu, is resolved to ~1e-13; Gauss-Hermite converges slowly there).  An independent check of
-    Activation.moments().
-
-    Args:
-        activation: a spec for `resolve_activation`.  n: Gauss-Legendre nodes per half-line.
-        cut: the integrals run over [-cut, cut].
-    Returns:
-        dict: name, mean (E sigma), var (Var sigma), deriv2 (E sigma'^2), poincare (deriv2 / var, nan for
-        a constant).
-    Example:
-        >>> m = nk.gaussian_moments("relu")          # 1/sqrt(2 pi), 1/2 - 1/(2 pi), 1/2
-        >>> [round(m[k], 6) for k in ("mean", "var", "deriv2")]
-        [0.398942, 0.340845, 0.5]
-    """
-    act = resolve_activation(activation)
-    z, w = _legendre_half_line(n, cut)
-    zt = torch.as_tensor(np.concatenate([-z[::-1], z]), dtype=torch.float64)
-    wt = np.concatenate([w[::-1], w])
-    f = act.fn(zt).numpy()
-    d = act.deriv(zt).numpy()
-    mean = float(wt @ f)
-    var = float(wt @ (f * f)) - mean * mean
-    d2 = float(wt @ (d * d))
-    return {"name": act.name, "mean": mean, "var": var, "deriv2": d2,
-            "poincare": d2 / var if var > 1e-14 else float("nan")}
-
-
-def poincare_table(activations, beta: float = 0.1) -> list[dict]:
-    """One row per nonlinearity: gaussian_moments(...), the library's E sigma_bar'^2 (through
-    nk.normalized(...).moments()), edge beta of sigma_bar, r(sigma_bar, beta) and its phase.
-
-    Args:
-        activations: list of specs for `resolve_activation`.  beta: balance for r and the phase.
-    Returns:
-        list of dicts: the keys of `gaussian_moments` plus poincare_library, edge_beta, r, phase.
-    Example:
-        >>> [(r["name"], round(r["poincare"], 6), r["phase"]) for r in nk.poincare_table(["relu", "identity"])]
-        [('relu', 1.466942, 'chaos'), ('identity', 1.0, 'freeze')]
-    """
-    rows = []
-    for spec in activations:
-        act = resolve_activation(spec)
-        row = gaussian_moments(act)
-        bar = normalized(act)
-        row["poincare_library"] = bar.moments()[2]
-        row["edge_beta"] = edge_beta(bar)
-        row["r"] = r_value(bar, beta)
-        row["phase"] = phase_of(row["r"])
-        rows.append(row)
-    return rows
-
-
-def hermite_poincare(activation, terms: int = 120) -> dict:
-    """The proof of Poincare in numbers: with c_k = E[sigma(z) h_k(z)] (orthonormal Hermite),
-    Var sigma = sum_{k>=1} c_k^2 and E sigma'^2 = sum_k k c_k^2, so the ratio is an average of
-    k >= 1 weighted by c_k^2: >= 1, and = 1 only when c_k = 0 for k >= 2 (sigma affine).
-    Converges fast for smooth sigma only.
-
-    Args:
-        activation: a spec for `resolve_activation`.  terms: highest Hermite degree kept.
-    Returns:
-        dict: c (terms + 1,) the coefficients c_0..c_terms, ratio = sum_k k c_k^2 / sum_{k>=1} c_k^2.
-    Example:
-        >>> h = nk.hermite_poincare("erf")           # agrees with the quadrature of gaussian_moments
-        >>> h["c"].shape, round(h["ratio"], 9) == round(nk.gaussian_moments("erf")["poincare"], 9)
-        ((121,), True)
-    """
-    act = resolve_activation(activation)
-    c = hermite_coefficients(act.fn, torch.ones((), dtype=torch.float64), terms=terms).numpy()
-    k = np.arange(c.size)
-    var = float((c[1:] ** 2).sum())
-    return {"c": c, "ratio": float((k * c * c).sum()) / var}
-
-
-# ---- notebook 05: LayerNorm and BatchNorm -----------------------------------------------------------
-
-def empirical_deviation(X, references: dict, *, widths, n_seeds, depth, activation, beta, norm=None,
-                        seed=0, device=None) -> dict:
-    """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of the empirical NTK of
-    FCNet(..., norm=norm) from each reference kernel (the same networks for every reference).
-
-    Args:
-        X: inputs (N, n_0).  references: {label: (N, N) kernel}.  widths: hidden widths.
-        n_seeds: networks per width.  depth, activation (spec), beta, norm: of the FCNets.  seed: first seed.
-        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
-            results come back on the CPU.
-    Returns:
-        {label: numpy array (len(widths), n_seeds)}.
-    Example:
-        >>> X = nk.data.sphere(4, 3)
-        >>> d = nk.empirical_deviation(X, {"Theta_inf": nk.ntk(X, depth=2)}, widths=[64, 256], n_seeds=2,
-        ...                            depth=2, activation="relu", beta=0.1)
-        >>> d["Theta_inf"].shape
-        (2, 2)
-    """
-    X = as_inputs(X)
-    act = resolve_activation(activation)
-    out = {k: np.zeros((len(widths), n_seeds)) for k in references}
-    device = resolve_device(device)
-    for i, w in enumerate(widths):
-        for s in range(n_seeds):
-            K = empirical_ntk(FCNet(X.shape[1], w, depth, activation=act, beta=beta, norm=norm,
-                                    seed=seed + 100003 * s + i, device=device), X).cpu()
-            for label, ref in references.items():
-                out[label][i, s] = relative_error(K, ref)
-    return out
-
-
-def constant_mode(theta) -> dict:
-    """How the constant vector u = 1/sqrt(N) sits in the spectrum of a kernel matrix Theta (N, N).
-
-    mass = (1/N^2) sum_ij Theta_ij (= beta^2 with BatchNorm after the last nonlinearity);
-    rayleigh = u^T Theta u = N mass; eig_residual = ||Theta u - rayleigh u|| / ||Theta|| (0 when u
-    is an eigenvector); top_overlap = |<u, top eigenvector>|; rank = the position (0 = largest) of the
-    eigenvector closest to u in the descending spectrum; overlap = |<u, that eigenvector>|;
-    eigenvalues (descending, numpy).
-
-    Args:
-        theta: (N, N) kernel matrix.
-    Returns:
-        dict with the keys above.
-    Example:
-        >>> m = nk.constant_mode(torch.ones(3, 3) + torch.eye(3))     # u is the top eigenvector, eigenvalue 4
-        >>> m["rank"], round(m["rayleigh"], 12), round(m["mass"], 6), m["eig_residual"] < 1e-12
-        (0, 4.0, 1.333333, True)
-    """
-    T = torch.as_tensor(theta, dtype=torch.float64)
-    N = T.shape[0]
-    u = torch.full((N,), 1.0 / math.sqrt(N), dtype=T.dtype)
-    lam, V = torch.linalg.eigh((T + T.T) / 2)
-    lam, V = lam.flip(0), V.flip(1)                      # descending
-    ov = (V.T @ u).abs()
-    ray = float(u @ T @ u)
-    return {"mass": float(T.sum()) / N ** 2, "rayleigh": ray,
-            "eig_residual": float((T @ u - ray * u).norm() / torch.linalg.norm(T)),
-            "top_overlap": constant_mode_cosine(V[:, 0]), "eigenvalues": lam.numpy(),
-            "rank": int(ov.argmax()), "overlap": float(ov.max())}
-
-
-def constant_direction(f_train, Y) -> np.ndarray:
-    """The batch mean of the residual, mean_i (f(x_i) - y_i), at each recorded step: (T,).
-
-    With BatchNorm after the last nonlinearity the mean output is beta b^(L), so gradient descent with
-    step eta gives exactly m_k = (1 - 2 eta beta^2)^k m_0 at every width.
-
-    Args:
-        f_train: (T, N) outputs at each recorded step (TrainRecord.f_train).  Y: (N,) targets.
-    Returns:
-        numpy array (T,).
-    Example:
-        >>> nk.constant_direction(torch.tensor([[1.0, 3.0], [0.5, 0.5]]), torch.tensor([0.0, 2.0])).tolist()
-        [1.0, -0.5]
-    """
-    F = torch.as_tensor(f_train, dtype=torch.float64)
-    return (F - torch.as_tensor(Y, dtype=F.dtype).reshape(1, -1)).mean(1).numpy()
-
-
-def batchnorm_mass(X, *, widths, depths, betas, activation="relu", seed=0, device=None) -> np.ndarray:
-    """(1/N^2) sum_ij Theta(x_i, x_j) - beta^2 of the batch-output NTK of FCNet(norm="batch") for every
-    width, depth (>= 2: BatchNorm needs a hidden layer) and beta: array (len(widths), len(depths), len(betas)).
-    Zero up to rounding at every width: the identity is exact, not a large-width limit.
-
-    Args:
-        X: inputs (N, n_0).  widths: hidden widths.  depths: L >= 2.  betas: balances.
-        activation: a spec for `resolve_activation`.  seed: base seed.
-        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
-            results come back on the CPU.
-    Returns:
-        numpy array (len(widths), len(depths), len(betas)).
-    Example:
-        >>> m = nk.batchnorm_mass(nk.data.sphere(6, 3), widths=[16], depths=[2, 3], betas=[0.1, 0.5])
-        >>> m.shape, bool(abs(m).max() < 1e-12)
-        ((1, 2, 2), True)
-    """
-    X = as_inputs(X)
-    act = resolve_activation(activation)
-    out = np.zeros((len(widths), len(depths), len(betas)))
-    device = resolve_device(device)
-    for i, w in enumerate(widths):
-        for j, L in enumerate(depths):
-            if check_depth(L) < 2:
-                raise ValueError(f"depths: got {L}; accepted: depths >= 2 (BatchNorm acts on hidden layers)")
-            for k, b in enumerate(betas):
-                net = FCNet(X.shape[1], w, L, activation=act, beta=b, norm="batch", seed=seed + 31 * i + 7 * j + k,
-                            device=device)
-                out[i, j, k] = constant_mode(empirical_ntk(net, X).cpu())["mass"] - float(b) ** 2
-    return out
-
-
-def compare_norms(X, Y, *, width, depth, activation, beta, steps, rel_target, norms=(None, "batch"),
-                  fraction=0.5, seed=0, train=True, device=None) -> dict:
-    """The same FCNet (same seed) with each norm: its NTK at initialisation (batch-output NTK for
-    BatchNorm), where the constant vector sits in that spectrum, and gradient descent at the step
-    eta = fraction N / lambda_max of its own kernel.
-
-    Returns {norm label: dict(theta, mode (constant_mode), lr, loss_theory (linearised model with the
-    initial kernel), steps_theory, and when train: loss_network, steps_network, mean_residual
-    (constant_direction), mean_residual_theory = (1 - 2 eta beta^2)^k m_0 (exact with BatchNorm))}.
-
-    Args:
-        X: inputs (N, n_0).  Y: (N,) targets.  width, depth, activation (spec), beta: of the FCNet.
-        steps: gradient-descent steps.  rel_target: loss fraction for steps_theory / steps_network.
-        norms: the norm of each variant (None, "layer", "batch").  fraction: of the largest stable step.
-        seed: the network seed (the same for every norm).  train: also train the networks.
-        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
-            results come back on the CPU.
-    Returns:
-        {"no norm" | "LayerNorm" | "BatchNorm": dict as above}.
-    Example:
-        >>> X = nk.data.sphere(6, 3)
-        >>> c = nk.compare_norms(X, X[:, 0], width=32, depth=3, activation="relu", beta=0.3, steps=5, rel_target=0.1)
-        >>> bn = c["BatchNorm"]; sorted(c), round(bn["mode"]["mass"], 9)      # (1/N^2) sum Theta = beta^2
-        (['BatchNorm', 'no norm'], 0.09)
-        >>> bool(torch.allclose(torch.as_tensor(bn["mean_residual"]), torch.as_tensor(bn["mean_residual_theory"])))
-        True
-    """
-    X = as_inputs(X)
-    Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
-    act = resolve_activation(activation)
-    out = {}
-    device = resolve_device(device)
-    for norm in norms:
-        net = FCNet(X.shape[1], width, depth, activation=act, beta=beta, norm=norm, seed=seed, device=device)
-        T = empirical_ntk(net, X).cpu()
-        lr = gd_step_size(T, fraction)
-        with torch.no_grad():
-            f0 = net(X).reshape(-1).cpu()
-        th = kernel_gd_losses(T, f0, Y, lr=lr, steps=steps)
-        res = {"theta": T, "mode": constant_mode(T), "lr": lr, "loss_theory": th,
-               "steps_theory": steps_to_loss(th, rel_target)}
-        if train:
-            rec = train_gd(net, X, Y, lr=lr, steps=steps, record_steps=range(steps + 1)).to("cpu")
-            m = constant_direction(rec.f_train, Y)
-            res.update(loss_network=rec.loss.numpy(), steps_network=steps_to_loss(rec.loss, rel_target),
-                       mean_residual=m, mean_residual_theory=(1.0 - 2.0 * lr * beta * beta) ** np.arange(steps + 1) * m[0])
-        out["BatchNorm" if norm == "batch" else ("LayerNorm" if norm == "layer" else "no norm")] = res
-    return out

@@ -1,0 +1,375 @@
+"""The experiments of Tensor Programs IIb on four architectures (notebook 07): the empirical NTK of
+each finite network (ntklib.architectures.networks) converges to its infinite-width NTK
+(ntklib.architectures.kernels) as the width grows, and SGD follows kernel gradient descent with that
+fixed kernel (Yang and Littwin 2021, Thm. 2.2).  `architecture(name)` puts each network, its kernel
+and its inputs behind one interface.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .._checks import model_inputs
+from ..devices import resolve_device
+from ..dynamics import kernel_gd, quiet
+from ..stats import relative_error
+from .kernels import DTYPE, attention_ntk, batchnorm_ntk, resnet_ntk, rnn_ntk
+from .networks import RNN, AttentionBlock, BatchNormMLP, ResNet, batch_ntk, layerwise_ntk
+
+__all__ = ["Architecture", "architecture", "ARCHITECTURE_NAMES", "sequences", "regression_targets",
+           "ntk_deviation", "parameter_share", "train_sgd", "sgd_vs_kernel", "SGDComparison",
+           "geometric_slope"]
+
+
+# ---- architectures as one interface --------------------------------------------------------------------
+
+ARCHITECTURE_NAMES = ("RNN", "ResNet", "Attention", "BatchNorm MLP")
+
+
+def sequences(n, n_steps, dim, *, seed=0):
+    """n input sequences of n_steps tokens in R^dim, each token on the sphere |x_t|^2 = dim.
+
+    Args:
+        n: number of sequences.  n_steps: tokens per sequence T.  dim: token dimension.  seed: of the draw.
+    Returns:
+        float64 tensor (n, T, dim) (use [:, 0] of n_steps=1 for points on a sphere).
+    Example:
+        >>> X = nk.architectures.sequences(2, 4, 3); X.shape, round(float(X[0, 0].norm() ** 2), 6)
+        (torch.Size([2, 4, 3]), 3.0)
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    X = torch.randn(n, n_steps, dim, generator=g, dtype=DTYPE)
+    return X / X.norm(dim=-1, keepdim=True) * math.sqrt(dim)
+
+
+def regression_targets(X, *, seed=0):
+    """A smooth scalar target of the inputs (sequences are averaged over tokens first):
+    y = sin(2 w.xbar) + 0.5 cos(w'.xbar), w, w' ~ N(0, I/d) fixed by seed; values of order 1.
+
+    Args:
+        X: inputs (N, d) or sequences (N, T, d).  seed: fixes w, w'.
+    Returns:
+        float64 tensor (N,).
+    Example:
+        >>> nk.architectures.regression_targets(nk.architectures.sequences(5, 4, 3)).shape
+        torch.Size([5])
+    """
+    X = torch.as_tensor(X).to(DTYPE)
+    xbar = X.mean(1) if X.ndim == 3 else X
+    g = torch.Generator().manual_seed(int(seed) + 7919)
+    w = torch.randn(2, xbar.shape[1], generator=g, dtype=DTYPE) / math.sqrt(xbar.shape[1])
+    return torch.sin(2 * xbar @ w[0]) + 0.5 * torch.cos(xbar @ w[1])
+
+
+@dataclass
+class Architecture:
+    """One architecture of the notebook: its finite network, its infinite-width NTK, its inputs.
+
+    network(width, seed, parametrization) -> torch module on `device`;  ntk(X, Y=None) -> infinite-width
+    NTK (on the CPU);  empirical_ntk(net, X) -> exact finite-width NTK (batch NTK when `coupled`), on the
+    network's device;  inputs(n, seed) -> X (on the CPU).
+
+    Args:
+        name: one of ARCHITECTURE_NAMES.  options: keyword arguments for both the network and its NTK.
+        n_in: input / token dimension.  n_steps: sequence length (RNN, attention).  n_blocks: ResNet
+        blocks.  depth: BatchNorm MLP weight layers.  n_samples: its Sobol points per scramble.
+        device: where the networks live and the sweeps (`ntk_deviation`, `parameter_share`,
+        `sgd_vs_kernel`) and the BatchNorm quasi-Monte Carlo run (None: CPU; "cuda", "auto", ... as in
+        `nk.resolve_device`).
+    Example:
+        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(4)
+        >>> a.empirical_ntk(a.network(64), X).shape == a.ntk(X).shape
+        True
+    """
+    name: str
+    options: dict = field(default_factory=dict)
+    n_in: int = 3
+    n_steps: int = 4
+    n_blocks: int = 2
+    depth: int = 3
+    n_samples: int = 2 ** 15
+    device: object = None
+
+    def __post_init__(self):
+        self.device = resolve_device(self.device)
+
+    @property
+    def coupled(self) -> bool:
+        """Whether the outputs couple the batch (BatchNorm: the NTK is that of the batch output)."""
+        return self.name == "BatchNorm MLP"
+
+    @property
+    def sequential(self) -> bool:
+        return self.name in ("RNN", "Attention")
+
+    def inputs(self, n, seed=0):
+        if self.sequential:
+            return sequences(n, self.n_steps, self.n_in, seed=seed)
+        return sequences(n, 1, self.n_in, seed=seed)[:, 0]
+
+    def network(self, width, seed=0, parametrization="ntk"):
+        o = dict(self.options, seed=seed, parametrization=parametrization, device=self.device)
+        if self.name == "RNN":
+            return RNN(self.n_in, width, **o)
+        if self.name == "ResNet":
+            return ResNet(self.n_in, width, self.n_blocks, **o)
+        if self.name == "Attention":
+            return AttentionBlock(self.n_in, width, **o)
+        return BatchNormMLP(self.n_in, width, self.depth, **o)
+
+    def ntk(self, X, Y=None):
+        o = self.options
+        if self.name == "RNN":
+            return rnn_ntk(X, Y, **o)
+        if self.name == "ResNet":
+            return resnet_ntk(X, Y, n_blocks=self.n_blocks, **o)
+        if self.name == "Attention":
+            return attention_ntk(X, Y, **o)
+        if Y is not None:
+            raise ValueError("Y: the BatchNorm NTK is a batch kernel; pass the whole batch as X")
+        return batchnorm_ntk(X, depth=self.depth, n_samples=self.n_samples, device=self.device, **o).cpu()
+
+    def empirical_ntk(self, net, X):
+        return batch_ntk(net, X) if self.coupled else layerwise_ntk(net, X)
+
+
+def architecture(name, **kwargs) -> Architecture:
+    """An `Architecture` by name.
+
+    Args:
+        name: "RNN", "ResNet", "Attention" or "BatchNorm MLP".
+        kwargs: n_in (default 3; 12 for BatchNorm), n_steps, n_blocks, depth, n_samples, device (where
+            the networks and sweeps run: None/"cpu", "cuda", "auto"), and `options` (keyword arguments
+            passed to both the network and its infinite-width NTK, e.g. {"readout": "last"} for the RNN).
+    Returns:
+        Architecture.
+    Example:
+        >>> nk.architectures.architecture("RNN", options={"readout": "last"}).network(16)
+        RNN(n_in=3, width=16, activation=erf, readout=last, tied=True, parametrization=ntk)
+    """
+    if name not in ARCHITECTURE_NAMES:
+        raise ValueError(f"name: got {name!r}; accepted: {ARCHITECTURE_NAMES}")
+    if name == "BatchNorm MLP":
+        kwargs.setdefault("n_in", 12)      # the batch must span >= 5 dimensions (see nk.architectures.BatchNormMLP)
+    return Architecture(name, **kwargs)
+
+
+# ---- experiment 1: empirical NTK -> infinite-width NTK -------------------------------------------------
+
+def ntk_deviation(arch: Architecture, X, widths, seeds, *, theta=None, references=None, share_of=None,
+                  progress=None):
+    """Relative Frobenius deviation ||Theta_hat - Theta||_F / ||Theta||_F of the empirical NTK of
+    `arch.network(width, seed)` from the infinite-width NTK, for every width and seed (Tensor Programs
+    II, Fig. 1).  references: optional {label: other kernel}; the same empirical NTKs are compared with
+    each (e.g. a wrong recursion, which should not be approached).  share_of: optional parameter
+    names whose joint share ||sum of their NTK contributions||_F / ||Theta_hat||_F is recorded too
+    (tap-based architectures only).
+
+    Returns dict(widths (W,), deviation (W, S), theta, reference_deviation {label: (W, S)},
+    share (W, S) or None).
+
+    Args:
+        arch: an `Architecture`.  X: its inputs (the batch for BatchNorm).  widths: widths to sweep.
+        seeds: seeds per width (network seed = seed + 7919 * width index).  theta: the infinite-width
+        NTK (computed when None).  progress: tqdm bar (default: unless quiet()).
+    Example:
+        >>> a = nk.architectures.architecture("ResNet")
+        >>> r = nk.architectures.ntk_deviation(a, a.inputs(4), [32, 64], range(2), progress=False)
+        >>> r["deviation"].shape
+        (2, 2)
+    """
+    theta = arch.ntk(X) if theta is None else theta
+    references = references or {}
+    show = (not quiet()) if progress is None else progress
+    dev = np.zeros((len(widths), len(seeds)))
+    ref = {k: np.zeros_like(dev) for k in references}
+    share = None if share_of is None else np.zeros_like(dev)
+    for i, w in enumerate(tqdm(widths, disable=not show, desc=f"{arch.name} widths", leave=False)):
+        for j, s in enumerate(seeds):
+            net = arch.network(int(w), seed=int(s) + 7919 * i)          # on arch.device
+            if share_of is None:
+                K = arch.empirical_ntk(net, X)
+            else:
+                K, parts = layerwise_ntk(net, X, by_parameter=True)
+                share[i, j] = float(torch.linalg.norm(sum(parts[n] for n in share_of)) / torch.linalg.norm(K))
+            dev[i, j] = relative_error(K, theta)
+            for k, R in references.items():
+                ref[k][i, j] = relative_error(K, R)
+            del net
+    return {"widths": np.asarray(widths), "deviation": dev, "theta": theta, "reference_deviation": ref,
+            "share": share}
+
+
+def parameter_share(arch: Architecture, X, widths, seeds, names):
+    """||sum of the named parameters' NTK contributions||_F / ||Theta_hat||_F for every width and seed
+    (e.g. names=("Wq", "Wk") for the attention block: O(1/n) with the 1/n query-key scaling).
+
+    Args:
+        arch: an `Architecture` built from RNN, ResNet or AttentionBlock.  X: inputs.  widths, seeds:
+        as in `ntk_deviation`.  names: parameter names of the network (e.g. "Wq", "W", "U").
+    Returns:
+        numpy array (W, S).
+    Example:
+        >>> a = nk.architectures.architecture("Attention"); X = a.inputs(3)
+        >>> nk.architectures.parameter_share(a, X, [32], range(1), ("Wq", "Wk")).shape
+        (1, 1)
+    """
+    out = np.zeros((len(widths), len(seeds)))
+    for i, w in enumerate(widths):
+        for j, s in enumerate(seeds):
+            K, parts = layerwise_ntk(arch.network(int(w), seed=int(s) + 7919 * i), X, by_parameter=True)
+            out[i, j] = float(torch.linalg.norm(sum(parts[n] for n in names)) / torch.linalg.norm(K))
+    return out
+
+
+def geometric_slope(widths, values):
+    """Log-log slope fitted to every (width, seed) value at once, and the geometric mean per width.
+
+    values: (W, S).  Fitting all log-values is the same as fitting the per-width means of the logs
+    (equal seeds per width), so the slope is that of the geometric-mean curve; logs tame the heavy
+    right tail of a few unlucky seeds better than arithmetic means do.
+
+    Args:
+        widths: (W,) positive.  values: (W, S) positive.
+    Returns:
+        (slope, geometric mean per width (W,)).
+    Example:
+        >>> round(nk.architectures.geometric_slope([1, 4], [[1.0, 1.0], [0.5, 0.5]])[0], 12)
+        -0.5
+    """
+    v = np.asarray(values, dtype=float)
+    w = np.repeat(np.asarray(widths, dtype=float), v.shape[1])
+    slope, _ = np.polyfit(np.log(w), np.log(v.ravel()), 1)
+    return float(slope), np.exp(np.log(v).mean(1))
+
+
+# ---- experiment 2: SGD against kernel gradient descent --------------------------------------------------
+
+def train_sgd(model, X_train, Y_train, *, lr, batches, X_track=None, record_steps=None):
+    """Minibatch SGD on C_B = (1/|B|) ||f(X_B) - Y_B||^2, theta <- theta - lr grad C_B, in place.
+
+    (nk.train_gd is full-batch; this is its minibatch sibling, the finite side of nk.kernel_gd.)
+    For a model whose outputs couple the batch (BatchNorm), each minibatch is one batch and the tracked
+    outputs are those of X_track evaluated as one batch.
+
+    Args:
+        model: scalar-output module (trained on its own device).  X_train: (n, ...), moved to the
+        model's device.  Y_train: (n,).  lr: step size.
+        batches: sequence of index arrays into the training set, one per step.
+        X_track: inputs whose outputs are recorded (default X_train).
+        record_steps: steps at which they are recorded (default every step, 0 included).
+    Returns:
+        (steps, f): numpy array (T,) and float64 tensor (T, P) on the CPU.
+    Example:
+        >>> net, X = nk.architectures.ResNet(3, 32, seed=0), torch.randn(6, 3, dtype=torch.float64)
+        >>> steps, f = nk.architectures.train_sgd(net, X, torch.zeros(6), lr=0.1, batches=[[0, 1], [2, 3]])
+        >>> f.shape
+        torch.Size([3, 6])
+    """
+    X_train = model_inputs(model, X_train, "X_train")
+    X_track = X_train if X_track is None else model_inputs(model, X_track, "X_track")
+    Y_train = torch.as_tensor(Y_train).to(X_train).reshape(-1)
+    params = [p for p in model.parameters() if p.requires_grad]
+    n_steps = len(batches)
+    rec = set(range(n_steps + 1)) if record_steps is None else set(int(s) for s in record_steps)
+    steps, out = [], []
+    for k in range(n_steps + 1):
+        if k in rec:
+            with torch.no_grad():
+                steps.append(k)
+                out.append(model(X_track).reshape(-1).detach().to(DTYPE).clone())
+        if k == n_steps:
+            break
+        idx = torch.as_tensor(np.asarray(batches[k]), device=X_train.device)
+        loss = ((model(X_train[idx]).reshape(-1) - Y_train[idx]) ** 2).mean()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p.sub_(lr * g)
+    return np.array(steps), torch.stack(out).cpu()
+
+
+@dataclass
+class SGDComparison:
+    """Result of `sgd_vs_kernel`: for each width and seed, the relative function-space gap
+    max_t RMS(f_SGD(t) - f_kernel(t)) / RMS(Y) over the whole trajectory (train and test points), and
+    the trajectories of the last seed at every width (for plots).  The tracked points are the training
+    points first (n_train of them), then the test points.
+
+    Args:
+        widths: (W,).  gap: (W, S) relative gaps.  steps: (T,) recorded steps.
+        f_net, f_kernel: {width: (T, P)} outputs of SGD and of kernel GD (last seed).
+        Y: training targets.  n_train: number of training points.  loss_kernel: (T,) kernel-GD loss.
+    Example:
+        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(6); Y = nk.architectures.regression_targets(X)
+        >>> r = nk.architectures.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2, steps=3,
+        ...                                    progress=False)
+        >>> r.gap.shape, r.f_net[32].shape
+        ((1, 1), torch.Size([4, 6]))
+    """
+    widths: np.ndarray
+    gap: np.ndarray                 # (W, S)
+    steps: np.ndarray               # (T,)
+    f_net: dict                     # width -> (T, P) tensor (last seed)
+    f_kernel: dict                  # width -> (T, P) tensor (kernel GD from that network's f_0)
+    Y: torch.Tensor                 # (n_train,)
+    n_train: int
+    loss_kernel: np.ndarray         # (T,) training loss of kernel GD (last width, last seed)
+
+
+def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *, lr, batch_size, steps,
+                  theta=None, parametrization="ntk", record_every=1, batch_seed=0, progress=None):
+    """SGD of `arch.network(width, seed)` against kernel GD with the infinite-width NTK, same learning
+    rate and the same minibatches (Yang and Littwin 2021, Thm. 2.2), started from the network's own
+    f_0, so the gap measures only how far the training dynamics are from kernel gradient descent.
+
+    parametrization="standard": the same networks (same f_0) in standard parametrisation, trained with
+    step lr/width (the scaling that keeps the hidden layers' effective step at lr); compared against the
+    same NTK-parametrisation kernel prediction.  BatchNorm models train full-batch on X_train (their NTK
+    is a batch kernel), and X_test is ignored.
+
+    Args:
+        arch: an `Architecture`.  X_train, Y_train: training inputs and targets.  X_test: inputs tracked
+        besides (or None).  widths, seeds: the networks (seed 1000 + seed + 7 * width index, the same
+        f_0 in both parametrisations).  lr: step of SGD and of kernel GD.  batch_size: minibatch size.
+        steps: SGD steps.  theta: the infinite-width NTK on [X_train; X_test] (computed when None).
+        parametrization: "ntk" or "standard".  record_every: record every step up to 5, then every
+        record_every-th.  batch_seed: draws the minibatches (shared by every width and seed).
+    Returns:
+        SGDComparison.
+    Example:
+        >>> a = nk.architectures.architecture("RNN"); X = a.inputs(8); Y = nk.architectures.regression_targets(X)
+        >>> r = nk.architectures.sgd_vs_kernel(a, X[:6], Y[:6], X[6:], [32, 128], range(2), lr=0.1, batch_size=3,
+        ...                                    steps=4, progress=False)
+        >>> r.gap.shape, r.f_net[128].shape, r.n_train             # tracked: 6 training then 2 test inputs
+        ((2, 2), torch.Size([5, 8]), 6)
+    """
+    n = X_train.shape[0]
+    X_all = X_train if (arch.coupled or X_test is None) else torch.cat([X_train, X_test])
+    theta = arch.ntk(X_all) if theta is None else theta
+    rng = np.random.default_rng(batch_seed)
+    if arch.coupled:
+        batches = [np.arange(n)] * steps
+    else:
+        batches = [rng.choice(n, size=batch_size, replace=False) for _ in range(steps)]
+    # every step up to 5 (a fast-converging problem peaks there), then every record_every-th, and the last
+    record = np.unique(np.r_[np.arange(0, min(steps, 5) + 1), np.arange(0, steps + 1, record_every), steps])
+    Y = torch.as_tensor(Y_train).to(DTYPE).reshape(-1)
+    y_rms = float(Y.pow(2).mean().sqrt())
+    show = (not quiet()) if progress is None else progress
+    gap = np.zeros((len(widths), len(seeds)))
+    f_net, f_ker, loss_k = {}, {}, None
+    for i, w in enumerate(tqdm(widths, disable=not show, desc=f"{arch.name} SGD", leave=False)):
+        for j, s in enumerate(seeds):
+            net = arch.network(int(w), seed=1000 + int(s) + 7 * i, parametrization=parametrization)
+            step = lr / int(w) if parametrization == "standard" else lr
+            _, fN = train_sgd(net, X_train, Y, lr=step, batches=batches, X_track=X_all, record_steps=record)
+            _, fK = kernel_gd(theta, fN[0], Y, np.arange(n), lr=lr, batches=batches, record_steps=record)
+            gap[i, j] = float(((fN - fK) ** 2).mean(1).sqrt().max()) / y_rms
+        f_net[int(w)], f_ker[int(w)] = fN, fK
+        loss_k = ((fK[:, :n] - Y) ** 2).mean(1).numpy()
+    return SGDComparison(np.asarray(widths), gap, record, f_net, f_ker, Y, n, loss_k)

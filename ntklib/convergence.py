@@ -1,0 +1,284 @@
+"""Notebook 03's experiments on convergence: how fast each eigendirection of the NTK is learnt, what the
+condition number costs, the loss surface along eigendirections ("the narrow valley"), and finite
+networks against the infinite-width linear ODE across widths.
+
+The reusable pieces they build on (train_gd, ntk_flow, ntk_pca, mode_coefficients, mode_rates,
+condition_number) are in ntklib.dynamics and at the top level of ntklib.  With Theta(X, X) =
+V diag(lam) V^T, the residual along eigenvector v_i decays as exp(-2 lam_i t / N) under the flow.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .devices import resolve_device
+from .dynamics import ntk_flow, ntk_pca, quiet, train_gd
+from .empirical import empirical_ntk
+from .kernels import ntk
+from .networks import FCNet
+from .stats import relative_error
+
+__all__ = ["fit_decay_rates", "mode_decay", "convergence_time", "constant_mode_cosine", "eigen_gap",
+           "narrow_valley", "ode_gap_sweep"]
+
+
+# ---- decay per eigendirection, conditioning, spectra ---------------------------------------------
+
+def fit_decay_rates(times, coeffs, predicted, *, floor=0.02):
+    """Measured exponential decay rate of each column of `coeffs` (T, k) over the times where the
+    predicted decay exp(-predicted_i t) is still above `floor` (the window is set by theory, not by the
+    data, so noise at late times cannot bias it).  The fit pools the squared coefficients of all
+    leading dimensions (e.g. seeds): log sum_s c_{s,i}(t)^2 = const - 2 rate_i t, least squares.
+
+    Args:
+        times: (T,) flow times.  coeffs: (..., T, k) mode coefficients (leading dims are pooled).
+        predicted: (k,) predicted rates (they set each window; at least 3 times are always used).
+    Returns:
+        (k,) numpy array of measured rates.
+    Example:
+        >>> t = torch.linspace(0, 4, 9, dtype=torch.float64)
+        >>> coeffs = torch.exp(-torch.outer(t, torch.tensor([1.0, 0.25], dtype=torch.float64)))   # c_i = e^(-rate_i t)
+        >>> [round(float(v), 6) for v in nk.convergence.fit_decay_rates(t, coeffs, [1.0, 0.25])]
+        [1.0, 0.25]
+    """
+    t = np.asarray(times, dtype=np.float64)
+    C = np.asarray(torch.as_tensor(coeffs).detach().cpu(), dtype=np.float64)
+    C = C.reshape(-1, C.shape[-2], C.shape[-1])
+    energy = (C ** 2).sum(0)                                   # (T, k)
+    rates = []
+    for i, rho in enumerate(np.asarray(torch.as_tensor(predicted).cpu(), dtype=np.float64)):
+        t_max = math.log(1.0 / floor) / rho if rho > 0 else np.inf
+        keep = t <= t_max
+        if keep.sum() < 3:
+            keep = np.zeros_like(keep)
+            keep[:3] = True
+        slope = np.polyfit(t[keep], np.log(energy[keep, i]), 1)[0]
+        rates.append(-slope / 2.0)
+    return np.array(rates)
+
+
+def mode_decay(times, coeffs, rates):
+    """Observed decay c_i(t) / c_i(0) of each eigendirection against exp(-rate_i t).
+
+    The error is on the normalised curve (between 0 and 1), so it is meaningful only for directions that
+    start with a residual well above the noise (give every direction one, e.g. Y = f_0 + sum_i v_i).
+
+    Args:
+        times: (T,) flow times (t = 0 first).  coeffs: (T, k) from `mode_coefficients`.
+        rates: (k,) from `mode_rates`.
+    Returns:
+        (observed (T, k), predicted (T, k), error (k,) = max_t |observed - predicted|), numpy arrays.
+    Example:
+        With the infinite-width flow itself, every direction decays exactly as predicted:
+
+        >>> K = nk.ntk(nk.data.circle(4)[0], depth=2); lam, V = nk.ntk_pca(K); Y = V.sum(1)   # c_i(0) = 1
+        >>> t = [0.0, 1.0, 2.0]; f_X, _ = nk.ntk_flow(K, torch.zeros(4), Y, t)
+        >>> obs, pred, err = nk.convergence.mode_decay(t, nk.mode_coefficients(f_X, Y, V), nk.mode_rates(lam, 4))
+        >>> obs.shape, bool(err.max() < 1e-12)
+        ((3, 4), True)
+    """
+    t = np.asarray(times, dtype=np.float64).reshape(-1, 1)
+    C = np.asarray(torch.as_tensor(coeffs).detach().cpu(), dtype=np.float64)
+    rho = np.asarray(torch.as_tensor(rates).detach().cpu(), dtype=np.float64).reshape(1, -1)
+    observed = C / C[:1]
+    predicted = np.exp(-rho * t)
+    return observed, predicted, np.abs(observed - predicted).max(0)
+
+
+def convergence_time(lam, N, *, tol=1e-2) -> dict:
+    """How long the slowest eigendirection takes to shrink by the factor `tol`.
+
+    Flow: t = N log(1/tol) / (2 lam_min).  Gradient descent: a step lr is stable only while
+    |1 - 2 lr lam_max / N| < 1; the best constant step lr* = N / (lam_max + lam_min) shrinks the extreme
+    modes by (kappa - 1)/(kappa + 1) per step, so it needs log(1/tol) / log((kappa + 1)/(kappa - 1))
+    ~ kappa log(1/tol) / 2 steps: the condition number kappa is the price of the narrow valley.
+
+    Args:
+        lam: eigenvalues of Theta(X, X) (positive).  N: number of training inputs.
+        tol: the factor by which the slowest direction must shrink.
+    Returns:
+        dict with "time" (flow time), "kappa", "lr_best" (= N / (lam_max + lam_min)) and "steps_best".
+    Example:
+        >>> c = nk.convergence.convergence_time([3.0, 1.0], 4, tol=0.5)   # kappa = 3: (kappa - 1)/(kappa + 1) = 1/2
+        >>> round(c["time"], 6), c["kappa"], c["lr_best"], round(c["steps_best"], 6)
+        (1.386294, 3.0, 1.0, 1.0)
+    """
+    lam = torch.as_tensor(lam, dtype=torch.float64)
+    lo, hi = float(lam.min()), float(lam.max())
+    kappa = hi / lo
+    steps = math.log(1.0 / tol) / math.log((kappa + 1.0) / (kappa - 1.0)) if kappa > 1 else 1.0
+    return {"time": N * math.log(1.0 / tol) / (2.0 * lo), "kappa": kappa,
+            "lr_best": N / (hi + lo), "steps_best": steps}
+
+
+def constant_mode_cosine(v) -> float:
+    """|cos| of the angle between a vector and the all-ones vector (1 means constant):
+    |sum_i v_i| / (||v|| sqrt(n)).
+
+    Args:
+        v: a vector (any shape; flattened), e.g. an eigenvector of a kernel matrix.
+    Returns:
+        float in [0, 1].
+    Example:
+        >>> cos = nk.convergence.constant_mode_cosine
+        >>> round(cos(torch.ones(5)), 12), cos(torch.tensor([1.0, -1.0]))
+        (1.0, 0.0)
+    """
+    v = torch.as_tensor(v, dtype=torch.float64).reshape(-1)
+    return float(v.sum().abs() / (v.norm() * math.sqrt(v.numel())))
+
+
+def eigen_gap(lam):
+    """(lam_1 / lam_2, lam_1 - lam_2) of a spectrum sorted in decreasing order.
+
+    Args:
+        lam: eigenvalues, largest first (e.g. from `ntk_pca`).
+    Returns:
+        (ratio, difference) as floats.
+    Example:
+        >>> nk.convergence.eigen_gap(torch.tensor([4.0, 1.0, 0.5]))
+        (4.0, 3.0)
+    """
+    lam = torch.as_tensor(lam, dtype=torch.float64)
+    return float(lam[0] / lam[1]), float(lam[0] - lam[1])
+
+
+# ---- the loss surface along eigendirections: the narrow valley -------------------------------------
+
+def narrow_valley(model, X, Y, *, modes=(0, -1), radius=None, n_grid=25):
+    """The loss C(theta_0 + s_1 d_1 + s_2 d_2) of a network on the plane of two parameter directions
+    that move f(X) along eigenvectors of its own NTK Gram matrix (Jacot, Gabriel, Hongler 2019a).
+
+    With J the Jacobian of f(X) and Theta = J J^T = sum_i lam_i u_i u_i^T, the unit parameter direction
+    d_i = J^T u_i / sqrt(lam_i) moves the outputs by J d_i = sqrt(lam_i) u_i, so to second order
+        C(theta_0 + s d_i) = C_0 - (2 s sqrt(lam_i) / N) u_i.(Y - f_0) + (lam_i / N) s^2:
+    curvature 2 lam_i / N, steep "cliffs" along the top eigenvector, a flat "bottom" along the last,
+    their ratio the condition number.  (The Hessian's other term, sum_j (f_j - Y_j) Hess f_j, vanishes
+    as the width grows.)
+
+    Args:
+        model: scalar-output module (not modified).  X: (N, n_0) inputs.  Y: (N,) targets.
+        modes: indices of the two eigenvectors (largest eigenvalue first; -1 is the smallest).
+        radius: half-width of the grid in parameter distance (default: where the quadratic rise along the
+            second mode equals 2 C_0).  n_grid: points per axis (odd keeps s = 0 on the grid).
+    Returns:
+        dict with "s" (n_grid,), "loss" (n_grid, n_grid) real network [i: s_1, j: s_2], "loss_quadratic"
+        (the second-order model), "lam" (all eigenvalues, descending), "modes", "curvature" (d_i^T Hess C d_i
+        at theta_0, exact, for the two directions) and "curvature_theory" 2 lam_i / N, "C0".
+    Example:
+        >>> X, _ = nk.data.circle(4); net = nk.FCNet(2, 64, 2, seed=0)
+        >>> v = nk.convergence.narrow_valley(net, X, X[:, 0], n_grid=3)       # the grid centre s = 0 is theta_0 itself
+        >>> tuple(v["loss"].shape), v["modes"], round(float(v["loss"][1, 1]) - v["C0"], 12) + 0.0
+        ((3, 3), (0, 3), 0.0)
+    """
+    from torch.func import functional_call
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    p0 = next(iter(params.values()))
+    X = X.to(p0)
+    N = X.shape[0]
+    Y = torch.as_tensor(Y).reshape(-1).to(X)
+    theta = empirical_ntk(model, X)
+    lam, U = ntk_pca(theta)
+    modes = tuple(int(m) % N for m in modes)
+    names, tensors = list(params), list(params.values())
+    dirs = []
+    for m in modes:
+        with torch.enable_grad():
+            leaves = [t.clone().requires_grad_(True) for t in tensors]
+            out = functional_call(model, dict(zip(names, leaves)), (X,)).reshape(-1)
+            grads = torch.autograd.grad(out @ U[:, m].to(out), leaves)
+        dirs.append([g / math.sqrt(float(lam[m])) for g in grads])
+    with torch.no_grad():
+        f0 = functional_call(model, params, (X,)).reshape(-1)
+        C0 = float(((f0 - Y) ** 2).mean())
+        if radius is None:
+            radius = math.sqrt(2.0 * C0 * N / float(lam[modes[1]]))
+        s = torch.linspace(-radius, radius, n_grid, dtype=torch.float64)
+        loss = torch.empty(n_grid, n_grid, dtype=torch.float64)
+        for i, s1 in enumerate(s.tolist()):
+            for j, s2 in enumerate(s.tolist()):
+                p = {k: t + s1 * d1 + s2 * d2 for k, t, d1, d2 in zip(names, tensors, *dirs)}
+                loss[i, j] = ((functional_call(model, p, (X,)).reshape(-1) - Y) ** 2).mean()
+        u1, u2 = (U[:, m].to(X) * math.sqrt(float(lam[m])) for m in modes)
+        f_lin = f0 + s.to(X)[:, None, None] * u1 + s.to(X)[None, :, None] * u2        # (n, n, N)
+        loss_q = ((f_lin - Y) ** 2).mean(-1).cpu()
+    curv = [_curvature(model, names, tensors, d, X, Y) for d in dirs]
+    return {"s": s, "loss": loss, "loss_quadratic": loss_q, "lam": lam.cpu(), "modes": modes,
+            "curvature": np.array(curv), "curvature_theory": (2.0 * lam[list(modes)] / N).cpu().numpy(),
+            "C0": C0}
+
+
+def _curvature(model, names, tensors, d, X, Y):
+    """d^T Hess C(theta_0) d, exactly, by forward-over-reverse differentiation (a Hessian-vector product)."""
+    from torch.func import functional_call, grad, jvp
+
+    def cost(p):
+        return ((functional_call(model, p, (X,)).reshape(-1) - Y) ** 2).mean()
+    p0 = dict(zip(names, tensors))
+    _, hd = jvp(grad(cost), (p0,), (dict(zip(names, d)),))
+    return float(sum((hd[k] * v).sum() for k, v in zip(names, d)))
+
+
+# ---- finite networks against the linear ODE, across widths -----------------------------------------
+
+def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="relu", beta=0.1,
+                  record_steps=None, seed_offset=0, device=None):
+    """Train FCNets of several widths by gradient descent and compare them with the infinite-width
+    prediction `ntk_flow(Theta_inf, f_0, ..., lr=lr)` started from each network's own f_0.
+
+    Per network:
+        gap_train = max_t rms(f_t(X) - f_t^inf(X)) / rms(Y - f_0(X))      (and gap_test on X_test,
+        with the same denominator): the function-space distance to the linear ODE, relative to the
+        distance the training has to cover;
+        kernel_move = ||Theta_hat_T - Theta_hat_0||_F / ||Theta_hat_0||_F on the training inputs;
+        kernel_init = ||Theta_hat_0 - Theta_inf||_F / ||Theta_inf||_F.
+    Both gaps and the kernel movement should fall like width^(-1/2) (Jacot et al. 2018, Thm. 2).
+
+    Args:
+        X, Y, X_test: training inputs (N, n_0), targets (N,), test inputs (M, n_0), float64.
+        widths, seeds: hidden widths and number of seeds per width (network seed
+            seed_offset + 1000 * width_index + s).
+        depth, activation, beta: the FCNet and its kernel.  lr, steps, record_steps: as in train_gd.
+        device: where the networks are trained ("cuda", "auto", ... as in `nk.resolve_device`; None:
+            CPU); the kernels, records and predictions come back on the CPU.
+    Returns:
+        dict with "widths", "times", "theta" (Theta_inf(X, X)), "theta_test" (Theta_inf(X_test, X)),
+        arrays (widths, seeds) "gap_train", "gap_test", "kernel_move", "kernel_init", and "records":
+        [width][seed] TrainRecord, "predictions": [width][seed] (f_X, f_test) of the linear ODE.
+    Example:
+        >>> X, _ = nk.data.circle(4); X_test, _ = nk.data.circle(3, offset=0.3)
+        >>> r = nk.convergence.ode_gap_sweep(X, X[:, 0], X_test, widths=[32, 128], seeds=2, depth=2, lr=0.5, steps=4)
+        >>> r["gap_train"].shape, r["times"].tolist()
+        ((2, 2), [0.0, 0.5, 1.0, 1.5, 2.0])
+    """
+    theta = ntk(X, depth=depth, activation=activation, beta=beta)
+    theta_t = ntk(X_test, X, depth=depth, activation=activation, beta=beta)
+    Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
+    n_w, n_s = len(widths), int(seeds)
+    out = {k: np.zeros((n_w, n_s)) for k in ("gap_train", "gap_test", "kernel_move", "kernel_init")}
+    records = [[None] * n_s for _ in widths]
+    preds = [[None] * n_s for _ in widths]
+    jobs = [(i, w, s) for i, w in enumerate(widths) for s in range(n_s)]
+    device = resolve_device(device)
+    for i, w, s in tqdm(jobs, disable=quiet(), desc="widths x seeds", leave=False):
+        net = FCNet(X.shape[1], int(w), depth, activation=activation, beta=beta,
+                    seed=seed_offset + 1000 * i + s, device=device)
+        K0 = empirical_ntk(net, X).cpu()
+        rec = train_gd(net, X, Y, lr=lr, steps=steps, record_steps=record_steps, X_test=X_test,
+                       progress=False).to("cpu")
+        K1 = empirical_ntk(net, X).cpu()
+        del net
+        fX, ft = ntk_flow(theta, rec.f_train[0], Y, rec.times, theta_tX=theta_t, f0_t=rec.f_test[0], lr=lr)
+        scale = float(torch.sqrt(((Y - rec.f_train[0]) ** 2).mean()))
+        out["gap_train"][i, s] = float(torch.sqrt(((rec.f_train - fX) ** 2).mean(1)).max()) / scale
+        out["gap_test"][i, s] = float(torch.sqrt(((rec.f_test - ft) ** 2).mean(1)).max()) / scale
+        out["kernel_move"][i, s] = relative_error(K1, K0)
+        out["kernel_init"][i, s] = relative_error(K0, theta)
+        records[i][s], preds[i][s] = rec, (fX, ft)
+    times = records[0][0].times
+    return {"widths": np.asarray(widths), "times": times, "theta": theta, "theta_test": theta_t,
+            "records": records, "predictions": preds, **out}

@@ -1,0 +1,112 @@
+"""One style and one `save` for every figure: the rcParams, the palettes, the figure folder.
+
+`save(fig, name)` writes figures/NAME.png and figures/NAME.pdf atomically (a temporary file, then a
+rename, so an interrupted run never leaves half a figure) and byte-stable (no creation date in the
+PDF).  The folder is $NTKLIB_FIGURES when set (the Makefile sets it), else figures/ at the top of the
+repository, else ./figures.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+
+__all__ = ["setup", "save", "figure_dir", "COLORS", "PHASE_COLORS", "STYLE"]
+
+
+COLORS = ["#1b6ca8", "#d1495b", "#3c8d2f", "#edae49", "#6a4c93", "#00798c", "#8c564b"]
+
+STYLE = {
+    "figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight",
+    "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+    "axes.prop_cycle": matplotlib.cycler(color=COLORS), "image.cmap": "viridis",
+    "svg.hashsalt": "ntk-notebooks", "figure.max_open_warning": 0,
+}
+
+PHASE_COLORS = {"freeze": "#1b6ca8", "edge": "#3c8d2f", "chaos": "#d1495b"}
+
+
+def setup():
+    """Apply the project's matplotlib style; in a notebook, show figures inline as PNG.
+
+    In a Jupyter kernel the inline backend is switched on whatever MPLBACKEND says: a kernel started
+    with MPLBACKEND=Agg would otherwise drop every figure from the committed outputs (and the book).
+
+    Returns:
+        None (the style goes into matplotlib's global rcParams: STYLE, colour cycle COLORS).
+    Example:
+        >>> nk.plotting.setup()
+        >>> import matplotlib.pyplot as plt; plt.rcParams["savefig.dpi"], plt.rcParams["axes.spines.top"]
+        (150.0, False)
+    """
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+        if shell is not None and getattr(shell, "kernel", None) is not None:
+            shell.run_line_magic("matplotlib", "inline")
+    except Exception:  # noqa: BLE001 - not in IPython
+        pass
+    plt.rcParams.update(STYLE)
+    try:  # in a notebook: PNG only, so nbval has nothing volatile to compare
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        set_matplotlib_formats("png")
+    except Exception:  # noqa: BLE001 - not in IPython
+        pass
+
+
+def figure_dir() -> Path:
+    """The folder `save` writes to: $NTKLIB_FIGURES when set (the Makefile sets it), else figures/ at the
+    top of the repository (when ntklib sits in a checkout with notebooks/), else ./figures.
+
+    Returns:
+        pathlib.Path (not created here; `save` creates it).
+    Example:
+        >>> import os; from unittest import mock
+        >>> with mock.patch.dict(os.environ, {"NTKLIB_FIGURES": "/tmp/my_figures"}):
+        ...     nk.plotting.figure_dir().as_posix()
+        '/tmp/my_figures'
+    """
+    env = os.environ.get("NTKLIB_FIGURES")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "notebooks").is_dir():
+        return repo / "figures"
+    return Path.cwd() / "figures"
+
+
+def save(fig, name: str, directory=None):
+    """Write `fig` to DIR/NAME.png and DIR/NAME.pdf, atomically and byte-stably.
+
+    Each file is written to a temporary name in DIR and renamed into place (an interrupted run never
+    leaves half a figure); the PNG carries no Software tag and the PDF no CreationDate or Producer, so
+    the same figure gives the same bytes.  Notebooks save every figure through it, NAME prefixed by the
+    notebook number (e.g. "04_gram_matrices").
+
+    Args:
+        fig: a matplotlib Figure.  name: file name without extension.
+        directory: the folder (created if missing); None means `figure_dir()`.
+    Returns:
+        [path of the PNG, path of the PDF] as pathlib.Path objects.
+    Example:
+        >>> import tempfile
+        >>> fig = nk.plotting.plot_curves([0, 1], {"y": [0.0, 1.0]})
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     first = [p.read_bytes() for p in nk.plotting.save(fig, "00_example", directory=d)]
+        ...     again = nk.plotting.save(fig, "00_example", directory=d)
+        ...     [p.name for p in again], first == [p.read_bytes() for p in again]
+        (['00_example.png', '00_example.pdf'], True)
+    """
+    d = Path(directory) if directory is not None else figure_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
+        path = d / f"{name}.{ext}"
+        tmp = d / f".{name}.{os.getpid()}.tmp.{ext}"
+        fig.savefig(tmp, format=ext, metadata=meta)
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
