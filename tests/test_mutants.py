@@ -24,6 +24,20 @@ from mutants import run as mrun  # noqa: E402
 BETA = 0.2
 
 
+class _Api:
+    """ntklib's public names wherever they live (nk.ntk, nk.phases.resolve_activation, ...), looked
+    up at each use, so a mutated function is seen under a mutant and the tests follow the layout."""
+
+    def __getattr__(self, name):
+        for m in [nk] + mc._ntklib_modules():
+            if name in vars(m) and not name.startswith("_"):
+                return vars(m)[name]
+        raise AttributeError(f"no ntklib module defines {name!r}")
+
+
+A = _Api()
+
+
 def _X(n=4, d=3, seed=0):
     return nk.data.sphere(n, d, seed=seed)
 
@@ -40,53 +54,51 @@ def battery(fixed):
     The inputs (fixed) are computed unmutated, so a kernel handed to ntk_flow is the same under
     every mutant."""
     X, K, f0, Y = fixed["X"], fixed["K"], fixed["f0"], fixed["Y"]
-    erf_bar = nk.normalized("erf")
-    layers = nk.kernel_layers(X, depth=3, beta=BETA)
-    net = nk.FCNet(
-        3, 16, 3, activation=nk.resolve_activation("normalized(tanh)"), beta=BETA, seed=0
-    )
+    erf_bar = A.normalized("erf")
+    layers = A.kernel_layers(X, depth=3, beta=BETA)
+    net = A.FCNet(3, 16, 3, activation=A.resolve_activation("normalized(tanh)"), beta=BETA, seed=0)
     return {
-        "nngp": nk.nngp(X, depth=3, beta=BETA),
-        "nngp_tanh": nk.nngp(X[:2], depth=2, activation="tanh"),  # Mehler quadrature
-        "ntk": nk.ntk(X, depth=3, beta=BETA),
+        "nngp": A.nngp(X, depth=3, beta=BETA),
+        "nngp_tanh": A.nngp(X[:2], depth=2, activation="tanh"),  # Mehler quadrature
+        "ntk": A.ntk(X, depth=3, beta=BETA),
         "layers_sigma": torch.stack(layers.sigma),
         "layers_theta": torch.stack(layers.theta),
-        "r": nk.r_value(erf_bar, 0.1),
-        "edge": nk.edge_beta(erf_bar),
-        "m2": nk.normalized("tanh").moments()[1],
-        "deconv": nk.deconv_ntk_levels(X, depth=3, activation=erf_bar, beta=0.3),
-        "rnn": nk.rnn_ntk(fixed["seq"]),
-        "resnet": nk.resnet_ntk(X),
-        "attention": nk.attention_ntk(fixed["seq"]),
-        "batchnorm": nk.batchnorm_ntk(fixed["batch"], depth=2, n_samples=2**4, n_scrambles=1),
-        "flow": nk.ntk_flow(K, f0, Y, [0.0, 1.0, 2.0])[0],
-        "kgd": nk.kernel_gd(K, f0, Y, range(4), lr=0.1, batches=[range(4)] * 3)[1],
-        "rates": nk.mode_rates(fixed["lam"], 4),
-        "converge": nk.convergence_time(fixed["lam"], 4)["time"],
-        "kgd_losses": torch.as_tensor(nk.kernel_gd_losses(K, f0, Y, lr=0.1, steps=2)),
+        "r": A.r_value(erf_bar, 0.1),
+        "edge": A.edge_beta(erf_bar),
+        "m2": A.normalized("tanh").moments()[1],
+        "deconv": A.deconv_ntk_levels(X, depth=3, activation=erf_bar, beta=0.3),
+        "rnn": A.rnn_ntk(fixed["seq"]),
+        "resnet": A.resnet_ntk(X),
+        "attention": A.attention_ntk(fixed["seq"]),
+        "batchnorm": A.batchnorm_ntk(fixed["batch"], depth=2, n_samples=2**4, n_scrambles=1),
+        "flow": A.ntk_flow(K, f0, Y, [0.0, 1.0, 2.0])[0],
+        "kgd": A.kernel_gd(K, f0, Y, range(4), lr=0.1, batches=[range(4)] * 3)[1],
+        "rates": A.mode_rates(fixed["lam"], 4),
+        "converge": A.convergence_time(fixed["lam"], 4)["time"],
+        "kgd_losses": torch.as_tensor(A.kernel_gd_losses(K, f0, Y, lr=0.1, steps=2)),
         "bn_mass": torch.as_tensor(
-            nk.batchnorm_mass(fixed["X6"], widths=[4], depths=[2], betas=[0.3])
+            A.batchnorm_mass(fixed["X6"], widths=[4], depths=[2], betas=[0.3])
         ),
         # the finite side: must never change
         "net": net(X).detach(),
-        "net_ntk": nk.empirical_ntk(net, X),
-        "act_fn": nk.standardized("relu").fn(X)
-        + nk.mean_one("gelu").fn(X)
-        + nk.input_scaled("erf", 2.0).fn(X),
-        "deconv_net": nk.DeconvGenerator(3, 8, 2, activation=erf_bar, seed=0)(X).detach(),
+        "net_ntk": A.empirical_ntk(net, X),
+        "act_fn": A.standardized("relu").fn(X)
+        + A.mean_one("gelu").fn(X)
+        + A.input_scaled("erf", 2.0).fn(X),
+        "deconv_net": A.DeconvGenerator(3, 8, 2, activation=erf_bar, seed=0)(X).detach(),
     }
 
 
 @pytest.fixture(scope="module")
 def fixed():
-    K = nk.ntk(nk.data.circle(4)[0], depth=2)
+    K = A.ntk(nk.data.circle(4)[0], depth=2)
     return {
         "X": _X(),
         "X6": _X(6),
         "K": K,
         "lam": torch.linalg.eigvalsh(K),
-        "seq": nk.sequences(3, 3, 2),
-        "batch": nk.sequences(7, 1, 6, seed=1)[:, 0],
+        "seq": A.sequences(3, 3, 2),
+        "batch": A.sequences(7, 1, 6, seed=1)[:, 0],
         "f0": torch.zeros(4, dtype=torch.float64),
         "Y": torch.tensor([1.0, -0.5, 0.25, 0.0], dtype=torch.float64),
     }
@@ -177,7 +189,7 @@ def _namespace_snapshot():
             if isinstance(v, dict) and not k.startswith("__"):
                 for dk, dv in v.items():
                     snap[(m.__name__, k, repr(dk))] = dv
-    snap["Activation"] = dict(nk.Activation.__dict__)
+    snap["Activation"] = dict(A.Activation.__dict__)
     return snap
 
 
@@ -196,19 +208,24 @@ def test_remove_restores_every_original(reference, fixed):
 
 
 def test_every_reference_is_replaced_and_one_at_a_time():
-    import ntklib.kernels as kernels
-    import ntklib.phases as phases
-
+    orig = A.kernel_layers
+    holders = [m for m in mc._ntklib_modules() if vars(m).get("kernel_layers") is orig]
+    wrappers = [m for m in mc._ntklib_modules() if isinstance(vars(m).get("_WRAPPERS"), dict)]
     with mc.injected("fc_ntk_x1.03") as inj:
-        assert nk.ntk is kernels.ntk and getattr(nk.ntk, "__mutant_wrapper__", False)
+        assert nk.ntk is vars(mc.sys.modules["ntklib.kernels"])["ntk"]
+        assert getattr(nk.ntk, "__mutant_wrapper__", False)
         assert "ntklib.kernels.ntk" in inj.patched and "ntklib.ntk" in inj.patched
-        assert phases.kernel_layers is kernels.kernel_layers is nk.kernel_layers
+        assert len(holders) >= 2 and all(
+            vars(m)["kernel_layers"] is A.kernel_layers for m in holders
+        )
+        assert getattr(A.kernel_layers, "__mutant_wrapper__", False)
         with pytest.raises(RuntimeError):
             mc.injected("control").apply()
-    with mc.injected(
-        "sigma_dual_x1.03"
-    ) as inj:  # the constructor guards reach the dict of wrappers too
-        assert any("_WRAPPERS['normalized']" in p for p in inj.patched)
+    with mc.injected("sigma_dual_x1.03") as inj:
+        # the constructor guards reach module-level dicts of functions too (phases' _WRAPPERS)
+        for m in wrappers:
+            fns = [v for v in vars(m)["_WRAPPERS"].values() if callable(v)]
+            assert fns and all(getattr(v, "__mutant_wrapper__", False) for v in fns)
     assert not getattr(nk.ntk, "__mutant_wrapper__", False)
 
 
@@ -218,7 +235,7 @@ def test_unknown_target_fails_loudly():
     )
     with pytest.raises(LookupError):
         mc.Injection(bad).apply()
-    assert mc.Injection._active is None and not getattr(nk.ntk, "__mutant_wrapper__", False)
+    assert mc.Injection._active is None and not getattr(A.ntk, "__mutant_wrapper__", False)
 
 
 # ---- the factors ---------------------------------------------------------------------------------
@@ -227,69 +244,69 @@ def test_unknown_target_fails_loudly():
 @pytest.mark.parametrize("f", [1.03, 0.97])
 def test_sigma_dual_scales_every_gaussian_dual(f):
     X, b2 = _X(), BETA**2
-    ref = {a: nk.nngp(X, depth=2, activation=a, beta=BETA) for a in ("relu", "tanh")}
-    bar = nk.normalized("relu")
-    ref_m2 = [nk.get_activation("tanh").moments()[1], bar.moments()[1]]
-    ref_r = nk.r_value("tanh", BETA)
-    ref_bar = nk.nngp(X, depth=2, activation=bar, beta=BETA)
+    ref = {a: A.nngp(X, depth=2, activation=a, beta=BETA) for a in ("relu", "tanh")}
+    bar = A.normalized("relu")
+    ref_m2 = [A.get_activation("tanh").moments()[1], bar.moments()[1]]
+    ref_r = A.r_value("tanh", BETA)
+    ref_bar = A.nngp(X, depth=2, activation=bar, beta=BETA)
     with mc.injected(f"sigma_dual_x{f}"):
         for a in ("relu", "tanh"):  # closed form and Mehler quadrature
-            assert _close(nk.nngp(X, depth=2, activation=a, beta=BETA) - b2, f * (ref[a] - b2))
-        bar2 = nk.normalized("relu")  # affine of relu: scaled once, not twice
-        assert [nk.get_activation("tanh").moments()[1], bar2.moments()[1]] == pytest.approx(
+            assert _close(A.nngp(X, depth=2, activation=a, beta=BETA) - b2, f * (ref[a] - b2))
+        bar2 = A.normalized("relu")  # affine of relu: scaled once, not twice
+        assert [A.get_activation("tanh").moments()[1], bar2.moments()[1]] == pytest.approx(
             [f * m for m in ref_m2], rel=1e-13
         )
-        assert nk.r_value("tanh", BETA) == ref_r
-        k = nk.kernel_layers(
+        assert A.r_value("tanh", BETA) == ref_r
+        k = A.kernel_layers(
             X, depth=3, beta=BETA
         )  # dual / dual_deriv path against the fused duals path
-        assert _close(k.Theta(3), nk.ntk(X, depth=3, beta=BETA), 1e-10)
-        assert _close(k.Sigma(3), nk.nngp(X, depth=3, beta=BETA), 1e-10)
+        assert _close(k.Theta(3), A.ntk(X, depth=3, beta=BETA), 1e-10)
+        assert _close(k.Sigma(3), A.nngp(X, depth=3, beta=BETA), 1e-10)
         assert _close(
-            nk.deconv_ntk_levels(X, depth=3, beta=BETA)[-1], nk.ntk(X, depth=3, beta=BETA), 1e-10
+            A.deconv_ntk_levels(X, depth=3, beta=BETA)[-1], A.ntk(X, depth=3, beta=BETA), 1e-10
         )
         assert torch.equal(bar2.fn(X), bar.fn(X))  # built from the true moments
-        assert _close(nk.nngp(X, depth=2, activation=bar2, beta=BETA) - b2, f * (ref_bar - b2))
+        assert _close(A.nngp(X, depth=2, activation=bar2, beta=BETA) - b2, f * (ref_bar - b2))
 
 
 @pytest.mark.parametrize("f", [1.03, 0.97])
 def test_sigma_dot_scales_every_derivative_dual(f):
     X = _X()
-    k = nk.kernel_layers(X, depth=3, beta=BETA)
+    k = A.kernel_layers(X, depth=3, beta=BETA)
     ref_nngp, ref_r, ref_d2 = (
-        nk.nngp(X, depth=3, beta=BETA),
-        nk.r_value("erf", BETA),
-        nk.get_activation("tanh").moments()[2],
+        A.nngp(X, depth=3, beta=BETA),
+        A.r_value("erf", BETA),
+        A.get_activation("tanh").moments()[2],
     )
     T = k.Sigma(1)
     for l in (2, 3):
         T = T * (f * k.SigmaDot(l)) + k.Sigma(l)
     with mc.injected(f"sigma_dot_x{f}"):
-        assert _close(nk.ntk(X, depth=3, beta=BETA), T, 1e-12)
-        assert _close(nk.kernel_layers(X, depth=3, beta=BETA).Theta(3), T, 1e-12)
-        assert _close(nk.nngp(X, depth=3, beta=BETA), ref_nngp, 1e-12)
-        assert nk.r_value("erf", BETA) == pytest.approx(f * ref_r, rel=1e-14)
-        assert nk.get_activation("tanh").moments()[2] == pytest.approx(f * ref_d2, rel=1e-14)
+        assert _close(A.ntk(X, depth=3, beta=BETA), T, 1e-12)
+        assert _close(A.kernel_layers(X, depth=3, beta=BETA).Theta(3), T, 1e-12)
+        assert _close(A.nngp(X, depth=3, beta=BETA), ref_nngp, 1e-12)
+        assert A.r_value("erf", BETA) == pytest.approx(f * ref_r, rel=1e-14)
+        assert A.get_activation("tanh").moments()[2] == pytest.approx(f * ref_d2, rel=1e-14)
 
 
 def test_fc_kernels_scaled():
     X = _X()
     ntk, nngp, k = (
-        nk.ntk(X, depth=3, beta=BETA),
-        nk.nngp(X, depth=3, beta=BETA),
-        nk.kernel_layers(X, depth=3),
+        A.ntk(X, depth=3, beta=BETA),
+        A.nngp(X, depth=3, beta=BETA),
+        A.kernel_layers(X, depth=3),
     )
     with mc.injected("fc_ntk_x1.03"):
-        assert _close(nk.ntk(X, depth=3, beta=BETA), 1.03 * ntk)
-        k2 = nk.kernel_layers(X, depth=3)
+        assert _close(A.ntk(X, depth=3, beta=BETA), 1.03 * ntk)
+        k2 = A.kernel_layers(X, depth=3)
         assert all(
             _close(k2.Theta(l), 1.03 * k.Theta(l)) and torch.equal(k2.Sigma(l), k.Sigma(l))
             for l in (1, 2, 3)
         )
-        assert torch.equal(nk.nngp(X, depth=3, beta=BETA), nngp)
+        assert torch.equal(A.nngp(X, depth=3, beta=BETA), nngp)
     with mc.injected("fc_nngp_x1.03"):
-        assert _close(nk.nngp(X, depth=3, beta=BETA), 1.03 * nngp)
-        k2 = nk.kernel_layers(X, depth=3)
+        assert _close(A.nngp(X, depth=3, beta=BETA), 1.03 * nngp)
+        k2 = A.kernel_layers(X, depth=3)
         assert all(
             _close(k2.Sigma(l), 1.03 * k.Sigma(l)) and torch.equal(k2.Theta(l), k.Theta(l))
             for l in (1, 2, 3)
@@ -299,11 +316,11 @@ def test_fc_kernels_scaled():
 def test_sigma1_without_beta2():
     X, Y = _X(), _X(3, seed=5)
     w2 = 1 - BETA**2
-    relu = nk.get_activation("relu")
+    relu = A.get_activation("relu")
     ref0 = {f: getattr(nk, f)(X, Y, depth=3, beta=0.0) for f in ("nngp", "ntk")}
     with mc.injected("sigma1_no_beta2"):
-        assert _close(nk.nngp(X, Y, depth=1, beta=BETA), w2 * X @ Y.T / 3)
-        assert _close(nk.ntk(X, depth=1, beta=BETA), w2 * X @ X.T / 3)
+        assert _close(A.nngp(X, Y, depth=1, beta=BETA), w2 * X @ Y.T / 3)
+        assert _close(A.ntk(X, depth=1, beta=BETA), w2 * X @ X.T / 3)
         for f in ("nngp", "ntk"):  # beta = 0: nothing to drop
             assert _close(getattr(nk, f)(X, Y, depth=3, beta=0.0), ref0[f], 1e-10)
         S1 = w2 * X @ Y.T / 3
@@ -311,24 +328,24 @@ def test_sigma1_without_beta2():
         a, b = qx[:, None], qy[None, :]
         S2 = w2 * relu.dual(a, b, S1) + BETA**2
         T2 = S1 * w2 * relu.dual_deriv(a, b, S1) + S2
-        assert _close(nk.nngp(X, Y, depth=2, beta=BETA), S2)
-        assert _close(nk.ntk(X, Y, depth=2, beta=BETA), T2)
-        assert _close(nk.kernel_layers(X, Y, depth=2, beta=BETA).Theta(2), T2)
+        assert _close(A.nngp(X, Y, depth=2, beta=BETA), S2)
+        assert _close(A.ntk(X, Y, depth=2, beta=BETA), T2)
+        assert _close(A.kernel_layers(X, Y, depth=2, beta=BETA).Theta(2), T2)
         assert torch.equal(
-            nk.kernel_layers(X, depth=2, beta=BETA).Sigma(2),
-            nk.kernel_layers(X, depth=2, beta=BETA).Sigma(2).T,
+            A.kernel_layers(X, depth=2, beta=BETA).Sigma(2),
+            A.kernel_layers(X, depth=2, beta=BETA).Sigma(2).T,
         )  # symmetric path kept
 
 
 def test_depth_plus_one():
     X = _X()
-    deeper = {L: (nk.nngp(X, depth=L, beta=BETA), nk.ntk(X, depth=L, beta=BETA)) for L in (2, 3, 4)}
-    k4 = nk.kernel_layers(X, depth=4, beta=BETA)
+    deeper = {L: (A.nngp(X, depth=L, beta=BETA), A.ntk(X, depth=L, beta=BETA)) for L in (2, 3, 4)}
+    k4 = A.kernel_layers(X, depth=4, beta=BETA)
     with mc.injected("depth_plus_one"):
         for L in (1, 2, 3):
-            assert torch.equal(nk.nngp(X, depth=L, beta=BETA), deeper[L + 1][0])
-            assert torch.equal(nk.ntk(X, depth=L, beta=BETA), deeper[L + 1][1])
-        k = nk.kernel_layers(X, depth=3, beta=BETA)
+            assert torch.equal(A.nngp(X, depth=L, beta=BETA), deeper[L + 1][0])
+            assert torch.equal(A.ntk(X, depth=L, beta=BETA), deeper[L + 1][1])
+        k = A.kernel_layers(X, depth=3, beta=BETA)
         assert len(k.theta) == len(k.sigma) == len(k.sigma_dot) == 3 and k.sigma_dot[0] is None
         for l in (1, 2, 3):
             assert torch.equal(k.Theta(l), k4.Theta(l + 1)) and torch.equal(
@@ -338,17 +355,17 @@ def test_depth_plus_one():
 
 
 def test_r_value_scaled_only():
-    ref = nk.r_value(nk.scaled("relu", 2**0.5), 0.3), nk.edge_beta(nk.scaled("relu", 2.0))
+    ref = A.r_value(A.scaled("relu", 2**0.5), 0.3), A.edge_beta(A.scaled("relu", 2.0))
     with mc.injected("r_value_x1.02"):
-        assert nk.r_value(nk.scaled("relu", 2**0.5), 0.3) == pytest.approx(1.02 * ref[0], rel=1e-15)
-        assert nk.edge_beta(nk.scaled("relu", 2.0)) == ref[1]
-        assert isinstance(nk.r_value("relu", 0.3), float)
+        assert A.r_value(A.scaled("relu", 2**0.5), 0.3) == pytest.approx(1.02 * ref[0], rel=1e-15)
+        assert A.edge_beta(A.scaled("relu", 2.0)) == ref[1]
+        assert isinstance(A.r_value("relu", 0.3), float)
 
 
 def test_time_scale():
     X = nk.data.circle(5)[0]
-    K = nk.ntk(X, depth=2)
-    Kt = nk.ntk(nk.data.circle(3, offset=0.2)[0], X, depth=2)
+    K = A.ntk(X, depth=2)
+    Kt = A.ntk(nk.data.circle(3, offset=0.2)[0], X, depth=2)
     f0, Y = 0.1 * torch.arange(5.0, dtype=torch.float64), X[:, 0]
     t = torch.tensor([0.0, 0.5, 3.0], dtype=torch.float64)
     lam, V = torch.linalg.eigh(K)
@@ -357,18 +374,18 @@ def test_time_scale():
     want_X = Y - (decay * r0) @ V.T
     want_t = (((1 - decay) / lam) * r0) @ (Kt @ V).T
     with mc.injected("time_scale_x1.05"):
-        fX, ft = nk.ntk_flow(K, f0, Y, t, theta_tX=Kt, f0_t=torch.zeros(3, dtype=torch.float64))
+        fX, ft = A.ntk_flow(K, f0, Y, t, theta_tX=Kt, f0_t=torch.zeros(3, dtype=torch.float64))
         assert _close(fX, want_X, 1e-10) and _close(ft, want_t, 1e-10)
-        fX, _ = nk.ntk_flow(K, f0, Y, [0.2, 0.4], lr=0.1)  # gradient descent on the linear model
+        fX, _ = A.ntk_flow(K, f0, Y, [0.2, 0.4], lr=0.1)  # gradient descent on the linear model
         k = torch.tensor([2.0, 4.0], dtype=torch.float64)[:, None]
         assert _close(fX, Y - ((1 - 2.1 * 0.1 * lam / 5) ** k * r0) @ V.T, 1e-10)
-        _, f = nk.kernel_gd(K, f0, Y, range(5), lr=0.1, batches=[[0, 2]])
+        _, f = A.kernel_gd(K, f0, Y, range(5), lr=0.1, batches=[[0, 2]])
         assert _close(f[1], f0 - 0.1 * (2.1 / 2) * K[:, [0, 2]] @ (f0[[0, 2]] - Y[[0, 2]]))
         assert _close(
-            nk.mode_rates([2.0, 1.0], 4), torch.tensor([2.1 * 2 / 4, 2.1 / 4], dtype=torch.float64)
+            A.mode_rates([2.0, 1.0], 4), torch.tensor([2.1 * 2 / 4, 2.1 / 4], dtype=torch.float64)
         )
-        assert nk.convergence_time([3.0, 1.0], 4)["time"] == pytest.approx(4 * math.log(100) / 2.1)
-        losses = nk.kernel_gd_losses(
+        assert A.convergence_time([3.0, 1.0], 4)["time"] == pytest.approx(4 * math.log(100) / 2.1)
+        losses = A.kernel_gd_losses(
             torch.diag(torch.tensor([4.0, 2.0])), torch.zeros(2), torch.ones(2), lr=0.25, steps=1
         )
         assert losses == pytest.approx(
@@ -378,56 +395,56 @@ def test_time_scale():
 
 def test_deconv_levels():
     X = _X()
-    T = nk.deconv_ntk_levels(X, depth=3, beta=0.3)
+    T = A.deconv_ntk_levels(X, depth=3, beta=0.3)
     with mc.injected("deconv_levels_x1.03"):
-        T2 = nk.deconv_ntk_levels(X, depth=3, beta=0.3)
+        T2 = A.deconv_ntk_levels(X, depth=3, beta=0.3)
         assert _close(T2[:-1], 1.03 * T[:-1]) and torch.equal(T2[-1], T[-1])
-        P = nk.deconv_ntk(X, depth=3, stride=2, dim=1, beta=0.3)
-        m = nk.pixel_levels(3, 2, 1)
+        P = A.deconv_ntk(X, depth=3, stride=2, dim=1, beta=0.3)
+        m = A.pixel_levels(3, 2, 1)
         assert _close(P[..., m < 3], 1.03 * T.permute(1, 2, 0)[:, :, m][..., m < 3])
 
 
 @pytest.mark.parametrize(
     "name, fn, args",
     [
-        ("rnn_ntk_x1.03", "rnn_ntk", lambda: (nk.sequences(3, 3, 2),)),
+        ("rnn_ntk_x1.03", "rnn_ntk", lambda: (A.sequences(3, 3, 2),)),
         ("resnet_ntk_x1.03", "resnet_ntk", lambda: (_X(),)),
-        ("attention_ntk_x1.03", "attention_ntk", lambda: (nk.sequences(3, 3, 2),)),
+        ("attention_ntk_x1.03", "attention_ntk", lambda: (A.sequences(3, 3, 2),)),
     ],
 )
 def test_architecture_kernels(name, fn, args):
-    theta, nngp = getattr(nk, fn)(*args(), return_nngp=True)
-    arch = nk.architecture(
+    theta, nngp = getattr(A, fn)(*args(), return_nngp=True)
+    arch = A.architecture(
         {"rnn_ntk": "RNN", "resnet_ntk": "ResNet", "attention_ntk": "Attention"}[fn]
     )
     X = arch.inputs(3)
     ref = arch.ntk(X)
     with mc.injected(name):
-        t2, n2 = getattr(nk, fn)(*args(), return_nngp=True)
+        t2, n2 = getattr(A, fn)(*args(), return_nngp=True)
         assert _close(t2, 1.03 * theta) and torch.equal(n2, nngp)
-        assert _close(getattr(nk, fn)(*args()), 1.03 * theta)
+        assert _close(getattr(A, fn)(*args()), 1.03 * theta)
         assert _close(arch.ntk(X), 1.03 * ref)  # through the Architecture interface too
 
 
 def test_batchnorm_kernel_and_identity():
-    B = nk.sequences(7, 1, 6, seed=1)[:, 0]
-    theta, se = nk.batchnorm_ntk(B, depth=2, n_samples=2**8, n_scrambles=2, return_error=True)
+    B = A.sequences(7, 1, 6, seed=1)[:, 0]
+    theta, se = A.batchnorm_ntk(B, depth=2, n_samples=2**8, n_scrambles=2, return_error=True)
     X = _X(6)
-    mass = nk.batchnorm_mass(X, widths=[8], depths=[2], betas=[0.3, 0.5])
-    cmp = nk.compare_norms(
+    mass = A.batchnorm_mass(X, widths=[8], depths=[2], betas=[0.3, 0.5])
+    cmp = A.compare_norms(
         X, X[:, 0], width=8, depth=2, activation="relu", beta=0.3, steps=3, rel_target=0.5
     )
     with mc.injected("batchnorm_ntk_x1.03"):
-        t2, se2 = nk.batchnorm_ntk(B, depth=2, n_samples=2**8, n_scrambles=2, return_error=True)
+        t2, se2 = A.batchnorm_ntk(B, depth=2, n_samples=2**8, n_scrambles=2, return_error=True)
         assert _close(t2, 1.03 * theta) and torch.equal(se2, se)
     with mc.injected("batchnorm_identity_x1.03"):
         assert np.allclose(
-            nk.batchnorm_mass(X, widths=[8], depths=[2], betas=[0.3, 0.5]),
+            A.batchnorm_mass(X, widths=[8], depths=[2], betas=[0.3, 0.5]),
             mass - 0.03 * np.array([0.09, 0.25]),
             rtol=0,
             atol=1e-15,
         )
-        c2 = nk.compare_norms(
+        c2 = A.compare_norms(
             X, X[:, 0], width=8, depth=2, activation="relu", beta=0.3, steps=3, rel_target=0.5
         )
         bn, bn0 = c2["BatchNorm"], cmp["BatchNorm"]
@@ -437,7 +454,7 @@ def test_batchnorm_kernel_and_identity():
             (1 - 2 * bn["lr"] * 1.03 * 0.09) ** np.arange(4) * bn["mean_residual"][0],
         )
     with mc.injected("time_scale_x1.05"):
-        c3 = nk.compare_norms(
+        c3 = A.compare_norms(
             X, X[:, 0], width=8, depth=2, activation="relu", beta=0.3, steps=3, rel_target=0.5
         )
         bn = c3["BatchNorm"]
