@@ -1,6 +1,10 @@
-"""The NTK limit (Jacot, Gabriel, Hongler 2018, Thms. 1 and 2), finite side: empirical NTKs of FCNets
-across widths and seeds, at initialisation and after gradient-descent training, for comparison with
-`nk.ntk`.
+"""The infinite-width limits (Jacot, Gabriel, Hongler 2018, Prop. 1, Thms. 1 and 2), finite side:
+finite-width NNGPs of many networks (notebook 01), empirical NTKs of FCNets across widths and seeds,
+at initialisation and after gradient-descent training (notebook 02), for comparison with `nk.nngp`
+and `nk.ntk`.
+
+Prop. 1: as n_1, ..., n_{L-1} -> infinity, f converges to a Gaussian process with covariance
+Sigma^(L); the finite-width Sigma_hat fluctuates around it by ~ width^(-1/2).
 
 Thm. 1: as n_1, ..., n_{L-1} -> infinity, Theta_hat(0) -> Theta_inf (fluctuations ~ width^(-1/2)).
 Thm. 2: during gradient descent for a fixed time T, Theta_hat(t) stays at Theta_inf (movement -> 0).
@@ -13,25 +17,64 @@ import torch
 from .devices import resolve_device
 from .dynamics import train_gd
 from .empirical import empirical_ntk
-from .networks import FCNet
+from .networks import FCNet, _sampler
 from .stats import relative_error
 
-__all__ = ["fc_ntk_deviation", "ntk_training_snapshots"]
+__all__ = ["sample_empirical_nngp", "fc_ntk_deviation", "ntk_training_snapshots"]
+
+
+def sample_empirical_nngp(X, *, width, depth, n_samples, activation="relu", beta=0.1, seed=0,
+                          parametrization="balanced", dtype=torch.float64, device=None):
+    """The finite-width NNGP of `n_samples` independent FCNets, shape (n_samples, N, N):
+
+        Sigma_hat(x, y) = c^2/n_{L-1} a^(L-1)(x).a^(L-1)(y) + beta^2,
+        c = sqrt(1 - beta^2) ("balanced") or 1 ("jacot2018"),
+
+    the covariance of the output given the hidden layers, whose law is that of
+    nk.empirical_nngp(nk.FCNet(n_0, width, depth, ...), X) over seeds.  The hidden layers are
+    sampled in function space as in `nk.sample_outputs` (N x width normal draws per layer), so
+    hundreds of networks of width 10^4 are cheap.  As the width grows Sigma_hat -> Sigma^(L) =
+    nk.nngp(X, depth=depth) with fluctuations of order width^(-1/2) (a central limit theorem over
+    the n_{L-1} neurons; Jacot, Gabriel, Hongler 2018, Prop. 1).  depth = 1 gives Sigma^(1)
+    exactly.
+
+    Args:
+        X, width, depth, n_samples, activation, beta, seed, parametrization, dtype, device: as in
+            `nk.sample_outputs`.
+    Returns:
+        tensor of shape (n_samples, N, N), on that device.
+    Example:
+        >>> X = nk.data.sphere(3, 4)
+        >>> S = nk.limits.sample_empirical_nngp(X, width=4096, depth=3, n_samples=8)
+        >>> S.shape, nk.stats.relative_error(S.mean(0), nk.nngp(X, depth=3)) < 0.05
+        (torch.Size([8, 3, 3]), True)
+    """
+    draw = _sampler(X, width, depth, n_samples, activation, beta, seed, parametrization, dtype,
+                    device)
+    return torch.cat([R @ R.transpose(-1, -2) for R in draw.factors()])
 
 
 def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", beta=0.1, Y=None,
-                     seed_offset=0, dtype=torch.float64, device=None):
+                     seed_offset=0, parametrization="balanced", dtype=torch.float64, device=None):
     """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of FCNets at init.
 
+    The networks are `nk.FCNet`s, z^(l+1) = c/sqrt(n_l) W a + beta b with c = sqrt(1 - beta^2)
+    ("balanced", CONVENTIONS.md §1) or 1 ("jacot2018", Jacot et al. 2018 §2); by Thm. 1 of Jacot
+    et al. 2018 the deviation from nk.ntk(X, Y, ..., same parametrisation) falls like width^(-1/2).
+
     Args:
-        X, Y: inputs (N, n_0) and optional (M, n_0); reference: (N, M) kernel, usually nk.ntk(X, Y, ...).
-        widths: hidden widths; seeds: networks per width (seed = seed_offset + 1000 * seed + width index).
-        dtype, device: of the networks (device: "cuda", "auto", ... as in `nk.resolve_device`; None: CPU).
+        X, Y: inputs (N, n_0) and optional (M, n_0); reference: (N, M) kernel, usually
+            nk.ntk(X, Y, ...).
+        widths: hidden widths; seeds: networks per width (seed = seed_offset + 1000 * seed + width
+            index).  depth, activation, beta, parametrization: as in `nk.FCNet`.
+        dtype, device: of the networks (device: "cuda", "auto", ... as in `nk.resolve_device`;
+            None: CPU).
     Returns:
         numpy array (len(widths), seeds).
     Example:
         >>> X = nk.data.sphere(4, 3)
-        >>> nk.limits.fc_ntk_deviation(X, nk.ntk(X, depth=2), widths=[64, 1024], seeds=2, depth=2).shape
+        >>> nk.limits.fc_ntk_deviation(X, nk.ntk(X, depth=2), widths=[64, 1024], seeds=2,
+        ...                            depth=2).shape
         (2, 2)
     """
     device = resolve_device(device)
@@ -39,31 +82,41 @@ def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", b
     for i, w in enumerate(widths):
         for s in range(seeds):
             net = FCNet(X.shape[1], int(w), depth, activation=activation, beta=beta,
-                        seed=seed_offset + 1000 * s + i, dtype=dtype, device=device)
+                        parametrization=parametrization, seed=seed_offset + 1000 * s + i,
+                        dtype=dtype, device=device)
             out[i, s] = relative_error(empirical_ntk(net, X, Y).to(torch.float64), reference)
             del net
     return out
 
 
 def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr, steps,
-                           activation="relu", beta=0.1, Y_eval=None, seed_offset=0, dtype=torch.float64,
-                           device=None):
+                           activation="relu", beta=0.1, Y_eval=None, seed_offset=0,
+                           parametrization="balanced", dtype=torch.float64, device=None):
     """Empirical NTK Theta_hat(X_eval, Y_eval) of `seeds` FCNets at t = 0 and after `steps` steps of
-    full-batch gradient descent (step lr, cost (1/N) ||f(X_train) - Y_train||^2, flow time lr * steps),
-    trained by `nk.train_gd` (its low-rank path makes width-10000 networks affordable).
+    full-batch gradient descent (step lr, cost (1/N) ||f(X_train) - Y_train||^2, flow time
+    lr * steps), trained by `nk.train_gd` (its low-rank path makes width-10000 networks affordable).
+
+    The networks are `nk.FCNet`s, z^(l+1) = c/sqrt(n_l) W a + beta b with c = sqrt(1 - beta^2)
+    ("balanced") or 1 ("jacot2018", the network of Jacot et al. 2018's Fig. 1); by their Thm. 2 the
+    kernel stays at Theta_inf during training as the width grows.  Jacot et al.'s own cost is
+    (1/(2N)) ||f - Y||^2 (their §5), so their learning rate eta is lr = eta/2 here.
 
     Args:
-        X_eval, Y_eval: inputs (N, n_0) and (M, n_0) where the kernel is recorded; Y_eval None means X_eval.
+        X_eval, Y_eval: inputs (N, n_0) and (M, n_0) where the kernel is recorded; Y_eval None
+            means X_eval.
         X_train, Y_train: training inputs (P, n_0) and targets (P,).
-        width: hidden width.  seeds: networks (seed = seed_offset + k).  depth, activation, beta: as in FCNet.
+        width: hidden width.  seeds: networks (seed = seed_offset + 1000 k).  depth, activation,
+            beta, parametrization: as in `nk.FCNet`.
         lr, steps: gradient-descent step and number of steps.
-        dtype, device: of the networks (device: "cuda", "auto", ... as in `nk.resolve_device`; None: CPU).
+        dtype, device: of the networks (device: "cuda", "auto", ... as in `nk.resolve_device`;
+            None: CPU).
     Returns:
         dict of numpy arrays: K0 and KT of shape (seeds, N, M) in float64, movement (seeds,)
         = ||KT - K0||_F / ||K0||_F, and final_loss (seeds,).
     Example:
         >>> X, _ = nk.data.circle(4); Y = X[:, 0] * X[:, 1]
-        >>> s = nk.limits.ntk_training_snapshots(X, X, Y, width=64, seeds=2, depth=2, lr=0.5, steps=5)
+        >>> s = nk.limits.ntk_training_snapshots(X, X, Y, width=64, seeds=2, depth=2, lr=0.5,
+        ...                                      steps=5)
         >>> s["K0"].shape, s["movement"].shape
         ((2, 4, 4), (2,))
     """
@@ -73,7 +126,8 @@ def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr,
     Ytr = torch.as_tensor(Y_train).to(dtype=dtype, device=device)
     for s in range(seeds):
         net = FCNet(X_eval.shape[1], int(width), depth, activation=activation, beta=beta,
-                    seed=seed_offset + 1000 * s, dtype=dtype, device=device)
+                    parametrization=parametrization, seed=seed_offset + 1000 * s, dtype=dtype,
+                    device=device)
         k0 = empirical_ntk(net, X_eval, Y_eval).to(torch.float64)
         final = float(train_gd(net, Xtr, Ytr, lr=lr, steps=steps, record_steps=[steps]).loss[-1])
         kt = empirical_ntk(net, X_eval, Y_eval).to(torch.float64)
@@ -81,4 +135,5 @@ def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr,
         KT.append(kt.cpu().numpy())
         move.append(relative_error(kt, k0))
         loss.append(final)
-    return {"K0": np.stack(K0), "KT": np.stack(KT), "movement": np.array(move), "final_loss": np.array(loss)}
+    return {"K0": np.stack(K0), "KT": np.stack(KT), "movement": np.array(move),
+            "final_loss": np.array(loss)}

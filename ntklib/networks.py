@@ -213,13 +213,17 @@ def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, s
                    parametrization="balanced", dtype=torch.float64, device=None):
     """Outputs f(X) of `n_samples` independent FCNets (one output unit each), shape (n_samples, N).
 
-    The same network as `FCNet` (NTK parametrisation, W, b ~ N(0, 1)):
+    The same random function as `FCNet` (NTK parametrisation, W, b ~ N(0, 1)):
         z^(l+1) = c/sqrt(n_l) W^(l) a^(l) + beta b^(l),  c = sqrt(1 - beta^2) ("balanced") or 1
         ("jacot2018"),
-    sampled many at a time with batched matrix products, so thousands of independent draws of the
-    prior are cheap.  As the width grows each column approaches N(0, Sigma^(depth)(x, x)) and the
-    rows a Gaussian vector with covariance nk.nngp(X, depth=depth) (with the same parametrization;
-    Neal 1996; Lee et al. 2018; Jacot, Gabriel, Hongler 2018, Prop. 1).
+    sampled layer by layer in function space: given a^(l) on the N inputs, the n_(l+1) neurons of
+    z^(l+1) are independent N(0, K) vectors with K = c^2/n_l a^(l) a^(l)T + beta^2 (an N x N
+    matrix), so each layer costs N x width normal draws instead of a width x width weight matrix
+    (the same law, exactly; K is factored as R R^T by a QR decomposition of
+    [c a^(l)/sqrt(n_l), beta 1]).  So tens of thousands of independent draws of the prior are
+    cheap.  As the width grows each column approaches N(0, Sigma^(depth)(x, x)) and the rows a
+    Gaussian vector with covariance nk.nngp(X, depth=depth) (with the same parametrization; Neal
+    1996; Lee et al. 2018; Jacot, Gabriel, Hongler 2018, Prop. 1).
 
     Args:
         X: inputs, shape (N, n_0).
@@ -227,8 +231,8 @@ def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, s
         n_samples: independent networks.  seed: seeds all of them (a private generator).
         activation, beta, parametrization, dtype: as in `FCNet`.
         device: where the products run (None: X's device; "cuda", "auto", ... as in
-            `nk.resolve_device`).  The weights are drawn on the CPU in blocks and moved, so the
-            samples do not depend on it.
+            `nk.resolve_device`).  The normal draws are made on the CPU in blocks and moved, so a
+            seed gives the same samples on every device up to rounding.
     Returns:
         tensor of shape (n_samples, N), on that device.
     Example:
@@ -237,24 +241,50 @@ def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, s
         >>> F.shape
         torch.Size([1000, 2])
     """
-    X = as_inputs(X, "X", dtype=dtype, device=device)
-    width, depth = check_positive_int(width, "width"), check_depth(depth)
-    n_samples = check_positive_int(n_samples, "n_samples")
-    beta = check_beta(beta)
-    c = weight_factor(beta, parametrization)
-    act = get_activation(activation)
-    gen = torch.Generator().manual_seed(int(seed))
-    per_net = max(width * width, width * X.shape[1], 1)
-    block = max(1, min(n_samples, 2 ** 24 // per_net))
-    out = []
-    for s in range(0, n_samples, block):
-        B = min(block, n_samples - s)
-        a = X.expand(B, *X.shape)
-        for l in range(depth):
-            n_l, n_next = a.shape[-1], (width if l < depth - 1 else 1)
-            W = torch.randn(B, n_l, n_next, generator=gen, dtype=dtype).to(X.device)
-            b = torch.randn(B, 1, n_next, generator=gen, dtype=dtype).to(X.device)
-            z = (c / math.sqrt(n_l)) * (a @ W) + beta * b
-            a = act(z) if l < depth - 1 else z
-        out.append(z[..., 0])
-    return torch.cat(out)
+    draw = _sampler(X, width, depth, n_samples, activation, beta, seed, parametrization, dtype,
+                    device)
+    return torch.cat([R @ draw(R.shape[0], R.shape[-1], 1) for R in draw.factors()])[..., 0]
+
+
+class _sampler:
+    """Blocks of networks sampled in function space: factors() yields, block by block, R (B, N, r)
+    with R R^T the covariance of the last layer's preactivation given the hidden layers."""
+
+    def __init__(self, X, width, depth, n_samples, activation, beta, seed, parametrization,
+                 dtype, device):
+        self.X = as_inputs(X, "X", dtype=dtype, device=device)
+        self.width, self.depth = check_positive_int(width, "width"), check_depth(depth)
+        self.n_samples = check_positive_int(n_samples, "n_samples")
+        self.beta = check_beta(beta)
+        self.c = weight_factor(self.beta, parametrization)
+        self.act = get_activation(activation)
+        self.gen = torch.Generator().manual_seed(int(seed))
+        self.dtype = dtype
+
+    def __call__(self, *shape):
+        """Standard normals drawn on the CPU from the private generator, moved to X's device."""
+        return torch.randn(*shape, generator=self.gen, dtype=self.dtype).to(self.X.device)
+
+    def factors(self):
+        N = self.X.shape[0]
+        first = _layer_factor(self.X[None], self.c, self.beta)       # (1, N, r), all networks
+        block = max(1, min(self.n_samples, 2 ** 22 // (N * self.width)))
+        for s in range(0, self.n_samples, block):
+            B = min(block, self.n_samples - s)
+            R = first.expand(B, -1, -1)
+            for _ in range(self.depth - 1):
+                z = R @ self(B, R.shape[-1], self.width)             # (B, N, width) ~ N(0, K)
+                R = _layer_factor(self.act(z), self.c, self.beta)
+            yield R
+
+
+def _layer_factor(a, c, beta):
+    """A factor R (B, N, r), r = min(N, n + 1), with R R^T = c^2/n a a^T + beta^2 for a (B, N, n):
+    the covariance of the next layer's neurons given a.  [c a/sqrt(n), beta 1] itself when it has
+    at most N columns, else the transpose of the R of its QR decomposition (an exact factor, no
+    square roots of eigenvalues)."""
+    n = a.shape[-1]
+    A = torch.cat([a * (c / math.sqrt(n)), torch.full_like(a[..., :1], beta)], -1)
+    if A.shape[-1] <= A.shape[-2]:
+        return A
+    return torch.linalg.qr(A.transpose(-1, -2), mode="r").R.transpose(-1, -2)

@@ -233,3 +233,80 @@ def test_reference_reproduces_the_two_fig1_values():
             theta = theta * w2 / 2 + q
         got = relu_kernels_np(circle_inputs(), 4, w2, b2)[1][0, 0]
         assert abs(got - theta) < 1e-12 and abs(theta - want) < 1e-9
+
+
+# ---- the function-space sampler ------------------------------------------------------------------
+
+def weight_space_samples(X, width, depth, n, beta, seed):
+    """Outputs and last-hidden-layer kernels of n networks drawn the plain way (every weight),
+    batched in numpy: the reference law for sample_outputs / sample_empirical_nngp."""
+    rng = np.random.default_rng(seed)
+    a = np.broadcast_to(np.asarray(X), (n, *X.shape))
+    c2 = 1.0 - beta * beta
+    for l in range(depth):
+        n_l, n_next = a.shape[-1], (width if l < depth - 1 else 1)
+        if l == depth - 1:
+            K = c2 / n_l * a @ a.transpose(0, 2, 1) + beta * beta
+        W = rng.standard_normal((n, n_l, n_next))
+        z = np.sqrt(c2 / n_l) * a @ W + beta * rng.standard_normal((n, 1, n_next))
+        a = np.maximum(z, 0.0)
+    return z[..., 0], K
+
+
+def two_sample_z(u, v):
+    """(mean u - mean v) / its standard error, for independent samples u, v (along axis 0)."""
+    return (u.mean(0) - v.mean(0)) / np.sqrt(u.var(0, ddof=1) / len(u) + v.var(0, ddof=1) / len(v))
+
+
+@pytest.mark.parametrize("width", [2, 5])
+def test_function_space_sampler_has_the_weight_space_law(width):
+    """Property: drawing each layer's neurons as N(0, c^2/n a a^T + beta^2) given the previous layer
+    (sample_outputs, sample_empirical_nngp) gives the law of the network drawn weight by weight,
+    at widths 2 and 5 where that law is far from Gaussian (depth 3, 3 inputs, 20000 draws each):
+    the means of f(x) f(y), f(x)^4 and of the kernel entries and their squares agree within 4.5
+    two-sample standard errors (18 statistics: a false alarm ~1e-4), and a two-sample KS test of
+    f(x_0) and of Sigma_hat(x_0, x_1) keeps p > 1e-3 (3 tests).  A wrong factor (the bias dropped from K) is
+    rejected: the control at the end."""
+    from scipy import stats
+    X = np.array([[1.0, 0.0, 0.5], [0.2, -1.0, 0.3], [-0.7, 0.4, 0.0]])
+    n, beta = 20000, 0.3
+    f_ref, K_ref = weight_space_samples(X, width, 3, n, beta, seed=1)
+    f = nk.sample_outputs(X, width=width, depth=3, n_samples=n, beta=beta, seed=2).numpy()
+    K = nk.limits.sample_empirical_nngp(X, width=width, depth=3, n_samples=n, beta=beta,
+                                          seed=3).numpy()
+    iu = np.triu_indices(3)
+
+    def moments(f, K):
+        prod = (f[:, :, None] * f[:, None, :])[:, iu[0], iu[1]]
+        k = K[:, iu[0], iu[1]]
+        return np.concatenate([prod, f ** 4, k, k ** 2], 1)
+    z = two_sample_z(moments(f, K), moments(f_ref, K_ref))
+    assert np.abs(z).max() < 4.5, z
+    assert stats.ks_2samp(f[:, 0], f_ref[:, 0]).pvalue > 1e-3
+    # At these widths Sigma_hat(x_0, x_1) has an atom at beta^2 (no neuron active on both inputs);
+    # rounding to 1e-12 puts both samples' atoms at the same point (the QR leaves ~1e-17 there).
+    assert stats.ks_2samp(K[:, 0, 1].round(12), K_ref[:, 0, 1].round(12)).pvalue > 1e-3
+    wrong = nk.limits.sample_empirical_nngp(X, width=width, depth=3, n_samples=n, beta=beta,
+                                              seed=3).numpy() - beta * beta    # no + beta^2
+    assert np.abs(two_sample_z(moments(f, wrong), moments(f_ref, K_ref))).max() > 10
+
+
+def test_sample_empirical_nngp_is_empirical_nngp_of_fcnets():
+    """Property: the function-space kernels have the law of nk.empirical_nngp of seeded FCNets
+    (jacot2018, depth 4, width 64: 300 of each): mean and spread of every entry within 4.5
+    two-sample standard errors (12 statistics), and depth 1 is Sigma^(1) exactly (1e-14)."""
+    X = circle_inputs()[:3]
+    kw = dict(beta=0.1, parametrization="jacot2018")
+    K_fc = np.stack([nk.empirical_nngp(nk.FCNet(2, 64, 4, seed=s, **kw), X).numpy()
+                     for s in range(300)])
+    K = nk.limits.sample_empirical_nngp(X, width=64, depth=4, n_samples=300, seed=9,
+                                          **kw).numpy()
+    iu = np.triu_indices(3)
+    a, b = K[:, iu[0], iu[1]], K_fc[:, iu[0], iu[1]]
+    mean_a, mean_b = a.mean(0, keepdims=True), b.mean(0, keepdims=True)
+    z = two_sample_z(np.concatenate([a, (a - mean_a) ** 2], 1),
+                     np.concatenate([b, (b - mean_b) ** 2], 1))
+    assert np.abs(z).max() < 4.5, z
+    K1 = nk.limits.sample_empirical_nngp(X, width=7, depth=1, n_samples=2, **kw)
+    want = relu_kernels_np(X, 1, *VARIANCES["jacot2018"](0.1))[0]
+    np.testing.assert_allclose(K1.numpy(), np.broadcast_to(want, (2, 3, 3)), rtol=0, atol=1e-14)
