@@ -226,3 +226,107 @@ class NTKDense(nn.Module):
 
     def forward(self, x):
         return self.scale * (x @ self.weight.T) + self.beta * self.bias
+
+
+# ---- independent references for Gaussian integrals of kinked nonlinearities ---------------------
+# Written with numpy/scipy only: an outer scipy.integrate.quad over z1 = u / sqrt(a), split at the
+# kinks, of phi(z1) f(sqrt(a) z1) G(m, sd), where G(m, sd) = E[g(m + sd Z)] is the conditional
+# expectation of g(v) given u (m = rho sqrt(b) z1, sd = sqrt(b (1 - rho^2))), in closed form for the
+# piecewise linear / exponential functions below and by a 200-node Gauss-Hermite sum for smooth g.
+
+def _np_phi(x):
+    return np.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi)
+
+
+def _ramp_mean(mu, sd):
+    """E[relu(mu + sd Z)] = mu Phi(mu/sd) + sd phi(mu/sd), sd > 0."""
+    x = mu / sd
+    return mu * special.ndtr(x) + sd * _np_phi(x)
+
+
+def _exp_below(m, sd):
+    """E[exp(m + sd Z) 1{m + sd Z < 0}] = exp(m + sd^2/2) Phi(-m/sd - sd), sd > 0, in log space."""
+    return np.exp(m + 0.5 * sd * sd + special.log_ndtr(-m / sd - sd))
+
+
+def _leaky(alpha):
+    return (lambda x: np.where(x > 0, x, alpha * x),
+            lambda m, sd: _ramp_mean(m, sd) - alpha * _ramp_mean(-m, sd))
+
+
+def _leaky_d(alpha):
+    return (lambda x: np.where(x > 0, 1.0, alpha),
+            lambda m, sd: special.ndtr(m / sd) + alpha * special.ndtr(-m / sd))
+
+
+# name -> (g(x) pointwise, G(m, sd) = E[g(m + sd Z)] for sd > 0, kinks of g)
+KINKED_REFERENCE = {
+    "relu": (lambda x: np.maximum(x, 0.0), _ramp_mean, (0.0,)),
+    "step": (lambda x: (x > 0).astype(float), lambda m, sd: special.ndtr(m / sd), (0.0,)),
+    "abs": (np.abs, lambda m, sd: _ramp_mean(m, sd) + _ramp_mean(-m, sd), (0.0,)),
+    "sign": (np.sign, lambda m, sd: 2 * special.ndtr(m / sd) - 1, (0.0,)),
+    "elu": (lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+            lambda m, sd: _ramp_mean(m, sd) + _exp_below(m, sd) - special.ndtr(-m / sd), (0.0,)),
+    "elu_deriv": (lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0))),
+                  lambda m, sd: special.ndtr(m / sd) + _exp_below(m, sd), (0.0,)),
+    "hardtanh": (lambda x: np.clip(x, -1.0, 1.0),
+                 lambda m, sd: _ramp_mean(m + 1, sd) - _ramp_mean(m - 1, sd) - 1, (-1.0, 1.0)),
+    "hardtanh_deriv": (lambda x: (np.abs(x) < 1).astype(float),
+                       lambda m, sd: special.ndtr((1 - m) / sd) - special.ndtr((-1 - m) / sd),
+                       (-1.0, 1.0)),
+    "leaky_relu": _leaky(0.01) + ((0.0,),),
+    "leaky_relu_deriv": _leaky_d(0.01) + ((0.0,),),
+}
+
+
+@lru_cache(maxsize=None)
+def _hermgauss_1d(n):
+    x, w = np.polynomial.hermite.hermgauss(n)
+    return x * math.sqrt(2.0), w / math.sqrt(math.pi)
+
+
+def smooth_reference(g, n=200):
+    """(g, G, ()) for a smooth numpy function g: G(m, sd) by an n-node Gauss-Hermite sum."""
+    z, w = _hermgauss_1d(n)
+    return g, (lambda m, sd: g(m + sd * z) @ w), ()
+
+
+def _quad_split(fun, points, T=12.0):
+    """int_{-T}^{T} fun, by scipy.quad on the pieces between the sorted points (outside [-T, T] the
+    Gaussian weight is below 1e-31)."""
+    edges = sorted({-T, T} | {p for p in points if -T < p < T})
+    return sum(integrate.quad(fun, lo, hi, epsabs=1e-14, epsrel=1e-13, limit=500)[0]
+               for lo, hi in zip(edges[:-1], edges[1:]))
+
+
+def pair_expectation(f_ref, g_ref, a, b, c):
+    """E[f(u) g(v)], (u, v) ~ N(0, [[a, c], [c, b]]), a, b > 0, for references f_ref, g_ref =
+    (pointwise function, conditional mean G, kinks) as in KINKED_REFERENCE / smooth_reference.
+
+    Outer integral over z1 split at f's kinks k / sqrt(a) and, for |rho| > 0, at g's kinks seen
+    from z1 (k / (rho sqrt(b)), where G changes on the scale sd / (|rho| sqrt(b))) and at 1, 3,
+    10, 30 such scales on either side; rho = +-1 (sd = 0) uses g(m) itself."""
+    f, _, fk = f_ref
+    g, G, gk = g_ref
+    rho = max(-1.0, min(1.0, c / math.sqrt(a * b)))
+    sd = math.sqrt(max(b * (1.0 - rho * rho), 0.0))
+    sa, sb = math.sqrt(a), math.sqrt(b)
+    points = [k / sa for k in fk]
+    if rho != 0:
+        w = sd / (abs(rho) * sb)
+        for k in gk:
+            z0 = k / (rho * sb)
+            points += [z0] + [z0 + s * m * w for s in (-1, 1) for m in (1, 3, 10, 30)]
+    inner = (lambda m: float(g(np.asarray(m)))) if sd == 0 else (lambda m: float(G(m, sd)))
+
+    def integrand(z):
+        return float(f(np.asarray(sa * z))) * inner(rho * sb * z) * float(_np_phi(z))
+    return _quad_split(integrand, points)
+
+
+def mean_1d(f_ref, a):
+    """E[f(u)], u ~ N(0, a), by scipy.quad split at the kinks."""
+    f, _, fk = f_ref
+    sa = math.sqrt(a)
+    return _quad_split(lambda z: float(f(np.asarray(sa * z))) * float(_np_phi(z)),
+                       [k / sa for k in fk])
