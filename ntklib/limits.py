@@ -20,7 +20,7 @@ from .empirical import empirical_ntk
 from .networks import FCNet, _sampler
 from .stats import relative_error
 
-__all__ = ["sample_empirical_nngp", "fc_ntk_deviation", "ntk_training_snapshots"]
+__all__ = ["sample_empirical_nngp", "width_law_test", "fc_ntk_deviation", "ntk_training_snapshots"]
 
 
 def sample_empirical_nngp(X, *, width, depth, n_samples, activation="relu", beta=0.1, seed=0,
@@ -52,6 +52,45 @@ def sample_empirical_nngp(X, *, width, depth, n_samples, activation="relu", beta
     draw = _sampler(X, width, depth, n_samples, activation, beta, seed, parametrization, dtype,
                     device)
     return torch.cat([R @ R.transpose(-1, -2) for R in draw.factors()])
+
+
+def width_law_test(widths, samples, *, exponent=-0.5):
+    """Does a seed-averaged quantity follow mean ~ C width^exponent?  A chi-square test of
+    width^(-exponent) x mean against one constant, in the standard errors over the seeds.
+
+    A log-log slope alone tests little: a kernel 5-10% off moves the slope fitted over a few octaves
+    by less than a usual slope window, but it adds a floor under the deviation, so that
+    width^(1/2) x deviation grows at the large widths.  For the central limit theorem over the
+    neurons (Jacot, Gabriel, Hongler 2018, Prop. 1 and Thm. 1) the exponent is -1/2.
+
+    Args:
+        widths: (W,) widths.  samples: (W, seeds) independent values per width (e.g. relative
+            deviations of the empirical kernel from the limit; at least 2 seeds).
+        exponent: the law's exponent.
+    Returns:
+        dict: mean, se (W,) over the seeds; scaled = width^(-exponent) mean and scaled_se (W,);
+        plateau (their inverse-variance weighted mean), chi2, dof = W - 1 and p (the chi-square
+        p-value: small when the law does not hold).
+    Example:
+        >>> d = [[0.18, 0.2, 0.22], [0.09, 0.1, 0.11], [0.045, 0.05, 0.055]]   # 1.6 width^-1/2
+        >>> r = nk.limits.width_law_test([64, 256, 1024], d)
+        >>> round(r["plateau"], 6), round(r["p"], 6)
+        (1.6, 1.0)
+    """
+    w = np.asarray(widths, dtype=float)
+    x = np.asarray(samples, dtype=float)
+    if x.ndim != 2 or x.shape[0] != w.size or x.shape[1] < 2 or w.size < 2:
+        raise ValueError(f"samples: got shape {x.shape} for {w.size} widths; accepted: "
+                         "(widths, seeds) with at least 2 widths and 2 seeds")
+    mean, se = x.mean(1), x.std(1, ddof=1) / np.sqrt(x.shape[1])
+    scaled, scaled_se = mean * w ** (-exponent), se * w ** (-exponent)
+    weights = 1.0 / scaled_se ** 2
+    plateau = float((weights * scaled).sum() / weights.sum())
+    chi2 = float((((scaled - plateau) / scaled_se) ** 2).sum())
+    from scipy import stats
+
+    return {"mean": mean, "se": se, "scaled": scaled, "scaled_se": scaled_se, "plateau": plateau,
+            "chi2": chi2, "dof": w.size - 1, "p": float(stats.chi2.sf(chi2, w.size - 1))}
 
 
 def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", beta=0.1, Y=None,

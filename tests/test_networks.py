@@ -310,3 +310,23 @@ def test_sample_empirical_nngp_is_empirical_nngp_of_fcnets():
     K1 = nk.limits.sample_empirical_nngp(X, width=7, depth=1, n_samples=2, **kw)
     want = relu_kernels_np(X, 1, *VARIANCES["jacot2018"](0.1))[0]
     np.testing.assert_allclose(K1.numpy(), np.broadcast_to(want, (2, 3, 3)), rtol=0, atol=1e-14)
+
+
+# ---- the width-law test of nk.limits -------------------------------------------------------------
+
+def test_width_law_test_accepts_the_law_and_rejects_a_floor():
+    """Property: synthetic deviations C width^-1/2 (1 + 0.3 noise), 64 seeds at 6 widths, pass the
+    chi-square test of flatness (p > 1e-3; the seed is fixed, a false alarm would be 1 in 1000); with
+    a floor b = 5% under them (sqrt(C^2/width + b^2), the signature of a biased kernel) they fail it
+    (p < 1e-6), while a log-log slope over the same widths stays within 0.15 of -1/2."""
+    rng = np.random.default_rng(0)
+    widths = np.array([128, 256, 512, 1024, 2048, 4096])
+    noise = 1 + 0.3 * rng.standard_normal((6, 64))
+    good = 2.9 / np.sqrt(widths)[:, None] * noise
+    floored = np.sqrt(2.9 ** 2 / widths + 0.05 ** 2)[:, None] * noise
+    assert nk.limits.width_law_test(widths, good)["p"] > 1e-3
+    bad = nk.limits.width_law_test(widths, floored)
+    assert bad["p"] < 1e-6
+    assert abs(nk.stats.loglog_slope(widths, bad["mean"])[0] + 0.5) < 0.15
+    with pytest.raises(ValueError, match="samples: got shape"):
+        nk.limits.width_law_test(widths, good[:, :1])
