@@ -18,9 +18,10 @@ from .devices import resolve_device
 from .dynamics import train_gd
 from .empirical import empirical_ntk
 from .networks import FCNet, _sampler
-from .stats import relative_error
+from .stats import relative_error, to_numpy
 
-__all__ = ["sample_empirical_nngp", "width_law_test", "fc_ntk_deviation", "ntk_training_snapshots"]
+__all__ = ["sample_empirical_nngp", "width_law_test", "scale_test", "width_exponent",
+           "fc_empirical_ntks", "fc_ntk_deviation", "ntk_training_snapshots"]
 
 
 def sample_empirical_nngp(X, *, width, depth, n_samples, activation="relu", beta=0.1, seed=0,
@@ -93,21 +94,110 @@ def width_law_test(widths, samples, *, exponent=-0.5):
             "chi2": chi2, "dof": w.size - 1, "p": float(stats.chi2.sf(chi2, w.size - 1))}
 
 
-def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", beta=0.1, Y=None,
-                     seed_offset=0, parametrization="balanced", dtype=torch.float64, device=None):
-    """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of FCNets at init.
+def scale_test(samples, reference):
+    """Is the average of independent kernels `samples` the kernel `reference`?  Each kernel's
+    least-squares scale against the reference, s_k = <K_k, R>_F / <R, R>_F - 1 (0 in theory, and
+    -2.9% for a reference 3% too large), averaged over the draws, in its standard error.
+
+    Args:
+        samples: (S, N, M) independent draws (e.g. empirical NTKs of S seeded networks).
+        reference: (N, M) the kernel they should average to (e.g. nk.ntk(X, ...)).
+    Returns:
+        dict: values (S,) the per-draw s_k; mean, se (its standard error over the draws) and
+        z = mean / se.
+    Example:
+        >>> R = torch.eye(2, dtype=torch.float64)
+        >>> r = nk.limits.scale_test(torch.stack([0.9 * R, 1.1 * R, 1.0 * R]), R)
+        >>> round(r["mean"], 6), round(r["se"], 6)
+        (0.0, 0.057735)
+    """
+    K = np.asarray(to_numpy(samples), dtype=float)
+    R = np.asarray(to_numpy(reference), dtype=float)
+    if K.ndim != 3 or K.shape[1:] != R.shape or K.shape[0] < 2:
+        raise ValueError(f"samples: got shape {K.shape} for a reference of shape {R.shape}; "
+                         "accepted: (S, N, M) with S >= 2 draws of the reference's shape")
+    values = np.einsum("snm,nm->s", K, R) / (R * R).sum() - 1.0
+    mean, se = float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+    return {"values": values, "mean": mean, "se": se, "z": mean / se}
+
+
+def width_exponent(widths, samples):
+    """The exponent of a positive quantity's decay with width, with its standard error: the
+    inverse-variance weighted least-squares slope of mean_k log(samples) against log(width), and the
+    local slopes between neighbouring widths (logs averaged over the seeds, so a seed's value enters
+    once; standard errors from the seeds' spread).
+
+    Args:
+        widths: (W,) widths, W >= 2.  samples: (W, seeds) positive values, seeds >= 2.
+    Returns:
+        dict: slope, slope_se; local and local_se (W - 1,); log_mean, log_se (W,).
+    Example:
+        >>> d = [[0.09, 0.11], [0.045, 0.055], [0.0225, 0.0275]]                  # exactly width^-1
+        >>> r = nk.limits.width_exponent([64, 128, 256], d)
+        >>> round(r["slope"], 6), [round(float(v), 6) for v in r["local"]]
+        (-1.0, [-1.0, -1.0])
+    """
+    w = np.log(np.asarray(widths, dtype=float))
+    x = np.asarray(samples, dtype=float)
+    if x.ndim != 2 or x.shape[0] != w.size or x.shape[1] < 2 or w.size < 2 or (x <= 0).any():
+        raise ValueError(f"samples: got shape {x.shape} for {w.size} widths; accepted: positive "
+                         "values of shape (widths, seeds) with at least 2 widths and 2 seeds")
+    lx = np.log(x)
+    mu, se = lx.mean(1), lx.std(1, ddof=1) / np.sqrt(x.shape[1])
+    A = np.stack([np.ones_like(w), w], 1)
+    cov = np.linalg.inv(A.T @ (A / se[:, None] ** 2))
+    slope = float((cov @ A.T @ (mu / se ** 2))[1])
+    dw = np.diff(w)
+    return {"slope": slope, "slope_se": float(np.sqrt(cov[1, 1])),
+            "local": np.diff(mu) / dw, "local_se": np.sqrt(se[1:] ** 2 + se[:-1] ** 2) / dw,
+            "log_mean": mu, "log_se": se}
+
+
+def fc_empirical_ntks(X, *, widths, seeds, depth, activation="relu", beta=0.1, Y=None,
+                      seed_offset=0, parametrization="balanced", dtype=torch.float64, device=None):
+    """Empirical NTKs Theta_hat(X, Y) of `seeds` FCNets at initialisation for each width.
 
     The networks are `nk.FCNet`s, z^(l+1) = c/sqrt(n_l) W a + beta b with c = sqrt(1 - beta^2)
     ("balanced", CONVENTIONS.md §1) or 1 ("jacot2018", Jacot et al. 2018 §2); by Thm. 1 of Jacot
-    et al. 2018 the deviation from nk.ntk(X, Y, ..., same parametrisation) falls like width^(-1/2).
+    et al. 2018 they converge to nk.ntk(X, Y, ..., same parametrisation) as the width grows.  The
+    seeds do not depend on the parametrisation, so the two parametrisations draw the same weights
+    and their difference is resolved far better than either kernel.
 
     Args:
-        X, Y: inputs (N, n_0) and optional (M, n_0); reference: (N, M) kernel, usually
-            nk.ntk(X, Y, ...).
+        X, Y: inputs (N, n_0) and optional (M, n_0).
         widths: hidden widths; seeds: networks per width (seed = seed_offset + 1000 * seed + width
             index).  depth, activation, beta, parametrization: as in `nk.FCNet`.
         dtype, device: of the networks (device: "cuda", "auto", ... as in `nk.resolve_device`;
             None: CPU).
+    Returns:
+        float64 numpy array (len(widths), seeds, N, M).
+    Example:
+        >>> X = nk.data.sphere(3, 2)
+        >>> nk.limits.fc_empirical_ntks(X, widths=[16, 64], seeds=2, depth=2).shape
+        (2, 2, 3, 3)
+    """
+    device = resolve_device(device)
+    out = []
+    for i, w in enumerate(widths):
+        for s in range(seeds):
+            net = FCNet(X.shape[1], int(w), depth, activation=activation, beta=beta,
+                        parametrization=parametrization, seed=seed_offset + 1000 * s + i,
+                        dtype=dtype, device=device)
+            out.append(empirical_ntk(net, X, Y).to(torch.float64).cpu().numpy())
+            del net
+    return np.stack(out).reshape(len(widths), seeds, *out[0].shape)
+
+
+def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", beta=0.1, Y=None,
+                     seed_offset=0, parametrization="balanced", dtype=torch.float64, device=None):
+    """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of FCNets at init
+    (the networks of `fc_empirical_ntks`, Jacot et al. 2018, Thm. 1: it falls like width^(-1/2)).
+
+    Args:
+        X, Y: inputs (N, n_0) and optional (M, n_0); reference: (N, M) kernel, usually
+            nk.ntk(X, Y, ...).
+        widths, seeds, depth, activation, beta, seed_offset, parametrization, dtype, device: as in
+            `fc_empirical_ntks`.
     Returns:
         numpy array (len(widths), seeds).
     Example:
@@ -116,16 +206,11 @@ def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", b
         ...                            depth=2).shape
         (2, 2)
     """
-    device = resolve_device(device)
-    out = np.empty((len(widths), seeds))
-    for i, w in enumerate(widths):
-        for s in range(seeds):
-            net = FCNet(X.shape[1], int(w), depth, activation=activation, beta=beta,
-                        parametrization=parametrization, seed=seed_offset + 1000 * s + i,
-                        dtype=dtype, device=device)
-            out[i, s] = relative_error(empirical_ntk(net, X, Y).to(torch.float64), reference)
-            del net
-    return out
+    K = fc_empirical_ntks(X, widths=widths, seeds=seeds, depth=depth, activation=activation,
+                          beta=beta, Y=Y, seed_offset=seed_offset, parametrization=parametrization,
+                          dtype=dtype, device=device)
+    R = torch.as_tensor(reference, dtype=torch.float64).cpu()
+    return np.array([[relative_error(torch.as_tensor(k), R) for k in row] for row in K])
 
 
 def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr, steps,

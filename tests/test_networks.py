@@ -330,3 +330,41 @@ def test_width_law_test_accepts_the_law_and_rejects_a_floor():
     assert abs(nk.stats.loglog_slope(widths, bad["mean"])[0] + 0.5) < 0.15
     with pytest.raises(ValueError, match="samples: got shape"):
         nk.limits.width_law_test(widths, good[:, :1])
+
+
+def test_scale_test_and_width_exponent_on_synthetic_draws():
+    """Property: scale_test recovers a known scale (draws 1.03 R (1 + noise), 400 of them: mean
+    within 4 standard errors of 0.03, the standard error equal to the noise's sd/sqrt(400) within
+    10%), and width_exponent a known exponent (C width^-0.75 times lognormal noise: the fitted
+    slope within 4 of its standard errors of -0.75, which are 0.2/sqrt(seeds)/spread-sized)."""
+    rng = np.random.default_rng(1)
+    R = np.array([[2.0, 0.5], [0.5, 1.0]])
+    noise = 0.1 * rng.standard_normal(400)
+    r = nk.limits.scale_test(1.03 * R * (1 + noise)[:, None, None], R)
+    assert abs(r["mean"] - 0.03) < 4 * r["se"]
+    assert abs(r["se"] / (1.03 * 0.1 / 20) - 1) < 0.1
+    widths = np.array([64, 128, 256, 512, 1024])
+    d = widths[:, None] ** -0.75 * np.exp(0.2 * rng.standard_normal((5, 16)))
+    e = nk.limits.width_exponent(widths, d)
+    assert abs(e["slope"] + 0.75) < 4 * e["slope_se"] and 0.01 < e["slope_se"] < 0.1
+    assert np.all(np.abs(e["local"] + 0.75) < 4.5 * e["local_se"])
+    with pytest.raises(ValueError, match="samples"):
+        nk.limits.width_exponent(widths, -d)
+
+
+def test_fc_empirical_ntks_share_seeds_across_parametrizations():
+    """Property: fc_empirical_ntks[i, s] is the empirical NTK of nk.FCNet(seed = offset + 1000 s + i)
+    in either parametrisation (the same draws for both, so their difference is paired), and
+    fc_ntk_deviation is its relative Frobenius error.  Tolerance 1e-12 (the same arithmetic)."""
+    X = circle_inputs()
+    kw = dict(widths=[8, 16], seeds=3, depth=3, beta=0.3, seed_offset=5)
+    for p in BOTH:
+        K = nk.limits.fc_empirical_ntks(X, parametrization=p, **kw)
+        for i, w in enumerate(kw["widths"]):
+            for s in range(kw["seeds"]):
+                net = nk.FCNet(2, w, 3, beta=0.3, seed=5 + 1000 * s + i, parametrization=p)
+                np.testing.assert_allclose(K[i, s], nk.empirical_ntk(net, X).numpy(), rtol=1e-12)
+        ref = relu_kernels_np(X, 3, *VARIANCES[p](0.3))[1]
+        dev = nk.limits.fc_ntk_deviation(X, ref, parametrization=p, **kw)
+        want = np.linalg.norm(K - ref, axis=(2, 3)) / np.linalg.norm(ref)
+        np.testing.assert_allclose(dev, want, rtol=1e-12)
