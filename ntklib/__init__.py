@@ -27,6 +27,7 @@ from .dynamics import (TrainRecord, condition_number, kernel_gd, mode_coefficien
 from .empirical import couples_batch, empirical_nngp, empirical_ntk, jacobian_contraction_ntk
 from .kernels import KernelLayers, edge_beta, kernel_layers, nngp, ntk, r_value
 from .networks import FCNet, normal_parameters, sample_outputs
+from .prediction import nngp_posterior, ntk_ensemble
 from . import data, stats, plotting
 from . import architectures, convergence, deconv, gan, limits, phases
 
@@ -43,6 +44,8 @@ __all__ = [
     # training: gradient descent beside the infinite-width linear ODE
     "train_gd", "TrainRecord", "ntk_flow", "kernel_gd", "ntk_pca", "mode_coefficients", "mode_rates",
     "condition_number",
+    # the distribution of trained infinite-width networks, and the NNGP posterior
+    "ntk_ensemble", "nngp_posterior",
     "resolve_device",
     # namespaces
     "data", "stats", "plotting", "limits", "convergence", "phases", "deconv", "gan", "architectures",

@@ -1,6 +1,9 @@
 """Notebook 03's experiments on convergence: how fast each eigendirection of the NTK is learnt, what the
-condition number costs, the loss surface along eigendirections ("the narrow valley"), and finite
-networks against the infinite-width linear ODE across widths.
+condition number costs, the loss surface along eigendirections ("the narrow valley"), finite
+networks against the infinite-width linear ODE across widths (how fast they train: `kernel_scale_fit`;
+their distribution over seeds: `ensemble_zscores` against `nk.ntk_ensemble`), generalisation along
+training time and depth (`test_error_vs_time`, `test_error_vs_depth`), and the Hessian of the cost
+(`hessian_spectrum`, `hessian_eigenvalues`, `hessian_operator`, defined in ntklib.hessian).
 
 The reusable pieces they build on (train_gd, ntk_flow, ntk_pca, mode_coefficients, mode_rates,
 condition_number) are in ntklib.dynamics and at the top level of ntklib.  With Theta(X, X) =
@@ -17,12 +20,17 @@ from tqdm import tqdm
 from .devices import resolve_device
 from .dynamics import ntk_flow, ntk_pca, quiet, train_gd
 from .empirical import empirical_ntk
-from .kernels import ntk
+from .hessian import hessian_eigenvalues, hessian_operator, hessian_spectrum  # noqa: F401 - namespace
+from .kernels import nngp, ntk
 from .networks import FCNet
+from .prediction import _ensemble_moments
 from .stats import relative_error
 
+# hessian_* are reached as nk.convergence.hessian_spectrum etc.; they are listed in the __all__ of
+# ntklib.hessian, their home module.
 __all__ = ["fit_decay_rates", "mode_decay", "convergence_time", "constant_mode_cosine", "eigen_gap",
-           "narrow_valley", "ode_gap_sweep"]
+           "narrow_valley", "ode_gap_sweep", "kernel_scale_fit", "ensemble_zscores",
+           "test_error_vs_time", "test_error_vs_depth"]
 
 
 # ---- decay per eigendirection, conditioning, spectra ---------------------------------------------
@@ -282,3 +290,238 @@ def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="
     times = records[0][0].times
     return {"widths": np.asarray(widths), "times": times, "theta": theta, "theta_test": theta_t,
             "records": records, "predictions": preds, **out}
+
+
+def kernel_scale_fit(records, theta, theta_test, Y, *, lr=None, t_max=None, h=1e-4, iterations=3):
+    """How fast each trained network moved, in units of the infinite-width ODE: the kernel scale c
+    for which `ntk_flow(c Theta_inf, f_0, ...)` fits the network's trajectory best (least squares).
+
+    With F(c) the prediction on the training and test inputs at the recorded times (from the
+    network's own f_0) and D = dF/dc (central difference, step h), Gauss-Newton steps from c = 1:
+        c <- c + <f_net - F(c), D> / <D, D>.  Gradient flow with rate 2 Theta / N (Jacot, Gabriel, Hongler 2018, §5)
+    predicts c -> 1 as the width grows; a kernel or a time scale wrong by 3% gives c = 1/1.03.
+
+    Args:
+        records: a list of TrainRecord (e.g. one width of `ode_gap_sweep`'s "records"), on the CPU.
+        theta, theta_test: Theta_inf(X, X) (N, N) and Theta_inf(X_test, X) (M, N).
+        Y: (N,) targets.  lr: None (flow) or the gradient-descent step of the records.
+        t_max: fit only the recorded times t <= t_max (None: all), e.g. the early steps, before the
+            finite network's kernel has moved.
+        h: the step of the central difference in c.  iterations: Gauss-Newton steps (3: the
+            error of the last step is ~(c - 1)^8, negligible for |c - 1| < 0.3).
+    Returns:
+        (len(records),) numpy array of fitted scales.
+    Example:
+        >>> X, _ = nk.data.circle(4); Xt, _ = nk.data.circle(3, offset=0.3); K = nk.ntk(X, depth=2)
+        >>> f, ft = nk.ntk_flow(1.05 * K, torch.zeros(4), X[:, 0], [0.0, 1.0, 2.0],
+        ...                     theta_tX=1.05 * nk.ntk(Xt, X, depth=2), f0_t=torch.zeros(3))
+        >>> rec = nk.TrainRecord(torch.arange(3).numpy(), f, ft, torch.zeros(3), 1.0)   # 1.05 K
+        >>> c = nk.convergence.kernel_scale_fit([rec], K, nk.ntk(Xt, X, depth=2), X[:, 0])
+        >>> round(float(c[0]), 6)
+        1.05
+    """
+    Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
+    out = []
+    for rec in records:
+        keep = np.ones(len(rec.times), dtype=bool) if t_max is None else rec.times <= t_max
+        times = rec.times[keep]
+
+        def flow(c):
+            fX, ft = ntk_flow(c * theta, rec.f_train[0], Y, times, theta_tX=c * theta_test,
+                              f0_t=rec.f_test[0], lr=lr)
+            return torch.cat([fX.reshape(-1), ft.reshape(-1)])
+        k = torch.as_tensor(keep)
+        net = torch.cat([rec.f_train[k].reshape(-1), rec.f_test[k].reshape(-1)]).to(theta)
+        c = 1.0
+        for _ in range(iterations):
+            D = (flow(c + h) - flow(c - h)) / (2.0 * h)
+            c += float((net - flow(c)) @ D / (D @ D))
+        out.append(c)
+    return np.array(out)
+
+
+def ensemble_zscores(F, mean, var) -> dict:
+    """Seed mean and variance of network outputs F (S, M), in standard errors from a predicted
+    Gaussian (e.g. `nk.ntk_ensemble`: Jacot, Gabriel, Hongler 2018, §6.2; Lee et al. 2019, eq. 16).
+
+    Standard errors from the seeds: sd / sqrt(S) for the mean, sqrt((m4 - s^4) / S) for the variance
+    (m4 the fourth central moment; 2 s^4 / S for a Gaussian).
+
+    Args:
+        F: (S, M) outputs of S independent networks at M inputs.  mean, var: (M,) predicted moments.
+    Returns:
+        dict of (M,) numpy arrays "mean", "var" (of the seeds), "se_mean", "se_var", "z_mean",
+        "z_var", and "q" = mean of (z_mean^2 + z_var^2) / 2 (about 1 when the prediction is right).
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> F = torch.randn(4000, 2, generator=g, dtype=torch.float64)
+        >>> z = nk.convergence.ensemble_zscores(F, torch.zeros(2), torch.ones(2))
+        >>> bool(abs(z["z_mean"]).max() < 4 and abs(z["z_var"]).max() < 4)
+        True
+    """
+    F = np.asarray(torch.as_tensor(F).detach().cpu(), dtype=np.float64)
+    mean = np.asarray(torch.as_tensor(mean).cpu(), dtype=np.float64)
+    var = np.asarray(torch.as_tensor(var).cpu(), dtype=np.float64)
+    S = F.shape[0]
+    m, v = F.mean(0), F.var(0, ddof=1)
+    se_m = F.std(0, ddof=1) / np.sqrt(S)
+    se_v = np.sqrt(np.maximum(((F - m) ** 4).mean(0) - v ** 2, 0.0) / S)
+    z_m, z_v = (m - mean) / se_m, (v - var) / se_v
+    return {"mean": m, "var": v, "se_mean": se_m, "se_var": se_v, "z_mean": z_m, "z_var": z_v,
+            "q": float(np.mean((z_m ** 2 + z_v ** 2) / 2))}
+
+
+# ---- generalisation: test error along training time and against depth ---------------------------
+
+def _step(theta, fraction):
+    """nk.phases.gd_step_size (imported here: ntklib.phases imports this module)."""
+    from .phases.freeze_chaos import gd_step_size
+    return gd_step_size(theta, fraction)
+
+
+def _errors(F, Y_test):
+    """Test mean squared error and sign error rate along the last axis of F (..., M)."""
+    F = np.asarray(torch.as_tensor(F).detach().cpu(), dtype=np.float64)
+    y = np.asarray(torch.as_tensor(Y_test).cpu(), dtype=np.float64).reshape(-1)
+    return ((F - y) ** 2).mean(-1), (np.sign(F) != np.sign(y)).mean(-1)
+
+
+def _trained_nets(X, Y, X_test, Y_test, *, width, depth, activation, beta, lr, steps, seeds, seed,
+                  device):
+    """Test (mse, error), each (seeds, len(steps)), of FCNets trained by gradient descent."""
+    mse, err = [], []
+    for s in range(int(seeds)):
+        net = FCNet(X.shape[1], int(width), depth, activation=activation, beta=beta, seed=seed + s,
+                    device=resolve_device(device))
+        rec = train_gd(net, X, Y, lr=lr, steps=int(max(steps)), record_steps=steps, X_test=X_test,
+                       progress=False).to("cpu")
+        a, b = _errors(rec.f_test, Y_test)
+        mse.append(a)
+        err.append(b)
+    shape = (int(seeds), len(steps))
+    return np.array(mse).reshape(shape), np.array(err).reshape(shape)
+
+
+def test_error_vs_time(X_train, Y_train, X_test, Y_test, *, steps, depth, activation="relu",
+                       beta=0.1, fraction=0.5, width=None, seeds=0, seed=0, device=None) -> dict:
+    """Test error along training (early stopping) of the infinite ensemble and of finite networks.
+
+    Gradient descent on C = (1/N) ||f(X) - Y||^2 with step lr = fraction N / lam_max(Theta_inf) (the
+    same for both, `nk.phases.gd_step_size`), t = lr k.  The infinite-width network trained for k
+    steps is Gaussian (`nk.ntk_ensemble`, Lee et al. 2019 eq. 16): its mean m_t is the average of
+    infinitely many networks, and one network's expected test MSE is
+        E (f_t(x) - y)^2 = (m_t(x) - y)^2 + Var f_t(x)          (averaged over the test inputs),
+    which trained finite networks (width, seeds) approach as the width grows.  Errors: test mean
+    squared error and the rate of sign errors (labels +-1).
+
+    Args:
+        X_train, Y_train, X_test, Y_test: (N, n_0), (N,), (M, n_0), (M,).
+        steps: increasing gradient-descent step counts at which to evaluate (0 allowed).
+        depth, activation, beta: the network and its kernels (as in `nk.ntk`).
+        fraction: lr = fraction N / lam_max, in (0, 1).
+        width, seeds, seed: finite FCNets (seeds seed, seed + 1, ...) trained alongside; None: none.
+        device: where the finite networks train.
+    Returns:
+        dict with "steps", "times" (lr k), "lr", arrays (T,) "mse_mean", "error_mean" (of the
+        ensemble mean), "variance" (the mean predicted Var f_t over the test inputs), "mse_expected"
+        (= mse_mean + variance), and with width: (seeds, T) "mse_net", "error_net".
+    Example:
+        >>> X, _ = nk.data.circle(8); Y = torch.sign(X[:, 0] + 0.1)
+        >>> Xt, _ = nk.data.circle(5, offset=0.2); Yt = torch.sign(Xt[:, 0] + 0.1)
+        >>> r = nk.convergence.test_error_vs_time(X, Y, Xt, Yt, steps=[0, 10], depth=2, width=64,
+        ...                                       seeds=2)
+        >>> r["mse_net"].shape, bool(r["mse_mean"][1] < r["mse_mean"][0]), bool(r["variance"][0])
+        ((2, 2), True, True)
+    """
+    kw = dict(depth=depth, activation=activation, beta=beta)
+    Y = torch.as_tensor(Y_train, dtype=torch.float64).reshape(-1)
+    theta = ntk(X_train, **kw)
+    lr = _step(theta, fraction)
+    steps = np.asarray(steps, dtype=int)
+    times = [lr * int(k) for k in steps]
+    m, v = _ensemble_moments(theta, ntk(X_test, X_train, **kw), nngp(X_train, **kw),
+                             nngp(X_test, X_train, **kw), _prior_variances(X_test, kw), Y, times,
+                             lr=lr)
+    mse, err = _errors(m, Y_test)
+    var = v.mean(1).numpy()
+    out = {"steps": steps, "times": np.array(times), "lr": lr, "mse_mean": mse, "error_mean": err,
+           "variance": var, "mse_expected": mse + var}
+    if width is not None:
+        out["mse_net"], out["error_net"] = _trained_nets(
+            X_train, Y, X_test, Y_test, width=width, lr=lr, steps=steps, seeds=seeds, seed=seed,
+            device=device, **kw)
+    return out
+
+
+def _prior_variances(X, kw):
+    """Sigma^(L)(x, x) for each row: the diagonal of nk.nngp(X)."""
+    return nngp(X, **kw).diagonal().clone()
+
+
+def test_error_vs_depth(X_train, Y_train, X_test, Y_test, *, regimes, depths, steps=None,
+                        fraction=0.5, width=None, seeds=1, seed=0, net_depths=None,
+                        device=None) -> dict:
+    """Test error of the infinite ensemble's mean (and of finite networks) against depth, for
+    several regimes (activation, beta): the freeze, the edge and the chaos (Jacot, Gabriel, Hongler
+    2019b; notebook 04), trained by gradient descent for a fixed number of steps at a stable step.
+
+    At each depth, lr = fraction N / lam_max(Theta_inf) (`nk.phases.gd_step_size`): the same budget
+    of `steps` steps in every regime, whatever the scale of its kernel; steps=None trains to
+    convergence (t -> infinity: kernel regression with Theta_inf; nan where Theta_inf(X, X) is not
+    numerically positive definite).  The ensemble mean is `nk.ntk_ensemble`'s,
+    Theta(x, X) Theta^-1 (I - (1 - 2 lr Theta / N)^steps) Y.  In the chaos the deep kernel tends to
+    a multiple of the identity (nothing is learnt off the training set); in the freeze it tends to a
+    constant and its informative eigenvalues shrink like r^L (kappa grows: a step budget learns
+    less).
+
+    Args:
+        X_train, Y_train, X_test, Y_test: (N, n_0), (N,), (M, n_0), (M,) with labels +-1.
+        regimes: {name: (activation, beta)} (activations as in `nk.ntk`).
+        depths: the depths L.  steps: the gradient-descent budget (None: convergence).
+        fraction: lr = fraction N / lam_max, in (0, 1).
+        width, seeds, seed, device: finite FCNets trained alongside (needs steps); None: none.
+        net_depths: the depths (among `depths`) at which finite networks are trained (None: all).
+    Returns:
+        dict with "names", "depths", arrays (regimes, depths) "mse", "error" (of the ensemble mean),
+        "kappa" (condition number of Theta_inf(X, X)), and with width: (regimes, depths, seeds)
+        "mse_net", "error_net" (nan at depths without networks).
+    Example:
+        >>> X, _ = nk.data.circle(8); Y = torch.sign(X[:, 0] + 0.1)
+        >>> Xt, _ = nk.data.circle(5, offset=0.2); Yt = torch.sign(Xt[:, 0] + 0.1)
+        >>> r = nk.convergence.test_error_vs_depth(X, Y, Xt, Yt, depths=[2, 3], steps=20,
+        ...                                        regimes={"relu": ("relu", 0.1)})
+        >>> r["names"], r["mse"].shape
+        (['relu'], (1, 2))
+    """
+    if width is not None and steps is None:
+        raise ValueError("steps: got None with width given; accepted: a number of steps for the "
+                         "finite networks (None, convergence, is for the infinite ensemble only)")
+    Y = torch.as_tensor(Y_train, dtype=torch.float64).reshape(-1)
+    names = list(regimes)
+    shape = (len(names), len(depths))
+    out = {"names": names, "depths": np.asarray(depths), "mse": np.full(shape, np.nan),
+           "error": np.full(shape, np.nan), "kappa": np.full(shape, np.nan)}
+    if width is not None:
+        out["mse_net"] = np.full(shape + (int(seeds),), np.nan)
+        out["error_net"] = np.full(shape + (int(seeds),), np.nan)
+    net_depths = list(depths) if net_depths is None else list(net_depths)
+    for i, name in enumerate(names):
+        activation, beta = regimes[name]
+        for j, L in enumerate(depths):
+            kw = dict(depth=int(L), activation=activation, beta=beta)
+            theta, theta_t = ntk(X_train, **kw), ntk(X_test, X_train, **kw)
+            lam = torch.linalg.eigvalsh(theta)
+            out["kappa"][i, j] = float(lam[-1] / lam[0])
+            lr = _step(theta, fraction)
+            t = None if steps is None else lr * int(steps)
+            try:
+                mean, _ = _ensemble_moments(theta, theta_t, None, None, None, Y, [t], lr=lr)
+            except ValueError:                      # not positive definite at convergence
+                continue
+            out["mse"][i, j], out["error"][i, j] = _errors(mean[0], Y_test)
+            if width is not None and L in net_depths:
+                a, b = _trained_nets(X_train, Y, X_test, Y_test, width=width, lr=lr,
+                                     steps=[int(steps)], seeds=seeds, seed=seed, device=device,
+                                     **kw)
+                out["mse_net"][i, j], out["error_net"][i, j] = a[:, 0], b[:, 0]
+    return out

@@ -5,10 +5,11 @@ Cost C(theta) = (1/N) ||f_theta(X) - Y||^2.  With J the (N, P) Jacobian of f_the
 
     H = (2/N) J^T J  +  (2/N) sum_i (f_i - y_i) Hess_theta f_i  =  G + R
 
-The Gauss-Newton part G has rank N and the same non-zero eigenvalues as (2/N) J J^T = (2/N) Theta_hat(X, X),
-the empirical NTK; the residual part R is what makes the loss surface non-quadratic.  As the width
-grows, Theta_hat -> Theta_inf and R -> 0 (each Hess_theta f_i has operator norm O(width^(-1/2)) in the
-NTK parametrisation; Liu, Zhu and Belkin 2020, Thm. 3.2), so the Hessian's top N eigenvalues tend to
+The Gauss-Newton part G has rank N and the same non-zero eigenvalues as (2/N) J J^T =
+(2/N) Theta_hat(X, X), the empirical NTK; the residual part R is what makes the loss surface
+non-quadratic.  As the width grows, Theta_hat -> Theta_inf and R -> 0 (in the NTK parametrisation
+each Hess_theta f_i has operator norm O(width^(-1/2)): its entries couple the weights of
+consecutive layers through a factor 1/sqrt(width)), so the Hessian's top N eigenvalues tend to
 (2/N) eig Theta_inf and the other P - N ("the bulk") to 0: a narrow valley whose steepest direction
 is (2/N) lam_max and whose flattest learnable direction is (2/N) lam_min.
 
@@ -36,8 +37,8 @@ def hessian_operator(model, X, Y, *, part="full"):
 
     H = G + R with G = (2/N) J^T J (Gauss-Newton) and R = (2/N) sum_i (f_i - y_i) Hess_theta f_i
     (Jacot, Gabriel, Hongler 2019a, §2).  Each matvec is one Hessian-vector product by
-    forward-over-reverse differentiation (torch.func.jvp of torch.func.grad); G v is J^T (J v) by one
-    jvp and one vjp; R v = H v - G v.  The model is not modified.
+    forward-over-reverse differentiation (torch.func.jvp of torch.func.grad); G v is J^T (J v) by
+    one jvp and one vjp; R v = H v - G v.  The model is not modified.
 
     Args:
         model: a scalar-output torch module (all its parameters count).
@@ -47,7 +48,7 @@ def hessian_operator(model, X, Y, *, part="full"):
         scipy.sparse.linalg.LinearOperator of shape (P, P), dtype float64.
     Example:
         >>> X, _ = nk.data.circle(3); net = nk.FCNet(2, 4, 2, seed=0)
-        >>> H = nk.hessian.hessian_operator(net, X, X[:, 0]); H.shape
+        >>> H = nk.convergence.hessian_operator(net, X, X[:, 0]); H.shape
         (17, 17)
     """
     if part not in PARTS:
@@ -74,7 +75,8 @@ def hessian_operator(model, X, Y, *, part="full"):
         return {k: c.view_as(p0[k]) for k, c in zip(names, torch.split(t, sizes))}
 
     def flat(d):
-        return torch.cat([d[k].reshape(-1) for k in names]).detach().to("cpu", torch.float64).numpy()
+        t = torch.cat([d[k].reshape(-1) for k in names]).detach()
+        return t.to("cpu", torch.float64).numpy()
 
     def hvp(v):
         return jvp(grad(cost), (p0,), (v,))[1]
@@ -98,8 +100,8 @@ def hessian_operator(model, X, Y, *, part="full"):
 
 
 def hessian_eigenvalues(model, X, Y, *, k, part="full", which="LA", tol=1e-8, seed=0):
-    """The k extreme eigenvalues of the Hessian of C = (1/N) ||f(X) - Y||^2 (or of its Gauss-Newton or
-    residual part), by Lanczos iteration (scipy.sparse.linalg.eigsh) on Hessian-vector products.
+    """The k extreme eigenvalues of the Hessian of C = (1/N) ||f(X) - Y||^2 (or of its Gauss-Newton
+    or residual part), by Lanczos iteration (scipy.sparse.linalg.eigsh) on Hessian-vector products.
 
     H = (2/N) J^T J + (2/N) sum_i (f_i - y_i) Hess_theta f_i (Jacot, Gabriel, Hongler 2019a); see
     `hessian_operator`.  The start vector is drawn from a seeded generator, so the result is
@@ -114,8 +116,8 @@ def hessian_eigenvalues(model, X, Y, *, k, part="full", which="LA", tol=1e-8, se
         (k,) numpy float64 array, in decreasing order.
     Example:
         >>> X, _ = nk.data.circle(3); net = nk.FCNet(2, 8, 2, seed=0)
-        >>> top = nk.hessian.hessian_eigenvalues(net, X, X[:, 0], k=2, part="gauss_newton")
-        >>> gn = 2 / 3 * torch.linalg.eigvalsh(nk.empirical_ntk(net, X)).flip(0)[:2]   # (2/N) eig Theta_hat
+        >>> top = nk.convergence.hessian_eigenvalues(net, X, X[:, 0], k=2, part="gauss_newton")
+        >>> gn = 2 / 3 * torch.linalg.eigvalsh(nk.empirical_ntk(net, X)).flip(0)[:2]   # (2/N) eig
         >>> bool(torch.allclose(torch.from_numpy(top), gn, rtol=1e-6))
         True
     """
@@ -125,7 +127,8 @@ def hessian_eigenvalues(model, X, Y, *, k, part="full", which="LA", tol=1e-8, se
     op = hessian_operator(model, X, Y, part=part)
     P = op.shape[0]
     if k >= P:
-        raise ValueError(f"k: got {k}; accepted: fewer than the {P} parameters (Lanczos needs k < P)")
+        raise ValueError(f"k: got {k}; accepted: fewer than the {P} parameters "
+                         "(Lanczos needs k < P)")
     v0 = np.random.default_rng(seed).standard_normal(P)
     lam = eigsh(op, k=k, which=which, tol=tol, v0=v0, return_eigenvectors=False)
     return np.sort(lam)[::-1].copy()
@@ -139,7 +142,8 @@ def hessian_spectrum(model, X, Y, *, n_bulk=2, tol=1e-8, seed=0) -> dict:
     `hessian_operator`), the N + n_bulk largest-magnitude eigenvalues of H are computed by Lanczos;
     G's non-zero eigenvalues are exactly (2/N) eig Theta_hat(X, X) (Theta_hat = J J^T, from
     `empirical_ntk`), and ||R|| (its largest |eigenvalue|) by a second Lanczos run.  By Weyl's
-    inequality |lam_i(H) - lam_i(G)| <= ||R||, so the top N eigenvalues of H are those of G up to ||R||,
+    inequality |lam_i(H) - lam_i(G)| <= ||R||, so the top N eigenvalues of H are those of G up to
+    ||R||,
     and the rest of the spectrum of H lies in [-||R||, ||R||].
 
     Args:
@@ -147,12 +151,13 @@ def hessian_spectrum(model, X, Y, *, n_bulk=2, tol=1e-8, seed=0) -> dict:
         n_bulk: how many eigenvalues beyond the top N to return (the largest of the bulk).
         tol, seed: as in `hessian_eigenvalues`.
     Returns:
-        dict with "top" (N + n_bulk,) eigenvalues of H of largest magnitude, decreasing; "gauss_newton"
-        (N,) = (2/N) eig Theta_hat(X, X), decreasing; "residual_norm" = ||R||_op; "loss" = C(theta);
+        dict with "top" (N + n_bulk,) eigenvalues of H of largest magnitude, decreasing;
+        "gauss_newton" (N,) = (2/N) eig Theta_hat(X, X), decreasing; "residual_norm" = ||R||_op;
+        "loss" = C(theta);
         "n_params" = P (numpy arrays and floats).
     Example:
         >>> X, _ = nk.data.circle(3); net = nk.FCNet(2, 16, 2, seed=0)
-        >>> s = nk.hessian.hessian_spectrum(net, X, X[:, 0], n_bulk=1)
+        >>> s = nk.convergence.hessian_spectrum(net, X, X[:, 0], n_bulk=1)
         >>> gap = abs(s["top"][:3] - s["gauss_newton"]).max()
         >>> s["top"].shape, s["n_params"], bool(gap <= s["residual_norm"] + 1e-9)       # Weyl
         ((4,), 65, True)

@@ -48,7 +48,8 @@ def _non_negative(value, name, what):
 
 def _positive_definite_eigh(K, kernel, reg_name, reg):
     """eigh of the symmetric K (already regularised), refusing a kernel that is not numerically
-    positive definite: the smallest eigenvalue must exceed N eps lam_max (LAPACK's rank tolerance)."""
+    positive definite: the smallest eigenvalue must exceed N eps lam_max (LAPACK's rank
+    tolerance)."""
     lam, V = torch.linalg.eigh((K + K.T) / 2)
     n = K.shape[0]
     tol = n * torch.finfo(K.dtype).eps * max(float(lam[-1].abs()), 1e-300)
@@ -56,8 +57,8 @@ def _positive_definite_eigh(K, kernel, reg_name, reg):
         need = tol - float(lam[0]) + 1e-8 * float(lam[-1].abs())
         raise ValueError(
             f"{reg_name}: {kernel} + {reg_name} I is not positive definite at {reg_name} = {reg:g} "
-            f"(smallest eigenvalue {float(lam[0]):.3g}, needs > {tol:.3g}, e.g. duplicated training "
-            f"inputs); accepted: distinct training inputs, or {reg_name} >= {need:.2g}")
+            f"(smallest eigenvalue {float(lam[0]):.3g}, needs > {tol:.3g}, e.g. duplicated "
+            f"training inputs); accepted: distinct training inputs, or {reg_name} >= {need:.2g}")
     return lam, V
 
 
@@ -65,8 +66,8 @@ def _kernels(X_train, X_test, kw):
     X = as_inputs(X_train, "X_train", device=kw.get("device"))
     Xt = as_inputs(X_test, "X_test", device=X.device)
     if Xt.shape[1] != X.shape[1]:
-        raise ValueError(f"X_test: has {Xt.shape[1]} columns but X_train has {X.shape[1]}; accepted: "
-                         "the same input dimension n_0")
+        raise ValueError(f"X_test: has {Xt.shape[1]} columns but X_train has {X.shape[1]}; "
+                         "accepted: the same input dimension n_0")
     return X, Xt
 
 
@@ -74,18 +75,20 @@ def ntk_ensemble(X_train, Y_train, X_test, *, t=None, depth, activation="relu", 
                  diag_reg=0.0, lr=None, device=None):
     """Mean and covariance over initialisations of infinite-width networks trained for time t.
 
-    Network (NTK parametrisation, CONVENTIONS.md §1): z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l)
-    + beta b^(l), W, b ~ N(0, 1); at infinite width f_0 ~ GP(0, K), K = Sigma^(L) = `nngp`, and the
-    NTK Theta = Theta^(L) = `ntk` is fixed.  Gradient flow on C = (1/N) ||f(X) - Y||^2 (rate 2 Theta / N,
-    Jacot, Gabriel, Hongler 2018, §5) gives f_t(x) = f_0(x) + A(x) (Y - f_0(X)) with
+    Network (NTK parametrisation, CONVENTIONS.md §1):
+        z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1);
+    at infinite width f_0 ~ GP(0, K), K = Sigma^(L) = `nngp`, and the NTK Theta = Theta^(L) = `ntk`
+    is fixed.  Gradient flow on C = (1/N) ||f(X) - Y||^2 (rate 2 Theta / N, Jacot, Gabriel, Hongler
+    2018, §5) gives f_t(x) = f_0(x) + A(x) (Y - f_0(X)) with
         A(x) = Theta(x, X) Theta^-1 (I - e^{-2t Theta / N}),   Theta = Theta(X, X) + diag_reg I,
     a Gaussian over initialisations (Lee et al. 2019, eq. 16, with their eta t written 2t/N here):
         mean(x)    = A(x) Y
         cov(x, x') = K(x, x') - A(x) K(X, x') - K(x, X) A(x')^T + A(x) K(X, X) A(x')^T.
-    At t = 0 this is the prior GP(0, K); at t = None (t -> infinity) A(x) = Theta(x, X) Theta^-1, the
-    mean is kernel regression with the NTK and, at a training input, mean = Y and variance 0.
-    With `lr`, gradient descent with that step instead: e^{-2t lam / N} -> (1 - 2 lr lam / N)^(t / lr).
-    Solved with one eigendecomposition of Theta(X, X) in float64 (no explicit inverse).
+    At t = 0 this is the prior GP(0, K); at t = None (t -> infinity) A(x) = Theta(x, X) Theta^-1,
+    the mean is kernel regression with the NTK and, at a training input, mean = Y and variance 0.
+    With `lr`, gradient descent with that step instead: e^{-2t lam / N} becomes
+    (1 - 2 lr lam / N)^(t / lr).  Solved with one eigendecomposition of Theta(X, X) in float64
+    (no explicit inverse).
 
     Args:
         X_train: (N, n_0) training inputs.  Y_train: (N,) or (N, 1) targets.  X_test: (M, n_0).
@@ -93,7 +96,7 @@ def ntk_ensemble(X_train, Y_train, X_test, *, t=None, depth, activation="relu", 
         depth, activation, beta: the network (as in `ntk`).
         diag_reg: >= 0 added to the diagonal of Theta(X, X) (a ridge on the NTK; not on K).
         lr: None (gradient flow) or a gradient-descent step (t must then be a multiple of lr).
-        device: where the kernels are computed (as in `nk.resolve_device`; None: the inputs' device).
+        device: where the kernels are computed (as in `nk.resolve_device`; None: the inputs').
     Returns:
         (mean, cov): float64 tensors of shape (M,) and (M, M) (cov symmetric).
     Raises:
@@ -101,10 +104,10 @@ def ntk_ensemble(X_train, Y_train, X_test, *, t=None, depth, activation="relu", 
         smallest eigenvalue and a diag_reg that is enough).
     Example:
         >>> X, _ = nk.data.circle(4); Xt, _ = nk.data.circle(3, offset=0.5)
-        >>> m0, c0 = nk.prediction.ntk_ensemble(X, X[:, 0], Xt, t=0.0, depth=3)        # t = 0: the prior
+        >>> m0, c0 = nk.ntk_ensemble(X, X[:, 0], Xt, t=0.0, depth=3)   # t = 0: prior
         >>> float(m0.abs().max()), bool(torch.allclose(c0, nk.nngp(Xt, depth=3)))
         (0.0, True)
-        >>> m, c = nk.prediction.ntk_ensemble(X, X[:, 0], X, depth=3)                  # converged, at X
+        >>> m, c = nk.ntk_ensemble(X, X[:, 0], X, depth=3)        # t -> inf, at X
         >>> bool(torch.allclose(m, X[:, 0])), bool(c.diagonal().abs().max() < 1e-10)
         (True, True)
     """
@@ -121,37 +124,58 @@ def ntk_ensemble(X_train, Y_train, X_test, *, t=None, depth, activation="relu", 
         if t is not None:
             _steps_from_times([t], float(lr))
         lr = float(lr)
-    theta = ntk(X, **kw)
-    lam, V = _positive_definite_eigh(theta + reg * torch.eye(N, dtype=theta.dtype,
-                                                             device=theta.device),
-                                     "Theta(X_train, X_train)", "diag_reg", reg)
-    if t is None:
-        gain = 1.0 / lam                                          # Theta^-1 in the eigenbasis
-    else:
-        tt = torch.tensor([[t]], dtype=lam.dtype, device=lam.device)
-        gain = _gd_factors(lam, tt, N, lr)[1].reshape(N)          # (1 - e^{-2t lam / N}) / lam
-    P = ntk(Xt, X, **kw) @ V                                      # Theta(x, X) V, (M, N)
-    Q = nngp(Xt, X, **kw) @ V                                     # K(x, X) V
-    Kv = V.T @ nngp(X, **kw) @ V                                  # V^T K(X, X) V
-    A = P * gain                                                  # A(x) V = P diag(gain)
-    mean = A @ (V.T @ Y)
-    cross = A @ Q.T                                               # A(x) K(X, x')
-    cov = nngp(Xt, **kw) - cross - cross.T + A @ Kv @ A.T
-    return mean, (cov + cov.T) / 2
+    mean, cov = _ensemble_moments(ntk(X, **kw), ntk(Xt, X, **kw), nngp(X, **kw), nngp(Xt, X, **kw),
+                                  nngp(Xt, **kw), Y, [t], lr=lr, diag_reg=reg)
+    return mean[0], cov[0]
+
+
+def _ensemble_moments(theta, theta_tX, K, K_tX, K_tt, Y, times, *, lr=None, diag_reg=0.0):
+    """Mean (T, M) and covariance (T, M, M) of `ntk_ensemble` at several times (None: t -> infinity)
+    from precomputed kernels; with K_tt of shape (M,) (the prior variances only), the variances
+    (T, M) instead of the covariances; with K None, the means only (and None).  One
+    eigendecomposition of Theta(X, X) + diag_reg I."""
+    N = theta.shape[0]
+    lam, V = _positive_definite_eigh(theta + diag_reg * torch.eye(N, dtype=theta.dtype,
+                                                                  device=theta.device),
+                                     "Theta(X_train, X_train)", "diag_reg", diag_reg)
+    P = theta_tX @ V                                              # Theta(x, X) V, (M, N)
+    if K is not None:
+        Q = K_tX @ V                                              # K(x, X) V
+        Kv = V.T @ K @ V                                          # V^T K(X, X) V
+    r = V.T @ Y
+    means, covs = [], []
+    for t in times:
+        if t is None:
+            gain = 1.0 / lam                                      # Theta^-1 in the eigenbasis
+        else:
+            tt = torch.tensor([[float(t)]], dtype=lam.dtype, device=lam.device)
+            gain = _gd_factors(lam, tt, N, lr)[1].reshape(N)      # (1 - e^{-2t lam / N}) / lam
+        A = P * gain                                              # A(x) V = P diag(gain)
+        means.append(A @ r)
+        if K is None:
+            continue
+        if K_tt.ndim == 1:                                        # diagonals only
+            covs.append(K_tt - 2 * (A * Q).sum(1) + ((A @ Kv) * A).sum(1))
+        else:
+            cross = A @ Q.T                                       # A(x) K(X, x')
+            cov = K_tt - cross - cross.T + A @ Kv @ A.T
+            covs.append((cov + cov.T) / 2)
+    return torch.stack(means), (torch.stack(covs) if covs else None)
 
 
 def nngp_posterior(X_train, Y_train, X_test, *, depth, activation="relu", beta=0.1, noise=0.0,
                    device=None):
     """Bayesian posterior of the NNGP prior f ~ GP(0, K), K = Sigma^(L), given Y = f(X) + noise.
 
-    Network (NTK parametrisation, CONVENTIONS.md §1): z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l)
-    + beta b^(l), W, b ~ N(0, 1), whose outputs at initialisation tend to GP(0, K), K = `nngp`
+    Network (NTK parametrisation, CONVENTIONS.md §1):
+        z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1),
+    whose outputs at initialisation tend to GP(0, K), K = `nngp`
     (Neal 1996; Lee et al. 2018, eq. 4; Rasmussen and Williams 2006, eq. 2.23-2.24):
         mean(x)    = K(x, X) (K(X, X) + noise I)^-1 Y
         cov(x, x') = K(x, x') - K(x, X) (K(X, X) + noise I)^-1 K(X, x').
-    Training only the last layer of an infinite network to convergence gives the same mean (Lee et al.
-    2019, §2.3); `ntk_ensemble` is what training all layers gives.  Solved with one eigendecomposition
-    of K(X, X) + noise I in float64 (no explicit inverse).
+    Training only the last layer of an infinite network to convergence gives the same mean (Lee et
+    al. 2019, §2.3); `ntk_ensemble` is what training all layers gives.  Solved with one
+    eigendecomposition of K(X, X) + noise I in float64 (no explicit inverse).
 
     Args:
         X_train: (N, n_0) training inputs.  Y_train: (N,) or (N, 1) targets.  X_test: (M, n_0).
@@ -165,7 +189,7 @@ def nngp_posterior(X_train, Y_train, X_test, *, depth, activation="relu", beta=0
         eigenvalue and a noise that is enough).
     Example:
         >>> X, _ = nk.data.circle(4)
-        >>> m, c = nk.prediction.nngp_posterior(X, X[:, 0], X, depth=3)        # noise 0: interpolation
+        >>> m, c = nk.nngp_posterior(X, X[:, 0], X, depth=3)   # noise 0
         >>> bool(torch.allclose(m, X[:, 0])), bool(c.diagonal().abs().max() < 1e-10)
         (True, True)
     """

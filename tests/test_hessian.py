@@ -44,8 +44,8 @@ def problem():
 
 
 def test_matvecs_equal_the_dense_hessian_and_gauss_newton(problem):
-    """Every part's matvec against the dense matrices on random vectors; both are sums of O(P) float64
-    products of O(1) numbers: 1e-12 absolute."""
+    """Every part's matvec against the dense matrices on random vectors; both are sums of O(P)
+    float64 products of O(1) numbers: 1e-12 absolute."""
     net, X, Y = problem
     H, G = dense(net, X, Y)
     v = np.random.default_rng(0).standard_normal((H.shape[0], 3))
@@ -58,7 +58,8 @@ def test_matvecs_equal_the_dense_hessian_and_gauss_newton(problem):
 
 @pytest.mark.parametrize("which", ["LA", "SA", "LM"])
 def test_lanczos_eigenvalues_equal_dense_eigh(problem, which):
-    """eigsh asked for tol = 1e-10 against numpy eigh of the dense Hessian: 1e-8 relative to ||H||."""
+    """eigsh asked for tol = 1e-10 against numpy eigh of the dense Hessian: 1e-8 relative
+    to ||H||."""
     net, X, Y = problem
     H, _ = dense(net, X, Y)
     ev = np.linalg.eigvalsh(H)
@@ -68,7 +69,8 @@ def test_lanczos_eigenvalues_equal_dense_eigh(problem, which):
 
 
 def test_gauss_newton_spectrum_is_the_empirical_ntk_and_weyl_bounds_the_rest(problem):
-    """G's non-zero eigenvalues are (2/N) eig(J J^T) = (2/N) eig Theta_hat (a theorem: J^T J and J J^T
+    """G's non-zero eigenvalues are (2/N) eig(J J^T) = (2/N) eig Theta_hat (a theorem: J^T J and J
+    J^T
     share them); the top N of H lie within ||R|| of them (Weyl's inequality).  Dense references."""
     net, X, Y = problem
     H, G = dense(net, X, Y)

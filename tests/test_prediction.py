@@ -2,7 +2,8 @@
 
 References independent of the code under test: the affine map f_0 -> f_t written with a matrix
 exponential and a linear solve (torch.linalg.matrix_exp / solve) and pushed through the joint prior
-covariance; gradient descent in function space as a plain loop of steps; finite differences of the ODE;
+covariance; gradient descent in function space as a plain loop of steps; finite differences of the
+ODE;
 the linear model (depth 1, Theta = K), for which training to convergence is the Bayesian posterior;
 and finite FCNets trained by nk.train_gd over many seeds, compared in standard errors.
 """
@@ -29,7 +30,8 @@ def data():
 
 
 def affine_map(X, Xt, t, kw):
-    """f_t(Xt) = f_0(Xt) + A (Y - f_0(X)), A = Theta_tX Theta^-1 (I - expm(-2t Theta / N)), by solve + expm."""
+    """f_t(Xt) = f_0(Xt) + A (Y - f_0(X)), A = Theta_tX Theta^-1 (I - expm(-2t Theta / N)),
+    by solve + expm."""
     N = X.shape[0]
     th = nk.ntk(X, **kw)
     E = torch.eye(N, dtype=DTYPE) - torch.linalg.matrix_exp(-2.0 * t / N * th)
@@ -44,12 +46,12 @@ def pushed_forward(A, X, Xt, Y, kw):
     return A @ Y, B @ K @ B.T
 
 
-# ---- the closed form against an independent evaluation --------------------------------------------
+# ---- the closed form against an independent evaluation -------------------------------------------
 
 @pytest.mark.parametrize("t", [0.3, 4.0, 40.0])
 def test_ensemble_equals_the_prior_pushed_through_the_flow(data, t):
-    """Lee et al. 2019 eq. 16 in the project's convention, against matrix_exp + solve: the kernels are
-    well conditioned here (cond < 1e3), so both routes agree to ~1e-12 relative."""
+    """Lee et al. 2019 eq. 16 in the project's convention, against matrix_exp + solve: the kernels
+    are well conditioned here (cond < 1e3), so both routes agree to ~1e-12 relative."""
     X, Y, Xt = data
     mean, cov = ntk_ensemble(X, Y, Xt, t=t, **KW)
     m_ref, c_ref = pushed_forward(affine_map(X, Xt, t, KW), X, Xt, Y, KW)
@@ -88,7 +90,7 @@ def test_gradient_descent_version_equals_a_loop_of_steps(data):
     assert torch.allclose(cov, c_ref, atol=1e-12)
 
 
-# ---- limits and shapes -----------------------------------------------------------------------------
+# ---- limits and shapes ---------------------------------------------------------------------------
 
 def test_at_time_zero_the_ensemble_is_the_prior(data):
     X, Y, Xt = data
@@ -112,7 +114,7 @@ def test_covariance_is_symmetric_positive_semidefinite(data, t):
     """Exactly symmetric (it is symmetrised); eigenvalues >= -1e-12 max|cov| (rounding of the
     cancelling terms K - A K - K A^T + A K A^T)."""
     X, Y, Xt = data
-    Z = torch.cat([Xt, X[:2]])                     # include training inputs: rank-deficient at t = None
+    Z = torch.cat([Xt, X[:2]])          # training inputs too: rank-deficient at t = None
     _, cov = ntk_ensemble(X, Y, Z, t=t, **KW)
     assert cov.shape == (Z.shape[0], Z.shape[0]) and torch.equal(cov, cov.T)
     assert torch.linalg.eigvalsh(cov).min() >= -1e-12 * cov.abs().max()
@@ -128,8 +130,9 @@ def test_converged_ensemble_interpolates_the_training_points(data):
 
 
 def test_linear_model_converged_training_is_the_bayesian_posterior(data):
-    """Depth 1: Theta = Sigma^(1) = K, so Theta(x, X) Theta^-1 = K(x, X) K^-1 and the trained ensemble
-    is exactly the NNGP posterior with noise 0 (Lee et al. 2019, §2.3); rounding only: 1e-10."""
+    """Depth 1: Theta = Sigma^(1) = K, so Theta(x, X) Theta^-1 = K(x, X) K^-1 and the trained
+    ensemble is exactly the NNGP posterior with noise 0 (Lee et al. 2019, §2.3); rounding only:
+    1e-10."""
     X, Y, Xt = data
     Xh = torch.cat([X, X ** 2], 1)[:4]              # 4 inputs in n_0 = 4: K^(1) positive definite
     Xth = torch.cat([Xt, Xt ** 2], 1)
@@ -139,7 +142,8 @@ def test_linear_model_converged_training_is_the_bayesian_posterior(data):
 
 
 def test_nngp_posterior_against_a_linear_solve(data):
-    """mean = K_tX (K + s I)^-1 Y, cov = K_tt - K_tX (K + s I)^-1 K_Xt (Rasmussen and Williams eq. 2.23-24),
+    """mean = K_tX (K + s I)^-1 Y, cov = K_tt - K_tX (K + s I)^-1 K_Xt (Rasmussen and Williams eq.
+    2.23-24),
     by torch.linalg.solve; condition numbers < 1e3: 1e-11."""
     X, Y, Xt = data
     s = 0.05
@@ -152,7 +156,7 @@ def test_nngp_posterior_against_a_linear_solve(data):
     assert torch.allclose(m0, Y, atol=1e-10) and c0.abs().max() < 1e-10
 
 
-# ---- bad input --------------------------------------------------------------------------------------
+# ---- bad input -----------------------------------------------------------------------------------
 
 def test_singular_kernel_is_refused_with_the_smallest_eigenvalue_and_a_remedy(data):
     X, Y, Xt = data
@@ -187,16 +191,16 @@ def test_test_inputs_must_have_the_training_dimension(data):
         nngp_posterior(X, Y, torch.zeros(2, 3, dtype=DTYPE), **KW)
 
 
-# ---- finite networks ---------------------------------------------------------------------------------
+# ---- finite networks -----------------------------------------------------------------------------
 
 def test_trained_wide_networks_have_the_predicted_mean_and_variance():
     """150 FCNets of width 256 (depth 2, so finite-width corrections are small: E Theta_hat = Theta
     exactly at this depth), trained by nk.train_gd with lr = 0.25 for 40 steps (t = 10), against
     ntk_ensemble (the gradient-flow version).  At each test input the seed mean and variance are
     compared in standard errors (mean: sd / sqrt(S); variance: sqrt((m4 - s^4) / S) from the seeds);
-    |z| < 4 for 3 inputs x 2 statistics has a false-alarm rate < 1e-3.  lr = 0.25 is small enough that
-    gradient descent and the flow differ by less than half a standard error (asserted with the exact
-    gradient-descent ensemble, lr=lr), so the flow's Gaussian is the one tested."""
+    |z| < 4 for 3 inputs x 2 statistics has a false-alarm rate < 1e-3.  lr = 0.25 is small enough
+    that gradient descent and the flow differ by less than half a standard error (asserted with the
+    exact gradient-descent ensemble, lr=lr), so the flow's Gaussian is the one tested."""
     X, _ = nk.data.circle(4, offset=0.3)
     Y = X[:, 0] * X[:, 1] + 0.5 * X[:, 0]
     Xt, _ = nk.data.circle(3, offset=1.1)
@@ -204,7 +208,8 @@ def test_trained_wide_networks_have_the_predicted_mean_and_variance():
     F = []
     for s in range(S):
         net = nk.FCNet(2, 256, 2, seed=s)
-        rec = nk.train_gd(net, X, Y, lr=lr, steps=steps, record_steps=[steps], X_test=Xt, progress=False)
+        rec = nk.train_gd(net, X, Y, lr=lr, steps=steps, record_steps=[steps], X_test=Xt,
+                          progress=False)
         F.append(rec.f_test[-1])
     F = torch.stack(F)
     mean, cov = ntk_ensemble(X, Y, Xt, t=lr * steps, depth=2)
@@ -218,3 +223,80 @@ def test_trained_wide_networks_have_the_predicted_mean_and_variance():
     assert z_mean.abs().max() < 4, z_mean
     assert z_var.abs().max() < 4, z_var
     assert (cov.diagonal() > 4 * se_v).all()          # the variances are resolved, not ~0
+
+
+# ---- nk.convergence helpers built on the ensemble ------------------------------------------------
+
+@pytest.mark.parametrize("c, lr, t_max", [(0.9, None, None), (1.0, 0.5, None),
+                                          (1.07, 0.5, 1.0)])
+def test_kernel_scale_fit_recovers_the_scale_of_a_linear_model(data, c, lr, t_max):
+    """Records made by the linear ODE with c Theta (a 'network' whose kernel is c Theta_inf):
+    three Gauss-Newton steps recover c to ~|c - 1|^8 + h^2: 1e-7."""
+    X, Y, Xt = data
+    th, tt = nk.ntk(X, **KW), nk.ntk(Xt, X, **KW)
+    f0, ft0 = 0.3 * X[:, 0], 0.2 * Xt[:, 1]
+    steps = torch.arange(0, 9, 2).numpy()
+    times = steps * (lr or 0.5)
+    fX, ft = nk.ntk_flow(c * th, f0, Y, times, theta_tX=c * tt, f0_t=ft0, lr=lr)
+    rec = nk.TrainRecord(steps, fX, ft, torch.zeros(len(steps)), lr or 0.5)
+    got = nk.convergence.kernel_scale_fit([rec, rec], th, tt, Y, lr=lr, t_max=t_max)
+    assert got.shape == (2,) and abs(got - c).max() < 1e-7
+
+
+def test_ensemble_zscores_of_gaussian_samples():
+    """4000 exact Gaussian draws: the z-scores are N(0, 1) (|z| < 4); a variance 20% off is seen at
+    ~9 standard errors (se(var) = sqrt(2/S) var = 2.2%); the variance standard error from the
+    seeds is the Gaussian one, sqrt(2 / S) var, within its own sampling error (~3%)."""
+    g = torch.Generator().manual_seed(5)
+    S = 4000
+    F = 0.5 + 2.0 * torch.randn(S, 3, generator=g, dtype=DTYPE)
+    z = nk.convergence.ensemble_zscores(F, torch.full((3,), 0.5), torch.full((3,), 4.0))
+    assert abs(z["z_mean"]).max() < 4 and abs(z["z_var"]).max() < 4
+    assert torch.allclose(torch.as_tensor(z["se_var"]), torch.full((3,), 4.0 * math.sqrt(2 / S),
+                                                                   dtype=DTYPE), rtol=0.1)
+    off = nk.convergence.ensemble_zscores(F, torch.full((3,), 0.5), torch.full((3,), 4.8))
+    assert (off["z_var"] < -5).all() and off["q"] > 10
+
+
+def test_ensemble_moments_diagonal_path_equals_the_full_covariance(data):
+    """The variances-only path against the diagonal of the full covariance (same algebra, summed
+    in another order: 1e-13)."""
+    from ntklib.prediction import _ensemble_moments
+    X, Y, Xt = data
+    ks = (nk.ntk(X, **KW), nk.ntk(Xt, X, **KW), nk.nngp(X, **KW), nk.nngp(Xt, X, **KW))
+    m1, c1 = _ensemble_moments(*ks, nk.nngp(Xt, **KW), Y, [0.5, 3.0, None])
+    m2, v2 = _ensemble_moments(*ks, nk.nngp(Xt, **KW).diagonal(), Y, [0.5, 3.0, None])
+    m3, none = _ensemble_moments(ks[0], ks[1], None, None, None, Y, [0.5, 3.0, None])
+    assert torch.equal(m1, m2) and torch.equal(m1, m3) and none is None
+    assert torch.allclose(v2, c1.diagonal(dim1=1, dim2=2), atol=1e-13)
+
+
+def test_test_error_vs_time_is_bias_squared_plus_variance(data):
+    """mse_expected = mean (m_t - y)^2 + mean Var f_t, from ntk_ensemble's mean and covariance
+    diagonal at the same gradient-descent time (1e-12); at step 0 the mean is 0, so mse_mean =
+    mean y^2 and the variance is the prior's; finite networks come back per seed and step."""
+    X, Y, Xt = data
+    Yl, Ytl = torch.sign(Y + 0.05), torch.sign(Xt[:, 0] + 0.05)
+    r = nk.convergence.test_error_vs_time(X, Yl, Xt, Ytl, steps=[0, 3, 12], width=32, seeds=2, **KW)
+    assert r["mse_net"].shape == (2, 3) and r["error_net"].shape == (2, 3)
+    m, c = ntk_ensemble(X, Yl, Xt, t=r["times"][2], lr=r["lr"], **KW)
+    assert math.isclose(r["mse_expected"][2], float(((m - Ytl) ** 2).mean() + c.diagonal().mean()),
+                        rel_tol=1e-12)
+    assert math.isclose(r["mse_mean"][0], float((Ytl ** 2).mean()), rel_tol=1e-14)
+    assert math.isclose(r["variance"][0], float(nk.nngp(Xt, **KW).diagonal().mean()), rel_tol=1e-14)
+    assert r["error_mean"][2] == float((torch.sign(m) != Ytl).double().mean())
+
+
+def test_test_error_vs_depth_at_convergence_is_kernel_regression(data):
+    """steps=None: the mean is Theta(x, X) Theta^-1 Y, here by torch.linalg.solve (1e-10)."""
+    X, Y, Xt = data
+    Yl, Ytl = torch.sign(Y + 0.05), torch.sign(Xt[:, 0] + 0.05)
+    regimes = {"relu": ("relu", 0.1), "erf": ("erf", 0.5)}
+    r = nk.convergence.test_error_vs_depth(X, Yl, Xt, Ytl, regimes=regimes, depths=[2, 3])
+    for i, (act, beta) in enumerate(regimes.values()):
+        for j, L in enumerate([2, 3]):
+            kw = dict(depth=L, activation=act, beta=beta)
+            m = nk.ntk(Xt, X, **kw) @ torch.linalg.solve(nk.ntk(X, **kw), Yl)
+            assert math.isclose(r["mse"][i, j], float(((m - Ytl) ** 2).mean()), rel_tol=1e-10)
+    with pytest.raises(ValueError, match="steps: got None with width given"):
+        nk.convergence.test_error_vs_depth(X, Yl, Xt, Ytl, regimes=regimes, depths=[2], width=8)
