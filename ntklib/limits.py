@@ -20,7 +20,8 @@ from .empirical import empirical_ntk
 from .networks import FCNet, _sampler
 from .stats import relative_error, to_numpy
 
-__all__ = ["sample_empirical_nngp", "width_law_test", "scale_test", "width_exponent",
+__all__ = ["sample_empirical_nngp", "covariance_test", "width_law_test", "scale_test",
+           "width_exponent",
            "fc_empirical_ntks", "fc_ntk_deviation", "ntk_training_snapshots"]
 
 
@@ -53,6 +54,59 @@ def sample_empirical_nngp(X, *, width, depth, n_samples, activation="relu", beta
     draw = _sampler(X, width, depth, n_samples, activation, beta, seed, parametrization, dtype,
                     device)
     return torch.cat([R @ R.transpose(-1, -2) for R in draw.factors()])
+
+
+def covariance_test(samples, Sigma, *, resolution=0.03, n_se=4.0):
+    """Are the rows of `samples` draws of N(0, Sigma)?  The tests of notebook 01, all at once.
+
+    With Sigma = L L^T, the whitened rows w = L^-1 f should be N(0, I), so:
+      * d^2 = |w|^2 (the squared Mahalanobis distance) follows chi^2_N: a KS test (joint
+        Gaussianity);
+      * mean(d^2)/N estimates tr(Sigma^-1 C)/N, 1 when the covariance C of the rows is Sigma and
+        1/1.03 when Sigma is 3% too large: z_trace in its standard error over the rows, and
+        `needed`, the number of rows that puts an error of `resolution` n_se standard errors away;
+      * all N(N+1)/2 entries: T = S/2 ||W - I||_F^2 ~ chi^2_{N(N+1)/2} with W = mean(w w^T);
+      * each entry of C = mean(f f^T) against its standard error sqrt((S_ii S_jj + S_ij^2)/S).
+    (Neal 1996; Lee et al. 2018; Jacot, Gabriel, Hongler 2018, Prop. 1: the outputs of wide random
+    networks are N(0, Sigma^(L)).)
+
+    Args:
+        samples: (S, N) draws (e.g. nk.sample_outputs).  Sigma: (N, N) positive-definite covariance.
+        resolution, n_se: the relative error to resolve and at how many standard errors.
+    Returns:
+        dict: d2 (S,), ks_joint (p-value), z_trace, se_trace, needed (int), T, dof, p_entries,
+        z_entries (N, N), C (N, N).
+    Example:
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> F = torch.randn(20000, 3, generator=gen, dtype=torch.float64)
+        >>> r = nk.limits.covariance_test(F, torch.eye(3, dtype=torch.float64))
+        >>> abs(r["z_trace"]) < 4, r["dof"], 11000 < r["needed"] < 12800   # (4 sqrt(2/3) / 0.03)^2
+        (True, 6, True)
+    """
+    from scipy import stats
+
+    F = torch.as_tensor(samples, dtype=torch.float64).cpu()
+    S = torch.as_tensor(Sigma, dtype=torch.float64).cpu()
+    if F.ndim != 2 or S.shape != (F.shape[1], F.shape[1]) or F.shape[0] < 2:
+        raise ValueError(f"samples: got shape {tuple(F.shape)} for Sigma of shape "
+                         f"{tuple(S.shape)}; accepted: (S, N) with S >= 2 rows and Sigma (N, N)")
+    n_rows, N = F.shape
+    L = torch.linalg.cholesky(S)
+    w = torch.linalg.solve_triangular(L, F.T, upper=False).T.numpy()
+    d2 = (w ** 2).sum(1)
+    s = d2 / N
+    se_trace = float(s.std(ddof=1) / np.sqrt(n_rows))
+    W = w.T @ w / n_rows
+    T = float(n_rows / 2 * ((W - np.eye(N)) ** 2).sum())
+    dof = N * (N + 1) // 2
+    C = (F.T @ F / n_rows).numpy()
+    Sn = S.numpy()
+    se = np.sqrt((np.outer(np.diag(Sn), np.diag(Sn)) + Sn ** 2) / n_rows)
+    return {"d2": d2, "ks_joint": float(stats.kstest(d2, stats.chi2(N).cdf).pvalue),
+            "z_trace": float((s.mean() - 1) / se_trace), "se_trace": se_trace,
+            "needed": int(np.ceil((n_se * s.std(ddof=1) / resolution) ** 2)),
+            "T": T, "dof": dof, "p_entries": float(stats.chi2.sf(T, dof)),
+            "z_entries": (C - Sn) / se, "C": C}
 
 
 def width_law_test(widths, samples, *, exponent=-0.5):

@@ -368,3 +368,28 @@ def test_fc_empirical_ntks_share_seeds_across_parametrizations():
         dev = nk.limits.fc_ntk_deviation(X, ref, parametrization=p, **kw)
         want = np.linalg.norm(K - ref, axis=(2, 3)) / np.linalg.norm(ref)
         np.testing.assert_allclose(dev, want, rtol=1e-12)
+
+
+def test_covariance_test_accepts_gaussians_and_rejects_each_kind_of_error():
+    """Property: 20000 exact N(0, S) draws (numpy, 5 inputs) pass every part of
+    nk.limits.covariance_test (|z_trace| < 4, p_entries > 1e-3, KS p > 1e-3, max entry |z| < 4.5;
+    false alarms ~1e-3 each); against 1.03 S the pooled z is about -2.9%/(sqrt(2/5)/sqrt(20000)),
+    i.e. below -6; a shape error with the same trace (one correlation moved by 0.1) is caught by
+    the chi^2 over entries; a scale mixture with the same covariance (a Student t with 10 dof,
+    rescaled) by the KS test of the Mahalanobis distances.  needed = (4 sqrt(2/5)/0.03)^2 = 7112
+    within 5% (the spread of d^2/N is measured)."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((5, 5))
+    S = A @ A.T + 5 * np.eye(5)
+    L = np.linalg.cholesky(S)
+    F = rng.standard_normal((20000, 5)) @ L.T
+    r = nk.limits.covariance_test(F, S)
+    assert abs(r["z_trace"]) < 4 and r["p_entries"] > 1e-3 and r["ks_joint"] > 1e-3
+    assert np.abs(r["z_entries"]).max() < 4.5 and abs(r["needed"] / 7112 - 1) < 0.05
+    assert nk.limits.covariance_test(F, 1.03 * S)["z_trace"] < -6
+    d = np.sqrt(np.diag(S))
+    shape = S.copy()
+    shape[0, 1] = shape[1, 0] = S[0, 1] + 0.1 * d[0] * d[1]
+    assert nk.limits.covariance_test(F, shape)["p_entries"] < 1e-6
+    t = F / np.sqrt(rng.chisquare(10, size=(20000, 1)) / 10) * np.sqrt(8 / 10)   # Var t_10 = 10/8
+    assert nk.limits.covariance_test(t, S)["ks_joint"] < 1e-6
