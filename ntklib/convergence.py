@@ -466,10 +466,10 @@ def test_error_vs_depth(X_train, Y_train, X_test, Y_test, *, regimes, depths, st
     2019b; notebook 04), trained by gradient descent for a fixed number of steps at a stable step.
 
     At each depth, lr = fraction N / lam_max(Theta_inf) (`nk.phases.gd_step_size`): the same budget
-    of `steps` steps in every regime, whatever the scale of its kernel; steps=None trains to
-    convergence (t -> infinity: kernel regression with Theta_inf; nan where Theta_inf(X, X) is not
-    numerically positive definite).  The ensemble mean is `nk.ntk_ensemble`'s,
-    Theta(x, X) Theta^-1 (I - (1 - 2 lr Theta / N)^steps) Y.  In the chaos the deep kernel tends to
+    of k steps in every regime, whatever the scale of its kernel; k = None trains to convergence
+    (t -> infinity: kernel regression with Theta_inf; nan where Theta_inf(X, X) is not numerically
+    positive definite).  The ensemble mean is `nk.ntk_ensemble`'s,
+    Theta(x, X) Theta^-1 (I - (1 - 2 lr Theta / N)^k) Y.  In the chaos the deep kernel tends to
     a multiple of the identity (nothing is learnt off the training set); in the freeze it tends to a
     constant and its informative eigenvalues shrink like r^L (kappa grows: a step budget learns
     less).
@@ -477,30 +477,32 @@ def test_error_vs_depth(X_train, Y_train, X_test, Y_test, *, regimes, depths, st
     Args:
         X_train, Y_train, X_test, Y_test: (N, n_0), (N,), (M, n_0), (M,) with labels +-1.
         regimes: {name: (activation, beta)} (activations as in `nk.ntk`).
-        depths: the depths L.  steps: the gradient-descent budget (None: convergence).
+        depths: the depths L.  steps: a step budget k, None (convergence), or a list of them.
         fraction: lr = fraction N / lam_max, in (0, 1).
-        width, seeds, seed, device: finite FCNets trained alongside (needs steps); None: none.
+        width, seeds, seed, device: finite FCNets trained alongside (for the integer budgets);
+            None: none.
         net_depths: the depths (among `depths`) at which finite networks are trained (None: all).
     Returns:
-        dict with "names", "depths", arrays (regimes, depths) "mse", "error" (of the ensemble mean),
-        "kappa" (condition number of Theta_inf(X, X)), and with width: (regimes, depths, seeds)
-        "mse_net", "error_net" (nan at depths without networks).
+        dict with "names", "depths", "steps", arrays (regimes, depths) "mse", "error" (of the
+        ensemble mean; with a trailing axis over budgets when `steps` is a list), "kappa" (condition
+        number of Theta_inf(X, X)), and with width "mse_net", "error_net" (regimes, depths,
+        [budgets,] seeds), nan at depths without networks and for the budget None.
     Example:
         >>> X, _ = nk.data.circle(8); Y = torch.sign(X[:, 0] + 0.1)
         >>> Xt, _ = nk.data.circle(5, offset=0.2); Yt = torch.sign(Xt[:, 0] + 0.1)
-        >>> r = nk.convergence.test_error_vs_depth(X, Y, Xt, Yt, depths=[2, 3], steps=20,
+        >>> r = nk.convergence.test_error_vs_depth(X, Y, Xt, Yt, depths=[2, 3], steps=[20, None],
         ...                                        regimes={"relu": ("relu", 0.1)})
         >>> r["names"], r["mse"].shape
-        (['relu'], (1, 2))
+        (['relu'], (1, 2, 2))
     """
-    if width is not None and steps is None:
-        raise ValueError("steps: got None with width given; accepted: a number of steps for the "
-                         "finite networks (None, convergence, is for the infinite ensemble only)")
+    budgets = list(steps) if isinstance(steps, (list, tuple)) else [steps]
+    trained = [int(k) for k in budgets if k is not None]
     Y = torch.as_tensor(Y_train, dtype=torch.float64).reshape(-1)
     names = list(regimes)
-    shape = (len(names), len(depths))
-    out = {"names": names, "depths": np.asarray(depths), "mse": np.full(shape, np.nan),
-           "error": np.full(shape, np.nan), "kappa": np.full(shape, np.nan)}
+    shape = (len(names), len(depths), len(budgets))
+    out = {"names": names, "depths": np.asarray(depths), "steps": budgets,
+           "mse": np.full(shape, np.nan), "error": np.full(shape, np.nan),
+           "kappa": np.full(shape[:2], np.nan)}
     if width is not None:
         out["mse_net"] = np.full(shape + (int(seeds),), np.nan)
         out["error_net"] = np.full(shape + (int(seeds),), np.nan)
@@ -513,15 +515,23 @@ def test_error_vs_depth(X_train, Y_train, X_test, Y_test, *, regimes, depths, st
             lam = torch.linalg.eigvalsh(theta)
             out["kappa"][i, j] = float(lam[-1] / lam[0])
             lr = _step(theta, fraction)
-            t = None if steps is None else lr * int(steps)
-            try:
-                mean, _ = _ensemble_moments(theta, theta_t, None, None, None, Y, [t], lr=lr)
-            except ValueError:                      # not positive definite at convergence
-                continue
-            out["mse"][i, j], out["error"][i, j] = _errors(mean[0], Y_test)
-            if width is not None and L in net_depths:
-                a, b = _trained_nets(X_train, Y, X_test, Y_test, width=width, lr=lr,
-                                     steps=[int(steps)], seeds=seeds, seed=seed, device=device,
-                                     **kw)
-                out["mse_net"][i, j], out["error_net"][i, j] = a[:, 0], b[:, 0]
+            for b, k in enumerate(budgets):
+                try:
+                    mean, _ = _ensemble_moments(theta, theta_t, None, None, None, Y,
+                                                [None if k is None else lr * int(k)], lr=lr)
+                except ValueError:                  # not positive definite at convergence
+                    continue
+                out["mse"][i, j, b], out["error"][i, j, b] = _errors(mean[0], Y_test)
+            if width is not None and trained and L in net_depths:
+                a, e = _trained_nets(X_train, Y, X_test, Y_test, width=width, lr=lr,
+                                     steps=sorted(set(trained)), seeds=seeds, seed=seed,
+                                     device=device, **kw)
+                for b, k in enumerate(budgets):
+                    if k is not None:
+                        col = sorted(set(trained)).index(int(k))
+                        out["mse_net"][i, j, b], out["error_net"][i, j, b] = a[:, col], e[:, col]
+    if not isinstance(steps, (list, tuple)):
+        for key in ("mse", "error", "mse_net", "error_net"):
+            if key in out:
+                out[key] = out[key][:, :, 0]
     return out

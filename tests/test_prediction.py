@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from conftest import DTYPE
@@ -298,5 +299,9 @@ def test_test_error_vs_depth_at_convergence_is_kernel_regression(data):
             kw = dict(depth=L, activation=act, beta=beta)
             m = nk.ntk(Xt, X, **kw) @ torch.linalg.solve(nk.ntk(X, **kw), Yl)
             assert math.isclose(r["mse"][i, j], float(((m - Ytl) ** 2).mean()), rel_tol=1e-10)
-    with pytest.raises(ValueError, match="steps: got None with width given"):
-        nk.convergence.test_error_vs_depth(X, Yl, Xt, Ytl, regimes=regimes, depths=[2], width=8)
+    both = nk.convergence.test_error_vs_depth(X, Yl, Xt, Ytl, regimes=regimes, depths=[2, 3],
+                                              steps=[4, None], width=8, net_depths=[2])
+    assert both["mse"].shape == (2, 2, 2) and np.array_equal(both["mse"][..., 1], r["mse"])
+    assert both["mse_net"].shape == (2, 2, 2, 1)
+    assert np.isfinite(both["mse_net"][:, 0, 0]).all() and np.isnan(both["mse_net"][:, 1]).all()
+    assert np.isnan(both["mse_net"][:, :, 1]).all()           # no network for the budget None

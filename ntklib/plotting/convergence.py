@@ -1,5 +1,6 @@
 """Pictures of notebook 03 (convergence; numbers from ntklib.dynamics and ntklib.convergence):
-function-space dynamics, decay per eigendirection, the narrow valley, NTK PCA.
+function-space dynamics, the distribution of trained networks, decay per eigendirection, the
+Hessian's spectrum (the narrow valley), NTK PCA.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 from ..stats import to_numpy
 from .style import COLORS
 
-__all__ = ["plot_function_dynamics", "plot_mode_decay", "plot_valley", "plot_pca_scatter"]
+__all__ = ["plot_function_dynamics", "plot_mode_decay", "plot_valley", "plot_pca_scatter",
+           "plot_ensemble_band", "plot_hessian_spectrum"]
 
 
 def plot_function_dynamics(gamma, f_net, f_theory, times, *, gamma_train=None, y_train=None, target=None,
@@ -153,4 +155,77 @@ def plot_pca_scatter(lam, V, labels, *, components=(1, 2), ax=None):
     ax.set_xlabel(f"principal component {a + 1}")
     ax.set_ylabel(f"principal component {b + 1}")
     ax.legend(fontsize=6, ncol=2, markerscale=1.2, handletextpad=0.1, columnspacing=0.5)
+    return ax.figure
+
+
+def plot_ensemble_band(gamma, mean, sd, nets, *, gamma_train=None, y_train=None, ax=None,
+                       label=None):
+    """Trained networks' outputs along a curve of inputs (thin lines) over the predicted Gaussian of
+    infinitely wide trained networks: its mean (black) and mean +- 2 sd (shaded), as in Jacot,
+    Gabriel, Hongler (2018), Figure 2.
+
+    Args:
+        gamma: (A,) angles of the inputs x = (cos gamma, sin gamma), increasing.
+        mean, sd: (A,) predicted mean and standard deviation (e.g. from `nk.ntk_ensemble`).
+        nets: (S, A) outputs of S trained networks.  gamma_train, y_train: optional training points.
+        ax: axis (new figure when None).  label: legend text of the networks.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> g = torch.linspace(-3, 3, 20); m = torch.sin(g)
+        >>> fig = nk.plotting.convergence.plot_ensemble_band(g, m, 0.1 + 0 * g, torch.stack([m, m]))
+        >>> len(fig.axes[0].lines), len(fig.axes[0].collections)            # 2 nets + mean; band
+        (3, 1)
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 3.4))
+    g, m, sd, F = to_numpy(gamma), to_numpy(mean), to_numpy(sd), to_numpy(nets)
+    ax.fill_between(g, m - 2 * sd, m + 2 * sd, color=COLORS[0], alpha=0.25, lw=0,
+                    label=r"infinite width: mean $\pm$ 2 sd")
+    for i, f in enumerate(F):
+        ax.plot(g, f, color=COLORS[1], lw=0.6, alpha=0.7,
+                label=(label or "trained networks") if i == 0 else None)
+    ax.plot(g, m, "k", lw=1.3, label="infinite width: mean")
+    if gamma_train is not None:
+        ax.plot(to_numpy(gamma_train), to_numpy(y_train), "ko", ms=5, mfc="white", zorder=5)
+    ax.set_xlabel(r"angle $\gamma$ of $x = (\cos\gamma, \sin\gamma)$")
+    ax.set_ylabel("$f(x)$ after training")
+    ax.legend(fontsize=7)
+    return ax.figure
+
+
+def plot_hessian_spectrum(spectra: dict, theory, *, ax=None):
+    """The Hessian's largest-magnitude eigenvalues (markers, one set per label) against (2/N) eig
+    Theta_inf (dashes), with the band [-||R||, ||R||] that the bulk cannot leave (Weyl), log scale.
+
+    Args:
+        spectra: {label: dict of `nk.convergence.hessian_spectrum`}.  theory: (N,) (2/N) eig
+            Theta_inf, decreasing.  ax: axis (new figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> X, _ = nk.data.circle(3); net = nk.FCNet(2, 16, 2, seed=0)
+        >>> s = nk.convergence.hessian_spectrum(net, X, X[:, 0], n_bulk=1)
+        >>> th = 2 / 3 * torch.linalg.eigvalsh(nk.ntk(X, depth=2)).flip(0)
+        >>> fig = nk.plotting.convergence.plot_hessian_spectrum({"init": s}, th)
+        >>> fig.axes[0].get_yscale()
+        'log'
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.6, 3.4))
+    th = to_numpy(theory)
+    k = np.arange(1, len(th) + 1)
+    ax.hlines(th, k - 0.35, k + 0.35, colors="k", lw=1.5,
+              label=r"$\frac{2}{N}$ eig $\Theta_\infty$")
+    for i, (label, sp) in enumerate(spectra.items()):
+        col = COLORS[i % len(COLORS)]
+        top = np.abs(np.asarray(sp["top"]))
+        ax.plot(np.arange(1, len(top) + 1) + 0.12 * (i - (len(spectra) - 1) / 2), top, "o", ms=4,
+                color=col, mfc="white" if i else col, label=f"{label}: |eig H|")
+        ax.axhspan(1e-300, sp["residual_norm"], color=col, alpha=0.12, lw=0)
+        ax.axhline(sp["residual_norm"], color=col, lw=0.8, ls=":", label=f"{label}: $\\|R\\|$")
+    ax.set_yscale("log")
+    ax.set_xlabel("eigenvalue index")
+    ax.set_ylabel("eigenvalue")
+    ax.legend(fontsize=7)
     return ax.figure
