@@ -55,7 +55,7 @@ def plot_function_dynamics(gamma, f_net, f_theory, times, *, gamma_train=None, y
     return ax.figure
 
 
-def plot_mode_decay(times, observed, predicted, *, labels=None, ax=None):
+def plot_mode_decay(times, observed, predicted, *, labels=None, ax=None, law=None):
     """|c_i(t) / c_i(0)| of each eigendirection (markers) against exp(-rate_i t) (lines), log scale.
 
     Under the flow the residual along eigenvector v_i decays as exp(-2 lam_i t / N).
@@ -63,6 +63,7 @@ def plot_mode_decay(times, observed, predicted, *, labels=None, ax=None):
     Args:
         times: (T,) flow times.  observed, predicted: (T, k) from `nk.convergence.mode_decay`.
         labels: optional k legend labels (default "mode i").  ax: axis (new figure when None).
+        law: legend text of the predicted curves (default the flow's exp(-2 lam_i t / N)).
     Returns:
         the matplotlib Figure.
     Example:
@@ -84,7 +85,7 @@ def plot_mode_decay(times, observed, predicted, *, labels=None, ax=None):
         lab = labels[i] if labels is not None else f"mode {i + 1}"
         ax.semilogy(t, pred[:, i], color=col, lw=1.2)
         ax.semilogy(t[::every], np.abs(obs[::every, i]), "o", ms=3, color=col, label=lab)
-    ax.plot([], [], "k-", lw=1.2, label=r"$e^{-2\lambda_i t/N}$")
+    ax.plot([], [], "k-", lw=1.2, label=law or r"$e^{-2\lambda_i t/N}$")
     ax.set_ylim(max(1e-3, float(np.abs(obs).min()) / 2), 1.5)
     ax.set_xlabel("flow time t")
     ax.set_ylabel(r"$|c_i(t) / c_i(0)|$")
@@ -217,14 +218,16 @@ def plot_hessian_spectrum(spectra: dict, theory, *, ax=None):
     k = np.arange(1, len(th) + 1)
     ax.hlines(th, k - 0.35, k + 0.35, colors="k", lw=1.5,
               label=r"$\frac{2}{N}$ eig $\Theta_\infty$")
-    for i, (label, sp) in enumerate(spectra.items()):
+    values = [np.abs(np.asarray(sp["top"])) for sp in spectra.values()]
+    floor = 0.3 * min(min(v[v > 0].min(), sp["residual_norm"]) for v, sp in zip(values, spectra.values()))
+    for i, ((label, sp), top) in enumerate(zip(spectra.items(), values)):
         col = COLORS[i % len(COLORS)]
-        top = np.abs(np.asarray(sp["top"]))
         ax.plot(np.arange(1, len(top) + 1) + 0.12 * (i - (len(spectra) - 1) / 2), top, "o", ms=4,
                 color=col, mfc="white" if i else col, label=f"{label}: |eig H|")
-        ax.axhspan(1e-300, sp["residual_norm"], color=col, alpha=0.12, lw=0)
+        ax.axhspan(floor, sp["residual_norm"], color=col, alpha=0.1, lw=0)
         ax.axhline(sp["residual_norm"], color=col, lw=0.8, ls=":", label=f"{label}: $\\|R\\|$")
     ax.set_yscale("log")
+    ax.set_ylim(floor, 2 * max(float(th.max()), max(float(v.max()) for v in values)))
     ax.set_xlabel("eigenvalue index")
     ax.set_ylabel("eigenvalue")
     ax.legend(fontsize=7)
