@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import _fused
 from ._checks import as_input_pair, check_beta, check_depth
 from .activations import get_activation
 
@@ -95,7 +96,9 @@ def _symmetrised(A):
 
 
 # Tile edge of the blocked evaluation: all layers of one tile are computed while it sits in cache, so
-# memory traffic is one pass over the output and peak memory is the output plus a few tiles.
+# memory traffic is one pass over the output and peak memory is the output plus a few tiles.  TILE
+# is the generic path's; the closed-form families (_fused) choose theirs by the scratch bytes
+# (_fused.tile_for, measured there).
 TILE = 256
 
 
@@ -109,12 +112,20 @@ def _diagonals(X, depth, act, w2, b2):
     return out
 
 
-def _tiled(X, Y, depth, activation, beta, want_theta, tile=None):
-    """Sigma^(L) or Theta^(L) on (X, Y), tile by tile, all layers per tile; symmetric tiles once when Y is None."""
+def _tiled(X, Y, depth, activation, beta, want_theta, tile=None, fused=True):
+    """Sigma^(L) or Theta^(L) on (X, Y), tile by tile, all layers per tile; symmetric tiles once
+    when Y is None.  Activations of the relu and erf families (recognised by _fused.family) take
+    the fused tile kernels of _fused (fused=False forces this generic code, the tests' reference)."""
     act = get_activation(activation)
     w2, b2 = 1.0 - beta * beta, beta * beta
-    tile = tile or TILE
     sym = Y is None
+    fam = _fused.family(act) if fused and depth > 1 and w2 > 0.0 else None
+    if fam is not None:                  # relu / erf families: the same recursion in fewer passes
+        qx = _diagonals(X, depth + 1, act, w2, b2)
+        qy = qx if sym else _diagonals(Y, depth + 1, act, w2, b2)
+        return _fused.fused_tiled(fam, X, Y, depth, qx, qy, w2, b2, want_theta,
+                                  tile or _fused.tile_for(X))
+    tile = tile or TILE
     Yv = X if sym else Y
     n0 = X.shape[1]
     qx = _diagonals(X, depth, act, w2, b2) if depth > 1 else []

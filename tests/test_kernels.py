@@ -294,3 +294,141 @@ def test_cuda_matches_cpu():
     assert Kc.is_cuda
     torch.testing.assert_close(Kc.cpu(), K_cpu, rtol=0, atol=1e-10)
     torch.testing.assert_close(nk.empirical_ntk(net, X.cuda(), fast=False).cpu(), K_cpu, rtol=0, atol=1e-10)
+
+
+# ---- the fused tile kernels of the relu and erf families (ntklib/_fused.py) ----------------------
+
+def _leaky_relu_closed_form(slope):
+    """max(x, slope x) = relu(x) - slope relu(-x) with its arc-cosine duals written out here (Cho
+    and Saul 2009; relu(-x) = relu(x) - x): E[s(u) s(v)] = (1 - slope)^2 K(a, b, c) + slope c,
+    E[s'(u) s'(v)] = (1 - slope)^2 (pi - theta)/(2 pi) + slope.  A family member with n != 0."""
+    P = 1.0 - slope
+
+    def parts(a, b, c):
+        s = torch.sqrt(a * b)
+        rho = torch.where(s > 0, c / torch.where(s > 0, s, torch.ones_like(s)), torch.ones_like(s))
+        rho = rho.clamp(-1.0, 1.0)
+        pt = math.pi - torch.arccos(rho)
+        k = s / (2 * math.pi) * (torch.sqrt((1 - rho * rho).clamp(min=0)) + pt * rho)
+        return P * P * k + slope * c, P * P * pt / (2 * math.pi) + slope
+
+    return nk.Activation(f"leaky({slope})", lambda x: torch.where(x > 0, x, slope * x),
+                         lambda x: torch.where(x > 0, 1.0, slope).to(x.dtype),
+                         dual=lambda a, b, c: parts(a, b, c)[0],
+                         dual_deriv=lambda a, b, c: parts(a, b, c)[1],
+                         mean=lambda a: (1 - slope) * torch.sqrt(a) / math.sqrt(2 * math.pi))
+
+
+FAMILY = [("relu", "relu"), ("erf", "erf"), ("sqrt2_relu", nk.scaled("relu", 2 ** 0.5)),
+          ("normalized_relu", nk.normalized("relu")),
+          ("standardized_relu", nk.standardized("relu")),
+          ("shifted_relu", nk.get_activation("relu").affine(1.5, -0.3)),
+          ("normalized_erf", nk.normalized("erf")),
+          ("shifted_erf", nk.get_activation("erf").affine(-0.7, 0.4)),
+          ("leaky_relu", _leaky_relu_closed_form(0.2))]
+
+
+def _fused_inputs():
+    """70 rows in n_0 = 5 (three 32-row tiles, the last one partial): near-duplicate pairs 1e-9
+    apart (correlation within 1e-17 of 1, where arccos turns an ulp into 1e-8), two zero rows, and
+    a Y with a zero row and a near-copy of a row of X."""
+    X = randn(70, 5, seed=50)
+    X[40:60] = X[:20] + 1e-9 * randn(20, 5, seed=51)
+    X[7] = 0.0
+    X[65] = 0.0
+    Y = randn(23, 5, seed=52)
+    Y[3] = 0.0
+    Y[5] = X[10] * (1 + 1e-10)
+    return X, Y
+
+
+def _rounding_tol(X, Y, depth):
+    """conftest.arccos_rounding_tol, with the correlation-1 bound (sqrt(2 dc) per layer) where an
+    input has norm 0: its correlation is undefined (nan there), and with beta > 0 two zero inputs
+    have rho = 1 up to the rounding of the bias term, the worst case of the argument."""
+    tol = arccos_rounding_tol(X, Y, depth)
+    dc = 4 * X.shape[1] * torch.finfo(X.dtype).eps
+    return torch.nan_to_num(tol, nan=1e-12 + (depth - 1) * math.sqrt(2 * dc))
+
+
+@pytest.mark.parametrize("name,act", FAMILY, ids=[f[0] for f in FAMILY])
+def test_fused_path_equals_the_generic_path(name, act):
+    """Property: the fused tile kernels (relu / erf families, ntklib/_fused.py) give the matrices of
+    the generic tiled recursion (kernels._tiled(fused=False), the code before them), NTK and NNGP,
+    with and without Y, depths 1..6, beta 0 and 0.5, over several tiles (tile 32) with zero-norm
+    rows and near-duplicate inputs.  Tolerance: 1e-12 relative, widened entry by entry by the arccos
+    rounding argument (conftest.arccos_rounding_tol; the two evaluate the same formulas with
+    different rounding: the first layer's correlation comes from one product of rescaled inputs
+    instead of a division by sqrt(a b)).  Also: finite everywhere, and k(X) exactly symmetric."""
+    from ntklib.kernels import _tiled
+    assert nk.kernels._fused.family(nk.get_activation(act)) is not None
+    X, Y = _fused_inputs()
+    for beta in (0.0, 0.5):
+        for depth in range(1, 7):
+            for YY in (None, Y):
+                tol = _rounding_tol(X, YY, depth)
+                for want_theta in (True, False):
+                    got = _tiled(X, YY, depth, act, beta, want_theta, tile=32)
+                    ref = _tiled(X, YY, depth, act, beta, want_theta, tile=32, fused=False)
+                    assert torch.isfinite(got).all()
+                    assert_close_within(got, ref, tol)
+                    if YY is None:
+                        assert torch.equal(got, got.T)
+
+
+@pytest.mark.parametrize("name,act", FAMILY[:4], ids=[f[0] for f in FAMILY[:4]])
+def test_fused_path_without_numpy_or_threads(monkeypatch, name, act):
+    """Property: the fused kernels give the same matrix (to the rounding tolerance above) with
+    torch's own arccos/arcsin/sqrt (the code path of other devices and of CPUs without numpy's
+    AVX-512 loops) and with one thread; and with the default tile (one tile here) as with
+    tile 32."""
+    from ntklib import _fused
+    from ntklib.kernels import _tiled
+    X, Y = _fused_inputs()
+    for YY in (None, Y):
+        tol = _rounding_tol(X, YY, 4)
+        ref = _tiled(X, YY, 4, act, 0.3, True, fused=False)
+        runs = [_tiled(X, YY, 4, act, 0.3, True), _tiled(X, YY, 4, act, 0.3, True, tile=32)]
+        monkeypatch.setattr(_fused, "NUMPY_SIMD", False)
+        runs.append(_tiled(X, YY, 4, act, 0.3, True, tile=32))
+        monkeypatch.undo()
+        threads = torch.get_num_threads()
+        try:
+            torch.set_num_threads(1)
+            runs.append(_tiled(X, YY, 4, act, 0.3, True, tile=32))
+        finally:
+            torch.set_num_threads(threads)
+        for got in runs:
+            assert_close_within(got, ref, tol)
+
+
+def test_fused_path_is_deterministic_and_works_under_inference_mode():
+    """Property: the threaded fused path is reproducible bit for bit (each tile is computed the same
+    way whichever thread takes it), also inside torch.inference_mode (grad and inference modes are
+    per thread; the worker threads inherit the caller's), and k(X) == k(X, X) exactly."""
+    X = randn(333, 6, seed=53)
+    K = nk.ntk(X, depth=5, beta=0.2)
+    assert torch.equal(K, nk.ntk(X, depth=5, beta=0.2))
+    assert torch.equal(K, nk.ntk(X, X.clone(), depth=5, beta=0.2))
+    with torch.inference_mode():
+        Ki = nk.ntk(X, depth=5, beta=0.2)
+    assert torch.equal(K, Ki)
+
+
+def test_fused_family_recognition():
+    """Property: the fused path is taken only for activations whose function and closed-form duals
+    behave like p relu(x) + n relu(-x) + h (p + n != 0) or s erf(x) + h at the probe points: not
+    for the identity (p + n = 0), quadrature activations (tanh, a torch callable), nor an Activation
+    named "relu" whose duals differ from the arc-cosine kernel."""
+    family = nk.kernels._fused.family
+    fam = family(nk.normalized("relu"))
+    mu, m2, _ = nk.get_activation("relu").moments()
+    assert fam.kind == "relu" and fam.n == 0.0
+    assert fam.p == pytest.approx(1 / math.sqrt(m2 - mu * mu), rel=1e-12)
+    assert fam.h == pytest.approx(-mu / math.sqrt(m2 - mu * mu), rel=1e-12)
+    assert family(nk.scaled("erf", 3.0)).kind == "erf"
+    relu = nk.get_activation("relu")
+    impostor = nk.Activation("relu", torch.relu, dual=lambda a, b, c: 1.001 * relu.dual(a, b, c),
+                             dual_deriv=relu.dual_deriv, mean=relu.mean)
+    for act in ("identity", "tanh", torch.sin, impostor):
+        assert family(nk.get_activation(act)) is None
