@@ -8,6 +8,10 @@ Kernels (Jacot, Gabriel, Hongler 2018, Prop. 1 and Thm. 1), (u, v) ~ N(0, Sigma^
     SigmaDot^(l+1)(x, y) = (1 - beta^2) E[sigma'(u) sigma'(v)]
     Theta^(1) = Sigma^(1),   Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1)
 The slides print Sigma^(1) without the 1/n_0 (an erratum; notebook 02 shows it numerically).
+
+parametrization="jacot2018" is the network of Jacot, Gabriel, Hongler 2018 (§2),
+z^(l+1) = W^(l) a^(l)/sqrt(n_l) + beta b^(l): every (1 - beta^2) above becomes 1 (CONVENTIONS.md
+§1.5 gives the exact rescaling between the two).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import torch
 from . import _fused
 from ._checks import as_input_pair, check_beta, check_depth
 from .activations import get_activation
+from .networks import check_parametrization
 
 __all__ = ["nngp", "ntk", "kernel_layers", "r_value", "edge_beta", "KernelLayers"]
 
@@ -56,10 +61,17 @@ class KernelLayers:
         return self.theta[l - 1]
 
 
-def _recursion(X, Y, depth, activation, beta, *, want_theta=True, keep=False):
+def _weights(beta, parametrization):
+    """(w2, b2): the weights' and the biases' shares of every Sigma, (1 - beta^2, beta^2)
+    ("balanced") or (1, beta^2) ("jacot2018")."""
+    return (1.0 - beta * beta if parametrization == "balanced" else 1.0), beta * beta
+
+
+def _recursion(X, Y, depth, activation, beta, *, want_theta=True, keep=False,
+               parametrization="balanced"):
     """Run the layer recursion; returns (Sigma^(L), Theta^(L) or None, KernelLayers or None)."""
     act = get_activation(activation)
-    w2, b2 = 1.0 - beta * beta, beta * beta
+    w2, b2 = _weights(beta, parametrization)
     n0 = X.shape[1]
     qx = w2 * (X * X).sum(1) / n0 + b2                       # Sigma^(l)(x, x), shape (N,)
     qy = qx if Y is None else w2 * (Y * Y).sum(1) / n0 + b2
@@ -112,12 +124,13 @@ def _diagonals(X, depth, act, w2, b2):
     return out
 
 
-def _tiled(X, Y, depth, activation, beta, want_theta, tile=None, fused=True):
+def _tiled(X, Y, depth, activation, beta, want_theta, tile=None, fused=True,
+           parametrization="balanced"):
     """Sigma^(L) or Theta^(L) on (X, Y), tile by tile, all layers per tile; symmetric tiles once
     when Y is None.  Activations of the relu and erf families (recognised by _fused.family) take
     the fused tile kernels of _fused (fused=False forces this generic code, the tests' reference)."""
     act = get_activation(activation)
-    w2, b2 = 1.0 - beta * beta, beta * beta
+    w2, b2 = _weights(beta, parametrization)
     sym = Y is None
     fam = _fused.family(act) if fused and depth > 1 and w2 > 0.0 else None
     if fam is not None:                  # relu / erf families: the same recursion in fewer passes
@@ -170,7 +183,8 @@ def _prepare(X, Y, depth, beta, dtype, device):
     return X, Y, beta
 
 
-def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
+def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None,
+         parametrization="balanced"):
     """Infinite-width NNGP kernel Sigma^(depth)(X, Y): the covariance of the outputs at initialisation.
 
     Network (NTK parametrisation, CONVENTIONS.md §1):
@@ -185,6 +199,8 @@ def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, 
         activation: a name ("relu", "erf", "tanh", ...), nk.normalized(...), or a torch callable.
         beta: weight/bias balance in [0, 1].
         dtype, device: of the computation and the result (default float64, the inputs' device).
+        parametrization: "balanced" (default, the weights carry sqrt(1 - beta^2): the slides and
+            nk.FCNet's default) or "jacot2018" (z = W a/sqrt(n) + beta b, Jacot et al. 2018 §2).
     Returns:
         tensor of shape (N, M).
     Example:
@@ -193,10 +209,13 @@ def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, 
                 [0.0000, 0.5000]], dtype=torch.float64)
     """
     X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
-    return _tiled(X, Y, depth, activation, beta, want_theta=False)
+    parametrization = check_parametrization(parametrization)
+    return _tiled(X, Y, depth, activation, beta, want_theta=False,
+                  parametrization=parametrization)
 
 
-def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
+def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None,
+        parametrization="balanced"):
     """Infinite-width neural tangent kernel Theta^(depth)(X, Y) of a fully connected network.
 
     Network (NTK parametrisation, CONVENTIONS.md §1):
@@ -210,6 +229,8 @@ def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, d
         activation: a name ("relu", "erf", ...), nk.normalized(...), or any torch callable.
         beta: weight/bias balance in [0, 1].
         dtype, device: of the computation and the result (default float64, the inputs' device).
+        parametrization: "balanced" (default, the weights carry sqrt(1 - beta^2): the slides and
+            nk.FCNet's default) or "jacot2018" (z = W a/sqrt(n) + beta b, Jacot et al. 2018 §2).
     Returns:
         tensor of shape (N, M).
     Example:
@@ -217,10 +238,13 @@ def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, d
         torch.Size([1, 1])
     """
     X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
-    return _tiled(X, Y, depth, activation, beta, want_theta=True)
+    parametrization = check_parametrization(parametrization)
+    return _tiled(X, Y, depth, activation, beta, want_theta=True,
+                  parametrization=parametrization)
 
 
-def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
+def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None,
+                  parametrization="balanced"):
     """Sigma^(l), SigmaDot^(l) and Theta^(l) for every layer l = 1..depth, as a `KernelLayers`.
 
     The recursions of `nngp` and `ntk` (NTK parametrisation, CONVENTIONS.md §1), kept layer by layer:
@@ -229,7 +253,7 @@ def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.
         Theta^(1) = Sigma^(1),   Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1).
 
     Args:
-        X, Y, depth, activation, beta, dtype, device: as in `ntk`.
+        X, Y, depth, activation, beta, dtype, device, parametrization: as in `ntk`.
     Returns:
         KernelLayers: `.Sigma(l)`, `.SigmaDot(l)` (l >= 2) and `.Theta(l)`, 1-based, each of shape (N, M).
     Example:
@@ -239,7 +263,9 @@ def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.
         True
     """
     X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
-    return _recursion(X, Y, depth, activation, beta, keep=True)[2]
+    parametrization = check_parametrization(parametrization)
+    return _recursion(X, Y, depth, activation, beta, keep=True,
+                      parametrization=parametrization)[2]
 
 
 def r_value(activation, beta) -> float:
