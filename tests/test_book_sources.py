@@ -38,7 +38,7 @@ def notebook_text(path: Path) -> str:
 def cited_texts() -> dict[str, str]:
     """{file: text} of every file whose citations readers see (notebook outputs left out)."""
     files = {p: notebook_text(p) for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
-    for pattern in ("ntklib/*.py", "book/*.md", "*.md"):
+    for pattern in ("ntklib/**/*.py", "book/*.md", "*.md"):
         files.update({p: read(p) for p in sorted(ROOT.glob(pattern)) if p.name != "REFERENCES.md"})
     return {p.relative_to(ROOT).as_posix(): text for p, text in files.items()}
 

@@ -227,3 +227,188 @@ def test_fcnet_norms_standardise_hidden_features(norm):
         a = a.detach()
         torch.testing.assert_close(a.mean(dim), torch.zeros_like(a.mean(dim)), rtol=0, atol=1e-9)
         torch.testing.assert_close((a * a).mean(dim), torch.ones_like(a.mean(dim)), rtol=0, atol=1e-9)
+
+
+# ---- several outputs: (N, M, O, O), trace and diagonal; Jacobian contraction and NTK-vector products
+
+def _jacrev_einsum(model, X, Y=None, batch=False):
+    """The reference: J by torch.func.jacrev (per input, or of the whole batch output when batch),
+    contracted with einsum to Theta[n, m, o, o'] = sum_p J[n, o, p] J[m, o', p]."""
+    from torch.func import functional_call, jacrev, vmap
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
+
+    def f(p, x):
+        return functional_call(model, (p, buffers), (x,))
+    if batch:
+        Z = X if Y is None else torch.cat([X, Y])
+        jac = jacrev(lambda p: f(p, Z).reshape(len(Z), -1))(params)
+        J = torch.cat([j.reshape(len(Z), j.shape[1], -1) for j in jac.values()], 2)
+        K = torch.einsum("nop,mqp->nmoq", J, J)
+        return K if Y is None else K[: len(X), len(X):]
+    jac = vmap(jacrev(lambda p, x: f(p, x[None]).reshape(-1)), in_dims=(None, 0))
+    jx = jac(params, X)
+    jy = jx if Y is None else jac(params, Y)
+    return sum(torch.einsum("nop,mqp->nmoq", jx[k].flatten(2), jy[k].flatten(2)) for k in jx)
+
+
+def _multi_sequential(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 4)).to(DTYPE)
+
+
+def _views(full):
+    return {"full": full, "trace": full.diagonal(0, 2, 3).sum(-1), "diagonal": full.diagonal(0, 2, 3)}
+
+
+MODES = {"full": {}, "trace": {"trace": True}, "diagonal": {"diagonal": True}}
+
+
+@pytest.mark.parametrize("implementation", ["jacobian", "ntvp", "auto"])
+@pytest.mark.parametrize("mode", list(MODES))
+def test_multi_output_generic_path_matches_jacrev_einsum(implementation, mode):
+    """Property: for a 4-output nn.Sequential, empirical_ntk gives Theta[n, m, o, o'] of shape
+    (N, M, 4, 4) (trace: sum_o Theta_oo, (N, M); diagonal: Theta_oo, (N, M, 4)) equal to the
+    torch.func.jacrev + einsum contraction written in the test, with and without Y, whole and in
+    chunks of 2 inputs (N = 5 not a multiple) and with a 1-byte memory budget (recompute branch).
+    Tolerance 1e-12 (the same products summed in another order)."""
+    X, Y = randn(5, 3, seed=60), randn(3, 3, seed=61)
+    model = _multi_sequential()
+    for YY in (None, Y):
+        want = _views(_jacrev_einsum(model, X, YY))[mode]
+        for kw in ({}, {"chunk_size": 2}, {"memory_budget": 1}):
+            got = nk.empirical_ntk(model, X, YY, implementation=implementation, **kw, **MODES[mode])
+            assert got.shape == want.shape
+            torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("norm", [None, "layer"])
+@pytest.mark.parametrize("act", ["relu", "tanh"])
+def test_multi_output_fcnet_fast_path_matches_jacrev_einsum(norm, act):
+    """Property: the FCNet layer-structure path with n_out = 3 (delta^(L) the identity on the outputs,
+    hand-backpropagated or by autograd with LayerNorm) gives the (N, M, 3, 3) kernel and its trace
+    and diagonal equal to the jacrev + einsum reference and to the generic path, depths 1..3, with
+    and without Y, also with features computed in chunks (chunk_size=2).  Tolerance 1e-12."""
+    X, Y = randn(5, 3, seed=62), randn(4, 3, seed=63)
+    for depth in (1, 2, 3):
+        net = nk.FCNet(3, 7, depth, n_out=3, activation=act, beta=0.3, norm=norm, seed=depth)
+        for YY in (None, Y):
+            want = _views(_jacrev_einsum(net, X, YY))
+            for mode, kw in MODES.items():
+                for extra in ({}, {"chunk_size": 2}):
+                    got = nk.empirical_ntk(net, X, YY, **kw, **extra)
+                    torch.testing.assert_close(got, want[mode], rtol=0, atol=1e-12)
+                generic = nk.empirical_ntk(net, X, YY, fast=False, **kw)
+                torch.testing.assert_close(generic, want[mode], rtol=0, atol=1e-12)
+
+
+def test_multi_output_batch_coupled_matches_jacrev_of_the_batch_output():
+    """Property: for a BatchNorm FCNet with 2 outputs, both methods give the NTK of the batch output,
+    sum_p dF(X)_{n o}/d theta_p dF(X)_{m o'}/d theta_p, equal to jacrev of the whole batch function
+    (with Y: the (X, Y) block of the batch [X; Y]).  Tolerance 1e-12."""
+    X, Y = randn(5, 3, seed=64), randn(3, 3, seed=65)
+    bn = nk.FCNet(3, 6, 3, n_out=2, activation="tanh", beta=0.3, norm="batch", seed=9)
+    for YY in (None, Y):
+        want = _jacrev_einsum(bn, X, YY, batch=True)
+        for impl in ("jacobian", "ntvp"):
+            torch.testing.assert_close(nk.empirical_ntk(bn, X, YY, implementation=impl), want,
+                                       rtol=0, atol=1e-12)
+
+
+class _SmallCNN(nn.Module):
+    """Conv1d -> relu -> conv1d -> relu -> mean pool -> linear (weights shared over positions)."""
+
+    def __init__(self, n_out=1):
+        super().__init__()
+        torch.manual_seed(3)
+        self.body = nn.Sequential(nn.Unflatten(1, (1, 12)), nn.Conv1d(1, 4, 3, padding=1), nn.ReLU(),
+                                  nn.Conv1d(4, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool1d(1),
+                                  nn.Flatten(), nn.Linear(4, n_out))
+        self.to(DTYPE)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+@pytest.mark.parametrize("n_out", [1, 3])
+def test_jacobian_and_ntvp_give_the_same_kernel(n_out):
+    """Property: implementation="jacobian" and "ntvp" (and "auto") agree on a small CNN and on an
+    nn.Sequential, scalar and 3 outputs, with and without Y, chunked or not; a scalar output keeps
+    shape (N, M) (and (N, M, 1) with diagonal=True).  Tolerance 1e-12 (float64)."""
+    X, Y = randn(6, 12, seed=66), randn(4, 12, seed=67)
+    for model in (_SmallCNN(n_out), nn.Sequential(nn.Linear(12, 5), nn.Tanh(),
+                                                  nn.Linear(5, n_out)).to(DTYPE)):
+        for YY in (None, Y):
+            ref = nk.empirical_ntk(model, X, YY, implementation="jacobian")
+            m = 6 if YY is None else 4
+            assert ref.shape == ((6, m) if n_out == 1 else (6, m, n_out, n_out))
+            for kw in ({"implementation": "ntvp"}, {"implementation": "ntvp", "chunk_size": 1},
+                       {"implementation": "auto"}):
+                torch.testing.assert_close(nk.empirical_ntk(model, X, YY, **kw), ref, rtol=0,
+                                           atol=1e-12)
+            diag = nk.empirical_ntk(model, X, YY, diagonal=True, implementation="ntvp")
+            assert diag.shape == (6, m, n_out)
+
+
+def test_scalar_output_behaviour_is_unchanged():
+    """Property: scalar-output models still give (N, M) from every path (FCNet fast and generic,
+    both methods), equal to the hand-written autograd loop; trace=True is the same matrix and
+    diagonal=True adds an axis of length 1.  Tolerance 1e-12."""
+    X, Y = randn(5, 3, seed=68), randn(2, 3, seed=69)
+    for model in (nk.FCNet(3, 8, 3, activation="tanh", seed=4), _sequential(5)):
+        for YY in (None, Y):
+            ref = autograd_ntk(model, X, YY)
+            for kw in ({}, {"fast": False, "implementation": "jacobian"},
+                       {"fast": False, "implementation": "ntvp"}):
+                K = nk.empirical_ntk(model, X, YY, **kw)
+                assert K.shape == ref.shape
+                torch.testing.assert_close(K, ref, rtol=0, atol=1e-12)
+                torch.testing.assert_close(nk.empirical_ntk(model, X, YY, trace=True, **kw), K,
+                                           rtol=0, atol=0)
+                torch.testing.assert_close(nk.empirical_ntk(model, X, YY, diagonal=True, **kw),
+                                           K[:, :, None], rtol=0, atol=1e-12)
+
+
+def test_choose_implementation_follows_the_cost_model():
+    """Property: the auto rule picks Jacobian contraction where the forward pass costs much more
+    than the parameters (a CNN: F >> P) or there is one output, and NTK-vector products for a dense
+    model with many outputs and few inputs; batch-coupled costs count the whole batch."""
+    from ntklib.empirical import choose_implementation
+    assert choose_implementation(256, 256, 1, 5_000, 1e6) == "jacobian"
+    assert choose_implementation(256, 256, 1, 10_000, 2e4) == "jacobian"
+    assert choose_implementation(16, 16, 100, 10_000, 2e4, "full") == "ntvp"
+    assert choose_implementation(16, 16, 100, 10_000, 2e4, "trace") == "jacobian"
+    assert choose_implementation(8, 8, 50, 10_000, 2e4, "full", coupled=True, symmetric=True) == "ntvp"
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"implementation": "fast"}, r"implementation: got 'fast'; accepted: 'auto'.*'jacobian'.*'ntvp'"),
+    ({"implementation": None}, r"implementation: got None; accepted"),
+    ({"trace": True, "diagonal": True}, r"trace, diagonal: got trace=True and diagonal=True; accepted: "
+                                        r"at most one"),
+    ({"trace": 1}, r"trace: got 1; accepted: True or False"),
+    ({"diagonal": "yes"}, r"diagonal: got 'yes'; accepted: True or False"),
+    ({"chunk_size": 0}, r"chunk_size: got 0; accepted: an integer >= 1"),
+    ({"memory_budget": -5}, r"memory_budget: got -5; accepted: a positive number of bytes"),
+])
+def test_bad_options_raise_naming_the_argument(kw, match):
+    """Property: bad options raise ValueError naming the argument, the value and what is accepted,
+    on every path (FCNet fast path and a generic module)."""
+    X = randn(3, 3, seed=70)
+    for model in (nk.FCNet(3, 4, 2, seed=0), _multi_sequential()):
+        with pytest.raises(ValueError, match=match):
+            nk.empirical_ntk(model, X, **kw)
+
+
+def test_output_must_have_one_row_per_input():
+    """Property: a model whose output does not have one row per input raises, naming the shape."""
+    class Pooled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2).to(DTYPE)
+
+        def forward(self, x):
+            return self.lin(x).sum()
+    with pytest.raises(ValueError, match=r"model: returned shape \(\) for 1 inputs; accepted: one "
+                                         r"output row per input"):
+        nk.empirical_ntk(Pooled(), randn(3, 3, seed=71))

@@ -185,11 +185,26 @@ def test_fcnet_wrong_input_dimension_raises():
 
 @pytest.mark.parametrize("model", [lambda: nk.FCNet(2, 8, 2, n_out=3, seed=0),
                                    lambda: nn.Linear(2, 3).to(DTYPE)], ids=["fcnet_n_out_3", "linear_2_to_3"])
-def test_empirical_ntk_requires_scalar_outputs(model):
-    """Property: empirical_ntk on a model with vector outputs raises, naming the model, the shape it
-    returned and the accepted shapes."""
-    with pytest.raises(ValueError, match=r"model: returned shape \(1, 3\) for 1 inputs; accepted: scalar-output"):
-        nk.empirical_ntk(model(), X)
+def test_empirical_ntk_of_vector_outputs_has_an_output_pair_axis(model):
+    """Property: empirical_ntk on a model with O = 3 outputs returns (N, M, O, O), its trace
+    (N, M) and its diagonal (N, M, O); a model returning no row per input raises, naming the
+    shape it returned and the accepted shapes."""
+    m = model()
+    assert nk.empirical_ntk(m, X).shape == (len(X), len(X), 3, 3)
+    assert nk.empirical_ntk(m, X, trace=True).shape == (len(X), len(X))
+    assert nk.empirical_ntk(m, X, diagonal=True).shape == (len(X), len(X), 3)
+
+    class Pooled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 1).to(DTYPE)
+
+        def forward(self, x):
+            return self.lin(x).sum()
+
+    with pytest.raises(ValueError, match=r"model: returned shape \(\) for \d+ inputs; accepted: one "
+                                         r"output row per input"):
+        nk.empirical_ntk(Pooled(), X)
 
 
 def test_empirical_ntk_rejects_non_modules_and_parameterless_modules():
