@@ -1,6 +1,6 @@
-"""The transformer of Tensor Programs II (ntklib.transformer): its exact empirical NTK against an
-autograd Jacobian contraction written here, its infinite-width NTK and attention against wide
-networks in standard errors over seeds, closed-form special cases, the standard-parametrisation
+"""The transformer of Tensor Programs II (ntklib.architectures.transformer): its exact empirical NTK
+against an autograd Jacobian contraction written here, its infinite-width NTK and attention against
+wide networks in standard errors over seeds, closed-form special cases, the standard-parametrisation
 kernel, and SGD against kernel gradient descent."""
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import ntklib as nk
-from ntklib.transformer import Transformer, transformer_attention, transformer_ntk
+from ntklib import architectures as archs
+from ntklib.architectures import Transformer, transformer_attention, transformer_ntk
 
 DTYPE = torch.float64
 
@@ -38,7 +39,7 @@ def _jacobian_ntk(net, X, Y):
 def _seed_stats(make, X, seeds, reference):
     """Per-seed empirical NTKs: (mean, standard error of the mean) per entry, and the per-seed
     relative projections <K - R, R>/<R, R> (their mean is the scale bias)."""
-    Ks = torch.stack([nk.layerwise_ntk(make(s), X) for s in seeds])
+    Ks = torch.stack([archs.layerwise_ntk(make(s), X) for s in seeds])
     proj = ((Ks - reference) * reference).sum((1, 2)) / (reference * reference).sum()
     return Ks.mean(0), Ks.std(0) / len(seeds) ** 0.5, proj
 
@@ -59,9 +60,9 @@ def test_layerwise_ntk_equals_an_autograd_jacobian_contraction(query_key, parame
     of rounding ~1e-16 each)."""
     net = Transformer(3, 8, 2, n_heads=2, query_key=query_key, score_scale=[1.0, 3.0], seed=3,
                       parametrization=parametrization)
-    X, Y = nk.sequences(4, 3, 3, seed=0), nk.sequences(3, 3, 3, seed=1)
-    for K, R in [(nk.layerwise_ntk(net, X, Y), _jacobian_ntk(net, X, Y)),
-                 (nk.layerwise_ntk(net, X), _jacobian_ntk(net, X, X))]:
+    X, Y = archs.sequences(4, 3, 3, seed=0), archs.sequences(3, 3, 3, seed=1)
+    for K, R in [(archs.layerwise_ntk(net, X, Y), _jacobian_ntk(net, X, Y)),
+                 (archs.layerwise_ntk(net, X), _jacobian_ntk(net, X, X))]:
         torch.testing.assert_close(K, R, rtol=1e-12, atol=1e-12)
 
 
@@ -76,7 +77,7 @@ def test_empirical_ntk_approaches_transformer_ntk_in_standard_errors(query_key):
     freedom: P(|t| > 4.5) ~ 1e-4 per entry), and the scale z (seed-mean relative projection
     <K - Theta, Theta>/<Theta, Theta> over its standard error) within 4.  Sensitivity: the other
     query_key's limit (9% away) fails the same entry test, max |z| > 4.5 (measured ~6)."""
-    X = nk.sequences(5, 3, 3, seed=1)
+    X = archs.sequences(5, 3, 3, seed=1)
     theta = transformer_ntk(X, query_key=query_key)
     other = transformer_ntk(X, query_key="independent" if query_key == "tied" else "tied")
     mean, se, proj = _seed_stats(lambda s: Transformer(3, 256, 2, query_key=query_key,
@@ -91,7 +92,7 @@ def test_transformer_ntk_without_branches_is_twice_the_mean_token_cosine():
     / sqrt(n), and LN(U x_t/sqrt(d)) -> U x_t/|x_t| (unit-variance coordinates), so v and U each
     contribute (1/T^2) sum_{t,s} cos(x_t, y_s): Theta = 2 mean_{t,s} cos(x_t, y_s).
     Tolerance 1e-13 (rounding)."""
-    X, Y = nk.sequences(4, 3, 5, seed=2) * 1.7, nk.sequences(3, 3, 5, seed=3)
+    X, Y = archs.sequences(4, 3, 5, seed=2) * 1.7, archs.sequences(3, 3, 5, seed=3)
     cos = torch.einsum("ptk,qsk->pq", _unit(X), _unit(Y)) / 9
     for query_key in ("tied", "independent"):
         K = transformer_ntk(X, Y, branch_scale=0.0, query_key=query_key)
@@ -103,7 +104,7 @@ def test_tied_and_gram_scores_share_a_limit_and_independent_ones_give_uniform_at
     uniformly, a = 1/T exactly; "tied" and "gram" have the same limit, whose first block attends
     by softmax_s(tau cos(x_t, x_s)) (LN(U x/sqrt(d)) has the Gram x_t.x_s/(|x_t||x_s|)), one tau
     per head; their NTKs agree to rounding and differ from the uniform one.  Tolerances 1e-14."""
-    X = nk.sequences(3, 4, 3, seed=4)
+    X = archs.sequences(3, 4, 3, seed=4)
     taus = [1.0, 5.0]
     uniform = transformer_attention(X, query_key="independent", score_scale=taus)
     assert all(bool((A == 0.25).all()) for A in uniform)
@@ -123,17 +124,24 @@ def test_wide_network_attention_approaches_the_limit_attention(query_key):
     """Property: a wide network's attention weights converge to transformer_attention's (softmax
     of the LayerNormed Gram for tied W_q = W_k, uniform for independent W_q, W_k).  The scores
     fluctuate by O(n_H^(-1/2)), so the RMS deviation should fall 4x from n = 64 to n = 1024:
-    accepted > 2.5x (6 seeds).  At n = 1024 the seed-mean attention is within 4.5 standard
-    errors of the limit in every entry (its bias is O(1/n), far below the standard error)."""
-    X = nk.sequences(4, 4, 3, seed=5)
+    accepted > 2.5x (16 seeds; measured 2.2x per factor 4 from 256 to 1024).  At n = 1024 the
+    seed-mean has no bias beyond its scatter: the mean squared bias over the 128 weights divided
+    by its expectation without bias (sum of variances / seeds) is ~1 (a chi-square over the
+    few effective degrees of freedom of the correlated weights: measured 0.5 - 1.7 over four seed
+    sets): accepted < 3.  The other query_key's limit is rejected by the same ratio (> 100;
+    measured > 2000)."""
+    X = archs.sequences(4, 4, 3, seed=5)
     limit = transformer_attention(X, n_blocks=1, query_key=query_key, score_scale=2.0)[0]
+    other = transformer_attention(X, n_blocks=1, score_scale=2.0,
+                                  query_key="independent" if query_key == "tied" else "tied")[0]
     rms = {}
     for n in (64, 1024):
         A = torch.stack([Transformer(3, n, 1, query_key=query_key, score_scale=2.0,
-                                     seed=s).attention(X)[0] for s in range(6)])
+                                     seed=s).attention(X)[0] for s in range(16)])
         rms[n] = float((A - limit).pow(2).mean().sqrt())
-    z = (A.mean(0) - limit) / (A.std(0) / 6 ** 0.5 + 1e-15)
-    assert float(z.abs().max()) < 4.5
+    noise = float(A.var(0).sum()) / 16
+    assert float((A.mean(0) - limit).pow(2).sum()) / noise < 3.0
+    assert float((A.mean(0) - other).pow(2).sum()) / noise > 100.0
     assert rms[64] / rms[1024] > 2.5
 
 
@@ -144,9 +152,9 @@ def test_standard_parametrisation_kernel_is_the_limit_of_sp_networks_over_width(
     drop out (effective steps d/n, 1/n) and W_o, W2 count 1/alpha^2 times.  Seed-mean of 16
     width-256 networks: every entry within 4.5 standard errors; the NTK-parametrisation limit
     (10% away) is rejected, max |z| > 4.5."""
-    X = nk.sequences(5, 3, 3, seed=6)
+    X = archs.sequences(5, 3, 3, seed=6)
     sp = transformer_ntk(X, parametrization="standard")
-    Ks = torch.stack([nk.layerwise_ntk(Transformer(3, 256, 2, seed=200 + s,
+    Ks = torch.stack([archs.layerwise_ntk(Transformer(3, 256, 2, seed=200 + s,
                                                    parametrization="standard"), X)
                       for s in range(16)]) / 256
     mean, se = Ks.mean(0), Ks.std(0) / 4
@@ -163,7 +171,7 @@ def _sgd_gap(parametrization, width, theta, X, Y, Xt, lr, batches, seeds=range(3
     for s in seeds:
         net = Transformer(3, width, 2, seed=300 + s, parametrization=parametrization)
         step = lr / width if parametrization == "standard" else lr
-        _, fN = nk.train_sgd(net, X, Y, lr=step, batches=batches, X_track=torch.cat([X, Xt]))
+        _, fN = archs.train_sgd(net, X, Y, lr=step, batches=batches, X_track=torch.cat([X, Xt]))
         _, fK = nk.kernel_gd(theta, fN[0], Y, np.arange(len(X)), lr=lr, batches=batches)
         gaps.append(float((fN - fK).pow(2).mean(1).sqrt().max() / Y.pow(2).mean().sqrt()))
     return float(np.mean(gaps))
@@ -175,9 +183,12 @@ def test_sgd_follows_kernel_gd_with_the_transformer_ntk_in_either_parametrisatio
     grows: from n = 64 to 512 the gap should fall ~2.8x (n^(-1/2)), accepted > 1.6x (3 seeds; the
     gap's seed-to-seed spread is ~30%).  Standard parametrisation with step lr/n follows its own
     limit transformer_ntk(parametrization="standard") the same way (> 1.6x), and at n = 512 it is
-    more than twice as far from the NTK-parametrisation kernel's trajectory as from its own."""
-    X, Xt = nk.sequences(10, 3, 3, seed=7), nk.sequences(4, 3, 3, seed=8)
-    Y = nk.regression_targets(X)
+    farther from the NTK-parametrisation kernel's trajectory than from its own by more than 1.5x
+    (measured 2.0x; with 3 seeds of ~30% spread each gap is known to ~17%, so 1.5x leaves three of
+    those from the measurement, while a standard network following the NTK-parametrisation
+    kernel would give 1x)."""
+    X, Xt = archs.sequences(10, 3, 3, seed=7), archs.sequences(4, 3, 3, seed=8)
+    Y = archs.regression_targets(X)
     rng = np.random.default_rng(0)
     batches = [rng.choice(10, size=4, replace=False) for _ in range(16)]
     theta = transformer_ntk(torch.cat([X, Xt]))
@@ -187,7 +198,7 @@ def test_sgd_follows_kernel_gd_with_the_transformer_ntk_in_either_parametrisatio
     assert g[0] / g[1] > 1.6
     sp = [_sgd_gap("standard", n, theta_sp, X, Y, Xt, lr, batches) for n in (64, 512)]
     assert sp[0] / sp[1] > 1.6
-    assert _sgd_gap("standard", 512, theta, X, Y, Xt, lr, batches) > 2 * sp[1]
+    assert _sgd_gap("standard", 512, theta, X, Y, Xt, lr, batches) > 1.5 * sp[1]
 
 
 # ---- argument checking -----------------------------------------------------------------------
@@ -200,9 +211,9 @@ def test_bad_arguments_raise_value_errors_naming_them():
     with pytest.raises(ValueError, match="score_scale"):
         Transformer(3, 8, n_heads=2, score_scale=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="n_blocks"):
-        transformer_ntk(nk.sequences(2, 3, 3), n_blocks=0)
+        transformer_ntk(archs.sequences(2, 3, 3), n_blocks=0)
     with pytest.raises(ValueError, match="parametrization"):
-        transformer_ntk(nk.sequences(2, 3, 3), parametrization="mup")
+        transformer_ntk(archs.sequences(2, 3, 3), parametrization="mup")
     with pytest.raises(ValueError, match="X"):
         transformer_ntk(torch.zeros(2, 3, 3, dtype=DTYPE))
     with pytest.raises(ValueError, match="X"):

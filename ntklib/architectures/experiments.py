@@ -1,8 +1,10 @@
-"""The experiments of Tensor Programs IIb on four architectures (notebook 07): the empirical NTK of
-each finite network (ntklib.architectures.networks) converges to its infinite-width NTK
-(ntklib.architectures.kernels) as the width grows, and SGD follows kernel gradient descent with that
-fixed kernel (Yang and Littwin 2021, Thm. 2.2).  `architecture(name)` puts each network, its kernel
-and its inputs behind one interface.
+"""The experiments of Tensor Programs IIb on five architectures (notebook 07): the empirical NTK of
+each finite network (ntklib.architectures.networks, .transformer) converges to its infinite-width
+NTK (ntklib.architectures.kernels, .transformer) as the width grows, its seed-mean has no bias
+beyond its standard error (`ntk_bias`), and SGD follows kernel gradient descent with that fixed
+kernel while the empirical kernel itself barely moves (Yang and Littwin 2021, Thm. 2.2;
+`sgd_vs_kernel`).  `architecture(name)` puts each network, its kernel and its inputs behind one
+interface.
 """
 from __future__ import annotations
 
@@ -19,15 +21,16 @@ from ..dynamics import kernel_gd, quiet
 from ..stats import relative_error
 from .kernels import DTYPE, attention_ntk, batchnorm_ntk, resnet_ntk, rnn_ntk
 from .networks import RNN, AttentionBlock, BatchNormMLP, ResNet, batch_ntk, layerwise_ntk
+from .transformer import Transformer, transformer_ntk
 
 __all__ = ["Architecture", "architecture", "ARCHITECTURE_NAMES", "sequences", "regression_targets",
-           "ntk_deviation", "parameter_share", "train_sgd", "sgd_vs_kernel", "SGDComparison",
-           "geometric_slope"]
+           "ntk_deviation", "ntk_bias", "NTKBias", "sqrt_width_flatness", "parameter_share",
+           "train_sgd", "sgd_vs_kernel", "SGDComparison", "geometric_slope"]
 
 
 # ---- architectures as one interface --------------------------------------------------------------------
 
-ARCHITECTURE_NAMES = ("RNN", "ResNet", "Attention", "BatchNorm MLP")
+ARCHITECTURE_NAMES = ("RNN", "ResNet", "Attention", "BatchNorm MLP", "Transformer")
 
 
 def sequences(n, n_steps, dim, *, seed=0):
@@ -69,14 +72,17 @@ def regression_targets(X, *, seed=0):
 class Architecture:
     """One architecture of the notebook: its finite network, its infinite-width NTK, its inputs.
 
-    network(width, seed, parametrization) -> torch module on `device`;  ntk(X, Y=None) -> infinite-width
-    NTK (on the CPU);  empirical_ntk(net, X) -> exact finite-width NTK (batch NTK when `coupled`), on the
-    network's device;  inputs(n, seed) -> X (on the CPU).
+    network(width, seed, parametrization) -> torch module on `device`;  ntk(X, Y=None,
+    parametrization="ntk") -> infinite-width NTK (on the CPU; "standard": the kernel that standard
+    parametrisation follows with step lr/width);  empirical_ntk(net, X) -> exact finite-width NTK
+    (batch NTK when `coupled`), on the network's device;  inputs(n, seed) -> X (on the CPU).
 
     Args:
-        name: one of ARCHITECTURE_NAMES.  options: keyword arguments for both the network and its NTK.
-        n_in: input / token dimension.  n_steps: sequence length (RNN, attention).  n_blocks: ResNet
-        blocks.  depth: BatchNorm MLP weight layers.  n_samples: its Sobol points per scramble.
+        name: one of ARCHITECTURE_NAMES.  options: keyword arguments for both the network and its NTK
+        (e.g. {"query_key": "independent"} for the transformer).
+        n_in: input / token dimension.  n_steps: sequence length (RNN, attention, transformer).
+        n_blocks: ResNet and transformer blocks.  depth: BatchNorm MLP weight layers.  n_samples: its
+        Sobol points per scramble.
         device: where the networks live and the sweeps (`ntk_deviation`, `parameter_share`,
         `sgd_vs_kernel`) and the BatchNorm quasi-Monte Carlo run (None: CPU; "cuda", "auto", ... as in
         `nk.resolve_device`).
@@ -104,7 +110,7 @@ class Architecture:
 
     @property
     def sequential(self) -> bool:
-        return self.name in ("RNN", "Attention")
+        return self.name in ("RNN", "Attention", "Transformer")
 
     def inputs(self, n, seed=0):
         if self.sequential:
@@ -119,19 +125,33 @@ class Architecture:
             return ResNet(self.n_in, width, self.n_blocks, **o)
         if self.name == "Attention":
             return AttentionBlock(self.n_in, width, **o)
+        if self.name == "Transformer":
+            return Transformer(self.n_in, width, self.n_blocks, **o)
         return BatchNormMLP(self.n_in, width, self.depth, **o)
 
-    def ntk(self, X, Y=None):
-        o = self.options
+    def ntk(self, X, Y=None, parametrization="ntk"):
+        o = dict(self.options, parametrization=parametrization)
         if self.name == "RNN":
             return rnn_ntk(X, Y, **o)
         if self.name == "ResNet":
             return resnet_ntk(X, Y, n_blocks=self.n_blocks, **o)
         if self.name == "Attention":
             return attention_ntk(X, Y, **o)
+        if self.name == "Transformer":
+            return transformer_ntk(X, Y, n_blocks=self.n_blocks, **o)
         if Y is not None:
             raise ValueError("Y: the BatchNorm NTK is a batch kernel; pass the whole batch as X")
-        return batchnorm_ntk(X, depth=self.depth, n_samples=self.n_samples, device=self.device, **o).cpu()
+        return batchnorm_ntk(X, depth=self.depth, n_samples=self.n_samples, device=self.device,
+                             **o).cpu()
+
+    def ntk_error(self, X, parametrization="ntk"):
+        """Standard error of each entry of `ntk(X)` from its numerical method: the quasi-Monte
+        Carlo of the BatchNorm MLP (`batchnorm_ntk`), None for the exact recursions."""
+        if not self.coupled:
+            return None
+        o = dict(self.options, parametrization=parametrization)
+        return batchnorm_ntk(X, depth=self.depth, n_samples=self.n_samples, device=self.device,
+                             return_error=True, **o)[1].cpu()
 
     def empirical_ntk(self, net, X):
         return batch_ntk(net, X) if self.coupled else layerwise_ntk(net, X)
@@ -141,7 +161,7 @@ def architecture(name, **kwargs) -> Architecture:
     """An `Architecture` by name.
 
     Args:
-        name: "RNN", "ResNet", "Attention" or "BatchNorm MLP".
+        name: "RNN", "ResNet", "Attention", "BatchNorm MLP" or "Transformer".
         kwargs: n_in (default 3; 12 for BatchNorm), n_steps, n_blocks, depth, n_samples, device (where
             the networks and sweeps run: None/"cpu", "cuda", "auto"), and `options` (keyword arguments
             passed to both the network and its infinite-width NTK, e.g. {"readout": "last"} for the RNN).
@@ -204,6 +224,114 @@ def ntk_deviation(arch: Architecture, X, widths, seeds, *, theta=None, reference
             "share": share}
 
 
+def ntk_bias(arch: Architecture, X, width, seeds, *, theta=None, theta_se=None, progress=None):
+    """Seed-mean bias of the empirical NTK of `arch.network(width, seed)` against the
+    infinite-width NTK, in standard errors (Tensor Programs II: E[Theta_hat] -> Theta).
+
+    The empirical NTK fluctuates by O(n^(-1/2)) around a mean that differs from the limit by O(1/n).
+    Averaged over S seeds the fluctuation falls to O((n S)^(-1/2)) while the bias stays, so the
+    seed-mean is the measurement that separates a wrong kernel from finite-width noise:
+
+        scale: s_j = <Theta_hat_j - Theta, Theta>/<Theta, Theta> per seed, z_scale = mean(s) / SE
+        entries: z(x, y) = (mean_j Theta_hat_j(x, y) - Theta(x, y)) / SE(x, y), max over x <= y
+
+    A kernel wrong by a factor 1 + e moves the scale by -e/(1 + e) and every entry by e Theta.
+    theta_se (the quasi-Monte-Carlo error of the BatchNorm kernel) is added in quadrature, and to
+    the scale as sum |Theta| theta_se / <Theta, Theta> (a bound: the entries' errors correlate).
+    Cost ~ S networks; the standard error shrinks like (n S)^(-1/2) while a network costs ~ n^2,
+    so a moderate width with many seeds measures the bias most cheaply (while the O(1/n) bias
+    stays below the standard error).
+
+    Args:
+        arch: an `Architecture`.  X: its inputs (the batch for BatchNorm).  width: n.  seeds: the
+        network seeds (used as given).  theta: the infinite-width NTK (computed when None).
+        theta_se: its per-entry standard error (`Architecture.ntk_error` when None and theta is
+        None).  progress: tqdm bar (default: unless quiet()).
+    Returns:
+        NTKBias.
+    Example:
+        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(4)
+        >>> b = nk.architectures.ntk_bias(a, X, 64, range(8), progress=False)
+        >>> b.z.shape, b.n_seeds
+        (torch.Size([4, 4]), 8)
+    """
+    if theta is None:
+        theta, theta_se = arch.ntk(X), arch.ntk_error(X)
+    theta = torch.as_tensor(theta, dtype=DTYPE).cpu()
+    show = (not quiet()) if progress is None else progress
+    seeds = list(seeds)
+    if len(seeds) < 2:
+        raise ValueError(f"seeds: got {len(seeds)}; accepted: at least 2 (a standard error needs them)")
+    Ks = torch.stack([arch.empirical_ntk(arch.network(int(width), seed=int(s)), X).detach().to(DTYPE).cpu()
+                      for s in tqdm(seeds, disable=not show, desc=f"{arch.name} bias", leave=False)])
+    S, norm2 = len(seeds), float((theta * theta).sum())
+    proj = ((Ks - theta) * theta).sum((1, 2)) / norm2
+    scale_se = float(proj.std()) / math.sqrt(S)
+    se = Ks.std(0) / math.sqrt(S)
+    if theta_se is not None:
+        theta_se = torch.as_tensor(theta_se, dtype=DTYPE).cpu()
+        se = torch.sqrt(se ** 2 + theta_se ** 2)
+        scale_se = math.hypot(scale_se, float((theta.abs() * theta_se).sum()) / norm2)
+    mean = Ks.mean(0)
+    z = (mean - theta) / se
+    iu = torch.triu_indices(*z.shape)
+    return NTKBias(int(width), S, float(proj.mean()), scale_se, float(proj.mean()) / scale_se, z,
+                   float(z[iu[0], iu[1]].abs().max()), mean, se)
+
+
+@dataclass
+class NTKBias:
+    """Result of `ntk_bias`: the seed-mean bias of the empirical NTK at one width, in standard errors.
+
+    Args:
+        width, n_seeds: of the measurement.  scale, scale_se, z_scale: the seed-mean relative
+        projection <Theta_hat - Theta, Theta>/<Theta, Theta>, its standard error and their ratio.
+        z: (N, N) entry z-scores.  max_z: max |z| over the entries x <= y.  mean, se: the seed-mean
+        empirical NTK and its per-entry standard error (theory error included).
+    Example:
+        >>> a = nk.architectures.architecture("RNN"); X = a.inputs(3)
+        >>> b = nk.architectures.ntk_bias(a, X, 32, range(4), progress=False)
+        >>> b.mean.shape == b.se.shape == b.z.shape
+        True
+    """
+    width: int
+    n_seeds: int
+    scale: float
+    scale_se: float
+    z_scale: float
+    z: torch.Tensor
+    max_z: float
+    mean: torch.Tensor
+    se: torch.Tensor
+
+
+def sqrt_width_flatness(widths, deviation):
+    """Is deviation x sqrt(width) flat?  c_w = mean over seeds of dev x sqrt(w), its standard error,
+    and the chi-square of the c_w about their inverse-variance-weighted mean (W - 1 degrees of
+    freedom): an O(n^(-1/2)) deviation keeps c_w constant up to its standard error.
+
+    Args:
+        widths: (W,).  deviation: (W, S) values (e.g. `ntk_deviation(...)["deviation"]`).
+    Returns:
+        dict(c (W,), se (W,), mean, chi2, dof, p) with p the chi-square tail probability.
+    Example:
+        >>> r = nk.architectures.sqrt_width_flatness([1, 4], [[1.0, 1.2], [0.5, 0.6]])
+        >>> r["c"].round(3).tolist(), r["dof"]
+        ([1.1, 1.1], 1)
+    """
+    from scipy.stats import chi2 as chi2_dist
+
+    v = np.asarray(deviation, dtype=float)
+    root = np.sqrt(np.asarray(widths, dtype=float))
+    c = v.mean(1) * root
+    se = v.std(1, ddof=1) / math.sqrt(v.shape[1]) * root
+    w = 1.0 / se ** 2
+    mean = float((w * c).sum() / w.sum())
+    chi2 = float((((c - mean) / se) ** 2).sum())
+    dof = len(c) - 1
+    return {"c": c, "se": se, "mean": mean, "chi2": chi2, "dof": dof, "p": float(chi2_dist.sf(chi2, dof))}
+
+
 def parameter_share(arch: Architecture, X, widths, seeds, names):
     """||sum of the named parameters' NTK contributions||_F / ||Theta_hat||_F for every width and seed
     (e.g. names=("Wq", "Wk") for the attention block: O(1/n) with the 1/n query-key scaling).
@@ -226,17 +354,20 @@ def parameter_share(arch: Architecture, X, widths, seeds, names):
     return out
 
 
-def geometric_slope(widths, values):
+def geometric_slope(widths, values, *, return_se=False):
     """Log-log slope fitted to every (width, seed) value at once, and the geometric mean per width.
 
     values: (W, S).  Fitting all log-values is the same as fitting the per-width means of the logs
     (equal seeds per width), so the slope is that of the geometric-mean curve; logs tame the heavy
-    right tail of a few unlucky seeds better than arithmetic means do.
+    right tail of a few unlucky seeds better than arithmetic means do.  Its standard error (from
+    the seeds' scatter at each width: Var m_w = s_w^2 / S for the mean log m_w) is
+    sqrt(sum_w (l_w - lbar)^2 s_w^2 / S) / sum_w (l_w - lbar)^2, l_w = log w.
 
     Args:
-        widths: (W,) positive.  values: (W, S) positive.
+        widths: (W,) positive.  values: (W, S) positive (S >= 2 for the standard error).
+        return_se: also return the slope's standard error.
     Returns:
-        (slope, geometric mean per width (W,)).
+        (slope, geometric mean per width (W,)), and the standard error when return_se.
     Example:
         >>> round(nk.architectures.geometric_slope([1, 4], [[1.0, 1.0], [0.5, 0.5]])[0], 12)
         -0.5
@@ -244,7 +375,13 @@ def geometric_slope(widths, values):
     v = np.asarray(values, dtype=float)
     w = np.repeat(np.asarray(widths, dtype=float), v.shape[1])
     slope, _ = np.polyfit(np.log(w), np.log(v.ravel()), 1)
-    return float(slope), np.exp(np.log(v).mean(1))
+    if not return_se:
+        return float(slope), np.exp(np.log(v).mean(1))
+    lw = np.log(np.asarray(widths, dtype=float))
+    dl = lw - lw.mean()
+    var_m = np.log(v).var(1, ddof=1) / v.shape[1]
+    se = float(np.sqrt((dl ** 2 * var_m).sum()) / (dl ** 2).sum())
+    return float(slope), np.exp(np.log(v).mean(1)), se
 
 
 # ---- experiment 2: SGD against kernel gradient descent --------------------------------------------------
@@ -296,20 +433,25 @@ def train_sgd(model, X_train, Y_train, *, lr, batches, X_track=None, record_step
 @dataclass
 class SGDComparison:
     """Result of `sgd_vs_kernel`: for each width and seed, the relative function-space gap
-    max_t RMS(f_SGD(t) - f_kernel(t)) / RMS(Y) over the whole trajectory (train and test points), and
-    the trajectories of the last seed at every width (for plots).  The tracked points are the training
-    points first (n_train of them), then the test points.
+    max_t RMS(f_SGD(t) - f_kernel(t)) / RMS(Y) over the whole trajectory (train and test points), the
+    relative movement of the network's own empirical NTK during training, and the trajectories of the
+    last seed at every width (for plots).  The tracked points are the training points first (n_train
+    of them), then the test points.
 
     Args:
         widths: (W,).  gap: (W, S) relative gaps.  steps: (T,) recorded steps.
         f_net, f_kernel: {width: (T, P)} outputs of SGD and of kernel GD (last seed).
         Y: training targets.  n_train: number of training points.  loss_kernel: (T,) kernel-GD loss.
+        movement: (W, S) ||Theta_hat_end - Theta_hat_0||_F / ||Theta_hat_0||_F on the tracked points.
+        reference_gap, f_reference: the gap (W, S) and trajectories {width: (T, P)} of kernel GD with
+        the `reference` kernel (None without one).
     Example:
-        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(6); Y = nk.architectures.regression_targets(X)
-        >>> r = nk.architectures.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2, steps=3,
-        ...                                    progress=False)
-        >>> r.gap.shape, r.f_net[32].shape
-        ((1, 1), torch.Size([4, 6]))
+        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(6)
+        >>> Y = nk.architectures.regression_targets(X)
+        >>> r = nk.architectures.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2,
+        ...                                    steps=3, progress=False)
+        >>> r.gap.shape, r.movement.shape, r.f_net[32].shape
+        ((1, 1), (1, 1), torch.Size([4, 6]))
     """
     widths: np.ndarray
     gap: np.ndarray                 # (W, S)
@@ -319,57 +461,82 @@ class SGDComparison:
     Y: torch.Tensor                 # (n_train,)
     n_train: int
     loss_kernel: np.ndarray         # (T,) training loss of kernel GD (last width, last seed)
+    movement: np.ndarray = None     # (W, S) relative movement of the empirical NTK
+    reference_gap: np.ndarray = None
+    f_reference: dict = None
 
 
-def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *, lr, batch_size, steps,
-                  theta=None, parametrization="ntk", record_every=1, batch_seed=0, progress=None):
-    """SGD of `arch.network(width, seed)` against kernel GD with the infinite-width NTK, same learning
-    rate and the same minibatches (Yang and Littwin 2021, Thm. 2.2), started from the network's own
-    f_0, so the gap measures only how far the training dynamics are from kernel gradient descent.
+def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *, lr, batch_size,
+                  steps, theta=None, parametrization="ntk", reference=None, record_every=1,
+                  batch_seed=0, progress=None):
+    """SGD of `arch.network(width, seed)` against kernel GD with the infinite-width kernel, same
+    learning rate and the same minibatches (Yang and Littwin 2021, Thm. 2.2), started from the
+    network's own f_0, so the gap measures only how far the training dynamics are from kernel gradient
+    descent.  The network's empirical NTK on the tracked points is computed before and after training:
+    its relative movement is what "the kernel stays fixed" means at finite width.
 
-    parametrization="standard": the same networks (same f_0) in standard parametrisation, trained with
-    step lr/width (the scaling that keeps the hidden layers' effective step at lr); compared against the
-    same NTK-parametrisation kernel prediction.  BatchNorm models train full-batch on X_train (their NTK
-    is a batch kernel), and X_test is ignored.
+    parametrization="standard": the same networks (same f_0) in standard parametrisation, trained
+    with step lr/width (the scaling that keeps the hidden layers' effective step at lr), against their
+    own limit, the kernel arch.ntk(X, parametrization="standard") in which the input matrix and the
+    biases are frozen (kernels.py).  reference: a second kernel to run kernel GD with from the same
+    f_0 (e.g. the NTK for standard-parametrised networks, which they do not follow).  BatchNorm models
+    train full-batch on X_train (their NTK is a batch kernel), and X_test is ignored.
 
     Args:
-        arch: an `Architecture`.  X_train, Y_train: training inputs and targets.  X_test: inputs tracked
-        besides (or None).  widths, seeds: the networks (seed 1000 + seed + 7 * width index, the same
-        f_0 in both parametrisations).  lr: step of SGD and of kernel GD.  batch_size: minibatch size.
-        steps: SGD steps.  theta: the infinite-width NTK on [X_train; X_test] (computed when None).
-        parametrization: "ntk" or "standard".  record_every: record every step up to 5, then every
-        record_every-th.  batch_seed: draws the minibatches (shared by every width and seed).
+        arch: an `Architecture`.  X_train, Y_train: training inputs and targets.  X_test: inputs
+        tracked besides (or None).  widths, seeds: the networks (seed 1000 + seed + 7 * width index,
+        the same f_0 in both parametrisations).  lr: step of SGD and of kernel GD.  batch_size:
+        minibatch size.  steps: SGD steps.  theta: the limit kernel on [X_train; X_test] (computed for
+        `parametrization` when None).  parametrization: "ntk" or "standard".  reference: (P, P)
+        kernel or None.  record_every: record every step up to 5, then every record_every-th.
+        batch_seed: draws the minibatches (shared by every width and seed).
     Returns:
         SGDComparison.
     Example:
-        >>> a = nk.architectures.architecture("RNN"); X = a.inputs(8); Y = nk.architectures.regression_targets(X)
-        >>> r = nk.architectures.sgd_vs_kernel(a, X[:6], Y[:6], X[6:], [32, 128], range(2), lr=0.1, batch_size=3,
-        ...                                    steps=4, progress=False)
-        >>> r.gap.shape, r.f_net[128].shape, r.n_train             # tracked: 6 training then 2 test inputs
+        >>> a = nk.architectures.architecture("RNN"); X = a.inputs(8)
+        >>> Y = nk.architectures.regression_targets(X)
+        >>> r = nk.architectures.sgd_vs_kernel(a, X[:6], Y[:6], X[6:], [32, 128], range(2), lr=0.1,
+        ...                                    batch_size=3, steps=4, progress=False)
+        >>> r.gap.shape, r.f_net[128].shape, r.n_train      # tracked: 6 training then 2 test inputs
         ((2, 2), torch.Size([5, 8]), 6)
     """
     n = X_train.shape[0]
     X_all = X_train if (arch.coupled or X_test is None) else torch.cat([X_train, X_test])
-    theta = arch.ntk(X_all) if theta is None else theta
+    theta = arch.ntk(X_all, parametrization=parametrization) if theta is None else theta
     rng = np.random.default_rng(batch_seed)
     if arch.coupled:
         batches = [np.arange(n)] * steps
     else:
         batches = [rng.choice(n, size=batch_size, replace=False) for _ in range(steps)]
-    # every step up to 5 (a fast-converging problem peaks there), then every record_every-th, and the last
-    record = np.unique(np.r_[np.arange(0, min(steps, 5) + 1), np.arange(0, steps + 1, record_every), steps])
+    # every step up to 5 (a fast-converging problem peaks there), then every record_every-th, the last
+    record = np.unique(np.r_[np.arange(0, min(steps, 5) + 1), np.arange(0, steps + 1, record_every),
+                             steps])
     Y = torch.as_tensor(Y_train).to(DTYPE).reshape(-1)
     y_rms = float(Y.pow(2).mean().sqrt())
     show = (not quiet()) if progress is None else progress
-    gap = np.zeros((len(widths), len(seeds)))
-    f_net, f_ker, loss_k = {}, {}, None
+    gap, movement = np.zeros((len(widths), len(seeds))), np.zeros((len(widths), len(seeds)))
+    ref_gap = None if reference is None else np.zeros_like(gap)
+    f_net, f_ker, f_ref, loss_k = {}, {}, ({} if reference is not None else None), None
+
+    def kgd(K, f0):
+        return kernel_gd(K, f0, Y, np.arange(n), lr=lr, batches=batches, record_steps=record)[1]
+
     for i, w in enumerate(tqdm(widths, disable=not show, desc=f"{arch.name} SGD", leave=False)):
         for j, s in enumerate(seeds):
             net = arch.network(int(w), seed=1000 + int(s) + 7 * i, parametrization=parametrization)
             step = lr / int(w) if parametrization == "standard" else lr
-            _, fN = train_sgd(net, X_train, Y, lr=step, batches=batches, X_track=X_all, record_steps=record)
-            _, fK = kernel_gd(theta, fN[0], Y, np.arange(n), lr=lr, batches=batches, record_steps=record)
+            K0 = arch.empirical_ntk(net, X_all).detach()
+            _, fN = train_sgd(net, X_train, Y, lr=step, batches=batches, X_track=X_all,
+                              record_steps=record)
+            movement[i, j] = relative_error(arch.empirical_ntk(net, X_all).detach(), K0)
+            fK = kgd(theta, fN[0])
             gap[i, j] = float(((fN - fK) ** 2).mean(1).sqrt().max()) / y_rms
+            if reference is not None:
+                fR = kgd(reference, fN[0])
+                ref_gap[i, j] = float(((fN - fR) ** 2).mean(1).sqrt().max()) / y_rms
         f_net[int(w)], f_ker[int(w)] = fN, fK
+        if reference is not None:
+            f_ref[int(w)] = fR
         loss_k = ((fK[:, :n] - Y) ** 2).mean(1).numpy()
-    return SGDComparison(np.asarray(widths), gap, record, f_net, f_ker, Y, n, loss_k)
+    return SGDComparison(np.asarray(widths), gap, record, f_net, f_ker, Y, n, loss_k, movement,
+                         ref_gap, f_ref)

@@ -1,7 +1,7 @@
 """Infinite-width NTKs of an RNN, a residual MLP, an attention block and a BatchNorm MLP, by the
 tensor-program recursions of forward and backward covariances (the theory side of networks.py; the
-experiments of Tensor Programs IIb, empirical NTK -> infinite-width NTK and SGD -> kernel GD, are in
-experiments.py).
+transformer's is in transformer.py; the experiments of Tensor Programs IIb, empirical NTK ->
+infinite-width NTK and SGD -> kernel GD, are in experiments.py).
 
 Tensor Programs (Yang 2019, 2020; Yang and Littwin 2021) in one paragraph.  Write the forward pass
 as a program whose vectors (length n) are made by multiplying a Gaussian matrix with a vector
@@ -25,6 +25,14 @@ Gaussian expectations E[phi(u) phi(v)], E[phi'(u) phi'(v)] use the activation du
 `ntklib.activations` (closed forms for relu and erf, Mehler quadrature otherwise).  The BatchNorm
 MLP needs expectations over the whole batch, done by randomised quasi-Monte Carlo (scrambled Sobol
 points, scipy) with a stated standard error.
+
+parametrization="standard" (every kernel here): the kernel that SGD with step lr/width follows in
+standard parametrisation (networks.py: the parameter is W_eff = m W itself, the same function at
+initialisation).  Such a step moves a parameter with NTK multiplier m like NTK-parametrised SGD with
+step lr / (n m^2), so each parameter's share of the NTK is weighted by lim 1/(n m^2): 1/s^2 for an
+n x n matrix used as (s/sqrt(n)) W, 1 for the readout, and 0 for the input matrix (fan-in d: weight
+d/n) and the biases (weight 1/(n s_b^2)), which freeze as n grows.  This "reduced" kernel, not the
+NTK, is what a standard-parametrised network follows (notebook 07 §3).
 """
 from __future__ import annotations
 
@@ -40,6 +48,8 @@ from ..activations import get_activation
 
 __all__ = ["rnn_ntk", "resnet_ntk", "attention_ntk", "batchnorm_ntk", "batch_kernels"]
 
+PARAMETRIZATIONS = ("ntk", "standard")
+
 DTYPE = torch.float64
 
 
@@ -50,6 +60,13 @@ def _pair(X, Y, ndim, name="X", device=None):
         want = "(N, T, d)" if ndim == 3 else "(N, d)"
         raise ValueError(f"{name}: got shape {tuple(X.shape)}; accepted: shape {want}")
     return Z, X.shape[0]
+
+
+def _check_parametrization(p):
+    if p not in PARAMETRIZATIONS:
+        raise ValueError(f"parametrization: got {p!r}; accepted: 'ntk' (the NTK) or 'standard' (the "
+                         "kernel of standard parametrisation trained with step lr/width)")
+    return p
 
 
 def _block(K, N, Y):
@@ -64,7 +81,7 @@ def _var_pairs(K):
 # ---- RNN -------------------------------------------------------------------------------------------
 
 def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.1, readout="mean",
-            tied=True, return_nngp=False, device=None):
+            tied=True, parametrization="ntk", return_nngp=False, device=None):
     """Infinite-width NTK of the simple RNN `nk.architectures.RNN` (NTK parametrisation):
 
         h_0 = 0,  g_t = (s_w/sqrt(n)) W h_{t-1} + (s_u/sqrt(d)) U x_t + s_b b,  h_t = phi(g_t),
@@ -80,9 +97,12 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
         Theta(x, y) = sum_{s,t} w_s w_t K_h(s, t) + sum_{s,t} Pi(s, t) K_g(s, t).
     tied=False (an independent W_t per step) keeps only s = t in the W terms of K_g and Pi: a different
     kernel, which the tests use to show that tying is seen by the recursion.
+    parametrization="standard" (module docstring): U and b drop out and W counts 1/s_w^2 times,
+        Theta_SP = sum_{s,t} w_s w_t K_h(s, t) + sum_{s,t} Pi(s, t) K_h(s-1, t-1).
 
     Args:
         X: sequences (N, T, d).  Y: (M, T, d) or None (X).  Other arguments as in `nk.architectures.RNN`.
+        parametrization: "ntk" or "standard" (the kernel of SP with step lr/width).
         return_nngp: also return the output covariance Sigma(x, y) = sum_{s,t} w_s w_t K_h(s, t).
         device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
     Returns:
@@ -95,6 +115,7 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
     """
     Z, N = _pair(X, Y, 3, device=device)
     act = get_activation(activation)
+    _check_parametrization(parametrization)
     if readout not in ("mean", "last"):
         raise ValueError(f"readout: got {readout!r}; accepted: 'mean' or 'last'")
     P, T, d = Z.shape
@@ -127,7 +148,7 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
             nxt = nxt * same
         Pi = Edot * (ww + sigma_w ** 2 * nxt)
     nngp = (ww * Kh).sum((1, 3))
-    theta = nngp + (Pi * Kg).sum((1, 3))
+    theta = nngp + (Pi * (Kg if parametrization == "ntk" else shifted)).sum((1, 3))
     if return_nngp:
         return _block(theta, N, Y), _block(nngp, N, Y)
     return _block(theta, N, Y)
@@ -136,7 +157,7 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
 # ---- residual MLP ----------------------------------------------------------------------------------
 
 def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, sigma_w=1.0, sigma_b=0.1,
-               return_nngp=False, device=None):
+               parametrization="ntk", return_nngp=False, device=None):
     """Infinite-width NTK of the residual MLP `nk.architectures.ResNet` (NTK parametrisation):
 
         h^0 = U x/sqrt(d),  z^l = (s_w/sqrt(n)) W1_l h^(l-1) + s_b b_l,  h^l = h^(l-1) + (alpha/sqrt(n)) W2_l phi(z^l),
@@ -148,10 +169,13 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
         Pi_h^L = 1,   Pi_z^l = alpha^2 Edot^l Pi_h^l,   Pi_h^(l-1) = Pi_h^l + s_w^2 Pi_z^l,   Edot^l = E[phi' phi'](K_z^l)
     NTK:
         Theta = K_h^L  (v)  +  sum_l [ alpha^2 Pi_h^l E^l  (W2_l)  +  Pi_z^l K_z^l  (W1_l, b_l) ]  +  Pi_h^0 K_h^0  (U).
+    parametrization="standard" (module docstring): U and b_l drop out, W2_l counts 1/alpha^2 and W1_l
+    1/s_w^2 times:  Theta_SP = K_h^L + sum_l [ Pi_h^l E^l + Pi_z^l K_h^(l-1) ].
 
     Args:
         X: inputs (N, d).  Y: (M, d) or None.  Other arguments as in `nk.architectures.ResNet`
             (alpha = 1/sqrt(L) if None).
+        parametrization: "ntk" or "standard" (the kernel of SP with step lr/width).
         device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel K_h^L when return_nngp).
@@ -164,6 +188,7 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
     Z, N = _pair(X, Y, 2, device=device)
     act = get_activation(activation)
     L = check_positive_int(n_blocks, "n_blocks")
+    standard = _check_parametrization(parametrization) == "standard"
     alpha = 1.0 / math.sqrt(L) if branch_scale is None else float(branch_scale)
     Kh = [Z @ Z.T / Z.shape[1]]
     Kz, E, Ed = [], [], []
@@ -177,9 +202,13 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
     Pi_h = torch.ones_like(theta)
     for l in range(L - 1, -1, -1):
         Pi_z = alpha ** 2 * Ed[l] * Pi_h
-        theta = theta + alpha ** 2 * Pi_h * E[l] + Pi_z * Kz[l]
+        if standard:
+            theta = theta + Pi_h * E[l] + Pi_z * Kh[l]
+        else:
+            theta = theta + alpha ** 2 * Pi_h * E[l] + Pi_z * Kz[l]
         Pi_h = Pi_h + sigma_w ** 2 * Pi_z
-    theta = theta + Pi_h * Kh[0]
+    if not standard:
+        theta = theta + Pi_h * Kh[0]
     if return_nngp:
         return _block(theta, N, Y), _block(Kh[-1], N, Y)
     return _block(theta, N, Y)
@@ -187,7 +216,7 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
 
 # ---- attention block -------------------------------------------------------------------------------
 
-def attention_ntk(X, Y=None, *, activation="relu", return_nngp=False, device=None):
+def attention_ntk(X, Y=None, *, activation="relu", parametrization="ntk", return_nngp=False, device=None):
     """Infinite-width NTK of the attention block `nk.architectures.AttentionBlock` (NTK parametrisation, scores q.k/n).
 
     At infinite width the scores q_t.k_s/n vanish, so the attention is uniform (a = 1/T) and the output of
@@ -202,9 +231,11 @@ def attention_ntk(X, Y=None, *, activation="relu", return_nngp=False, device=Non
         Theta = (1/T^2) sum K_y  +  (sum Pi_r) K_o  +  sum_{t,s} (Pi_r + Pi_bar)(t, s) K_hh(t, s).
     W_q and W_k do not appear: their gradients pass through the scores, whose derivative in q is k/n, so
     their share of the empirical NTK is O(1/n) (shown in the notebook and the tests).
+    parametrization="standard" (module docstring): U drops out, Theta_SP = (1/T^2) sum K_y + (sum Pi_r) K_o.
 
     Args:
         X: sequences (N, T, d) with nonzero tokens.  Y: (M, T, d) or None.  activation: phi.
+        parametrization: "ntk" or "standard" (the kernel of SP with step lr/width).
         device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel (1/T^2) sum K_y when return_nngp).
@@ -224,7 +255,9 @@ def attention_ntk(X, Y=None, *, activation="relu", return_nngp=False, device=Non
     Pi_r = act.dual_deriv(a, b, Kr).reshape(P, T, P, T) / T ** 2
     Pi_bar = Pi_r.sum((1, 3)) / T ** 2
     nngp = Ky.mean((1, 3))
-    theta = nngp + Pi_r.sum((1, 3)) * Ko + (Pi_r * Khh).sum((1, 3)) + Pi_bar * Khh.sum((1, 3))
+    theta = nngp + Pi_r.sum((1, 3)) * Ko
+    if _check_parametrization(parametrization) == "ntk":
+        theta = theta + (Pi_r * Khh).sum((1, 3)) + Pi_bar * Khh.sum((1, 3))
     if return_nngp:
         return _block(theta, N, Y), _block(nngp, N, Y)
     return _block(theta, N, Y)
@@ -277,7 +310,7 @@ class BatchKernels:
 
 
 def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samples=2 ** 15,
-                  n_scrambles=4, seed=0, eps=1e-12, device=None) -> BatchKernels:
+                  n_scrambles=4, seed=0, eps=1e-12, parametrization="ntk", device=None) -> BatchKernels:
     """Infinite-width batch NNGP/NTK of an MLP whose hidden layers apply a batch map F, on the batch X,
     by the tensor-program recursion with batch-level Gaussian expectations.
 
@@ -297,12 +330,15 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
     mapped to N(0, Sigma^(l)) through its eigendecomposition and the normal quantile.  The whole
     recursion runs once per scramble; the mean is returned and its standard error
     (std over scrambles / sqrt(n_scrambles)) is `theta_se`.
+    parametrization="standard" (module docstring): the first layer (fan-in n_0) and the biases drop out
+    and the hidden layers count 1/c^2 times:  theta = sum_{l>=2} Pi^(l) (Sigma^(l) - beta^2) / c^2.
 
     Args:
         X: the batch (B, n_0).  depth: weight layers L >= 2 for the map to act.  activation: phi.
         beta: bias balance (0 for BatchNorm, which removes biases).  norm: "batch" or None.
         n_samples: Sobol points per scramble (a power of 2).  n_scrambles: independent scrambles (>= 2
         for an error estimate).  seed: of the scrambles.  eps: BN's variance floor.
+        parametrization: "ntk" or "standard" (the kernel of SP with step lr/width).
         device: where the Gaussian maps and their moments are computed (None: X's device; "cuda",
             "auto", ... as in `nk.resolve_device`); the Sobol points are drawn on the CPU (scipy).
     Returns:
@@ -318,6 +354,7 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
     if norm not in ("batch", None):
         raise ValueError(f"norm: got {norm!r}; accepted: 'batch' or None")
     n_scrambles = check_positive_int(n_scrambles, "n_scrambles")
+    standard = _check_parametrization(parametrization) == "standard"
     act = get_activation(activation)
     fmap = _bn_map if norm == "batch" else _plain_map
     X = torch.as_tensor(X).to(dtype=DTYPE, device=resolve_device(device))
@@ -337,7 +374,10 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
         pi = [eye[:, :, None, None] * eye[None, None, :, :]]                 # Pi^(L)[i, m, j, m']
         for l in range(depth - 1, 0, -1):
             pi.insert(0, c2 * torch.einsum("imjn,mpnq->ipjq", pi[0], Ms[l - 1]))
-        theta = sum(torch.einsum("imjn,mn->ij", p, s) for p, s in zip(pi, sig))
+        if standard:
+            theta = sum(torch.einsum("imjn,mn->ij", p, s - b2) / c2 for p, s in zip(pi[1:], sig[1:]))
+        else:
+            theta = sum(torch.einsum("imjn,mn->ij", p, s) for p, s in zip(pi, sig))
         runs.append((sig, pi, theta))
     thetas = torch.stack([t for _, _, t in runs])
     se = thetas.std(0) / math.sqrt(n_scrambles) if n_scrambles > 1 else torch.full_like(thetas[0], float("nan"))
@@ -347,7 +387,7 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
 
 
 def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles=4, seed=0,
-                  return_error=False, device=None):
+                  parametrization="ntk", return_error=False, device=None):
     """Infinite-width batch NTK of `nk.architectures.BatchNormMLP(n_0, n, depth, activation=...)` on the batch X:
     Theta[i, j] = lim sum_p dF_i/dtheta_p dF_j/dtheta_p for the batch output F(X).  See `batch_kernels`
     for the recursion and the quasi-Monte-Carlo error.  Needs B >= 6 and a batch spanning >= 5
@@ -356,6 +396,7 @@ def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles
     Args:
         X: the batch, shape (B, n_0).  depth: weight layers L >= 2.  activation: phi (relu).
         n_samples, n_scrambles, seed: of the quasi-Monte Carlo (`batch_kernels`).
+        parametrization: "ntk" or "standard" (the kernel of SP with step lr/width: W_0 frozen).
         return_error: also return the (B, B) standard error of each entry.
         device: as in `batch_kernels`.
     Returns:
@@ -367,5 +408,5 @@ def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles
         True
     """
     k = batch_kernels(X, depth=depth, activation=activation, beta=0.0, norm="batch", n_samples=n_samples,
-                      n_scrambles=n_scrambles, seed=seed, device=device)
+                      n_scrambles=n_scrambles, seed=seed, parametrization=parametrization, device=device)
     return (k.theta, k.theta_se) if return_error else k.theta

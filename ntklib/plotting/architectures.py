@@ -1,5 +1,6 @@
 """Pictures of notebook 07 (architectural universality; numbers from ntklib.architectures): the tensor
-program of an RNN, SGD against kernel gradient descent, parameter shares, width sweeps.
+program of an RNN, SGD against kernel gradient descent, parameter shares, width sweeps, the seed-mean
+bias of the empirical NTKs and attention maps.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from ..stats import to_numpy
 from .common import plot_loglog
 from .style import COLORS
 
-__all__ = ["plot_tensor_program", "plot_sgd_trajectories", "plot_parameter_shares", "plot_width_sweep"]
+__all__ = ["plot_tensor_program", "plot_sgd_trajectories", "plot_parameter_shares", "plot_width_sweep",
+           "plot_ntk_bias", "plot_attention_maps"]
 
 
 def _tp_axes(ax, size):
@@ -108,16 +110,19 @@ def plot_tensor_program(*, ax=None, n_steps=3):
     return ax.figure
 
 
-def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, title_suffix=""):
+def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, title_suffix="",
+                          kernel_label=r"kernel GD, $\Theta_\infty$", reference_label=None):
     """For each architecture {name: SGDComparison}: the output at one tracked input (point: an index
     into the tracked inputs, or {name: index}) during training,
-    network (solid) against kernel gradient descent with the infinite-width NTK (dashed), at the
-    smallest and largest width (or the given widths).
+    network (solid) against kernel gradient descent with the infinite-width kernel (dashed), at the
+    smallest and largest width (or the given widths); with reference_label, also kernel GD with the
+    comparison's reference kernel at the largest width (dotted).
 
     Args:
         results: {name: nk.architectures.SGDComparison}.  point: tracked-input index, or {name: index}.
         widths: widths to draw (default smallest and largest).  axes: one axis per architecture.
-        title_suffix: appended to each panel title.
+        title_suffix: appended to each panel title.  kernel_label: legend of the dashed curves.
+        reference_label: legend of the dotted reference curve (None: not drawn).
     Returns:
         the matplotlib Figure.
     Example:
@@ -139,9 +144,12 @@ def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, tit
             col = COLORS[(2 * i) % len(COLORS)]
             ax.plot(res.steps, to_numpy(res.f_net[w][:, pt]), color=col, lw=1.5, label=f"SGD, width {w}")
             ax.plot(res.steps, to_numpy(res.f_kernel[w][:, pt]), color=col, lw=1.3, ls="--")
+        if reference_label is not None and res.f_reference is not None:
+            ax.plot(res.steps, to_numpy(res.f_reference[ws[-1]][:, pt]), color="k", lw=1.2, ls=":",
+                    label=reference_label)
         if pt < res.n_train:
             ax.axhline(float(res.Y[pt]), color="0.5", lw=0.8, ls=":")
-        ax.plot([], [], "k--", lw=1.2, label=r"kernel GD, $\Theta_\infty$")
+        ax.plot([], [], "k--", lw=1.2, label=kernel_label)
         ax.set_title(name + title_suffix)
         ax.set_xlabel("SGD step")
         where = f"training input {pt}" if pt < res.n_train else f"test input {pt - res.n_train}"
@@ -188,3 +196,74 @@ def plot_width_sweep(widths, ys: dict, *, ax=None, reference_slope=-0.5, ylabel=
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(loc=legend_loc, fontsize=7)
     return ax.figure
+
+
+def plot_ntk_bias(biases: dict, *, offset=0.03, n_se=3.0, ax=None):
+    """The seed-mean scale bias <Theta_hat - Theta, Theta>/<Theta, Theta> of each architecture's
+    empirical NTK (`nk.architectures.ntk_bias`), with n_se standard errors as error bars, against 0
+    (the limit) and against -offset/(1 + offset), where the same networks would sit if the
+    infinite-width kernel were offset (e.g. 3%) too large.
+
+    Args:
+        biases: {name: NTKBias}.  offset: relative kernel error drawn for comparison.  n_se: length
+        of the error bars in standard errors.  ax: axis (new figure when None).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(4)
+        >>> b = nk.architectures.ntk_bias(a, X, 64, range(8), progress=False)
+        >>> fig = nk.plotting.architectures.plot_ntk_bias({"ResNet": b})
+        >>> fig.axes[0].get_ylabel()
+        'seed-mean scale bias'
+    """
+    ax = _tp_axes(ax, (1.4 + 1.1 * len(biases), 3.4))
+    names = list(biases)
+    x = np.arange(len(names))
+    ax.errorbar(x, [biases[k].scale for k in names], yerr=[n_se * biases[k].scale_se for k in names],
+                fmt="o", color=COLORS[0], capsize=4, label=f"measured, $\pm${n_se:g} s.e.")
+    ax.axhline(0.0, color="k", lw=1.0, label=r"the limit $\mathring\Theta$")
+    ax.axhline(-offset / (1 + offset), color=COLORS[3], lw=1.2, ls="--",
+               label=f"if $\mathring\Theta$ were {100 * offset:g}% too large")
+    ax.set_xticks(x, names, rotation=20, fontsize=8)
+    ax.set_xlim(-0.5, len(names) - 0.5)
+    ax.set_ylabel("seed-mean scale bias")
+    widths = sorted({b.width for b in biases.values()})
+    seeds = sorted({b.n_seeds for b in biases.values()})
+    ax.set_title(f"width {', '.join(map(str, widths))}, {', '.join(map(str, seeds))} networks each",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_attention_maps(maps: dict, *, axes=None, vmax=None):
+    """Attention matrices (T x T, rows: queries t, columns: keys s) side by side, as heatmaps with
+    their values written in (e.g. the infinite-width attention of a transformer block against a wide
+    network's).
+
+    Args:
+        maps: {title: (T, T) array}.  axes: one axis per map (new figure when None).  vmax: top of the
+        colour scale (default the largest entry).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> fig = nk.plotting.architectures.plot_attention_maps({"uniform": torch.full((3, 3), 1 / 3)})
+        >>> fig.axes[0].get_title()
+        'uniform'
+    """
+    mats = {k: np.asarray(to_numpy(v), dtype=float) for k, v in maps.items()}
+    if axes is None:
+        _, axes = plt.subplots(1, len(mats), figsize=(2.7 * len(mats), 2.8), squeeze=False)
+        axes = axes[0]
+    top = vmax if vmax is not None else max(float(m.max()) for m in mats.values())
+    for ax, (title, m) in zip(axes, mats.items()):
+        ax.imshow(m, cmap="Blues", vmin=0.0, vmax=top)
+        for (i, j), v in np.ndenumerate(m):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if v > 0.6 * top else "k")
+        T = m.shape[0]
+        ax.set_xticks(range(T), [f"s={k + 1}" for k in range(T)], fontsize=7)
+        ax.set_yticks(range(T), [f"t={k + 1}" for k in range(T)], fontsize=7)
+        ax.set_title(title, fontsize=9)
+    axes[0].figure.tight_layout()
+    return axes[0].figure
