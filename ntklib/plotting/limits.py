@@ -12,7 +12,8 @@ from .style import COLORS
 __all__ = ["plot_ntk_on_circle", "plot_width_law"]
 
 
-def plot_ntk_on_circle(gamma, theory, snapshots: dict, *, ax=None, t_label="trained"):
+def plot_ntk_on_circle(gamma, theory, snapshots: dict, *, ax=None, t_label="trained",
+                       theory_label=r"$\Theta_\infty$", others: dict | None = None):
     """Jacot et al. 2018, Fig. 1: Theta(x0, x(gamma)) on the unit circle.
 
     Args:
@@ -20,6 +21,8 @@ def plot_ntk_on_circle(gamma, theory, snapshots: dict, *, ax=None, t_label="trai
         snapshots: {label: (K0, KT)} with K0, KT of shape (seeds, A) - thin solid lines at t = 0,
             dashed after training, one colour per label.
         ax: axis (a new 5.2 x 3.4 figure when None).  t_label: legend text of the trained curves.
+        theory_label: legend text of the limit.  others: optional {label: (A,) curve}, further
+            limits drawn dotted in grey (e.g. the kernel of another parametrisation).
     Returns:
         the matplotlib Figure.
     Example:
@@ -41,7 +44,9 @@ def plot_ntk_on_circle(gamma, theory, snapshots: dict, *, ax=None, t_label="trai
                     label=f"{label}, t = 0" if s == 0 else None)
             ax.plot(g, kt, color=col, lw=0.8, ls="--", alpha=0.7,
                     label=f"{label}, {t_label}" if s == 0 else None)
-    ax.plot(g, to_numpy(theory), color="k", lw=2.2, label=r"$\Theta_\infty$")
+    ax.plot(g, to_numpy(theory), color="k", lw=2.2, label=theory_label)
+    for label, curve in (others or {}).items():
+        ax.plot(g, to_numpy(curve), color="0.45", lw=1.6, ls=":", label=label)
     ax.set_xlabel(r"$\gamma$")
     ax.set_ylabel(r"$\Theta(x_0, x(\gamma))$")
     ax.legend(loc="upper left", fontsize=7)
