@@ -220,10 +220,10 @@ def plot_ntk_bias(biases: dict, *, offset=0.03, n_se=3.0, ax=None):
     names = list(biases)
     x = np.arange(len(names))
     ax.errorbar(x, [biases[k].scale for k in names], yerr=[n_se * biases[k].scale_se for k in names],
-                fmt="o", color=COLORS[0], capsize=4, label=f"measured, $\pm${n_se:g} s.e.")
+                fmt="o", color=COLORS[0], capsize=4, label=rf"measured, $\pm${n_se:g} s.e.")
     ax.axhline(0.0, color="k", lw=1.0, label=r"the limit $\mathring\Theta$")
     ax.axhline(-offset / (1 + offset), color=COLORS[3], lw=1.2, ls="--",
-               label=f"if $\mathring\Theta$ were {100 * offset:g}% too large")
+               label=rf"if $\mathring\Theta$ were {100 * offset:g}% too large")
     ax.set_xticks(x, names, rotation=20, fontsize=8)
     ax.set_xlim(-0.5, len(names) - 0.5)
     ax.set_ylabel("seed-mean scale bias")
