@@ -795,6 +795,15 @@ MUTANTS = [
         lambda: [Patch("attention_ntk", _output_scaled(1.03, first_only=True))],
     ),
     Mutant(
+        "transformer_ntk_x1.03",
+        "the transformer's infinite-width NTK 3% too large",
+        "nk.architectures.transformer_ntk times 1.03 (the share dict and the NNGP it may also "
+        "return kept).",
+        (7,),
+        "07 the transformer's empirical NTK approaches it; SGD follows kernel GD with it",
+        lambda: [Patch("transformer_ntk", _output_scaled(1.03, first_only=True))],
+    ),
+    Mutant(
         "batchnorm_ntk_x1.03",
         "the BatchNorm MLP's infinite-width batch NTK 3% too large",
         "nk.batchnorm_ntk times 1.03 (its quasi-Monte-Carlo standard error kept).",
