@@ -333,3 +333,44 @@ def test_bad_arguments_raise_value_errors_naming_them():
         archs.RNN(3, 8)(torch.zeros(2, 4, 5, dtype=DTYPE))
     with pytest.raises(ValueError, match="depth"):
         archs.BatchNormMLP(3, 8, 1)
+
+
+# ---- bad input: a ValueError naming the argument, before any work ------------------------------
+
+def _bad_inputs(X):
+    nan = X.clone()
+    nan.view(-1)[1] = float("nan")
+    return {"NaN": nan, "inf": X * float("inf"), "empty": X[:0],
+            "complex": X.to(torch.complex128), "wrong ndim": X[..., 0], "strings": [["a"]]}
+
+
+@pytest.mark.parametrize("fn, seq", [("rnn_ntk", True), ("attention_ntk", True),
+                                     ("transformer_ntk", True), ("resnet_ntk", False)])
+def test_kernels_refuse_bad_input(fn, seq):
+    X = nk.architectures.sequences(3, 4, 2) if seq else nk.architectures.sequences(3, 1, 3)[:, 0]
+    f = getattr(nk.architectures, fn)
+    for label, bad in _bad_inputs(X).items():
+        with pytest.raises(ValueError, match="^X: "):
+            f(bad)
+        with pytest.raises(ValueError, match="^Y: "):
+            f(X, bad)
+    with pytest.raises(ValueError, match="^Y: "):            # Y's token shape must match X's
+        f(X, X[..., :1] if not seq else X[:, :, :1])
+
+
+@pytest.mark.parametrize("fn", ["attention_ntk", "transformer_ntk"])
+def test_zero_token_is_refused_not_nan(fn):
+    X = nk.architectures.sequences(3, 4, 2)
+    X[1, 2] = 0.0
+    with pytest.raises(ValueError, match="X: has a zero token"):
+        getattr(nk.architectures, fn)(X)
+
+
+def test_batchnorm_ntk_refuses_bad_input():
+    B = nk.architectures.sequences(7, 1, 6)[:, 0]
+    for n in (0, -4, 2.5, True):
+        with pytest.raises(ValueError, match="^n_samples: "):
+            nk.architectures.batchnorm_ntk(B, depth=2, n_samples=n)
+    for bad in _bad_inputs(B).values():
+        with pytest.raises(ValueError, match="^X: "):
+            nk.architectures.batchnorm_ntk(bad, depth=2, n_samples=16)

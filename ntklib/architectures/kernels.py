@@ -53,13 +53,48 @@ PARAMETRIZATIONS = ("ntk", "standard")
 DTYPE = torch.float64
 
 
+def _as_real(X, ndim, name="X", device=None):
+    """X as a finite, non-empty float64 tensor with `ndim` dimensions, else a ValueError naming
+    `name`."""
+    want = "(N, T, d)" if ndim == 3 else "(N, d)"
+    if isinstance(X, torch.Tensor):
+        t = X.detach()
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(X))
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"{name}: could not read {type(X).__name__} as a numeric array of "
+                             f"shape {want}: {err}") from err
+    ints = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+    if t.is_complex() or not (t.is_floating_point() or t.dtype in ints):
+        raise ValueError(f"{name}: got dtype {t.dtype}; accepted: real numbers")
+    if t.ndim != ndim:
+        raise ValueError(f"{name}: got shape {tuple(t.shape)}; accepted: shape {want}")
+    if 0 in t.shape:
+        raise ValueError(f"{name}: got an empty array of shape {tuple(t.shape)}; accepted: shape "
+                         f"{want} with every size >= 1")
+    t = t.to(dtype=DTYPE)
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name}: contains NaN or inf; accepted: finite values only")
+    return t.to(resolve_device(device)) if device is not None else t
+
+
 def _pair(X, Y, ndim, name="X", device=None):
-    X = torch.as_tensor(X).to(dtype=DTYPE, device=resolve_device(device))
-    Z = X if Y is None else torch.cat([X, torch.as_tensor(Y).to(dtype=DTYPE, device=X.device)])
-    if Z.ndim != ndim:
-        want = "(N, T, d)" if ndim == 3 else "(N, d)"
-        raise ValueError(f"{name}: got shape {tuple(X.shape)}; accepted: shape {want}")
-    return Z, X.shape[0]
+    X = _as_real(X, ndim, name, device=device)
+    if Y is None:
+        return X, X.shape[0]
+    Y = _as_real(Y, ndim, "Y").to(X.device)
+    if Y.shape[1:] != X.shape[1:]:
+        raise ValueError(f"Y: got shape {tuple(Y.shape)}; accepted: shape (M, "
+                         f"*{tuple(X.shape[1:])})"
+                         " like X")
+    return torch.cat([X, Y]), X.shape[0]
+
+
+def _check_nonzero_tokens(Z, name="X"):
+    if bool((Z.norm(dim=-1) == 0).any()):
+        raise ValueError(f"{name}: has a zero token; accepted: nonzero tokens (LayerNorm divides "
+                         "by the norm)")
 
 
 def _check_parametrization(p):
@@ -244,6 +279,7 @@ def attention_ntk(X, Y=None, *, activation="relu", parametrization="ntk", return
         torch.Size([3, 3])
     """
     Z, N = _pair(X, Y, 3, device=device)
+    _check_nonzero_tokens(Z)
     act = get_activation(activation)
     P, T, _ = Z.shape
     Zn = Z / Z.norm(dim=-1, keepdim=True)
@@ -354,10 +390,11 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
     if norm not in ("batch", None):
         raise ValueError(f"norm: got {norm!r}; accepted: 'batch' or None")
     n_scrambles = check_positive_int(n_scrambles, "n_scrambles")
+    n_samples = check_positive_int(n_samples, "n_samples")
     standard = _check_parametrization(parametrization) == "standard"
     act = get_activation(activation)
     fmap = _bn_map if norm == "batch" else _plain_map
-    X = torch.as_tensor(X).to(dtype=DTYPE, device=resolve_device(device))
+    X = _as_real(X, 2, device=device)
     B = X.shape[0]
     c2, b2 = 1.0 - beta ** 2, beta ** 2
     runs = []
