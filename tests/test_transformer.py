@@ -218,3 +218,20 @@ def test_bad_arguments_raise_value_errors_naming_them():
         transformer_ntk(torch.zeros(2, 3, 3, dtype=DTYPE))
     with pytest.raises(ValueError, match="X"):
         Transformer(3, 8)(torch.zeros(2, 4, 5, dtype=DTYPE))
+
+
+def test_sgd_speed_bias_separates_the_right_kernel_from_a_wrong_one():
+    """SGD of wide ResNets moves the function as far as kernel GD with the limit NTK (mean speed
+    offset near 0); kernel GD with 1.2 x the NTK moves about 1.2 x as far, an offset near -1/6 that
+    the test must see as many standard errors away."""
+    a = archs.architecture("ResNet")
+    X = a.inputs(8, seed=1)
+    Y = archs.regression_targets(X)
+    theta = a.ntk(X)
+    kw = dict(lr=0.05, batch_size=4, steps=6, progress=False)
+    right = archs.sgd_speed_bias(a, X, Y, None, 256, range(4), theta=theta, **kw)
+    wrong = archs.sgd_speed_bias(a, X, Y, None, 256, range(4), theta=1.2 * theta, **kw)
+    assert right["s"].shape == (4,) and abs(right["mean"]) < 0.05, right
+    assert wrong["mean"] < -0.1 and wrong["z"] < -5, wrong
+    with pytest.raises(ValueError, match="seeds"):
+        archs.sgd_speed_bias(a, X, Y, None, 256, [0], theta=theta, **kw)

@@ -14,7 +14,8 @@ are in ntklib.plotting.architectures.
 """
 from .experiments import (ARCHITECTURE_NAMES, Architecture, NTKBias, SGDComparison, architecture,
                           geometric_slope, ntk_bias, ntk_deviation, parameter_share, regression_targets,
-                          sequences, sgd_vs_kernel, sqrt_width_flatness, train_sgd)
+                          sequences, sgd_speed_bias, sgd_vs_kernel, sqrt_width_flatness,
+                          train_sgd)
 from .kernels import attention_ntk, batch_kernels, batchnorm_ntk, resnet_ntk, rnn_ntk
 from .networks import PARAMETRIZATIONS, RNN, AttentionBlock, BatchNormMLP, ResNet, batch_ntk, layerwise_ntk
 from .transformer import QUERY_KEY, Transformer, transformer_attention, transformer_ntk
@@ -29,5 +30,5 @@ __all__ = [
     # the experiments
     "Architecture", "architecture", "ARCHITECTURE_NAMES", "sequences", "regression_targets",
     "ntk_deviation", "ntk_bias", "NTKBias", "sqrt_width_flatness", "parameter_share", "train_sgd",
-    "sgd_vs_kernel", "SGDComparison", "geometric_slope",
+    "sgd_vs_kernel", "sgd_speed_bias", "SGDComparison", "geometric_slope",
 ]

@@ -25,7 +25,7 @@ from .transformer import Transformer, transformer_ntk
 
 __all__ = ["Architecture", "architecture", "ARCHITECTURE_NAMES", "sequences", "regression_targets",
            "ntk_deviation", "ntk_bias", "NTKBias", "sqrt_width_flatness", "parameter_share",
-           "train_sgd", "sgd_vs_kernel", "SGDComparison", "geometric_slope"]
+           "train_sgd", "sgd_vs_kernel", "sgd_speed_bias", "SGDComparison", "geometric_slope"]
 
 
 # ---- architectures as one interface --------------------------------------------------------------------
@@ -540,3 +540,38 @@ def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *
         loss_k = ((fK[:, :n] - Y) ** 2).mean(1).numpy()
     return SGDComparison(np.asarray(widths), gap, record, f_net, f_ker, Y, n, loss_k, movement,
                          ref_gap, f_ref)
+
+
+def sgd_speed_bias(arch: Architecture, X_train, Y_train, X_test, width, seeds, **kwargs):
+    """Does SGD move the function as far as kernel GD with the infinite-width kernel?  Per seed,
+    s_j = <f_SGD - f_kernel, f_kernel - f_0> / ||f_kernel - f_0||^2 over every recorded step and
+    tracked point (0 when the network follows kernel GD; about -e when the kernel or its time scale
+    is a factor 1 + e too large), and its seed-mean in standard errors (Yang and Littwin 2021,
+    Thm. 2.2: the gap is O(n^(-1/2)) per network, its seed-mean bias O(1/n)).
+
+    Args:
+        arch, X_train, Y_train, X_test: as in `sgd_vs_kernel`.  width: one width.  seeds: at least 2
+        (each run as `sgd_vs_kernel(..., [width], [seed])`).  kwargs: lr, batch_size, steps, theta,
+        ... of `sgd_vs_kernel`.
+    Returns:
+        dict(s (S,), mean, se, z).
+    Example:
+        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(6)
+        >>> Y = nk.architectures.regression_targets(X)
+        >>> r = nk.architectures.sgd_speed_bias(a, X, Y, None, 32, range(2), lr=0.05, batch_size=2,
+        ...                                     steps=3, progress=False)
+        >>> r["s"].shape
+        (2,)
+    """
+    seeds = list(seeds)
+    if len(seeds) < 2:
+        raise ValueError(f"seeds: got {len(seeds)}; accepted: at least 2 (a standard error needs "
+                         "them)")
+    s = np.zeros(len(seeds))
+    for j, seed in enumerate(seeds):
+        r = sgd_vs_kernel(arch, X_train, Y_train, X_test, [int(width)], [int(seed)], **kwargs)
+        fN, fK = r.f_net[int(width)], r.f_kernel[int(width)]
+        M = fK - fK[0]
+        s[j] = float(((fN - fK) * M).sum() / (M * M).sum())
+    se = float(s.std(ddof=1)) / math.sqrt(len(s))
+    return {"s": s, "mean": float(s.mean()), "se": se, "z": float(s.mean()) / se}
