@@ -1,13 +1,14 @@
 """Plot helpers shared by several notebooks: log-log sweeps with fitted slopes, plain curves, matrices,
 theory against depth.  Each draws numbers computed elsewhere and returns the matplotlib Figure.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from ..stats import loglog_slope, to_numpy
-from .style import COLORS
+from .style import COLORS, LINESTYLES, MARKERS
 
 __all__ = ["plot_loglog", "plot_curves", "plot_matrices", "plot_vs_depth"]
 
@@ -22,8 +23,17 @@ def _many_colors(n):
     return COLORS if n <= len(COLORS) else [plt.cm.tab20(i % 20) for i in range(n)]
 
 
-def plot_loglog(x, ys: dict, *, ax=None, reference_slope=None, xlabel="width", ylabel="", title=None,
-                errors: dict | None = None):
+def plot_loglog(
+    x,
+    ys: dict,
+    *,
+    ax=None,
+    reference_slope=None,
+    xlabel="width",
+    ylabel="",
+    title=None,
+    errors: dict | None = None,
+):
     """Log-log curves {label: y} against x with their fitted slopes in the legend, and optionally a
     dashed reference line x^reference_slope through the first curve's first point.
 
@@ -48,12 +58,25 @@ def plot_loglog(x, ys: dict, *, ax=None, reference_slope=None, xlabel="width", y
         y = to_numpy(y).astype(float)
         s, _ = loglog_slope(x, y)
         err = None if errors is None else to_numpy(errors[label])
-        ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=2, color=COLORS[i % len(COLORS)],
-                    label=f"{label} (slope {s:+.2f})")
+        ax.errorbar(
+            x,
+            y,
+            yerr=err,
+            marker=MARKERS[i % len(MARKERS)],
+            ms=4,
+            capsize=2,
+            color=COLORS[i % len(COLORS)],
+            label=f"{label} (slope {s:+.2f})",
+        )
     if reference_slope is not None:
         y0 = to_numpy(next(iter(ys.values()))).astype(float)[0]
-        ax.plot(x, y0 * (x / x[0]) ** reference_slope, "k--", lw=1,
-                label=f"width$^{{{reference_slope:g}}}$")
+        ax.plot(
+            x,
+            y0 * (x / x[0]) ** reference_slope,
+            "k--",
+            lw=1,
+            label=f"width$^{{{reference_slope:g}}}$",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -64,8 +87,11 @@ def plot_loglog(x, ys: dict, *, ax=None, reference_slope=None, xlabel="width", y
     return ax.figure
 
 
-def plot_curves(x, ys: dict, *, ax=None, logy=False, xlabel="", ylabel="", styles: dict | None = None):
-    """Plain curves {label: y} against x (optionally log y), one colour each; styles {label: kwargs}.
+def plot_curves(
+    x, ys: dict, *, ax=None, logy=False, xlabel="", ylabel="", styles: dict | None = None
+):
+    """Plain curves {label: y} against x (optionally log y), one colour and line style each (not
+    colour alone); styles {label: kwargs} override them.
 
     Args:
         x: (T,) abscissae.  ys: {label: (T,) values}.  ax: axis (new figure when None).
@@ -74,15 +100,15 @@ def plot_curves(x, ys: dict, *, ax=None, logy=False, xlabel="", ylabel="", style
         the matplotlib Figure.
     Example:
         >>> fig = nk.plotting.plot_curves([1, 2, 3], {"a": [1, 2, 4], "b": [1, 1, 1]}, logy=True,
-        ...                               styles={"b": {"ls": "--"}})
+        ...                               styles={"b": {"ls": ":"}})
         >>> [line.get_linestyle() for line in fig.axes[0].lines]
-        ['-', '--']
+        ['-', ':']
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 3.2))
     xv = to_numpy(x)
     for i, (label, y) in enumerate(ys.items()):
-        kw = {"color": COLORS[i % len(COLORS)], "lw": 1.4}
+        kw = {"color": COLORS[i % len(COLORS)], "ls": LINESTYLES[i % len(LINESTYLES)], "lw": 1.4}
         kw.update((styles or {}).get(label, {}))
         ax.plot(xv, to_numpy(y), label=label, **kw)
     if logy:
@@ -127,8 +153,17 @@ def plot_matrices(mats: dict, *, axes=None, cmap="viridis", vmin=None, vmax=None
     return axes[0].figure
 
 
-def plot_vs_depth(depths, curves: dict, *, points: dict | None = None, ax=None, logy=True, ylabel="",
-                  colors: dict | None = None, title=None):
+def plot_vs_depth(
+    depths,
+    curves: dict,
+    *,
+    points: dict | None = None,
+    ax=None,
+    logy=True,
+    ylabel="",
+    colors: dict | None = None,
+    title=None,
+):
     """Theory curves {label: y(L)} against depth, with optional finite-network markers
     {label: (depths, values of shape (D, seeds))} (mean and min-max range) in the same colour.
 
@@ -157,8 +192,17 @@ def plot_vs_depth(depths, curves: dict, *, points: dict | None = None, ax=None, 
             d, v = points[label]
             v = np.atleast_2d(to_numpy(v).T).T
             m = v.mean(1)
-            ax.errorbar(to_numpy(d), m, yerr=[m - v.min(1), v.max(1) - m], fmt="o", ms=4, capsize=2,
-                        color=col, mfc="white", label=f"{label} (finite net)")
+            ax.errorbar(
+                to_numpy(d),
+                m,
+                yerr=[m - v.min(1), v.max(1) - m],
+                fmt="o",
+                ms=4,
+                capsize=2,
+                color=col,
+                mfc="white",
+                label=f"{label} (finite net)",
+            )
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("depth L")

@@ -2,6 +2,7 @@
 function-space dynamics, the distribution of trained networks, decay per eigendirection, the
 Hessian's spectrum (the narrow valley), NTK PCA.
 """
+
 from __future__ import annotations
 
 import matplotlib
@@ -9,17 +10,25 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..stats import to_numpy
-from .style import COLORS
+from .style import COLORS, MARKERS
 
-__all__ = ["plot_function_dynamics", "plot_mode_decay", "plot_valley", "plot_pca_scatter",
-           "plot_ensemble_band", "plot_hessian_spectrum"]
+__all__ = [
+    "plot_function_dynamics",
+    "plot_mode_decay",
+    "plot_valley",
+    "plot_pca_scatter",
+    "plot_ensemble_band",
+    "plot_hessian_spectrum",
+]
 
 
-def plot_function_dynamics(gamma, f_net, f_theory, times, *, gamma_train=None, y_train=None, target=None,
-                           ax=None):
+def plot_function_dynamics(
+    gamma, f_net, f_theory, times, *, gamma_train=None, y_train=None, target=None, ax=None
+):
     """A network's outputs along a curve of inputs (angle gamma) at a few times (solid) beside the
-    infinite-width prediction (dashed, same colour); training targets as black dots, the target
-    function as a thin grey line.
+    infinite-width prediction (dashed, same colour); each time also has its own marker (every
+    A/12-th point), so the times are told apart without colour.  Training targets as black dots,
+    the target function as a thin grey line.
 
     Args:
         gamma: (A,) angles of the inputs x = (cos gamma, sin gamma).
@@ -42,9 +51,21 @@ def plot_function_dynamics(gamma, f_net, f_theory, times, *, gamma_train=None, y
     g = to_numpy(gamma)
     if target is not None:
         ax.plot(g, to_numpy(target), color="0.6", lw=1, label="target")
+    every = max(1, len(g) // 12)
     for i, t in enumerate(times):
-        col = COLORS[i % len(COLORS)]
-        ax.plot(g, to_numpy(f_net[t]), color=col, lw=1.4, label=f"network, t = {t:g}")
+        col, mk = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
+        start = (i * every) // max(1, len(times))  # markers of different times staggered
+        ax.plot(
+            g,
+            to_numpy(f_net[t]),
+            color=col,
+            lw=1.4,
+            marker=mk,
+            ms=4,
+            mfc="white",
+            markevery=(start, every),
+            label=f"network, t = {t:g}",
+        )
         ax.plot(g, to_numpy(f_theory[t]), color=col, lw=1.4, ls="--")
     if gamma_train is not None:
         ax.plot(to_numpy(gamma_train), to_numpy(y_train), "ko", ms=4, label="training points")
@@ -84,7 +105,14 @@ def plot_mode_decay(times, observed, predicted, *, labels=None, ax=None, law=Non
         col = COLORS[i] if k <= len(COLORS) else plt.get_cmap("plasma")(0.9 * i / (k - 1))
         lab = labels[i] if labels is not None else f"mode {i + 1}"
         ax.semilogy(t, pred[:, i], color=col, lw=1.2)
-        ax.semilogy(t[::every], np.abs(obs[::every, i]), "o", ms=3, color=col, label=lab)
+        ax.semilogy(
+            t[::every],
+            np.abs(obs[::every, i]),
+            MARKERS[i % len(MARKERS)],
+            ms=3,
+            color=col,
+            label=lab,
+        )
     ax.plot([], [], "k-", lw=1.2, label=law or r"$e^{-2\lambda_i t/N}$")
     ax.set_ylim(max(1e-3, float(np.abs(obs).min()) / 2), 1.5)
     ax.set_xlabel("flow time t")
@@ -159,8 +187,9 @@ def plot_pca_scatter(lam, V, labels, *, components=(1, 2), ax=None):
     return ax.figure
 
 
-def plot_ensemble_band(gamma, mean, sd, nets, *, gamma_train=None, y_train=None, ax=None,
-                       label=None):
+def plot_ensemble_band(
+    gamma, mean, sd, nets, *, gamma_train=None, y_train=None, ax=None, label=None
+):
     """Trained networks' outputs along a curve of inputs (thin lines) over the predicted Gaussian of
     infinitely wide trained networks: its mean (black) and mean +- 2 sd (shaded), as in Jacot,
     Gabriel, Hongler (2018), Figure 2.
@@ -181,11 +210,24 @@ def plot_ensemble_band(gamma, mean, sd, nets, *, gamma_train=None, y_train=None,
     if ax is None:
         _, ax = plt.subplots(figsize=(5.0, 3.4))
     g, m, sd, F = to_numpy(gamma), to_numpy(mean), to_numpy(sd), to_numpy(nets)
-    ax.fill_between(g, m - 2 * sd, m + 2 * sd, color=COLORS[0], alpha=0.25, lw=0,
-                    label=r"infinite width: mean $\pm$ 2 sd")
+    ax.fill_between(
+        g,
+        m - 2 * sd,
+        m + 2 * sd,
+        color=COLORS[0],
+        alpha=0.25,
+        lw=0,
+        label=r"infinite width: mean $\pm$ 2 sd",
+    )
     for i, f in enumerate(F):
-        ax.plot(g, f, color=COLORS[1], lw=0.6, alpha=0.7,
-                label=(label or "trained networks") if i == 0 else None)
+        ax.plot(
+            g,
+            f,
+            color=COLORS[1],
+            lw=0.6,
+            alpha=0.7,
+            label=(label or "trained networks") if i == 0 else None,
+        )
     ax.plot(g, m, "k", lw=1.3, label="infinite width: mean")
     if gamma_train is not None:
         ax.plot(to_numpy(gamma_train), to_numpy(y_train), "ko", ms=5, mfc="white", zorder=5)
@@ -216,14 +258,24 @@ def plot_hessian_spectrum(spectra: dict, theory, *, ax=None):
         _, ax = plt.subplots(figsize=(4.6, 3.4))
     th = to_numpy(theory)
     k = np.arange(1, len(th) + 1)
-    ax.hlines(th, k - 0.35, k + 0.35, colors="k", lw=1.5,
-              label=r"$\frac{2}{N}$ eig $\Theta_\infty$")
+    ax.hlines(
+        th, k - 0.35, k + 0.35, colors="k", lw=1.5, label=r"$\frac{2}{N}$ eig $\Theta_\infty$"
+    )
     values = [np.abs(np.asarray(sp["top"])) for sp in spectra.values()]
-    floor = 0.3 * min(min(v[v > 0].min(), sp["residual_norm"]) for v, sp in zip(values, spectra.values()))
+    floor = 0.3 * min(
+        min(v[v > 0].min(), sp["residual_norm"]) for v, sp in zip(values, spectra.values())
+    )
     for i, ((label, sp), top) in enumerate(zip(spectra.items(), values)):
         col = COLORS[i % len(COLORS)]
-        ax.plot(np.arange(1, len(top) + 1) + 0.12 * (i - (len(spectra) - 1) / 2), top, "o", ms=4,
-                color=col, mfc="white" if i else col, label=f"{label}: |eig H|")
+        ax.plot(
+            np.arange(1, len(top) + 1) + 0.12 * (i - (len(spectra) - 1) / 2),
+            top,
+            "o",
+            ms=4,
+            color=col,
+            mfc="white" if i else col,
+            label=f"{label}: |eig H|",
+        )
         ax.axhspan(floor, sp["residual_norm"], color=col, alpha=0.1, lw=0)
         ax.axhline(sp["residual_norm"], color=col, lw=0.8, ls=":", label=f"{label}: $\\|R\\|$")
     ax.set_yscale("log")

@@ -1,4 +1,5 @@
 """Pictures of notebook 01 (the network at initialisation is a Gaussian process): normal QQ plots."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -5,6 +5,7 @@ rename, so an interrupted run never leaves half a figure) and byte-stable (no cr
 PDF).  The folder is $NTKLIB_FIGURES when set (the Makefile sets it), else figures/ at the top of the
 repository, else ./figures.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,20 +14,49 @@ from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 
-__all__ = ["setup", "save", "figure_dir", "COLORS", "PHASE_COLORS", "STYLE"]
+__all__ = [
+    "setup",
+    "save",
+    "figure_dir",
+    "COLORS",
+    "PHASE_COLORS",
+    "MARKERS",
+    "LINESTYLES",
+    "STYLE",
+]
 
 
-COLORS = ["#1b6ca8", "#d1495b", "#3c8d2f", "#edae49", "#6a4c93", "#00798c", "#8c564b"]
+# Okabe and Ito's colour-blind-safe palette (Okabe & Ito 2008, "Color Universal Design"), without
+# its yellow (too faint on white) and its black (the theory curves are black).  Ordered so that the
+# colours drawn together most often, the first four, stay at least 20 CIELAB units apart for normal
+# vision and under simulated deuteranopia and protanopia (Machado et al. 2009; checked in
+# tests/test_figures.py): blue, vermillion, bluish green, sky blue, reddish purple, orange.  The
+# former red #d1495b and green #3c8d2f were 13 units apart for a deuteranope.
+COLORS = ["#0072B2", "#D55E00", "#009E73", "#56B4E9", "#CC79A7", "#E69F00"]
+# Curves told apart by colour also differ in marker (and, where markers would clutter, line style),
+# so that no reader depends on colour alone.
+MARKERS = ["o", "s", "^", "D", "v", "P"]
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3))]
 
 STYLE = {
-    "figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight",
-    "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8,
-    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
-    "axes.prop_cycle": matplotlib.cycler(color=COLORS), "image.cmap": "viridis",
-    "svg.hashsalt": "ntk-notebooks", "figure.max_open_warning": 0,
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": matplotlib.cycler(color=COLORS),
+    "image.cmap": "viridis",
+    "svg.hashsalt": "ntk-notebooks",
+    "figure.max_open_warning": 0,
 }
 
-PHASE_COLORS = {"freeze": "#1b6ca8", "edge": "#3c8d2f", "chaos": "#d1495b"}
+PHASE_COLORS = {"freeze": COLORS[0], "edge": COLORS[2], "chaos": COLORS[1]}
 
 
 def setup():
@@ -44,6 +74,7 @@ def setup():
     """
     try:
         from IPython import get_ipython
+
         shell = get_ipython()
         if shell is not None and getattr(shell, "kernel", None) is not None:
             shell.run_line_magic("matplotlib", "inline")
@@ -52,6 +83,7 @@ def setup():
     plt.rcParams.update(STYLE)
     try:  # in a notebook: PNG only, so nbval has nothing volatile to compare
         from matplotlib_inline.backend_inline import set_matplotlib_formats
+
         set_matplotlib_formats("png")
     except Exception:  # noqa: BLE001 - not in IPython
         pass
@@ -103,7 +135,10 @@ def save(fig, name: str, directory=None):
     d = Path(directory) if directory is not None else figure_dir()
     d.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
+    for ext, meta in (
+        ("png", {"Software": None}),
+        ("pdf", {"CreationDate": None, "Producer": None}),
+    ):
         path = d / f"{name}.{ext}"
         tmp = d / f".{name}.{os.getpid()}.tmp.{ext}"
         fig.savefig(tmp, format=ext, metadata=meta)
