@@ -301,7 +301,8 @@ def report(sections: dict) -> tuple[list[str], bool]:
             lines.append(
                 f"{r['act']:<5} {r['dtype']:<8} {r['kind']:<5} {r['time_s']:8.3f}s "
                 f"{r['floor_s']:8.3f}s {r['ratio']:5.2f}x "
-                f"{'met' if r['ratio'] <= 1.8 else 'MISSED':>7} {check(r['err'], tol)}"
+                f"{'met' if r['ratio'] <= 1.8 else 'MISSED':>7} "
+                f"{check(r['err'], tol, r['err_over_tol'])}"
             )
     else:
         ok = False
@@ -351,6 +352,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--case")
     ap.add_argument("--section")
+    ap.add_argument("--report", help="print the tables of a saved results.json again")
     ap.add_argument("--scale", default="full", choices=("smoke", "quick", "full"))
     ap.add_argument("--quick", action="store_true", help="smaller sizes (--scale quick)")
     ap.add_argument(
@@ -369,6 +371,11 @@ def main():
 
         print(json.dumps(SECTIONS[args.section](args.scale)))
         return
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        lines, ok = report(saved["sections"])
+        print("\n".join(lines))
+        sys.exit(0 if ok else 1)
     if args.legacy or args.device != "cpu":
         return legacy_main(args)
     import torch
