@@ -9,12 +9,37 @@ checkerboard theorem, with Fourier and eigen views of pixel kernels.
 theory.py holds the infinite-width side (the derivation is its module docstring), generator.py the
 finite generator.  The toy and DCGAN experiments are in ntklib.gan; the pictures in ntklib.plotting.deconv.
 """
-from .generator import DeconvGenerator, empirical_pixel_ntk, upsample_conv
-from .theory import (checkerboard_lower_bound, checkerboard_share, checkerboard_upper_bound, checkerboard_v,
-                     deconv_ntk, deconv_ntk_levels, eigen_images, fit_c1, fourier_mass, pixel_levels,
-                     stride_frequencies)
 
-__all__ = ["DeconvGenerator", "deconv_ntk", "deconv_ntk_levels", "pixel_levels", "checkerboard_v",
-           "empirical_pixel_ntk", "checkerboard_upper_bound", "checkerboard_lower_bound", "fit_c1",
-           "stride_frequencies", "fourier_mass", "checkerboard_share",
-           "eigen_images", "upsample_conv"]
+from .generator import DeconvGenerator, empirical_pixel_ntk, upsample_conv
+from .theory import (
+    checkerboard_lower_bound,
+    checkerboard_share,
+    checkerboard_upper_bound,
+    checkerboard_v,
+    deconv_ntk,
+    deconv_ntk_levels,
+    eigen_images,
+    fit_c1,
+    fourier_mass,
+    output_size,
+    pixel_levels,
+    stride_frequencies,
+)
+
+__all__ = [
+    "DeconvGenerator",
+    "deconv_ntk",
+    "deconv_ntk_levels",
+    "pixel_levels",
+    "checkerboard_v",
+    "empirical_pixel_ntk",
+    "checkerboard_upper_bound",
+    "checkerboard_lower_bound",
+    "fit_c1",
+    "stride_frequencies",
+    "fourier_mass",
+    "checkerboard_share",
+    "eigen_images",
+    "upsample_conv",
+    "output_size",
+]

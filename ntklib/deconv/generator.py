@@ -13,17 +13,26 @@ stride makes the generator a tree: pixel q of layer l+1 has exactly ONE parent, 
 is produced by the filter tap t = q mod s.  The fan-in of every pre-activation is C_l, so each pixel,
 followed along its ancestors, is an FC network of depth L (same kernels Sigma^(l), SigmaDot^(l)).
 """
+
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .._checks import as_input_pair, check_beta, check_depth, check_hidden, check_network_inputs, check_positive_int
+from .._checks import (
+    as_input_pair,
+    check_beta,
+    check_depth,
+    check_hidden,
+    check_network_inputs,
+    check_positive_int,
+)
 from ..activations import get_activation
 from ..networks import batch_norm, normal_parameters, ntk_layers
-from .theory import _check_stride_dim
+from .theory import _check_kernel_padding, _check_stride_dim, output_size
 
 __all__ = ["DeconvGenerator", "empirical_pixel_ntk", "upsample_conv"]
 
@@ -31,6 +40,7 @@ GEN_NORMS = (None, "batch")
 
 
 # ---- the finite generator -------------------------------------------------------------------------
+
 
 def upsample_conv(a, W):
     """Transposed convolution with kernel = stride and no padding, as one tensor contraction.
@@ -73,7 +83,11 @@ class DeconvGenerator(nn.Module):
         n_in: latent dimension n_0 (the input is a 1-pixel image with n_0 channels).
         channels: hidden channels (an int, or the list [C_1, ..., C_{L-1}]).
         depth: number of transposed-convolution layers L >= 1; output size stride^L per axis.
-        stride: s >= 2 (also the filter size, so each pixel has one parent).  dim: 1 or 2.
+        stride: s >= 2.  dim: 1 or 2.
+        kernel_size: filter size per axis, a multiple of stride; None (default) means stride, so each
+            pixel has one parent (a tree).  padding: in [0, kernel_size) (torch's ConvTranspose padding).
+            Overlapping filters (e.g. DCGAN's kernel 4, stride 2, padding 1) scale the weights by
+            sqrt(1 - beta^2)/sqrt(C_l (kernel_size/stride)^dim), the parents of an interior pixel.
         n_out: output channels.
         activation: a name, nk.normalized(...), nk.standardized(...), ... or a torch callable.
         beta: weight/bias balance in [0, 1].
@@ -87,8 +101,24 @@ class DeconvGenerator(nn.Module):
         torch.Size([5, 1, 8, 8])
     """
 
-    def __init__(self, n_in, channels, depth, *, stride=2, dim=1, n_out=1, activation="relu", beta=0.1,
-                 norm=None, seed=None, dtype=torch.float64, device=None):
+    def __init__(
+        self,
+        n_in,
+        channels,
+        depth,
+        *,
+        stride=2,
+        dim=1,
+        kernel_size=None,
+        padding=0,
+        n_out=1,
+        activation="relu",
+        beta=0.1,
+        norm=None,
+        seed=None,
+        dtype=torch.float64,
+        device=None,
+    ):
         super().__init__()
         n_in = check_positive_int(n_in, "n_in")
         depth = check_depth(depth)
@@ -102,11 +132,34 @@ class DeconvGenerator(nn.Module):
         self.norm = norm
         self.depth = depth
         self.channels = [n_in, *hidden, n_out]
-        k = (self.stride,) * self.dim
+        self.kernel_size, self.padding, par = _check_kernel_padding(
+            self.stride, kernel_size, padding
+        )
+        self._size = output_size(depth, self.stride, self.kernel_size, self.padding)
+        k = (self.kernel_size,) * self.dim
         self.weights, self.biases = normal_parameters(
-            [((c_in, c_out, *k), (c_out,)) for c_in, c_out in zip(self.channels[:-1], self.channels[1:])],
-            seed, dtype, device)
-        self.scales = [math.sqrt(1.0 - self.beta ** 2) / math.sqrt(c) for c in self.channels[:-1]]
+            [
+                ((c_in, c_out, *k), (c_out,))
+                for c_in, c_out in zip(self.channels[:-1], self.channels[1:])
+            ],
+            seed,
+            dtype,
+            device,
+        )
+        self.scales = [
+            math.sqrt(1.0 - self.beta**2) / math.sqrt(c * par**self.dim) for c in self.channels[:-1]
+        ]
+
+    @property
+    def is_tree(self) -> bool:
+        """kernel_size = stride and no padding: every pixel has one parent."""
+        return self.kernel_size == self.stride and self.padding == 0
+
+    def _linear(self, a, W):
+        if self.is_tree:
+            return upsample_conv(a, W)
+        conv = F.conv_transpose1d if self.dim == 1 else F.conv_transpose2d
+        return conv(a, W, stride=self.stride, padding=self.padding)
 
     @property
     def couples_batch(self) -> bool:
@@ -114,20 +167,25 @@ class DeconvGenerator(nn.Module):
 
     @property
     def size(self) -> int:
-        """Output pixels per axis, stride^depth."""
-        return self.stride ** self.depth
+        """Output pixels per axis (stride^depth for a tree; nk.deconv.output_size)."""
+        return self._size
 
     @property
     def n_pixels(self) -> int:
-        return self.size ** self.dim
+        return self.size**self.dim
 
     @property
     def n_in(self):
         return self.channels[0]
 
     def _check(self, X):
-        return check_network_inputs(X, self.n_in, self.weights[0], couples_batch=self.couples_batch,
-                                    accepted=f"latent codes of shape (N, {self.n_in})")
+        return check_network_inputs(
+            X,
+            self.n_in,
+            self.weights[0],
+            couples_batch=self.couples_batch,
+            accepted=f"latent codes of shape (N, {self.n_in})",
+        )
 
     def _normalise(self, a):
         return batch_norm(a) if self.norm == "batch" else a
@@ -136,28 +194,40 @@ class DeconvGenerator(nn.Module):
         """Forward pass keeping each layer's input a^(l) and output z^(l+1) (l = 0..L-1), as images."""
         a = self._check(X).reshape(X.shape[0], -1, *(1,) * self.dim)
         biases = [b.reshape((1, -1) + (1,) * self.dim) for b in self.biases]
-        return ntk_layers(a, self.weights, biases, self.scales, self.beta, self.activation, self._normalise,
-                          upsample_conv)
+        return ntk_layers(
+            a,
+            self.weights,
+            biases,
+            self.scales,
+            self.beta,
+            self.activation,
+            self._normalise,
+            self._linear,
+        )
 
     def forward(self, X):
         return self.layers(X)[1][-1]
 
     def extra_repr(self):
-        return (f"channels={self.channels}, stride={self.stride}, dim={self.dim}, "
-                f"activation={self.activation.name}, beta={self.beta}, norm={self.norm}")
+        return (
+            f"channels={self.channels}, stride={self.stride}, kernel_size={self.kernel_size}, "
+            f"padding={self.padding}, dim={self.dim}, "
+            f"activation={self.activation.name}, beta={self.beta}, norm={self.norm}"
+        )
 
 
 # ---- empirical pixel NTK --------------------------------------------------------------------------
 
+
 def _ancestry(depth, stride, dim):
     """anc[l]: (P,) flat index of each output pixel's ancestor at layer l = 0..L (layer 0: one pixel);
     tap[l]: (P,) flat filter tap that produced that ancestor (l = 1..L; tap[0] unused)."""
-    S = stride ** depth
+    S = stride**depth
     grids = torch.meshgrid(*[torch.arange(S)] * dim, indexing="ij")
     anc, tap = [], []
     for l in range(depth + 1):
-        q = [g.reshape(-1) // stride ** (depth - l) for g in grids]       # ancestor coordinates
-        S_l = stride ** l
+        q = [g.reshape(-1) // stride ** (depth - l) for g in grids]  # ancestor coordinates
+        S_l = stride**l
         a = q[0] if dim == 1 else q[0] * S_l + q[1]
         t = q[0] % stride if dim == 1 else (q[0] % stride) * stride + (q[1] % stride)
         anc.append(a)
@@ -181,17 +251,21 @@ def _fast_pixel_ntk(gen: DeconvGenerator, X, Y):
     def features(Z):
         inputs, preacts = gen.layers(Z)
         n = Z.shape[0]
-        acts = [a.reshape(n, a.shape[1], -1) for a in inputs]            # (n, C_l, S_l^d)
-        deltas = [None] * L                                               # deltas[l]: d f_p / d z^(l+1)
+        acts = [a.reshape(n, a.shape[1], -1) for a in inputs]  # (n, C_l, S_l^d)
+        deltas = [None] * L  # deltas[l]: d f_p / d z^(l+1)
         delta = torch.ones(n, gen.n_pixels, 1, dtype=Z.dtype, device=Z.device)
         deltas[L - 1] = delta
-        for l in range(L - 1, 0, -1):                                     # from z^(l+1) down to z^(l)
-            W = gen.weights[l].reshape(gen.channels[l], gen.channels[l + 1], -1)   # (C_l, C_{l+1}, s^d)
+        for l in range(L - 1, 0, -1):  # from z^(l+1) down to z^(l)
+            W = gen.weights[l].reshape(
+                gen.channels[l], gen.channels[l + 1], -1
+            )  # (C_l, C_{l+1}, s^d)
             back = torch.empty(n, gen.n_pixels, gen.channels[l], dtype=Z.dtype, device=Z.device)
             for t in range(W.shape[2]):
                 sel = tap[l + 1] == t
                 back[:, sel] = gen.scales[l] * delta[:, sel] @ W[:, :, t].T
-            z = preacts[l - 1].reshape(n, gen.channels[l], -1)[:, :, anc[l]].transpose(1, 2)   # (n, P, C_l)
+            z = (
+                preacts[l - 1].reshape(n, gen.channels[l], -1)[:, :, anc[l]].transpose(1, 2)
+            )  # (n, P, C_l)
             delta = back * gen.activation.deriv(z)
             deltas[l - 1] = delta
         return acts, deltas
@@ -200,10 +274,10 @@ def _fast_pixel_ntk(gen: DeconvGenerator, X, Y):
     ay, dy = (ax, dx) if Y is None else features(Y)
     K = None
     for l in range(L):
-        G = torch.einsum("ncs,mct->nmst", ax[l], ay[l]) * gen.scales[l] ** 2          # (N, M, S_l, S_l)
+        G = torch.einsum("ncs,mct->nmst", ax[l], ay[l]) * gen.scales[l] ** 2  # (N, M, S_l, S_l)
         G = G[:, :, anc[l]][:, :, :, anc[l]]
         same_tap = (tap[l + 1][:, None] == tap[l + 1][None, :]).to(G.dtype)
-        term = (G * same_tap + gen.beta ** 2) * torch.einsum("npc,mqc->nmpq", dx[l], dy[l])
+        term = (G * same_tap + gen.beta**2) * torch.einsum("npc,mqc->nmpq", dx[l], dy[l])
         K = term if K is None else K + term
     return K
 
@@ -217,15 +291,23 @@ def _generic_pixel_ntk(gen, X, Y):
         out = gen(Z).reshape(-1)
         rows = []
         for i in range(out.shape[0]):
-            g = torch.autograd.grad(out[i], params, retain_graph=i + 1 < out.shape[0], allow_unused=True)
-            rows.append(torch.cat([(torch.zeros_like(q) if gi is None else gi).reshape(-1)
-                                   for gi, q in zip(g, params)]))
+            g = torch.autograd.grad(
+                out[i], params, retain_graph=i + 1 < out.shape[0], allow_unused=True
+            )
+            rows.append(
+                torch.cat(
+                    [
+                        (torch.zeros_like(q) if gi is None else gi).reshape(-1)
+                        for gi, q in zip(g, params)
+                    ]
+                )
+            )
     J = torch.stack(rows)
     n = Z.shape[0]
-    K = (J @ J.T).reshape(n, -1, n, out.shape[0] // n).permute(0, 2, 1, 3)           # (n, n, O, O)
+    K = (J @ J.T).reshape(n, -1, n, out.shape[0] // n).permute(0, 2, 1, 3)  # (n, n, O, O)
     if Y is None:
         return K
-    return K[: X.shape[0], X.shape[0]:]
+    return K[: X.shape[0], X.shape[0] :]
 
 
 def empirical_pixel_ntk(gen: DeconvGenerator, X, Y=None, *, fast=True):
@@ -234,8 +316,8 @@ def empirical_pixel_ntk(gen: DeconvGenerator, X, Y=None, *, fast=True):
     Args:
         gen: a DeconvGenerator (or any module mapping (N, n_0) to (N, channels, pixels...)).
         X: (N, n_0).  Y: (M, n_0); None means X.
-        fast: use the exact tree formula (no Jacobian formed) when the generator has one output channel
-            and no batch coupling; otherwise full Jacobians by vector-Jacobian products (memory: outputs of
+        fast: use the exact tree formula (no Jacobian formed) when the generator is a tree (kernel =
+            stride, no padding), has one output channel and no batch coupling; otherwise full Jacobians by vector-Jacobian products (memory: outputs of
             the batch x parameters).  For BatchNorm generators the batch is [X; Y] (or X) and the kernel is
             that of the batch output.
     Returns:
@@ -251,7 +333,8 @@ def empirical_pixel_ntk(gen: DeconvGenerator, X, Y=None, *, fast=True):
     """
     p = next(gen.parameters())
     X, Y = as_input_pair(X, Y, dtype=p.dtype, device=p.device)
-    if fast and isinstance(gen, DeconvGenerator) and not gen.couples_batch and gen.channels[-1] == 1:
+    tree = isinstance(gen, DeconvGenerator) and gen.is_tree
+    if fast and tree and not gen.couples_batch and gen.channels[-1] == 1:
         with torch.no_grad():
             return _fast_pixel_ntk(gen, X, Y)
     return _generic_pixel_ntk(gen, X, Y).detach()

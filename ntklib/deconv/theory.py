@@ -36,6 +36,7 @@ v = min(m, L-1) and Theta_{p,p}(x, x) = (1 - r^L)/(1 - r):
 and in the FREEZE (r < 1, sigma smooth) the FC correlations converge to 1 at rate r, which gives the
 lower bound  (1 - r^(v+1))/(1 - r^L) - C1 (v+1) r^v  (checked numerically in notebook 06).
 """
+
 from __future__ import annotations
 
 import torch
@@ -43,15 +44,84 @@ import torch
 from .._checks import as_input_pair, check_beta, check_depth, check_positive_int
 from ..activations import get_activation
 
-__all__ = ["deconv_ntk", "deconv_ntk_levels", "pixel_levels", "checkerboard_v", "checkerboard_upper_bound",
-           "checkerboard_lower_bound", "fit_c1", "stride_frequencies", "fourier_mass", "checkerboard_share",
-           "eigen_images"]
+__all__ = [
+    "deconv_ntk",
+    "deconv_ntk_levels",
+    "pixel_levels",
+    "checkerboard_v",
+    "checkerboard_upper_bound",
+    "checkerboard_lower_bound",
+    "fit_c1",
+    "stride_frequencies",
+    "fourier_mass",
+    "checkerboard_share",
+    "eigen_images",
+    "output_size",
+]
+
+MAX_BYTES = 2 * 1024**3  # largest tensor a pixel-kernel request may allocate (2 GiB)
+
+
+def _check_bytes(n_bytes, what, accepted):
+    """Refuse a request whose result would exceed MAX_BYTES, saying how much it needs."""
+    if n_bytes > MAX_BYTES:
+        raise ValueError(
+            f"{what} needs {n_bytes / 1024**3:.3g} GiB; accepted: requests up to "
+            f"{MAX_BYTES / 1024**3:.0f} GiB ({accepted})"
+        )
+
+
+def _check_float_dtype(dtype):
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(
+            f"dtype: got {dtype!r}; accepted: a floating torch dtype (torch.float64 for "
+            "anything compared with theory)"
+        )
+    return dtype
+
+
+def _check_kernel_padding(stride, kernel_size, padding):
+    """kernel_size None means stride; returns (kernel_size, padding, parents per axis)."""
+    k = stride if kernel_size is None else check_positive_int(kernel_size, "kernel_size")
+    if k % stride:
+        raise ValueError(
+            f"kernel_size: got {k}; accepted: a multiple of stride={stride} (every interior "
+            "pixel then has kernel_size/stride parents per axis)"
+        )
+    if not isinstance(padding, int) or isinstance(padding, bool) or not 0 <= padding < k:
+        raise ValueError(f"padding: got {padding!r}; accepted: an integer in [0, kernel_size={k})")
+    return k, padding, k // stride
+
+
+def output_size(depth, stride=2, kernel_size=None, padding=0):
+    """Pixels per axis after `depth` transposed convolutions from one pixel:
+    S_(l+1) = (S_l - 1) stride - 2 padding + kernel_size, S_0 = 1 (stride^depth when kernel = stride,
+    padding 0; 2^depth for DCGAN's kernel 4, stride 2, padding 1 from layer 1 on).
+
+    Example:
+        >>> nk.deconv.output_size(3, 2), nk.deconv.output_size(3, 2, kernel_size=4, padding=1)
+        (8, 16)
+    """
+    depth = check_depth(depth)
+    stride = check_positive_int(stride, "stride")
+    k, padding, _ = _check_kernel_padding(stride, kernel_size, padding)
+    S = 1
+    for l in range(depth):
+        S = (S - 1) * stride - 2 * padding + k
+        if S < 1:
+            raise ValueError(
+                f"padding: got {padding}; layer {l + 1} would have {S} pixels per axis; "
+                "accepted: a padding that leaves at least one pixel"
+            )
+    return S
 
 
 def _check_stride_dim(stride, dim):
     stride = check_positive_int(stride, "stride")
     if stride < 2:
-        raise ValueError(f"stride: got {stride}; accepted: an integer >= 2 (upsampling by the stride)")
+        raise ValueError(
+            f"stride: got {stride}; accepted: an integer >= 2 (upsampling by the stride)"
+        )
     if dim not in (1, 2):
         raise ValueError(f"dim: got {dim!r}; accepted: 1 (signals) or 2 (images)")
     return stride, dim
@@ -61,14 +131,15 @@ def _check_stride_dim(stride, dim):
 
 # ---- pixel bookkeeping ----------------------------------------------------------------------------
 
+
 def _valuation(d, stride, cap):
     """s-adic valuation of the integer tensor d, capped at `cap` (d = 0 gives cap)."""
     v = torch.zeros_like(d)
     rem = d.abs()
     for _ in range(cap):
-        ok = (rem % stride == 0)
+        ok = rem % stride == 0
         v = v + ok.to(v.dtype)
-        rem = torch.where(ok, rem // stride, torch.ones_like(rem))   # stop counting once it fails
+        rem = torch.where(ok, rem // stride, torch.ones_like(rem))  # stop counting once it fails
     return v
 
 
@@ -96,9 +167,15 @@ def pixel_levels(depth, stride=2, dim=1):
     """
     depth = check_depth(depth)
     stride, dim = _check_stride_dim(stride, dim)
-    S = stride ** depth
+    _check_bytes(
+        8 * stride ** (2 * depth * dim),
+        f"pixel_levels(depth={depth}, stride={stride}, dim={dim}) "
+        f"(a ({stride ** (depth * dim)},)^2 int64 table)",
+        "P^2 int64 entries, P = stride^(depth dim)",
+    )
+    S = stride**depth
     idx = torch.arange(S)
-    v1 = _valuation(idx[:, None] - idx[None, :], stride, depth)          # (S, S)
+    v1 = _valuation(idx[:, None] - idx[None, :], stride, depth)  # (S, S)
     if dim == 1:
         return v1
     return torch.minimum(v1[:, None, :, None], v1[None, :, None, :]).reshape(S * S, S * S)
@@ -124,7 +201,10 @@ def checkerboard_v(depth, stride=2, dim=1):
 
 # ---- infinite-width pixel NTK ---------------------------------------------------------------------
 
-def deconv_ntk_levels(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None):
+
+def deconv_ntk_levels(
+    X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None
+):
     """T_m(x, y), m = 0..depth: the infinite-width pixel NTK of a deconvolutional generator by level.
 
     Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with m = nk.deconv.pixel_levels(...) (independent of the stride and
@@ -151,20 +231,20 @@ def deconv_ntk_levels(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=to
     """
     depth = check_depth(depth)
     beta = check_beta(beta)
-    X, Y = as_input_pair(X, Y, dtype=dtype, device=device)
+    X, Y = as_input_pair(X, Y, dtype=_check_float_dtype(dtype), device=device)
     Y = X if Y is None else Y
     act = get_activation(activation)
     w2, b2 = 1.0 - beta * beta, beta * beta
     n0 = X.shape[1]
-    qx = w2 * (X * X).sum(1) / n0 + b2                     # variances at layer 1, (N,)
+    qx = w2 * (X * X).sum(1) / n0 + b2  # variances at layer 1, (N,)
     qy = w2 * (Y * Y).sum(1) / n0 + b2
     N, M = X.shape[0], Y.shape[0]
     # C[m], T[m]: covariance and NTK of chain m at the current layer; chain m is live from layer L - m.
     C = torch.full((depth + 1, N, M), b2, dtype=X.dtype, device=X.device)
     C[depth] = w2 * (X @ Y.T) / n0 + b2
     T = C.clone()
-    for l in range(1, depth):                              # layer l -> l + 1
-        live = slice(depth - l, depth + 1)                 # chains already started (m >= L - l)
+    for l in range(1, depth):  # layer l -> l + 1
+        live = slice(depth - l, depth + 1)  # chains already started (m >= L - l)
         a, b = qx[:, None].expand(N, M), qy[None, :].expand(N, M)
         c = C[live]
         sd = w2 * act.dual_deriv(a, b, c)
@@ -175,26 +255,135 @@ def deconv_ntk_levels(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=to
     return T
 
 
-def deconv_ntk(X, Y=None, *, depth, stride=2, dim=1, activation="relu", beta=0.1, dtype=torch.float64,
-               device=None):
+def deconv_ntk(
+    X,
+    Y=None,
+    *,
+    depth,
+    stride=2,
+    dim=1,
+    kernel_size=None,
+    padding=0,
+    activation="relu",
+    beta=0.1,
+    dtype=torch.float64,
+    device=None,
+):
     """Infinite-width pixel NTK Theta_{p,p'}(x, y) of a deconvolutional generator (module docstring).
+
+    kernel_size = stride, padding = 0 (the defaults): the tree, T_m by `deconv_ntk_levels` placed by
+    `pixel_levels`.  Otherwise (overlapping filters, e.g. DCGAN's kernel 4, stride 2, padding 1) the
+    exact recursion over pixel pairs (the CNN NTK of Arora et al. 2019, eq. 7-8, for transposed
+    convolutions; not Monte Carlo).  With A_t the 0/1 matrix that sends an input pixel i to the output
+    pixel q = i stride + t - padding through filter tap t (per axis; a Kronecker product in 2-D) and
+    n = (kernel_size/stride)^dim the parents of an interior pixel (the generator's weights are scaled by
+    sqrt(1 - beta^2)/sqrt(C_l n)):
+
+        Sigma^(l+1) = (1 - beta^2)/n sum_t A_t E[sigma(u) sigma(v)] A_t^T + beta^2,
+        Theta^(l+1) = Sigma^(l+1) + (1 - beta^2)/n sum_t A_t (E[sigma'(u) sigma'(v)] * Theta^(l)) A_t^T,
+
+    with (u, v) Gaussian with the pixel pair's layer-l covariance, each pixel with its OWN variance
+    (border pixels have fewer parents, hence smaller variance), Sigma^(1) = (1 - beta^2)/n A x.y/n_0 A^T
+    + beta^2.  Memory: four (N, M, P_l, P_l) tensors per layer, refused above MAX_BYTES.
 
     Args:
         X: latent codes (N, n_0).  Y: (M, n_0); None means X.
-        depth: layers L; the output has stride^L pixels per axis.  stride: s >= 2.  dim: 1 or 2.
+        depth: layers L.  stride: s >= 2.  dim: 1 or 2.
+        kernel_size: filter size per axis, a multiple of stride (None: stride).  padding: in [0, kernel).
         activation, beta: as for nk.ntk (the theorem's scaling: a standardised sigma and |x|^2 = n_0).
+        dtype, device: of the computation (a floating dtype).
     Returns:
-        float64 tensor (N, M, P, P), P = stride^(L dim), pixels flattened row-major.
+        tensor (N, M, P, P), P = output_size(...)^dim (stride^(L dim) by default), pixels row-major.
     Example:
         >>> nk.deconv.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2).shape
         torch.Size([1, 1, 16, 16])
+        >>> nk.deconv.deconv_ntk([[1.0, -1.0]], depth=3, kernel_size=4, padding=1).shape   # 16 pixels
+        torch.Size([1, 1, 16, 16])
     """
-    T = deconv_ntk_levels(X, Y, depth=depth, activation=activation, beta=beta, dtype=dtype, device=device)
-    m = pixel_levels(depth, stride, dim).to(T.device)
-    return T.permute(1, 2, 0)[:, :, m]
+    depth = check_depth(depth)
+    stride, dim = _check_stride_dim(stride, dim)
+    k, padding, par = _check_kernel_padding(stride, kernel_size, padding)
+    S = output_size(depth, stride, k, padding)
+    n, m = _row_count(X), (_row_count(X) if Y is None else _row_count(Y))
+    tree = k == stride and padding == 0
+    _check_bytes(
+        (1 if tree else 4) * n * m * S ** (2 * dim) * 8,
+        f"deconv_ntk with {n} x {m} codes, depth={depth}, stride={stride}, dim={dim} ({S**dim} pixels)",
+        "N M P^2 float64 entries, four such tensors for overlapping filters",
+    )
+    if tree:
+        T = deconv_ntk_levels(
+            X, Y, depth=depth, activation=activation, beta=beta, dtype=dtype, device=device
+        )
+        lev = pixel_levels(depth, stride, dim).to(T.device)
+        return T.permute(1, 2, 0)[:, :, lev]
+    return _pixel_pair_ntk(X, Y, depth, stride, dim, k, padding, activation, beta, dtype, device)
+
+
+def _pixel_pair_ntk(
+    X, Y, depth, stride, dim, kernel_size, padding, activation, beta, dtype, device
+):
+    """The recursion over pixel pairs of `deconv_ntk` (its docstring), for any kernel_size and padding
+    (the tree case too: the tests compare the two).  The lift sum_t A_t K A_t^T is separable in 2-D:
+    one 1-D lift on the first axis of both pixels, then one on the second."""
+    beta = check_beta(beta)
+    X, Y = as_input_pair(X, Y, dtype=_check_float_dtype(dtype), device=device)
+    Y = X if Y is None else Y
+    act = get_activation(activation)
+    par = (kernel_size // stride) ** dim
+    w2, b2 = (1.0 - beta * beta) / par, beta * beta
+    n0 = X.shape[1]
+    size = 1
+
+    def lift(K, A):  # K (..., P_l, P_l) -> (..., P_(l+1), P_(l+1))
+        if dim == 1:
+            return torch.einsum("tqi,...ij,trj->...qr", A, K, A)
+        s_in, s_out = A.shape[2], A.shape[1]
+        K = K.reshape(*K.shape[:-2], s_in, s_in, s_in, s_in)
+        K = torch.einsum("tqa,...abcd,trc->...qbrd", A, K, A)
+        K = torch.einsum("tpb,...qbrd,tsd->...qprs", A, K, A)
+        return K.reshape(*K.shape[:-4], s_out * s_out, s_out * s_out)
+
+    def lift_diag(q, A):  # the diagonal of lift(diag(q)), (..., P_l)
+        return torch.diagonal(lift(torch.diag_embed(q), A), dim1=-2, dim2=-1)
+
+    qx, qy = ((X * X).sum(1) / n0)[:, None], ((Y * Y).sum(1) / n0)[:, None]  # (N, 1), (M, 1) pixels
+    C = (X @ Y.T / n0)[:, :, None, None]  # the one-pixel input image's "kernel"
+    T = None
+    for l in range(depth):
+        A = _tap_matrices(size, stride, kernel_size, padding, X.dtype, X.device)
+        size = A.shape[1]
+        if l == 0:
+            C, qx, qy = w2 * lift(C, A) + b2, w2 * lift_diag(qx, A) + b2, w2 * lift_diag(qy, A) + b2
+            T = C
+            continue
+        a, b = (
+            qx[:, None, :, None],
+            qy[None, :, None, :],
+        )  # broadcast: one quadrature per pixel variance
+        sd = act.dual_deriv(a, b, C)
+        C = w2 * lift(act.dual(a, b, C), A) + b2
+        T = C + w2 * lift(sd * T, A)
+        qx = w2 * lift_diag(act.dual(qx, qx, qx), A) + b2
+        qy = w2 * lift_diag(act.dual(qy, qy, qy), A) + b2
+    return T
+
+
+def _row_count(X):
+    return len(X) if not hasattr(X, "shape") else int(X.shape[0])
+
+
+def _tap_matrices(size, stride, kernel_size, padding, dtype, device):
+    """(taps, S_out, S_in) 0/1 matrices of one axis: A_t[q, i] = 1 iff q = i stride + t - padding."""
+    out = (size - 1) * stride - 2 * padding + kernel_size
+    t = torch.arange(kernel_size, device=device)[:, None, None]
+    q = torch.arange(out, device=device)[None, :, None]
+    i = torch.arange(size, device=device)[None, None, :]
+    return (q == i * stride + t - padding).to(dtype)
 
 
 # ---- bounds of the checkerboard theorem -----------------------------------------------------------
+
 
 def checkerboard_upper_bound(r, v, depth):
     """Upper bound of the checkerboard theorem: (1 - r^(v+1)) / (1 - r^L), elementwise in v.
@@ -217,7 +406,7 @@ def checkerboard_upper_bound(r, v, depth):
     v = torch.as_tensor(v, dtype=torch.float64)
     if abs(r - 1.0) < 1e-12:
         return (v + 1) / depth
-    return (1 - r ** (v + 1)) / (1 - r ** depth)
+    return (1 - r ** (v + 1)) / (1 - r**depth)
 
 
 def checkerboard_lower_bound(r, v, depth, c1):
@@ -238,7 +427,7 @@ def checkerboard_lower_bound(r, v, depth, c1):
         tensor([0.4714, 0.7571, 0.9250], dtype=torch.float64)
     """
     v = torch.as_tensor(v, dtype=torch.float64)
-    return checkerboard_upper_bound(r, v, depth) - c1 * (v + 1) * r ** v
+    return checkerboard_upper_bound(r, v, depth) - c1 * (v + 1) * r**v
 
 
 def fit_c1(ratio, v, r, depth) -> float:
@@ -263,11 +452,12 @@ def fit_c1(ratio, v, r, depth) -> float:
     """
     ratio = torch.as_tensor(ratio, dtype=torch.float64)
     v = torch.as_tensor(v, dtype=torch.float64)
-    gap = (checkerboard_upper_bound(r, v, depth) - ratio) / ((v + 1) * r ** v)
+    gap = (checkerboard_upper_bound(r, v, depth) - ratio) / ((v + 1) * r**v)
     return max(float(gap.max()), 0.0)
 
 
 # ---- Fourier and eigen views of pixel kernels -----------------------------------------------------
+
 
 def stride_frequencies(size, stride=2, dim=1):
     """Boolean mask over the DFT grid (size,)*dim: the non-zero frequencies k with k_i multiple of
@@ -319,16 +509,18 @@ def fourier_mass(K, size, dim=1):
         (2, 4.0)
     """
     K = torch.as_tensor(K)
-    P = size ** dim
+    P = size**dim
     if K.shape[-1] != P or K.shape[-2] != P:
-        raise ValueError(f"K: got shape {tuple(K.shape)}; accepted: (..., {P}, {P}) for size={size}, dim={dim}")
+        raise ValueError(
+            f"K: got shape {tuple(K.shape)}; accepted: (..., {P}, {P}) for size={size}, dim={dim}"
+        )
     lead = K.shape[:-2]
     A = K.reshape(*lead, *(size,) * dim, *(size,) * dim).to(torch.complex128)
     nd = len(lead)
     left = tuple(range(nd, nd + dim))
     right = tuple(range(nd + dim, nd + 2 * dim))
-    A = torch.fft.fftn(A, dim=left)                          # sum_p e^{-i k p} ...
-    A = torch.fft.ifftn(A, dim=right) * P                    # ... e^{+i k' p'}
+    A = torch.fft.fftn(A, dim=left)  # sum_p e^{-i k p} ...
+    A = torch.fft.ifftn(A, dim=right) * P  # ... e^{+i k' p'}
     A = A.reshape(*lead, P, P)
     return (torch.diagonal(A, dim1=-2, dim2=-1).real / P).reshape(*lead, *(size,) * dim)
 
