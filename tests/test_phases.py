@@ -347,3 +347,22 @@ def test_compare_norms_constant_direction_exact_rate():
     err = np.abs(bn["mean_residual"] - bn["mean_residual_theory"]).max() / abs(bn["mean_residual"][0])
     assert err < 1e-11
     assert bn["mode"]["overlap"] > 1 - 1e-12
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "1.0", None])
+def test_phase_of_rejects_non_finite(bad):
+    with pytest.raises(ValueError, match="r must be"):
+        ph.phase_of(bad)
+
+
+def test_finite_diagonal_test_agrees_and_detects_a_non_standardised_sigma():
+    """At L = 2, E Theta_hat(x, x) = 1 + r exactly at any width (the first-layer weights are independent
+    of the readout), so the seed mean is within 4 standard errors; mean_one(relu) (E sigma^2 = 2.14,
+    not 1) breaks the formula by > 20% and is flagged far outside them."""
+    X = nk.data.sphere(6, 4, seed=0)
+    ok = ph.finite_diagonal_test(X, "standardized(relu)", 0.3, [2], width=64, n_seeds=8)
+    assert ok["values"].shape == (8, 1) and abs(ok["z"][0]) < 4, ok["z"]
+    bad = ph.finite_diagonal_test(X, "mean_one(relu)", 0.3, [2], width=64, n_seeds=8)
+    assert bad["z"][0] > 6, bad["z"]
+    with pytest.raises(ValueError, match="n_seeds"):
+        ph.finite_diagonal_test(X, "standardized(relu)", 0.3, [2], width=64, n_seeds=1)

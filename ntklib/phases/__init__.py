@@ -16,6 +16,7 @@ from .freeze_chaos import (chaos_decay, diagonal_identity_error, diagonal_profil
                            gram_condition_numbers, gram_ratio, input_scaled, kernel_gd_losses, mean_one,
                            ntk_by_depth, phase_diagram, phase_of, resolvable_depth, resolve_activation,
                            steps_to_loss, theta_diagonal_formula, training_speed)
+from .diagonal import finite_diagonal_test
 from .normalization import (batchnorm_mass, compare_norms, constant_direction, constant_mode, empirical_deviation,
                             gaussian_moments, hermite_poincare, poincare_table)
 
@@ -24,7 +25,7 @@ __all__ = [
     "mean_one", "input_scaled", "resolve_activation", "phase_of",
     "phase_diagram", "gain_family_diagram",
     # Gram matrices and the theorems
-    "gram_ratio", "ntk_by_depth", "theta_diagonal_formula", "diagonal_identity_error",
+    "gram_ratio", "ntk_by_depth", "theta_diagonal_formula", "diagonal_identity_error", "finite_diagonal_test",
     "freeze_bound", "resolvable_depth", "chaos_decay",
     # consequences: conditioning and training speed
     "gram_condition_numbers", "empirical_condition_numbers", "gd_step_size", "kernel_gd_losses",

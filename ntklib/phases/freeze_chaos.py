@@ -163,6 +163,8 @@ def phase_of(r: float, tol: float = 1e-9) -> str:
         >>> [nk.phases.phase_of(r) for r in (0.5, 1.0, 2.0)]
         ['freeze', 'edge', 'chaos']
     """
+    if not isinstance(r, (int, float, np.floating, np.integer)) or not math.isfinite(r):
+        raise ValueError(f"r must be a finite real number (r(sigma, beta) >= 0), got {r!r}")
     if abs(r - 1.0) <= tol:
         return "edge"
     return "freeze" if r < 1.0 else "chaos"

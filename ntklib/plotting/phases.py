@@ -189,7 +189,9 @@ def plot_freeze_bound(results: list, *, axes=None):
         ax.set_xlabel("depth L")
     axes[0].set_ylabel(r"$1-\min\,\Theta(x,y)/\Theta(x,x)$  (dots),  $C L r^L$ (lines)")
     axes[1].set_ylabel(r"$(1-\min\,\Theta(x,y)/\Theta(x,x)) / (L r^L)$")
-    axes[1].set_title("dashed: C fitted on the shaded depths")
+    # the note on the dashed lines goes in a legend, not a title: a title collides with a suptitle
+    axes[1].plot([], [], color="0.3", lw=0.8, ls="--", label="C fitted on the shaded depths")
+    axes[1].legend(handles=axes[1].get_lines()[-1:], fontsize=7, loc="upper left")
     axes[0].legend(fontsize=7)
     return axes[0].figure
 
