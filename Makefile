@@ -122,3 +122,9 @@ book-check: book
 
 clean:
 	rm -rf $(BUILD) $(VENV) *.egg-info
+
+# The student edition: $(BUILD)/student/NAME.ipynb without the exercise solutions (the <details> Solution
+# blocks), with the Colab/Binder badges and the install cell (scripts/make_student.py).
+.PHONY: student
+student: $(STAMP)
+	$(PY) scripts/make_student.py --out $(BUILD)/student
