@@ -341,6 +341,11 @@ def main() -> int:
         url = r.stdout.strip()
         m = re.match(r"(?:https://github\.com/|git@github\.com:)([^/]+/[^/]+?)(?:\.git)?/?$", url)
         repo = f"https://github.com/{m.group(1)}" if m else ""
+    if not repo:                                   # the project's one setting (book/links.py)
+        sys.path.insert(0, str(BOOK))
+        import links
+
+        repo = links.REPOSITORY_URL
     env = dict(os.environ, NTKBOOK_ROOT=str(ROOT), NTKBOOK_REPOSITORY_URL=repo, PYTHONHASHSEED="0")
     warnings = out / "sphinx-warnings.txt"
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(doctrees), "-w", str(warnings),

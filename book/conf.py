@@ -68,8 +68,12 @@ html_show_sourcelink = False
 
 # Binder / repository links need the repository's public URL: `make book BOOK_REPO=https://github.com/OWNER/REPO`
 # (or the git remote "origin" when it is a GitHub URL).  Without one, pages carry the local `make lab` route only.
-repository_url = os.environ.get("NTKBOOK_REPOSITORY_URL", "").strip().rstrip("/")
-repository_branch = os.environ.get("NTKBOOK_BRANCH", "main").strip() or "main"
+# The default is the project's one setting, book/links.py (also behind the notebooks' badges and the README).
+sys.path.insert(0, str(HERE))
+import links  # noqa: E402
+
+repository_url = (os.environ.get("NTKBOOK_REPOSITORY_URL", "").strip() or links.REPOSITORY_URL).rstrip("/")
+repository_branch = os.environ.get("NTKBOOK_BRANCH", "").strip() or links.BRANCH
 
 html_theme_options = {
     "use_download_button": True,

@@ -9,8 +9,9 @@ A notebook stays plain Markdown (it reads the same in JupyterLab and on GitHub);
 * HTML ``<details><summary>Solution ...</summary>`` ... ``</details>`` in a Markdown cell -> a collapsed
   solution (MyST passes the raw HTML through; blank lines around the inner Markdown keep it Markdown).
 
-Every notebook page also gets a "Run it" box under its title: ``make lab`` locally, and the Binder link when
-the repository URL is known (``make book BOOK_REPO=https://github.com/OWNER/REPO``).
+Every notebook page also gets a "Run it" box under its title: ``make lab`` locally, and the "Open in Colab" and
+Binder links built from book/links.py's REPOSITORY_URL (``make book BOOK_REPO=https://github.com/OWNER/REPO``
+overrides it for one build).
 
 Links added to running text (not to code, formulas or headings), on every page including the API reference:
 
@@ -21,7 +22,6 @@ Links added to running text (not to code, formulas or headings), on every page i
 """
 import re
 from pathlib import Path
-from urllib.parse import quote
 
 from docutils import nodes
 
@@ -118,14 +118,16 @@ def add_run_box(app, doctree):
     par += nodes.Text(" and run all cells (CI-scale parameters; ")
     par += nodes.literal(text=f"params/{name}.yml")
     par += nodes.Text(" holds the paper scale).")
-    repo = app.config.ntkbook_repository_url
+    repo, branch = app.config.ntkbook_repository_url, app.config.ntkbook_branch
     if repo.startswith("https://github.com/"):
-        slug = repo[len("https://github.com/"):].strip("/")
-        url = (f"https://mybinder.org/v2/gh/{slug}/{quote(app.config.ntkbook_branch)}"
-               f"?urlpath=lab/tree/notebooks/{name}.ipynb")
-        par += nodes.Text(" Online: ")
-        par += nodes.reference("", "launch on Binder", refuri=url)
-        par += nodes.Text(" (built from environment.yml).")
+        import links   # book/links.py: the one setting behind every Colab and Binder link
+
+        par += nodes.Text(" Online, without a clone: ")
+        par += nodes.reference("", "Open in Colab", refuri=links.colab_url(f"{name}.ipynb", repo, branch))
+        par += nodes.Text(" or ")
+        par += nodes.reference("", "launch on Binder", refuri=links.binder_url(f"{name}.ipynb", repo, branch))
+        par += nodes.Text(" (built from environment.yml); the notebook's first code cell installs ntklib"
+                          " when it is missing.")
     box = nodes.container(classes=["ntk-run"])
     box += par
     section.insert(1, box)

@@ -26,10 +26,10 @@ __all__ = [
 ]
 
 
-# Okabe and Ito's colour-blind-safe palette (Okabe & Ito 2008, "Color Universal Design"), without
+# Okabe and Ito's colour-blind-safe palette ("Color Universal Design", jfly.uni-koeln.de), without
 # its yellow (too faint on white) and its black (the theory curves are black).  Ordered so that the
 # colours drawn together most often, the first four, stay at least 20 CIELAB units apart for normal
-# vision and under simulated deuteranopia and protanopia (Machado et al. 2009; checked in
+# vision and under simulated deuteranopia and protanopia (Machado, Oliveira, Fernandes; checked in
 # tests/test_figures.py): blue, vermillion, bluish green, sky blue, reddish purple, orange.  The
 # former red #d1495b and green #3c8d2f were 13 units apart for a deuteranope.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#56B4E9", "#CC79A7", "#E69F00"]
