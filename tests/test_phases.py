@@ -231,8 +231,8 @@ def test_kernel_gd_losses_match_explicit_iteration():
 def test_training_speed_linear_model_is_exact():
     """depth 1 is the linear model f = sqrt(1 - beta^2)/sqrt(n_0) W x + beta b: its NTK is Sigma^(1) at every
     parameter value, so gradient descent on the network IS kernel gradient descent (1e-10)."""
-    X = _sphere(6, 4, seed=4)
-    Y = torch.linspace(-1, 1, 6, dtype=DTYPE)
+    X = _sphere(4, 5, seed=4)  # N <= n_0: the linear kernel is positive definite (no zero eigenvalue)
+    Y = torch.linspace(-1, 1, 4, dtype=DTYPE)
     sp = ph.training_speed(X, Y, {"lin": ["identity", 0.3]}, depth=1, width=8, rel_target=0.5, max_steps=30)
     res = sp["lin"]
     np.testing.assert_allclose(res["loss_network"], res["loss_theory"], rtol=1e-10, atol=1e-14)

@@ -1,6 +1,7 @@
 """Finite networks' Theta_hat(x, x) against the freeze-and-chaos diagonal (1 - r^L)/(1 - r).
 
-With ||x||^2 = n_0 and E sigma(z)^2 = 1, every Sigma^(l)(x, x) = 1 and every Sigma_dot^(l)(x, x) = r,
+With ||x||^2 = n_0 and E sigma(z)^2 = 1, every Sigma^(l)(x, x) = 1 and every
+Sigma_dot^(l)(x, x) = r,
 so Theta^(L)(x, x) = sum_{l<L} r^l = (1 - r^L)/(1 - r) (Jacot, Gabriel, Hongler 2019b, proof of
 Thm. 3).  Here the left side is measured on finite FCNets (NTK parametrisation, CONVENTIONS.md §1)
 and the right side is computed from nk.r_value alone, so the comparison is not the library's
