@@ -408,9 +408,39 @@ def get_activation(spec, kinks=None) -> Activation:
         if not isinstance(out, torch.Tensor) or out.shape != probe.shape:
             raise ValueError(f"activation: the callable {spec!r} must return a torch tensor of the "
                              f"input's shape, got {type(out).__name__} {getattr(out, 'shape', '')}")
-        return Activation(getattr(spec, "__name__", "callable"), spec, kinks=kinks)
+        return _checked_callable(spec, Activation(getattr(spec, "__name__", "callable"), spec,
+                                                  kinks=kinks))
     raise ValueError(f"activation: got {spec!r} of type {type(spec).__name__}; accepted: a name "
                      f"({', '.join(sorted(ACTIVATIONS))}), an Activation, or a torch callable")
+
+
+# Where a callable activation must be finite with a finite derivative: the Gaussian quadratures
+# sample |z| up to ~40 standard deviations of the layer's variance, so a function undefined on part
+# of R (torch.log, torch.sqrt) gives NaN kernels; refused here, before any work.
+_PROBE = torch.cat([torch.linspace(-40.0, 40.0, 81, dtype=torch.float64),
+                    torch.tensor([-1e-3, 1e-3, 0.5, -0.5], dtype=torch.float64)])
+
+
+def _checked_callable(spec, act):
+    """act, after checking that spec and its derivative are finite on the probe points of R."""
+    name = getattr(spec, "__name__", repr(spec))
+    out = spec(_PROBE)
+    bad = ~torch.isfinite(out)
+    if bad.any():
+        z = float(_PROBE[bad][0])
+        raise ValueError(f"activation: {name} is not finite at z = {z:g} ({float(out[bad][0])}); "
+                         "accepted: a function finite on all of R (the Gaussian expectations "
+                         "integrate over every real z)")
+    try:
+        d = act.deriv(_PROBE)
+    except Exception as err:  # noqa: BLE001 - report what autograd said
+        raise ValueError(f"activation: could not differentiate {name} ({type(err).__name__}: "
+                         f"{err}); accepted: a torch function autograd can differentiate, or an "
+                         "Activation with its derivative") from err
+    if not isinstance(d, torch.Tensor) or d.shape != _PROBE.shape or not torch.isfinite(d).all():
+        raise ValueError(f"activation: the derivative of {name} is not a finite tensor on R; "
+                         "accepted: a function with a finite (a.e.) derivative")
+    return act
 
 
 def normalized(activation) -> Activation:
@@ -436,8 +466,9 @@ def normalized(activation) -> Activation:
     mu, m2, _ = act.moments()
     var = m2 - mu * mu
     if not var > 1e-14:
-        raise ValueError(f"activation: {act.name} has variance {var:.3g} under N(0, 1); a constant "
-                         "function cannot be normalised")
+        raise ValueError(f"activation: {act.name} has variance {var:.3g} under N(0, 1); accepted: "
+                         "a non-constant function with finite variance (a constant cannot be "
+                         "normalised)")
     sd = math.sqrt(var)
     return act.affine(1.0 / sd, -mu / sd, name=f"normalized({act.name})")
 
@@ -457,6 +488,8 @@ def scaled(activation, factor: float) -> Activation:
         >>> round(nk.scaled("relu", 2 ** 0.5).moments()[2], 12)      # E[sigma'(z)^2] = 2 * 1/2
         1.0
     """
+    from ._checks import check_real
+    factor = check_real(factor, "factor")
     act = get_activation(activation)
     return act.affine(factor, 0.0, name=f"{factor:.4g}*{act.name}")
 

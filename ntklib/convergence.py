@@ -184,14 +184,23 @@ def narrow_valley(model, X, Y, *, modes=(0, -1), radius=None, n_grid=25):
     """
     from torch.func import functional_call
 
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    p0 = next(iter(params.values()))
-    X = X.to(p0)
+    from ._checks import as_vector, check_positive_int, check_real, model_inputs, scalar
+
+    X = model_inputs(model, X, "X")
     N = X.shape[0]
-    Y = torch.as_tensor(Y).reshape(-1).to(X)
+    Y = as_vector(Y, "Y", N, dtype=X.dtype, device=X.device)
+    ms = [scalar(m) for m in modes] if isinstance(modes, (tuple, list)) else None
+    if (ms is None or len(ms) != 2
+            or not all(isinstance(m, int) and not isinstance(m, bool) and -N <= m < N for m in ms)):
+        raise ValueError(f"modes: got {modes!r}; accepted: two eigenvector indices in -N..N-1 = "
+                         f"-{N}..{N - 1} (0 the largest eigenvalue, -1 the smallest)")
+    n_grid = check_positive_int(n_grid, "n_grid")
+    if radius is not None:
+        radius = check_real(radius, "radius", positive=True)
+    params = {k: v.detach() for k, v in model.named_parameters()}
     theta = empirical_ntk(model, X)
     lam, U = ntk_pca(theta)
-    modes = tuple(int(m) % N for m in modes)
+    modes = tuple(int(m) % N for m in ms)
     names, tensors = list(params), list(params.values())
     dirs = []
     for m in modes:

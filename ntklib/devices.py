@@ -41,8 +41,10 @@ def resolve_device(device) -> torch.device | None:
     """
     if device is None:
         return None
-    if isinstance(device, str) and device.strip().lower() == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device, str):                   # "CPU", " cuda:0 " mean what they say
+        device = device.strip().lower()
+        if device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not isinstance(device, (str, torch.device)):
         raise ValueError(f"device: got {device!r} ({type(device).__name__}); accepted: None, 'auto', 'cpu', "
                          "'cuda', 'cuda:K' or a torch.device")

@@ -17,7 +17,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ._checks import model_inputs
+from ._checks import (as_kernel_matrix, as_vector, check_indices, check_nonnegative_int,
+                      check_positive_int,
+                      check_real, model_inputs)
 from .devices import resolve_device
 
 __all__ = ["train_gd", "TrainRecord", "quiet", "ntk_flow", "kernel_gd",
@@ -89,11 +91,11 @@ def _fast_fc(model) -> bool:
             and all(p.requires_grad for p in model.parameters()))
 
 
-def _steps_from_times(record_times, lr):
-    k = np.asarray(record_times, dtype=np.float64) / lr
+def _steps_from_times(record_times, lr, name="record_times"):
+    k = as_vector(record_times, name).numpy() / lr
     ks = np.round(k)
     if (np.abs(k - ks) > 1e-9 * np.maximum(1.0, np.abs(k))).any() or (ks < 0).any():
-        raise ValueError(f"record_times: got {list(np.asarray(record_times))[:5]}...; accepted: non-negative "
+        raise ValueError(f"{name}: got {k[:5] * lr}...; accepted: non-negative "
                          f"multiples of lr = {lr} (gradient descent is recorded at t = lr * step)")
     return ks.astype(int)
 
@@ -126,10 +128,8 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
         >>> tuple(rec.f_train.shape), float(rec.times[-1]), bool(rec.loss[-1] < rec.loss[0])
         ((21, 4), 10.0, True)
     """
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr: got {lr!r}; accepted: a positive number")
-    if not (isinstance(steps, (int, np.integer)) and steps >= 0):
-        raise ValueError(f"steps: got {steps!r}; accepted: an integer >= 0")
+    lr = check_real(lr, "lr", positive=True, accepted="a finite number > 0 (the step size)")
+    steps = check_nonnegative_int(steps, "steps")
     if method not in ("auto", "autograd", "lowrank"):
         raise ValueError(f"method: got {method!r}; accepted: 'auto', 'autograd' or 'lowrank'")
     fast = _fast_fc(model)
@@ -139,8 +139,13 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
     X = model_inputs(model, X, "X")
     if X_test is not None:
         X_test = model_inputs(model, X_test, "X_test")
+    if fast and X.shape[1] != model.n_in:
+        raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: shape (N, n_in) = (N, {model.n_in})")
+    if fast and X_test is not None and X_test.shape[1] != model.n_in:
+        raise ValueError(f"X_test: got shape {tuple(X_test.shape)}; accepted: shape (M, n_in) = "
+                         f"(M, {model.n_in})")
     N = X.shape[0]
-    Y = torch.as_tensor(Y).reshape(-1).to(X)
+    Y = as_vector(Y, "Y", dtype=X.dtype, device=X.device).to(X)
     if Y.shape[0] != N:
         raise ValueError(f"Y: has {Y.shape[0]} targets for {N} inputs; accepted: one target per input")
     if record_times is not None:
@@ -149,7 +154,10 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
         record_steps = _steps_from_times(record_times, float(lr))
     if record_steps is None:
         record_steps = np.unique(np.linspace(0, steps, min(steps, 100) + 1).round().astype(int))
-    record = set(int(s) for s in record_steps)
+    record_steps = check_indices(record_steps, steps + 1, "record_steps")
+    if record_steps.size == 0:
+        raise ValueError("record_steps: is empty; accepted: at least one step in 0..steps")
+    record = set(int(s) for s in record_steps.reshape(-1))
     show = (not quiet()) if progress is None else progress
     bar = tqdm(range(steps + 1), disable=not show, desc="gradient descent", leave=False)
     if fast and method in ("auto", "lowrank"):
@@ -319,24 +327,28 @@ def ntk_flow(theta_XX, f0_X, Y, times, *, theta_tX=None, f0_t=None, lr=None):
         >>> tuple(f_X.shape), bool(torch.allclose(f_X[0], 0 * Y)), bool(torch.allclose(f_X[-1], Y))
         ((2, 4), True, True)
     """
-    K = torch.as_tensor(theta_XX, dtype=torch.float64)
+    K = as_kernel_matrix(theta_XX, "theta_XX", symmetric=True)
     N = K.shape[0]
-    Y = torch.as_tensor(Y, dtype=K.dtype, device=K.device).reshape(N)
-    f0 = torch.as_tensor(f0_X, dtype=K.dtype, device=K.device).reshape(N)
+    Y = as_vector(Y, "Y", N, device=K.device)
+    f0 = as_vector(f0_X, "f0_X", N, device=K.device)
     if lr is not None:
-        if not (isinstance(lr, (int, float)) and lr > 0):
-            raise ValueError(f"lr: got {lr!r}; accepted: None (gradient flow) or a positive step size")
-        _steps_from_times(times, float(lr))
-        lr = float(lr)
-    t = torch.as_tensor(np.asarray(times, dtype=np.float64), device=K.device).reshape(-1, 1)
+        lr = check_real(lr, "lr", positive=True,
+                        accepted="None (gradient flow) or a finite step size > 0")
+        _steps_from_times(times, lr, "times")
+    t = as_vector(times, "times", device=K.device)
+    if bool((t < 0).any()):
+        raise ValueError(f"times: got {t.tolist()[:5]}...; accepted: flow times t >= 0")
+    t = t.reshape(-1, 1)
     lam, V = torch.linalg.eigh((K + K.T) / 2)
     r0 = V.T @ (Y - f0)                                    # initial residual in the eigenbasis
     decay, gain = _gd_factors(lam, t, N, lr)               # (T, N)
     f_X = Y - (decay * r0) @ V.T
     if theta_tX is None:
         return f_X, None
-    Kt = torch.as_tensor(theta_tX, dtype=K.dtype, device=K.device)
-    ft0 = torch.as_tensor(f0_t, dtype=K.dtype, device=K.device).reshape(Kt.shape[0])
+    Kt = as_kernel_matrix(theta_tX, "theta_tX", square=False, cols=N, device=K.device)
+    if f0_t is None:
+        raise ValueError("f0_t: got None with theta_tX given; accepted: the (M,) test outputs at t = 0")
+    ft0 = as_vector(f0_t, "f0_t", Kt.shape[0], device=K.device)
     return f_X, ft0 + (gain * r0) @ (Kt @ V).T
 
 
@@ -365,12 +377,31 @@ def kernel_gd(theta, f0, Y, train_idx, *, lr, batches, record_steps=None):
         >>> steps.tolist(), bool(torch.allclose(f[-1], f_X[-1]))
         ([0, 1, 2, 3, 4, 5], True)
     """
-    K = torch.as_tensor(theta, dtype=torch.float64)
-    f = torch.as_tensor(f0, dtype=K.dtype, device=K.device).reshape(-1).clone()
-    Y = torch.as_tensor(Y, dtype=K.dtype, device=K.device).reshape(-1)
-    tr = torch.as_tensor(np.asarray(train_idx), device=K.device)
-    n_steps = len(batches)
-    rec = set(range(n_steps + 1)) if record_steps is None else set(int(s) for s in record_steps)
+    K = as_kernel_matrix(theta, "theta")
+    P = K.shape[0]
+    f = as_vector(f0, "f0", P, device=K.device).clone()
+    tr_np = check_indices(train_idx, P, "train_idx").reshape(-1)
+    if tr_np.size == 0:
+        raise ValueError("train_idx: is empty; accepted: at least one training index")
+    Y = as_vector(Y, "Y", tr_np.size, device=K.device)
+    tr = torch.as_tensor(tr_np, device=K.device)
+    lr = check_real(lr, "lr", positive=True, accepted="a finite step size > 0")
+    if isinstance(batches, (str, bytes)) or not hasattr(batches, "__len__"):
+        raise ValueError(f"batches: got {type(batches).__name__}; accepted: a sequence of index "
+                         "arrays into the training set, one per step")
+    batch_idx = []
+    for k, b in enumerate(batches):
+        b = check_indices(b, tr_np.size, f"batches[{k}]").reshape(-1)
+        if b.size == 0:
+            raise ValueError(f"batches[{k}]: is empty; accepted: at least one training index")
+        batch_idx.append(torch.as_tensor(b, device=K.device))
+    n_steps = len(batch_idx)
+    if record_steps is None:
+        rec = set(range(n_steps + 1))
+    else:
+        rec = set(int(s) for s in check_indices(record_steps, n_steps + 1, "record_steps").reshape(-1))
+        if not rec:
+            raise ValueError("record_steps: is empty; accepted: at least one step in 0..len(batches)")
     steps, out = [], []
     for k in range(n_steps + 1):
         if k in rec:
@@ -378,7 +409,7 @@ def kernel_gd(theta, f0, Y, train_idx, *, lr, batches, record_steps=None):
             out.append(f.clone())
         if k == n_steps:
             break
-        b = torch.as_tensor(np.asarray(batches[k]), device=K.device)
+        b = batch_idx[k]
         idx = tr[b]
         f = f - lr * (2.0 / len(b)) * (K[:, idx] @ (f[idx] - Y[b]))
     return np.array(steps), torch.stack(out)
@@ -402,9 +433,11 @@ def ntk_pca(theta, k=None):
         >>> bool(torch.allclose(V @ torch.diag(lam) @ V.T, K)), bool((lam[:-1] >= lam[1:]).all())
         (True, True)
     """
-    K = torch.as_tensor(theta, dtype=torch.float64)
-    if K.ndim != 2 or K.shape[0] != K.shape[1]:
-        raise ValueError(f"theta: got shape {tuple(K.shape)}; accepted: a square (N, N) kernel matrix")
+    K = as_kernel_matrix(theta, "theta", symmetric=True)
+    if k is not None:
+        k = check_positive_int(k, "k")
+        if k > K.shape[0]:
+            raise ValueError(f"k: got {k}; accepted: an integer in 1..N = 1..{K.shape[0]}")
     lam, V = torch.linalg.eigh((K + K.T) / 2)
     lam, V = lam.flip(0), V.flip(1)
     s = V.sum(0)
@@ -454,9 +487,11 @@ def mode_rates(lam, N, lr=None):
         >>> [round(float(v), 6) for v in nk.mode_rates([2.0, 1.0], 4, lr=0.5)]       # -log(1 - 2 lr lam / N) / lr
         [1.386294, 0.575364]
     """
-    lam = torch.as_tensor(lam, dtype=torch.float64)
+    lam = as_vector(lam, "lam")
+    N = check_positive_int(N, "N")
     if lr is None:
         return 2.0 * lam / N
+    lr = check_real(lr, "lr", positive=True, accepted="None (gradient flow) or a finite step > 0")
     return -torch.log1p(-2.0 * lr * lam / N) / lr
 
 
@@ -471,5 +506,8 @@ def condition_number(lam) -> float:
         >>> nk.condition_number(torch.tensor([4.0, 1.0, 2.0]))
         4.0
     """
-    lam = torch.as_tensor(lam, dtype=torch.float64)
+    lam = as_vector(lam, "lam")
+    if not bool((lam > 0).all()):
+        raise ValueError(f"lam: has min {float(lam.min()):.3g}; accepted: the eigenvalues of a positive "
+                         "definite kernel, all > 0")
     return float(lam.max() / lam.min())

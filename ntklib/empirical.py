@@ -34,7 +34,8 @@ from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 from torch.utils.flop_counter import FlopCounterMode
 
-from ._checks import as_input_pair, check_positive_int, model_dtype_device
+from ._checks import (as_input_pair, check_input_scale, check_positive_int, model_dtype_device,
+                      scalar)
 from .networks import FCNet
 
 __all__ = ["empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch",
@@ -84,7 +85,11 @@ def _frozen_running_stats(model):
 
 def _inputs(model, X, Y):
     dtype, device = model_dtype_device(model)
-    return as_input_pair(X, Y, dtype=dtype, device=device)
+    X, Y = as_input_pair(X, Y, dtype=dtype, device=device)
+    check_input_scale(X, "X")                 # the NTK grows as ||x||^2: refuse what overflows
+    if Y is not None:
+        check_input_scale(Y, "Y")
+    return X, Y
 
 
 IMPLEMENTATIONS = ("auto", "jacobian", "ntvp")
@@ -103,11 +108,13 @@ def _check_options(implementation, trace, diagonal, chunk_size, memory_budget):
                          "one (trace: sum_o Theta_oo, shape (N, M); diagonal: Theta_oo, shape "
                          "(N, M, O))")
     if chunk_size is not None:
-        check_positive_int(chunk_size, "chunk_size")
-    if (isinstance(memory_budget, bool) or not isinstance(memory_budget, numbers.Real)
-            or not memory_budget > 0):
+        chunk_size = check_positive_int(chunk_size, "chunk_size")
+    budget = scalar(memory_budget)
+    if (isinstance(budget, bool) or not isinstance(budget, numbers.Real)
+            or not 0 < budget < float("inf")):
         raise ValueError(f"memory_budget: got {memory_budget!r}; accepted: a positive number of "
-                         "bytes")
+                         "bytes, finite")
+    return chunk_size, budget
 
 
 def _output_count(out, n):
@@ -470,7 +477,8 @@ def empirical_ntk(model, X, Y=None, *, batch_coupled=None, chunk_size=None,
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model: got {type(model).__name__}; accepted: a torch.nn.Module")
-    _check_options(implementation, trace, diagonal, chunk_size, memory_budget)
+    chunk_size, memory_budget = _check_options(implementation, trace, diagonal, chunk_size,
+                                               memory_budget)
     X, Y = _inputs(model, X, Y)
     coupled = couples_batch(model) if batch_coupled is None else bool(batch_coupled)
     if not coupled and couples_batch(model) and getattr(model, "couples_batch", None):
@@ -488,7 +496,12 @@ def empirical_ntk(model, X, Y=None, *, batch_coupled=None, chunk_size=None,
 def _generic_ntk(model, X, Y, coupled, chunk_size, memory_budget, implementation, trace, diagonal):
     x0 = X if coupled else X[:1]
     with torch.no_grad():
-        O = _output_count(model(x0), x0.shape[0])
+        try:
+            out0 = model(x0)
+        except RuntimeError as err:             # e.g. a shape mismatch inside the model
+            raise ValueError(f"X: the model failed on inputs of shape {tuple(x0.shape)} "
+                             f"({err}); accepted: inputs the model's forward takes") from err
+        O = _output_count(out0, x0.shape[0])
     mode = _mode(O, trace, diagonal)
     args = (model, X, Y, coupled, O, mode, chunk_size, memory_budget)
     if implementation == "jacobian":

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from . import _fused
-from ._checks import as_input_pair, check_beta, check_depth
+from ._checks import as_input_pair, check_beta, check_depth, check_dtype, check_input_scale
 from .activations import get_activation
 from .networks import check_parametrization
 
@@ -177,10 +177,15 @@ def _tiled(X, Y, depth, activation, beta, want_theta, tile=None, fused=True,
 
 
 def _prepare(X, Y, depth, beta, dtype, device):
-    check_depth(depth)
+    """Validated (X, Y, beta, depth): everything refused before any work (see ntklib._checks)."""
+    depth = check_depth(depth)
     beta = check_beta(beta)
+    check_dtype(dtype)
     X, Y = as_input_pair(X, Y, dtype=dtype, device=device)
-    return X, Y, beta
+    check_input_scale(X, "X")
+    if Y is not None:
+        check_input_scale(Y, "Y")
+    return X, Y, beta, depth
 
 
 def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None,
@@ -208,7 +213,7 @@ def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, 
         tensor([[0.5000, 0.0000],
                 [0.0000, 0.5000]], dtype=torch.float64)
     """
-    X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
+    X, Y, beta, depth = _prepare(X, Y, depth, beta, dtype, device)
     parametrization = check_parametrization(parametrization)
     return _tiled(X, Y, depth, activation, beta, want_theta=False,
                   parametrization=parametrization)
@@ -237,7 +242,7 @@ def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, d
         >>> nk.ntk([[1.0, 0.0]], depth=2, activation="erf", beta=0.1).shape
         torch.Size([1, 1])
     """
-    X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
+    X, Y, beta, depth = _prepare(X, Y, depth, beta, dtype, device)
     parametrization = check_parametrization(parametrization)
     return _tiled(X, Y, depth, activation, beta, want_theta=True,
                   parametrization=parametrization)
@@ -262,7 +267,7 @@ def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.
         >>> torch.allclose(k.Theta(3), nk.ntk([[1.0, 0.0]], depth=3))
         True
     """
-    X, Y, beta = _prepare(X, Y, depth, beta, dtype, device)
+    X, Y, beta, depth = _prepare(X, Y, depth, beta, dtype, device)
     parametrization = check_parametrization(parametrization)
     return _recursion(X, Y, depth, activation, beta, keep=True,
                       parametrization=parametrization)[2]

@@ -290,3 +290,110 @@ def test_an_overflow_in_the_dtype_cast_is_caught():
     assert torch.isfinite(nk.nngp(X / 1e300, depth=2, dtype=torch.float32)).all()
     with pytest.raises(ValueError, match="NaN or inf"):
         nk.ntk(X, depth=2, dtype=torch.float32)
+
+
+# ---- issue 20: the reproducers -------------------------------------------------------------------
+
+def test_numpy_and_torch_scalars_are_numbers_and_device_strings_any_case():
+    """Property: depth=torch.tensor(3), beta=torch.tensor(0.1), np.float32 lr, device="CPU" are the
+    same calls as with Python numbers and "cpu" (results equal to the last ulp of the beta cast)."""
+    ref = nk.ntk(X, depth=3, beta=0.1)
+    got = nk.ntk(X, depth=torch.tensor(3), beta=torch.tensor(0.1, dtype=torch.float64), device="CPU")
+    torch.testing.assert_close(got, ref, rtol=0, atol=0)
+    rec = nk.train_gd(nk.FCNet(2, 8, 2, seed=0), X, X[:, 0], lr=np.float32(0.5), steps=2,
+                      progress=False)
+    assert rec.lr == float(np.float32(0.5))
+
+
+def test_huge_inputs_are_refused_by_name_not_nan():
+    """||x||^2/n_0 = 1e320 overflows float64 (it gave NaN kernels): refused, naming X and the bound;
+    1e-170 (squares underflow to the zero-norm path) and ||x||^2/n_0 ~ 1e98 give finite kernels."""
+    for scale in (1e160, 1e60):
+        with pytest.raises(ValueError, match=r"X: row \d+ has \|\|x\|\|\^2/n_0 = 1e\d+.*accepted"):
+            nk.ntk(X * scale, depth=2)
+    with pytest.raises(ValueError, match=r"Y: row"):
+        nk.nngp(X, X * 1e160, depth=2)
+    for scale in (1e-170, 1e49):
+        assert torch.isfinite(nk.ntk(X * scale, depth=3)).all()
+
+
+def test_integer_or_complex_dtype_and_complex_inputs_are_refused():
+    """dtype=torch.int64 gave int64 zeros (nngp) or a raw cast error; complex input lost its imaginary part."""
+    for fn in (nk.ntk, nk.nngp, nk.kernel_layers):
+        for dtype in (torch.int64, torch.complex128):
+            with pytest.raises(ValueError, match=r"dtype: got torch\.\w+; accepted: a torch floating"):
+                fn(X, depth=2, dtype=dtype)
+        with pytest.raises(ValueError, match=r"X: could not read .*complex"):
+            fn(X + 1j, depth=2)
+
+
+def test_activation_callables_undefined_on_r_and_nan_factors_are_refused():
+    """torch.log gave NaN kernels and r_value 21.22 (true: infinite); scaled(relu, nan) was accepted."""
+    for call in (lambda: nk.ntk(X, depth=2, activation=torch.log), lambda: nk.r_value(torch.log, 0.1),
+                 lambda: nk.normalized(torch.sqrt)):
+        with pytest.raises(ValueError, match=r"activation: \w+ is not finite at z = -\d+"):
+            call()
+    with pytest.raises(ValueError, match=r"factor: got nan; accepted: a finite real number"):
+        nk.scaled("relu", float("nan"))
+
+
+@pytest.mark.parametrize("kw, pattern", [
+    ({"lr": float("inf")}, r"lr: got inf; accepted: a finite number > 0"),
+    ({"lr": True}, r"lr: got True"),
+    ({"steps": True}, r"steps: got True; accepted: an integer >= 0"),
+    ({"record_steps": []}, r"record_steps: is empty"),
+    ({"record_steps": [0, 5]}, r"record_steps: got \[0, 5\]; accepted: integer indices in 0\.\.3"),
+    ({"Y": [1.0, np.nan, 0.0]}, r"Y: contains NaN or inf"),
+    ({"X": np.ones((3, 3))}, r"X: got shape \(3, 3\); accepted: shape \(N, n_in\) = \(N, 2\)"),
+])
+def test_train_gd_refuses_bad_arguments_before_training(kw, pattern):
+    """Each refused before any step (the network is unchanged), on both the low-rank and autograd paths."""
+    for method in ("lowrank", "autograd"):
+        net = nk.FCNet(2, 8, 2, seed=0)
+        before = [p.clone() for p in net.parameters()]
+        args = dict(X=X, Y=X[:, 0], lr=0.1, steps=3, method=method, progress=False) | kw
+        with pytest.raises(ValueError, match=pattern):
+            nk.train_gd(net, **args)
+        assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_fcnet_takes_float32_tensors_like_empirical_ntk():
+    """A float32 tensor into a float64 FCNet is converted (it raised a raw dtype error)."""
+    net = nk.FCNet(2, 8, 2, seed=0)
+    x = torch.as_tensor(X)
+    torch.testing.assert_close(net(x.float()), net(x.float().double()), rtol=0, atol=0)
+
+
+def test_empirical_ntk_chunk_and_budget_options():
+    """chunk_size=-1 once returned uninitialised memory; memory_budget=1 byte is legal (chunks of 1)
+    and equals the one-chunk result to rounding (J J^T of a linear model: (x.y + 1), exactly)."""
+    lin = nn.Linear(2, 1).double()
+    with pytest.raises(ValueError, match=r"chunk_size: got -1; accepted: an integer >= 1"):
+        nk.empirical_ntk(lin, X, chunk_size=-1, memory_budget=1)
+    K = nk.empirical_ntk(lin, X, memory_budget=1)
+    torch.testing.assert_close(K, torch.as_tensor(X @ X.T + 1.0), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"X: the model failed on inputs of shape \(1, 3\)"):
+        nk.empirical_ntk(lin, np.ones((2, 3)))
+
+
+def test_indices_do_not_wrap_and_kernels_are_not_silently_symmetrised():
+    """ntk_pca(k=-1), kernel_gd(batches=[[-1]]), condition_number([1, -1e-3]) = -1000,
+    narrow_valley(modes=(0, 17)) with N = 3, ntk_flow of a non-symmetric kernel or at t < 0."""
+    K = nk.ntk(X, depth=2)
+    cases = [
+        (lambda: nk.ntk_pca(K, k=-1), r"k: got -1; accepted: an integer >= 1"),
+        (lambda: nk.ntk_pca(K, k=4), r"k: got 4; accepted: an integer in 1\.\.N = 1\.\.3"),
+        (lambda: nk.kernel_gd(K, np.zeros(3), np.ones(2), [0, 1], lr=0.1, batches=[[-1]]),
+         r"batches\[0\]: got \[-1\]; accepted: integer indices in 0\.\.1"),
+        (lambda: nk.kernel_gd(K, np.zeros(3), np.ones(2), [0, 3], lr=0.1, batches=[[0]]),
+         r"train_idx: got \[0, 3\]"),
+        (lambda: nk.condition_number([1.0, -1e-3]), r"lam: has min -0\.001; accepted"),
+        (lambda: nk.ntk_flow(K + torch.triu(torch.ones(3, 3), 1), np.zeros(3), np.ones(3), [1.0]),
+         r"theta_XX: is not symmetric"),
+        (lambda: nk.ntk_flow(K, np.zeros(3), np.ones(3), [-100.0]), r"times: got \[-100\.0\]"),
+        (lambda: nk.convergence.narrow_valley(nk.FCNet(2, 8, 2, seed=0), X, X[:, 0], modes=(0, 17)),
+         r"modes: got \(0, 17\); accepted: two eigenvector indices in -N\.\.N-1 = -3\.\.2"),
+    ]
+    for call, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            call()
