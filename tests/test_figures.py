@@ -194,6 +194,16 @@ def test_gaussian_and_limits_figures():
     fig = gaussian.plot_qq(RNG.standard_normal(500), label="networks")
     fig.axes[0].set_title("QQ plot, input $x_0$")
     assert_figure_ok(fig)
+    z = RNG.standard_normal((2000, 8))
+    M = RNG.standard_normal((8, 8))
+    fig = gaussian.plot_gaussian_outputs(
+        z,
+        (z**2).sum(1),
+        M @ M.T,
+        M @ M.T,
+        title="40000 random relu networks, width 1024, L=3, beta=0.1",
+    )
+    assert_figure_ok(fig)  # the layout of 01_gaussian_outputs
     fig = limits.plot_width_law(
         WIDTHS,
         _width_law(),
