@@ -2,6 +2,7 @@
 and ntklib.gan): image grids, the checkerboard bounds, enrichment against r, eigen-images, mode
 coverage, ring samples, checkerboard scores.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -10,8 +11,15 @@ import numpy as np
 from ..stats import to_numpy
 from .style import COLORS
 
-__all__ = ["plot_image_grid", "plot_checkerboard_bounds", "plot_share_vs_r", "plot_eigen_images",
-           "plot_mode_coverage", "plot_ring_samples", "plot_checkerboard_scores"]
+__all__ = [
+    "plot_image_grid",
+    "plot_checkerboard_bounds",
+    "plot_share_vs_r",
+    "plot_eigen_images",
+    "plot_mode_coverage",
+    "plot_ring_samples",
+    "plot_checkerboard_scores",
+]
 
 
 def _blank(ax):
@@ -20,8 +28,17 @@ def _blank(ax):
     ax.grid(False)
 
 
-def plot_image_grid(rows: dict, *, cmap="RdBu_r", symmetric=True, vmin=None, vmax=None, size=1.45, titles=None,
-                    row_pad=1.2):
+def plot_image_grid(
+    rows: dict,
+    *,
+    cmap="RdBu_r",
+    symmetric=True,
+    vmin=None,
+    vmax=None,
+    size=1.45,
+    titles=None,
+    row_pad=1.2,
+):
     """A grid of images: {row label: list of 2-D arrays (1-D signals are drawn as a strip)}.
 
     Each image has its own colour scale (symmetric about 0 when `symmetric`) unless vmin/vmax fix a
@@ -42,8 +59,9 @@ def plot_image_grid(rows: dict, *, cmap="RdBu_r", symmetric=True, vmin=None, vma
     """
     n_rows = len(rows)
     n_cols = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols + row_pad, size * n_rows + 0.3),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(size * n_cols + row_pad, size * n_rows + 0.3), squeeze=False
+    )
     for i, (label, imgs) in enumerate(rows.items()):
         for j in range(n_cols):
             ax = axes[i, j]
@@ -60,13 +78,18 @@ def plot_image_grid(rows: dict, *, cmap="RdBu_r", symmetric=True, vmin=None, vma
                 kw = dict(vmin=-lim, vmax=lim)
             else:
                 kw = {}
-            im = ax.imshow(a, cmap=cmap, interpolation="nearest", aspect="auto" if a.shape[0] == 1 else "equal",
-                           **kw)
+            im = ax.imshow(
+                a,
+                cmap=cmap,
+                interpolation="nearest",
+                aspect="auto" if a.shape[0] == 1 else "equal",
+                **kw,
+            )
             if titles is not None and j < len(titles.get(label, [])):
                 ax.set_title(titles[label][j], fontsize=7)
         axes[i, 0].set_ylabel(label, fontsize=8)
     fig.tight_layout()
-    if vmin is not None and vmax is not None:          # a shared scale deserves a colour bar
+    if vmin is not None and vmax is not None:  # a shared scale deserves a colour bar
         fig.colorbar(im, ax=list(axes.ravel()), shrink=0.6, pad=0.02)
     return fig
 
@@ -104,14 +127,29 @@ def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
         L, r = d["depth"], d["r"]
         # the ratio takes few distinct values per v: draw each once, its area growing with its pair count
         pts, counts = np.unique(np.stack([v, np.round(ratio, 6)], 1), axis=0, return_counts=True)
-        ax.scatter(pts[:, 0], pts[:, 1], s=8 + 6 * np.log10(counts), alpha=0.6, color=COLORS[i % len(COLORS)],
-                   label=f"{v.size} pixel pairs")
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1],
+            s=8 + 6 * np.log10(counts),
+            alpha=0.6,
+            color=COLORS[i % len(COLORS)],
+            label=f"{v.size} pixel pairs",
+        )
         grid = np.arange(L)
-        ax.plot(grid, to_numpy(checkerboard_upper_bound(r, grid, L)), "k-", marker="_", ms=14, lw=1,
-                label="upper bound")
+        ax.plot(
+            grid,
+            to_numpy(checkerboard_upper_bound(r, grid, L)),
+            "k-",
+            marker="_",
+            ms=14,
+            lw=1,
+            label="upper bound",
+        )
         if d.get("c1") is not None:
             lo = to_numpy(checkerboard_lower_bound(r, grid, L, d["c1"]))
-            ax.plot(grid, lo, "k--", marker="_", ms=14, lw=1, label=f"lower bound, $C_1$={d['c1']:.2f}")
+            ax.plot(
+                grid, lo, "k--", marker="_", ms=14, lw=1, label=f"lower bound, $C_1$={d['c1']:.2f}"
+            )
         ax.set_xlabel("v  (largest power of s dividing p - p')")
         ax.set_title(f"{title}  (r = {r:.3f})")
         ax.set_ylim(-0.05, 1.05)
@@ -151,7 +189,7 @@ def plot_share_vs_r(r, enrichment: dict, *, ax=None, marks: dict | None = None):
         ax.annotate(label, (rx, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
         ax.plot([rx], [y], "k*", ms=8)
     ax.set_yscale("log")
-    ax.set_xlabel("r = (1 - beta^2) E[sigma'(z)^2]")
+    ax.set_xlabel(r"$r=(1-\beta^2)\,\mathbb{E}[\sigma'(z)^2]$")
     ax.set_ylabel("checkerboard enrichment")
     ax.text(0.02, 0.12, "freeze  r < 1", transform=ax.transAxes, fontsize=8)
     ax.text(0.98, 0.9, "chaos  r > 1", transform=ax.transAxes, fontsize=8, ha="right")
@@ -176,7 +214,10 @@ def plot_eigen_images(eigs: dict, *, size=1.45):
         3
     """
     rows = {label: list(imgs) for label, (lam, imgs) in eigs.items()}
-    titles = {label: [f"$\\lambda$={float(v):.3g}" for v in to_numpy(lam)] for label, (lam, _) in eigs.items()}
+    titles = {
+        label: [f"$\\lambda$={float(v):.3g}" for v in to_numpy(lam)]
+        for label, (lam, _) in eigs.items()
+    }
     return plot_image_grid(rows, titles=titles, size=size, row_pad=1.6)
 
 
@@ -199,11 +240,16 @@ def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9.0, 3.2))
     steps = to_numpy(steps)
-    panels = ((axes[0], covered, f"modes covered (of {modes})"), (axes[1], good, "share of good samples"))
+    panels = (
+        (axes[0], covered, f"modes covered (of {modes})"),
+        (axes[1], good, "share of good samples"),
+    )
     for ax, data, ylabel in panels:
         for i, (label, y) in enumerate(data.items()):
             y, c = to_numpy(y).astype(float), COLORS[i % len(COLORS)]
-            ax.plot(steps, y.mean(1), "-", color=c, label=label)
+            style = ("-", "--", ":", "-.")[i % 4]
+            marker = ("o", "s", "^", "D")[i % 4]
+            ax.plot(steps, y.mean(1), linestyle=style, marker=marker, ms=3.5, color=c, label=label)
             ax.fill_between(steps, y.min(1), y.max(1), color=c, alpha=0.18, lw=0)
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
