@@ -118,6 +118,8 @@ def check_indices(idx, n, name) -> np.ndarray:
 def check_input_scale(X, name="X", limit=MAX_INPUT_SCALE):
     """Refuse inputs whose largest ||x||^2/n_0 exceeds `limit` (computed without overflow: rows are
     divided by their largest entry before squaring), naming the row and the value."""
+    if X.device.type != "cpu":          # not yet on accelerators (a sync per call; fake tensors)
+        return
     m = X.abs().amax()
     if float(m) == 0.0 or float(m) * float(m) <= limit:   # ||x||^2/n_0 <= max|x|^2: nothing to do
         return
@@ -255,10 +257,10 @@ def _as_real_tensor(A, name, dtype, device):
                              f"{err}") from err
     if t.is_complex() or t.dtype == torch.bool:
         raise ValueError(f"{name}: got dtype {t.dtype}; accepted: real numbers")
-    t = t.to(dtype=dtype, device=device)
-    if t.numel() and not bool(torch.isfinite(t).all()):
+    t = t.to(dtype=dtype)
+    if t.numel() and not _finite_mask(t).all():        # checked where it is, before any transfer
         raise ValueError(f"{name}: contains NaN or inf; accepted: finite values only")
-    return t
+    return t.to(device=device)
 
 
 def as_vector(v, name, n=None, *, dtype=torch.float64, device=None, allow_empty=False):
