@@ -16,6 +16,7 @@ committed outputs (never executed).  Generated here:
 After the build, every HTML and CSS file is scanned: a script, style sheet, font or image loaded from an
 http(s) URL fails the build (the book must work offline).  Links (<a href>) to the web are allowed.
 """
+
 import argparse
 import base64
 import inspect
@@ -31,13 +32,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
-ROOT_PAGES = ("CONVENTIONS.md", "REFERENCES.md")     # repository files that are also pages of the book
-GALLERY_PX_PER_INCH = 100                           # a figure is shown at the size it has in the notebook
+ROOT_PAGES = ("CONVENTIONS.md", "REFERENCES.md")  # repository files that are also pages of the book
+GALLERY_PX_PER_INCH = 100  # a figure is shown at the size it has in the notebook
 SAVE_CALL = re.compile(r"""\bsave\(\s*[^,()]+,\s*f?["']([^"']+)["']""")
 EXTERNAL_LOAD = re.compile(
     r"""<(?:script|img|iframe|source|audio|video)\b[^>]*\bsrc\s*=\s*["']\s*(?:https?:)?//[^"']*["']"""
     r"""|<link\b[^>]*\bhref\s*=\s*["']\s*(?:https?:)?//[^"']*["'][^>]*>"""
-    r"""|url\(\s*["']?\s*(?:https?:)?//[^)]*\)|@import\s+["']\s*(?:https?:)?//[^"']*""", re.I)
+    r"""|url\(\s*["']?\s*(?:https?:)?//[^)]*\)|@import\s+["']\s*(?:https?:)?//[^"']*""",
+    re.I,
+)
 LINK_REL_OK = re.compile(r"""\brel\s*=\s*["'](?:canonical|author|license|me)["']""", re.I)
 
 
@@ -69,7 +72,9 @@ def notebook_summary(path: Path) -> tuple[str, str]:
             m = re.search(r"^#\s+(.+)$", text, re.M)
             if m:
                 title = m.group(1).strip()
-        m = re.search(r"^>?\s*\*\*Learning goals\.?\*\*\.?\s*(.+?)(?:\n\s*\n|\Z)", text, re.M | re.S)
+        m = re.search(
+            r"^>?\s*\*\*Learning goals\.?\*\*\.?\s*(.+?)(?:\n\s*\n|\Z)", text, re.M | re.S
+        )
         if m and not goals:
             goals = " ".join(line.lstrip("> ").strip() for line in m.group(1).splitlines())
     return title, goals
@@ -95,7 +100,7 @@ def png_display_width(data: bytes) -> int | None:
     i = data.find(b"pHYs", 8, 4096)
     dpi = 100.0
     if i > 0:
-        ppu_x, _, unit = struct.unpack(">IIB", data[i + 4:i + 13])
+        ppu_x, _, unit = struct.unpack(">IIB", data[i + 4 : i + 13])
         if unit == 1 and ppu_x > 0:
             dpi = ppu_x * 0.0254
     return max(1, round(width * GALLERY_PX_PER_INCH / dpi))
@@ -103,10 +108,14 @@ def png_display_width(data: bytes) -> int | None:
 
 def gallery(nbs: list[Path], src: Path) -> tuple[str, list[str]]:
     """The gallery page and the list of figure names in it."""
-    out = ["# Figures gallery", "",
-           "Every figure the notebooks save, in notebook order. Figures marked *paper scale* come from",
-           "`figures/` (written by `make figures` with `params/NAME.yml`); the others are the notebook's committed",
-           "output at CI scale. Click a notebook link to see the figure in context, with the code that made it.", ""]
+    out = [
+        "# Figures gallery",
+        "",
+        "Every figure the notebooks save, in notebook order. Figures marked *paper scale* come from",
+        "`figures/` (written by `make figures` with `params/NAME.yml`); the others are the notebook's committed",
+        "output at CI scale. Click a notebook link to see the figure in context, with the code that made it.",
+        "",
+    ]
     names = []
     for p in nbs:
         nb = json.loads(p.read_text())
@@ -122,8 +131,11 @@ def gallery(nbs: list[Path], src: Path) -> tuple[str, list[str]]:
             if cell["cell_type"] != "code":
                 continue
             saved = SAVE_CALL.findall(text)
-            pngs = [o["data"]["image/png"] for o in cell.get("outputs", [])
-                    if "data" in o and "image/png" in o["data"]]
+            pngs = [
+                o["data"]["image/png"]
+                for o in cell.get("outputs", [])
+                if "data" in o and "image/png" in o["data"]
+            ]
             for i, name in enumerate(saved):
                 paper = ROOT / "figures" / f"{name}.png"
                 if paper.exists():
@@ -142,9 +154,16 @@ def gallery(nbs: list[Path], src: Path) -> tuple[str, list[str]]:
             names.append(name)
             caption = f"`{name}` ({scale}). {heading}" if heading else f"`{name}` ({scale})."
             # the figure's own size (ntkbook.css caps it at the column width), never stretched to the column
-            out += [f":::{{figure}} _gallery/{name}.png", f":name: fig-{name}",
-                    *([f":width: {width}px"] if width else []),
-                    f":alt: figure {name}", "", caption + f" From [{p.stem}](notebooks/{p.name}).", ":::", ""]
+            out += [
+                f":::{{figure}} _gallery/{name}.png",
+                f":name: fig-{name}",
+                *([f":width: {width}px"] if width else []),
+                f":alt: figure {name}",
+                "",
+                caption + f" From [{p.stem}](notebooks/{p.name}).",
+                ":::",
+                "",
+            ]
     if not names:
         out.append("*(no saved figure found in the notebooks)*")
     return "\n".join(out) + "\n", names
@@ -154,7 +173,9 @@ def ntklib_modules() -> list[str]:
     """One API page per module of the package top level and per subpackage (phases, deconv, ...)."""
     pkg = ROOT / "ntklib"
     files = [p.stem for p in pkg.glob("*.py") if not p.stem.startswith("_")]
-    packages = [p.parent.name for p in pkg.glob("*/__init__.py") if not p.parent.name.startswith("_")]
+    packages = [
+        p.parent.name for p in pkg.glob("*/__init__.py") if not p.parent.name.startswith("_")
+    ]
     return sorted(files + packages)
 
 
@@ -178,8 +199,12 @@ def name_rows(prefix: str, names, owner) -> list[str]:
         obj = getattr(owner, name)
         shown = f"{prefix}{name}"
         if inspect.ismodule(obj):
-            page = obj.__name__.removeprefix("ntklib.").split(".")[0]      # a subpackage's modules share its page
-            rows.append(f"| [`{shown}`]({page}.md) | `{obj.__name__}` | {first_line(obj) or 'module'} |")
+            page = obj.__name__.removeprefix("ntklib.").split(".")[
+                0
+            ]  # a subpackage's modules share its page
+            rows.append(
+                f"| [`{shown}`]({page}.md) | `{obj.__name__}` | {first_line(obj) or 'module'} |"
+            )
             continue
         mod = getattr(obj, "__module__", "") or ""
         if mod.startswith("ntklib.") and (inspect.isfunction(obj) or inspect.isclass(obj)):
@@ -192,13 +217,23 @@ def name_rows(prefix: str, names, owner) -> list[str]:
 def namespaces():
     """(prefix, module) for every namespace in ntklib.__all__ and the modules listed in theirs (nk.plotting.phases)."""
     import ntklib
-    out, todo = [], [("nk." + n + ".", getattr(ntklib, n)) for n in ntklib.__all__
-                     if inspect.ismodule(getattr(ntklib, n))]
+
+    out, todo = (
+        [],
+        [
+            ("nk." + n + ".", getattr(ntklib, n))
+            for n in ntklib.__all__
+            if inspect.ismodule(getattr(ntklib, n))
+        ],
+    )
     while todo:
         prefix, mod = todo.pop(0)
         out.append((prefix, mod))
-        todo += [(prefix + n + ".", getattr(mod, n)) for n in getattr(mod, "__all__", [])
-                 if inspect.ismodule(getattr(mod, n))]
+        todo += [
+            (prefix + n + ".", getattr(mod, n))
+            for n in getattr(mod, "__all__", [])
+            if inspect.ismodule(getattr(mod, n))
+        ]
     return out
 
 
@@ -206,6 +241,7 @@ def api_pages(src: Path) -> dict[str, str]:
     """api/index.md and one api/<module>.md per ntklib module or subpackage."""
     sys.path.insert(0, str(ROOT))
     import ntklib
+
     pages = {}
     mods = ntklib_modules()
     head = ["| name | module | what it computes |", "|---|---|---|"]
@@ -213,32 +249,71 @@ def api_pages(src: Path) -> dict[str, str]:
     for prefix, mod in namespaces():
         public = [n for n in getattr(mod, "__all__", []) if not inspect.ismodule(getattr(mod, n))]
         if public:
-            sections += [f"## `{prefix.rstrip('.')}`", "", first_line(mod), "", *head,
-                         *name_rows(prefix, public, mod), ""]
-    pages["index"] = "\n".join([
-        "# API reference: `ntklib`", "",
-        "Generated from the docstrings by `make book`. The reusable core is importable from the package top",
-        "level (`import ntklib as nk; nk.ntk(...)`); each topic is a namespace named after its concept, so a",
-        "call says where to look (`nk.phases.poincare_table(...)`, `nk.plotting.phases.plot_phase_map(...)`).",
-        "The pages below group the names by module; a topic with several files has one page with a section",
-        "per file. Conventions (NTK parametrisation, balance $\\beta$, `depth` = number of weight layers) are",
-        "those of the [conventions page](../CONVENTIONS.md); docstrings cite its sections as",
-        "CONVENTIONS.md §1, ...", "",
-        *sections,
-        "```{toctree}", ":maxdepth: 1", ":caption: Modules", "",
-        *mods, "```", ""])
+            sections += [
+                f"## `{prefix.rstrip('.')}`",
+                "",
+                first_line(mod),
+                "",
+                *head,
+                *name_rows(prefix, public, mod),
+                "",
+            ]
+    pages["index"] = "\n".join(
+        [
+            "# API reference: `ntklib`",
+            "",
+            "Generated from the docstrings by `make book`. The reusable core is importable from the package top",
+            "level (`import ntklib as nk; nk.ntk(...)`); each topic is a namespace named after its concept, so a",
+            "call says where to look (`nk.phases.poincare_table(...)`, `nk.plotting.phases.plot_phase_map(...)`).",
+            "The pages below group the names by module; a topic with several files has one page with a section",
+            "per file. Conventions (NTK parametrisation, balance $\\beta$, `depth` = number of weight layers) are",
+            "those of the [conventions page](../CONVENTIONS.md); docstrings cite its sections as",
+            "CONVENTIONS.md §1, ...",
+            "",
+            *sections,
+            "```{toctree}",
+            ":maxdepth: 1",
+            ":caption: Modules",
+            "",
+            *mods,
+            "```",
+            "",
+        ]
+    )
     for mod in mods:
         subs = submodules(mod)
         if not subs:
-            pages[mod] = "\n".join([
-                f"# `ntklib.{mod}`", "",
-                f"```{{eval-rst}}", f".. automodule:: ntklib.{mod}", "   :members:", "```", ""])
+            pages[mod] = "\n".join(
+                [
+                    f"# `ntklib.{mod}`",
+                    "",
+                    f"```{{eval-rst}}",
+                    f".. automodule:: ntklib.{mod}",
+                    "   :members:",
+                    "```",
+                    "",
+                ]
+            )
             continue
-        lines = [f"# `ntklib.{mod}`", "",
-                 "```{eval-rst}", f".. automodule:: ntklib.{mod}", "   :no-members:", "```", ""]
+        lines = [
+            f"# `ntklib.{mod}`",
+            "",
+            "```{eval-rst}",
+            f".. automodule:: ntklib.{mod}",
+            "   :no-members:",
+            "```",
+            "",
+        ]
         for sub in subs:
-            lines += [f"## `ntklib.{sub}`", "",
-                      "```{eval-rst}", f".. automodule:: ntklib.{sub}", "   :members:", "```", ""]
+            lines += [
+                f"## `ntklib.{sub}`",
+                "",
+                "```{eval-rst}",
+                f".. automodule:: ntklib.{sub}",
+                "   :members:",
+                "```",
+                "",
+            ]
         pages[mod] = "\n".join(lines)
     return pages
 
@@ -246,17 +321,26 @@ def api_pages(src: Path) -> dict[str, str]:
 def docstring_audit() -> list[str]:
     """Public names whose docstring lacks a section the course material relies on."""
     import ntklib
+
     gaps = []
     names = [(name, getattr(ntklib, name)) for name in ntklib.__all__]
-    for prefix, mod in namespaces():              # nk.data.circle, nk.phases.poincare_table, nk.plotting.phases...
+    for (
+        prefix,
+        mod,
+    ) in namespaces():  # nk.data.circle, nk.phases.poincare_table, nk.plotting.phases...
         names.append((prefix.removeprefix("nk.").rstrip("."), mod))
         public = getattr(mod, "__all__", [n for n in vars(mod) if not n.startswith("_")])
-        names += [(prefix.removeprefix("nk.") + n, getattr(mod, n)) for n in public
-                  if str(getattr(getattr(mod, n), "__module__", None)).startswith(mod.__name__)]
+        names += [
+            (prefix.removeprefix("nk.") + n, getattr(mod, n))
+            for n in public
+            if str(getattr(getattr(mod, n), "__module__", None)).startswith(mod.__name__)
+        ]
     for name, obj in names:
         if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismodule(obj)):
             continue
-        where = obj.__name__ if inspect.ismodule(obj) else f"{obj.__module__}.{name.rsplit('.', 1)[-1]}"
+        where = (
+            obj.__name__ if inspect.ismodule(obj) else f"{obj.__module__}.{name.rsplit('.', 1)[-1]}"
+        )
         doc = inspect.getdoc(obj) if not inspect.isclass(obj) else (obj.__doc__ or "")
         if inspect.ismodule(obj):
             if not doc:
@@ -307,8 +391,12 @@ def stage(src: Path) -> list[str]:
     for name, text in api_pages(src).items():
         write_if_changed(src / "api" / f"{name}.md", text.encode())
         keep.add(f"api/{name}.md")
-    for f in list(src.rglob("*")):              # a notebook or figure that went away leaves no page behind
-        if f.is_file() and f.relative_to(src).as_posix() not in keep and "__pycache__" not in f.parts:
+    for f in list(src.rglob("*")):  # a notebook or figure that went away leaves no page behind
+        if (
+            f.is_file()
+            and f.relative_to(src).as_posix() not in keep
+            and "__pycache__" not in f.parts
+        ):
             f.unlink()
     return [p.stem for p in nbs]
 
@@ -327,9 +415,14 @@ def offline_scan(html: Path) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=str(ROOT / "build" / "book"), help="build folder (default build/book)")
-    ap.add_argument("--repo", default=os.environ.get("BOOK_REPO", ""),
-                    help="public repository URL for Binder links, e.g. https://github.com/OWNER/REPO")
+    ap.add_argument(
+        "--out", default=str(ROOT / "build" / "book"), help="build folder (default build/book)"
+    )
+    ap.add_argument(
+        "--repo",
+        default=os.environ.get("BOOK_REPO", ""),
+        help="public repository URL for Binder links, e.g. https://github.com/OWNER/REPO",
+    )
     args = ap.parse_args()
     out = Path(args.out).resolve()
     src, html, doctrees = out / "src", out / "html", out / "doctrees"
@@ -337,42 +430,77 @@ def main() -> int:
     names = stage(src)
     repo = args.repo.strip()
     if not repo:
-        r = subprocess.run(["git", "-C", str(ROOT), "remote", "get-url", "origin"], capture_output=True, text=True)
+        r = subprocess.run(
+            ["git", "-C", str(ROOT), "remote", "get-url", "origin"], capture_output=True, text=True
+        )
         url = r.stdout.strip()
         m = re.match(r"(?:https://github\.com/|git@github\.com:)([^/]+/[^/]+?)(?:\.git)?/?$", url)
         repo = f"https://github.com/{m.group(1)}" if m else ""
-    if not repo:                                   # the project's one setting (book/links.py)
+    if not repo:  # the project's one setting (book/links.py)
         sys.path.insert(0, str(BOOK))
         import links
 
         repo = links.REPOSITORY_URL
     env = dict(os.environ, NTKBOOK_ROOT=str(ROOT), NTKBOOK_REPOSITORY_URL=repo, PYTHONHASHSEED="0")
     warnings = out / "sphinx-warnings.txt"
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(doctrees), "-w", str(warnings),
-           "--keep-going", str(src), str(html)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-b",
+        "html",
+        "-q",
+        "-d",
+        str(doctrees),
+        "-w",
+        str(warnings),
+        "--keep-going",
+        str(src),
+        str(html),
+    ]
     r = subprocess.run(cmd, env=env, cwd=str(ROOT))
     if r.returncode != 0:
         print(f"book: sphinx-build failed (exit {r.returncode}); see {warnings}", file=sys.stderr)
         return r.returncode
     bad = offline_scan(html)
     if bad:
-        print("book: pages load resources from the network (the book must build and work offline):",
-              *bad, sep="\n  ", file=sys.stderr)
+        print(
+            "book: pages load resources from the network (the book must build and work offline):",
+            *bad,
+            sep="\n  ",
+            file=sys.stderr,
+        )
         return 1
     gaps = docstring_audit()
     (out / "docstring_audit.txt").write_text("\n".join(gaps) + ("\n" if gaps else ""))
     lines = warnings.read_text().splitlines() if warnings.exists() else []
     n_warn = sum(1 for line in lines if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line))
-    ours = [line for line in lines if line.startswith(str(src)) and re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
-    if ours:     # a broken cross-reference or bad markup in a page (docstring warnings are only counted)
+    ours = [
+        line
+        for line in lines
+        if line.startswith(str(src)) and re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)
+    ]
+    if (
+        ours
+    ):  # a broken cross-reference or bad markup in a page (docstring warnings are only counted)
         print("book: Sphinx warnings in the book's pages:", *ours, sep="\n  ", file=sys.stderr)
         return 1
-    pages = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
-                   if not {"_static", "_sources", "_modules"} & set(p.parts) and p.name not in ("genindex.html", "search.html", "py-modindex.html"))
-    print(f"book: {len(pages)} pages ({len(names)} notebooks: {', '.join(names)}) in {html.relative_to(ROOT) if html.is_relative_to(ROOT) else html}"
-          f" in {time.time() - t0:.0f} s; {n_warn} Sphinx warnings ({warnings.name}); "
-          f"{len(gaps)} docstring gaps (docstring_audit.txt)"
-          + ("" if repo else "; no repository URL: Binder links omitted (make book BOOK_REPO=https://github.com/OWNER/REPO)"))
+    pages = sorted(
+        p.relative_to(html).as_posix()
+        for p in html.rglob("*.html")
+        if not {"_static", "_sources", "_modules"} & set(p.parts)
+        and p.name not in ("genindex.html", "search.html", "py-modindex.html")
+    )
+    print(
+        f"book: {len(pages)} pages ({len(names)} notebooks: {', '.join(names)}) in {html.relative_to(ROOT) if html.is_relative_to(ROOT) else html}"
+        f" in {time.time() - t0:.0f} s; {n_warn} Sphinx warnings ({warnings.name}); "
+        f"{len(gaps)} docstring gaps (docstring_audit.txt)"
+        + (
+            ""
+            if repo
+            else "; no repository URL: Binder links omitted (make book BOOK_REPO=https://github.com/OWNER/REPO)"
+        )
+    )
     return 0
 
 

@@ -23,6 +23,7 @@ Screenshots of the top of every page are written to build/book-check/ (not commi
 NAME.phone.png and NAME.print.png, plus NAME.VIEW.overflow.png around the first overflowing element of a view.
 The last line reads "book-check: N passed, M failed"; the exit status is 1 when any page failed.
 """
+
 import argparse
 import base64
 import functools
@@ -44,12 +45,27 @@ from pathlib import Path
 import websocket  # websocket-client
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-extensions", "--disable-default-apps", "--no-default-browser-check",
-                  "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio", "--window-size=1280,900"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--no-default-browser-check",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--window-size=1280,900",
+]
 SKIP_DIRS = {"_static", "_sources", "_images", "_modules"}
-SAVE_CALL = re.compile(r"""\bsave\(\s*[^,()]+,\s*f?["']([^"']+)["']""")   # ntklib.plotting.save(fig, "NAME")
+SAVE_CALL = re.compile(
+    r"""\bsave\(\s*[^,()]+,\s*f?["']([^"']+)["']"""
+)  # ntklib.plotting.save(fig, "NAME")
 
 PAGE_PROBE = r"""
 (async () => {
@@ -192,7 +208,9 @@ class CDP:
     """A minimal Chrome DevTools Protocol session on one page target."""
 
     def __init__(self, ws_url: str):
-        self.ws = websocket.create_connection(ws_url, suppress_origin=True, timeout=60, enable_multithread=False)
+        self.ws = websocket.create_connection(
+            ws_url, suppress_origin=True, timeout=60, enable_multithread=False
+        )
         self.next_id = 0
         self.events = []
 
@@ -247,15 +265,33 @@ class CDP:
 
 
 def find_chromium(explicit: str | None) -> str:
-    for c in [explicit, os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]:
+    for c in [
+        explicit,
+        os.environ.get("CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+    ]:
         if c and shutil.which(c):
             return shutil.which(c)
-    sys.exit("book-check: no Chromium found; install Debian's package: apt-get update && apt-get install -y chromium")
+    sys.exit(
+        "book-check: no Chromium found; install Debian's package: apt-get update && apt-get install -y chromium"
+    )
 
 
 def start_chromium(binary: str, profile: Path, log) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                             "about:blank"], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "about:blank",
+        ],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+    )
     port_file = profile / "DevToolsActivePort"
     end = time.time() + 60
     while time.time() < end:
@@ -276,8 +312,12 @@ def expected_images(html_dir: Path, page: str) -> tuple[int, int]:
     if not nb.exists():
         return 0, 0
     code = [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
-    outputs = sum(1 for c in code for o in c.get("outputs", [])
-                  if any(k in o.get("data", {}) for k in ("image/png", "image/jpeg", "image/svg+xml")))
+    outputs = sum(
+        1
+        for c in code
+        for o in c.get("outputs", [])
+        if any(k in o.get("data", {}) for k in ("image/png", "image/jpeg", "image/svg+xml"))
+    )
     src = lambda c: "".join(c["source"]) if isinstance(c["source"], list) else c["source"]  # noqa: E731
     saved = sum(len(SAVE_CALL.findall(src(c))) for c in code)
     return outputs, saved
@@ -286,7 +326,7 @@ def expected_images(html_dir: Path, page: str) -> tuple[int, int]:
 def check_link(html_dir: Path, origin: str, page_url: str, href: str) -> str | None:
     """None if an internal link resolves to a built file (and its anchor), else the problem."""
     if not href.startswith(origin + "/"):
-        return None                      # external link (<a href>), mailto:, javascript: ... not followed
+        return None  # external link (<a href>), mailto:, javascript: ... not followed
     parsed = urllib.parse.urlsplit(href)
     path = urllib.parse.unquote(parsed.path).lstrip("/")
     target = html_dir / path
@@ -300,15 +340,27 @@ def check_link(html_dir: Path, origin: str, page_url: str, href: str) -> str | N
     return None
 
 
-def check_page(cdp: CDP, html_dir: Path, origin: str, page: str, shots: Path, expected: tuple[int, int]) -> tuple[list, dict]:
+def check_page(
+    cdp: CDP, html_dir: Path, origin: str, page: str, shots: Path, expected: tuple[int, int]
+) -> tuple[list, dict]:
     cdp.events.clear()
     url = f"{origin}/{page}"
     search = page == "search.html"
     cdp.call("Page.navigate", url=url + ("?q=kernel" if search else ""))
     cdp.wait_event("Page.loadEventFired", timeout=60)
-    probe = cdp.call("Runtime.evaluate", expression=PAGE_PROBE, awaitPromise=True, returnByValue=True, timeout=90)
-    if search and "exceptionDetails" not in probe:     # the search page is filled by JavaScript: wait for hits
-        hits = cdp.call("Runtime.evaluate", expression=SEARCH_PROBE, awaitPromise=True, returnByValue=True, timeout=60)
+    probe = cdp.call(
+        "Runtime.evaluate", expression=PAGE_PROBE, awaitPromise=True, returnByValue=True, timeout=90
+    )
+    if (
+        search and "exceptionDetails" not in probe
+    ):  # the search page is filled by JavaScript: wait for hits
+        hits = cdp.call(
+            "Runtime.evaluate",
+            expression=SEARCH_PROBE,
+            awaitPromise=True,
+            returnByValue=True,
+            timeout=60,
+        )
         n_hits = hits.get("result", {}).get("value", 0)
     if "exceptionDetails" in probe:
         return [f"probe script failed: {probe['exceptionDetails'].get('text')}"], {}
@@ -320,15 +372,23 @@ def check_page(cdp: CDP, html_dir: Path, origin: str, page: str, shots: Path, ex
         if m == "Runtime.exceptionThrown":
             d = p["exceptionDetails"]
             desc = d.get("exception", {}).get("description") or d.get("text")
-            problems.append(f"JavaScript error: {str(desc).splitlines()[0]} ({d.get('url', '')}:{d.get('lineNumber')})")
+            problems.append(
+                f"JavaScript error: {str(desc).splitlines()[0]} ({d.get('url', '')}:{d.get('lineNumber')})"
+            )
         elif m == "Runtime.consoleAPICalled" and p.get("type") == "error":
-            args = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
+            args = " ".join(
+                str(a.get("value", a.get("description", ""))) for a in p.get("args", [])
+            )
             problems.append(f"console.error: {args[:200]}")
         elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
-            problems.append(f"browser error: {p['entry'].get('text', '')[:200]} {p['entry'].get('url', '')}")
+            problems.append(
+                f"browser error: {p['entry'].get('text', '')[:200]} {p['entry'].get('url', '')}"
+            )
         elif m == "Network.requestWillBeSent":
             req = p["request"]["url"]
-            if not (req.startswith(origin + "/") or req.split(":", 1)[0] in ("data", "blob", "about")):
+            if not (
+                req.startswith(origin + "/") or req.split(":", 1)[0] in ("data", "blob", "about")
+            ):
                 problems.append(f"request to the network (must be offline): {req[:160]}")
         elif m == "Network.responseReceived" and p["response"].get("status", 200) >= 400:
             problems.append(f"HTTP {p['response']['status']} for {p['response']['url']}")
@@ -343,15 +403,23 @@ def check_page(cdp: CDP, html_dir: Path, origin: str, page: str, shots: Path, ex
         problems.append(f"missing or broken figure(s): {', '.join(bad_imgs[:5])}")
     n_outputs, n_saved = expected
     if len(info["images"]) < n_outputs:
-        problems.append(f"{len(info['images'])} images shown, the notebook has {n_outputs} image outputs")
+        problems.append(
+            f"{len(info['images'])} images shown, the notebook has {n_outputs} image outputs"
+        )
     if len(info["images"]) < n_saved:
-        problems.append(f"missing figure(s): the notebook's code saves {n_saved} figures but the page shows "
-                        f"{len(info['images'])}: commit it executed with its inline figures (call nk.plotting.setup(), which "
-                        f"turns on the inline backend even under MPLBACKEND=Agg)")
+        problems.append(
+            f"missing figure(s): the notebook's code saves {n_saved} figures but the page shows "
+            f"{len(info['images'])}: commit it executed with its inline figures (call nk.plotting.setup(), which "
+            f"turns on the inline backend even under MPLBACKEND=Agg)"
+        )
     if info["unrendered"]:
-        problems.append(f"{len(info['unrendered'])} formula(s) not rendered by MathJax, e.g. {info['unrendered'][0]!r}")
+        problems.append(
+            f"{len(info['unrendered'])} formula(s) not rendered by MathJax, e.g. {info['unrendered'][0]!r}"
+        )
     if info["rawTex"]:
-        problems.append(f"{len(info['rawTex'])} formula(s) left as raw TeX, e.g. {info['rawTex'][0]!r}")
+        problems.append(
+            f"{len(info['rawTex'])} formula(s) left as raw TeX, e.g. {info['rawTex'][0]!r}"
+        )
     if info["mathErrors"]:
         problems.append(f"MathJax TeX error(s): {info['mathErrors'][:3]}")
     if info["text"] < 200:
@@ -374,12 +442,19 @@ def set_view(cdp: CDP, metrics: dict, media: str) -> None:
     cdp.call("Emulation.setEmulatedMedia", media="print" if media == "print" else "")
 
 
-def check_layout(cdp: CDP, view: str, metrics: dict, media: str, stem: Path, info: dict) -> list[str]:
+def check_layout(
+    cdp: CDP, view: str, metrics: dict, media: str, stem: Path, info: dict
+) -> list[str]:
     """Overflow problems of the loaded page in one view; screenshots stem[.view].png (+ .view.overflow.png)."""
     set_view(cdp, metrics, media)
     cdp.call("Runtime.evaluate", expression="window.scrollTo(0, 0)")
-    res = cdp.call("Runtime.evaluate", expression=f"{LAYOUT_PROBE}({json.dumps(media)})", awaitPromise=True,
-                   returnByValue=True, timeout=90)
+    res = cdp.call(
+        "Runtime.evaluate",
+        expression=f"{LAYOUT_PROBE}({json.dumps(media)})",
+        awaitPromise=True,
+        returnByValue=True,
+        timeout=90,
+    )
     if "exceptionDetails" in res:
         return [f"{view}: layout probe failed: {res['exceptionDetails'].get('text')}"]
     lay = res["result"]["value"]
@@ -388,11 +463,20 @@ def check_layout(cdp: CDP, view: str, metrics: dict, media: str, stem: Path, inf
     shot = cdp.call("Page.captureScreenshot", format="png")
     stem.with_name(stem.name + suffix + ".png").write_bytes(base64.b64decode(shot["data"]))
     box = lay["marked"]
-    if box:        # the first offending element, with some context around it
-        clip = dict(x=max(0.0, box["x"] - 20), y=max(0.0, box["y"] - 40), width=min(max(box["w"], 300) + 40, 2000),
-                    height=min(max(box["h"], 100) + 80, 1200), scale=1)
-        shot = cdp.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)
-        stem.with_name(f"{stem.name}.{view}.overflow.png").write_bytes(base64.b64decode(shot["data"]))
+    if box:  # the first offending element, with some context around it
+        clip = dict(
+            x=max(0.0, box["x"] - 20),
+            y=max(0.0, box["y"] - 40),
+            width=min(max(box["w"], 300) + 40, 2000),
+            height=min(max(box["h"], 100) + 80, 1200),
+            scale=1,
+        )
+        shot = cdp.call(
+            "Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True
+        )
+        stem.with_name(f"{stem.name}.{view}.overflow.png").write_bytes(
+            base64.b64decode(shot["data"])
+        )
     problems = [f"{view}: {p}" for p in lay["problems"][:8]]
     if len(lay["problems"]) > 8:
         problems.append(f"{view}: ... and {len(lay['problems']) - 8} more overflowing elements")
@@ -404,7 +488,9 @@ def main() -> int:
     ap.add_argument("--html", default=str(ROOT / "build" / "book" / "html"))
     ap.add_argument("--screenshots", default=str(ROOT / "build" / "book-check"))
     ap.add_argument("--chromium", default=None, help="Chromium binary (default: chromium on PATH)")
-    ap.add_argument("pages", nargs="*", help="check only these pages (e.g. notebooks/02_ntk_limit.html)")
+    ap.add_argument(
+        "pages", nargs="*", help="check only these pages (e.g. notebooks/02_ntk_limit.html)"
+    )
     args = ap.parse_args()
     html_dir = Path(args.html).resolve()
     if not (html_dir / "index.html").is_file():
@@ -413,8 +499,11 @@ def main() -> int:
     if not args.pages:
         shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True, exist_ok=True)
-    pages = sorted(p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*.html")
-                   if not SKIP_DIRS & set(p.relative_to(html_dir).parts))
+    pages = sorted(
+        p.relative_to(html_dir).as_posix()
+        for p in html_dir.rglob("*.html")
+        if not SKIP_DIRS & set(p.relative_to(html_dir).parts)
+    )
     pages.remove("index.html")
     pages.insert(0, "index.html")
     if args.pages:
@@ -423,7 +512,9 @@ def main() -> int:
             sys.exit(f"book-check: no such page(s): {', '.join(unknown)}")
         pages = [p for p in pages if p in args.pages]
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(html_dir)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(html_dir))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{server.server_address[1]}"
     binary = find_chromium(args.chromium)
@@ -434,20 +525,30 @@ def main() -> int:
     failed = 0
     try:
         proc, port = start_chromium(binary, profile, log)
-        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30))
+        targets = json.load(
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30)
+        )
         ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t.get("type") == "page")
         cdp = CDP(ws_url)
         for domain in ("Page", "Runtime", "Network", "Log"):
             cdp.call(f"{domain}.enable")
         cdp.call("Network.setCacheDisabled", cacheDisabled=True)
         set_view(cdp, *LAYOUTS["desktop"])
-        version = cdp.call("Runtime.evaluate", expression="navigator.userAgent", returnByValue=True)["result"]["value"]
+        version = cdp.call(
+            "Runtime.evaluate", expression="navigator.userAgent", returnByValue=True
+        )["result"]["value"]
         m = re.search(r"Chrome/([\d.]+)", version)
-        print(f"book-check: {len(pages)} pages of {html_dir} in headless Chromium {m.group(1) if m else version}")
+        print(
+            f"book-check: {len(pages)} pages of {html_dir} in headless Chromium {m.group(1) if m else version}"
+        )
         for page in pages:
             try:
-                problems, info = check_page(cdp, html_dir, origin, page, shots, expected_images(html_dir, page))
-            except Exception as exc:  # a hung or crashed page is a failure of that page, not of the checker
+                problems, info = check_page(
+                    cdp, html_dir, origin, page, shots, expected_images(html_dir, page)
+                )
+            except (
+                Exception
+            ) as exc:  # a hung or crashed page is a failure of that page, not of the checker
                 problems, info = [f"could not check the page: {exc!r}"], {}
             if problems:
                 failed += 1
@@ -456,9 +557,11 @@ def main() -> int:
                     print(f"     - {p}")
             else:
                 scroll = info.get("scrollable", {})
-                print(f"ok   {page}  ({len(info['images'])} images, {info['math']} formulas, "
-                      f"{info['text']} characters, {len(set(info['links']))} links; "
-                      f"scrolling boxes: desktop {scroll.get('desktop', 0)}, phone {scroll.get('phone', 0)})")
+                print(
+                    f"ok   {page}  ({len(info['images'])} images, {info['math']} formulas, "
+                    f"{info['text']} characters, {len(set(info['links']))} links; "
+                    f"scrolling boxes: desktop {scroll.get('desktop', 0)}, phone {scroll.get('phone', 0)})"
+                )
         cdp.close()
     finally:
         if proc is not None:

@@ -5,12 +5,13 @@ of every notebooks/NN_*.ipynb (rendered from its committed outputs, never execut
 gallery and API pages.  Everything the pages load (theme, fonts, MathJax) comes from installed Python
 packages: nothing is fetched from the network at build time or when a page is opened.
 """
+
 import os
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent          # the staged source dir (a copy of book/)
-ROOT = Path(os.environ.get("NTKBOOK_ROOT", HERE.parents[2])).resolve()   # the repository
+HERE = Path(__file__).resolve().parent  # the staged source dir (a copy of book/)
+ROOT = Path(os.environ.get("NTKBOOK_ROOT", HERE.parents[2])).resolve()  # the repository
 sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(ROOT))
 
@@ -20,13 +21,13 @@ copyright = "the ntk-notebooks authors, MIT licence"
 language = "en"
 
 extensions = [
-    "myst_nb",                      # .ipynb and MyST markdown, outputs taken from the notebook
-    "sphinx.ext.autodoc",           # API reference from ntklib's docstrings
+    "myst_nb",  # .ipynb and MyST markdown, outputs taken from the notebook
+    "sphinx.ext.autodoc",  # API reference from ntklib's docstrings
     "sphinx.ext.autosummary",
-    "sphinx.ext.napoleon",          # Google-style Args:/Returns:/Example: sections
+    "sphinx.ext.napoleon",  # Google-style Args:/Returns:/Example: sections
     "sphinx.ext.mathjax",
-    "sphinx-mathjax-offline",       # MathJax 3 served from _static/mathjax (no CDN)
-    "ntkbook",                      # book/_ext/ntkbook.py: call-outs, run-this-notebook banner
+    "sphinx-mathjax-offline",  # MathJax 3 served from _static/mathjax (no CDN)
+    "ntkbook",  # book/_ext/ntkbook.py: call-outs, run-this-notebook banner
 ]
 
 root_doc = "index"
@@ -59,7 +60,7 @@ html_theme = "sphinx_book_theme"
 html_title = "ntk-notebooks"
 html_static_path = ["_static"]
 html_css_files = ["ntkbook.css"]
-html_js_files = ["ntkbook.js"]       # print: shrink formulas and tables wider than the page
+html_js_files = ["ntkbook.js"]  # print: shrink formulas and tables wider than the page
 html_favicon = "_static/favicon.svg"
 html_context = {"default_mode": "light"}
 html_last_updated_fmt = None
@@ -72,7 +73,9 @@ html_show_sourcelink = False
 sys.path.insert(0, str(HERE))
 import links  # noqa: E402
 
-repository_url = (os.environ.get("NTKBOOK_REPOSITORY_URL", "").strip() or links.REPOSITORY_URL).rstrip("/")
+repository_url = (
+    os.environ.get("NTKBOOK_REPOSITORY_URL", "").strip() or links.REPOSITORY_URL
+).rstrip("/")
 repository_branch = os.environ.get("NTKBOOK_BRANCH", "").strip() or links.BRANCH
 
 html_theme_options = {
@@ -85,16 +88,23 @@ html_theme_options = {
     "navbar_persistent": [],
 }
 if repository_url:
-    html_theme_options.update({
-        "repository_url": repository_url,
-        "repository_branch": repository_branch,
-        "path_to_docs": "",
-        "use_repository_button": True,
-        "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
-    })
+    html_theme_options.update(
+        {
+            "repository_url": repository_url,
+            "repository_branch": repository_branch,
+            "path_to_docs": "",
+            "use_repository_button": True,
+            "launch_buttons": {
+                "binderhub_url": "https://mybinder.org",
+                "notebook_interface": "jupyterlab",
+            },
+        }
+    )
 ntkbook_repository_url = repository_url
 # A change of the extension (call-outs, docstring conversion) must re-read every page.
 import hashlib  # noqa: E402
-ntkbook_fingerprint = hashlib.sha256(b"".join((HERE / "_ext" / name).read_bytes()
-                                              for name in ("ntkbook.py", "ntkrefs.py"))).hexdigest()[:16]
+
+ntkbook_fingerprint = hashlib.sha256(
+    b"".join((HERE / "_ext" / name).read_bytes() for name in ("ntkbook.py", "ntkrefs.py"))
+).hexdigest()[:16]
 ntkbook_branch = repository_branch

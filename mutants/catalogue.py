@@ -516,8 +516,10 @@ def _no_bias_first_layer(which):
             ba = sig.bind(*args, **kwargs)
             ba.apply_defaults()
             a = ba.arguments
-            X, Y, beta = prepare(a["X"], a["Y"], a["depth"], a["beta"], a["dtype"], a["device"])
-            s, sd, t = _no_bias_layers(X, Y, a["depth"], get_activation(a["activation"]), beta)
+            X, Y, beta, depth = prepare(
+                a["X"], a["Y"], a["depth"], a["beta"], a["dtype"], a["device"]
+            )
+            s, sd, t = _no_bias_layers(X, Y, depth, get_activation(a["activation"]), beta)
             if which == "sigma":
                 return s[-1]
             if which == "theta":

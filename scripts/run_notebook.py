@@ -13,6 +13,7 @@
    removed).  A failing or interrupted run leaves figures/ exactly as it was, and the staging
    folder is removed in every case.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,9 @@ def _kind(value) -> str:
 def _accepts(default, value) -> bool:
     d, v = _kind(default), _kind(value)
     if d == "None":
-        return True                       # a None default accepts any value
+        return True  # a None default accepts any value
     if d == "float" and v == "int":
-        return True                       # 1 where 1.0 is expected
+        return True  # 1 where 1.0 is expected
     if d == "list" and v == "list" and default and value:
         return all(_accepts(default[0], x) for x in value)
     return d == v
@@ -67,7 +68,11 @@ def notebook_defaults(path: Path) -> dict:
         raise SystemExit(f"{path.name}: expected one cell tagged 'parameters', found {len(cells)}")
     defaults = {}
     for node in ast.parse("".join(cells[0]["source"])).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             try:
                 defaults[node.targets[0].id] = ast.literal_eval(node.value)
             except ValueError:
@@ -84,11 +89,15 @@ def check_params(params: dict, defaults: dict, source: str) -> list[str]:
         if key not in defaults:
             close = [k for k in defaults if k.lower() == str(key).lower()]
             hint = f" (did you mean {close[0]}?)" if close else ""
-            problems.append(f"{source}: unknown parameter {key!r}{hint}; accepted: "
-                            + ", ".join(sorted(defaults)))
+            problems.append(
+                f"{source}: unknown parameter {key!r}{hint}; accepted: "
+                + ", ".join(sorted(defaults))
+            )
         elif not _accepts(defaults[key], value):
-            problems.append(f"{source}: {key}: got {value!r} ({_kind(value)}) but the default is "
-                            f"{defaults[key]!r}; accepted: a value of type {_kind(defaults[key])}")
+            problems.append(
+                f"{source}: {key}: got {value!r} ({_kind(value)}) but the default is "
+                f"{defaults[key]!r}; accepted: a value of type {_kind(defaults[key])}"
+            )
     return problems
 
 
@@ -105,7 +114,9 @@ def publish(stage: Path, figures: Path, name: str) -> list[str]:
     """Move the staged figures into figures/ and remove this notebook's figures the run did not make."""
     figures.mkdir(parents=True, exist_ok=True)
     prefix = name.split("_", 1)[0] + "_"
-    made = sorted(p for p in stage.iterdir() if p.suffix in FIGURE_SUFFIXES and not p.name.startswith("."))
+    made = sorted(
+        p for p in stage.iterdir() if p.suffix in FIGURE_SUFFIXES and not p.name.startswith(".")
+    )
     for p in made:
         os.replace(p, figures / p.name)
     names = {p.name for p in made}
@@ -153,8 +164,15 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     os.environ["NTKLIB_FIGURES"] = str(stage)
     try:
-        papermill.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3",
-                                   cwd=str(nb.parent), progress_bar=False, log_output=False)
+        papermill.execute_notebook(
+            str(nb),
+            str(out),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(nb.parent),
+            progress_bar=False,
+            log_output=False,
+        )
         written = publish(stage, args.figures, args.name)
         print(f"{args.name}: every cell ran; {len(written)} figure files written to {args.figures}")
         return 0

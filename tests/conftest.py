@@ -4,6 +4,7 @@ Everything here is written independently of the code under test: numpy/scipy int
 hand-written autograd Jacobian, a numpy re-implementation of the CONVENTIONS.md §1 recursion.  The tests
 import these helpers directly (`from conftest import ...`; pytest puts tests/ on sys.path).
 """
+
 from __future__ import annotations
 
 import math
@@ -19,6 +20,7 @@ DTYPE = torch.float64
 
 
 # ---- inputs ----------------------------------------------------------------------------------------
+
 
 def randn(*shape, seed):
     """Standard normal float64 tensor from a private, fixed-seed generator."""
@@ -53,7 +55,9 @@ def arccos_rounding_tol(X, Y, depth, rtol=1e-12):
     nx, ny = X.norm(dim=1), Yv.norm(dim=1)
     c = ((X @ Yv.T) / (nx[:, None] * ny[None, :])).clamp(-1, 1)
     dc = 4 * X.shape[1] * torch.finfo(X.dtype).eps
-    dt = torch.minimum(dc / torch.sqrt((1 - c * c).clamp_min(1e-300)), torch.tensor(math.sqrt(2 * dc)))
+    dt = torch.minimum(
+        dc / torch.sqrt((1 - c * c).clamp_min(1e-300)), torch.tensor(math.sqrt(2 * dc))
+    )
     return rtol + (depth - 1) * dt
 
 
@@ -62,11 +66,14 @@ def assert_close_within(actual, expected, tol):
     scale = expected.abs().max()
     err = (actual - expected).abs() / torch.maximum(expected.abs(), scale)
     bad = err > tol
-    assert not bad.any(), (f"{int(bad.sum())} entries beyond tolerance: max relative error "
-                           f"{float(err.max()):.3g} where the tolerance is {float(tol.min()):.3g}..")
+    assert not bad.any(), (
+        f"{int(bad.sum())} entries beyond tolerance: max relative error "
+        f"{float(err.max()):.3g} where the tolerance is {float(tol.min()):.3g}.."
+    )
 
 
 # ---- 1-D reference integrals for ReLU-type activations s * relu + h --------------------------------
+
 
 def _phi(z):
     return math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
@@ -98,6 +105,7 @@ def relu_affine_dual_1d(s, h, a, b, c):
 
     def integrand(z):
         return (s * max(math.sqrt(a) * z, 0.0) + h) * inner(z) * _phi(z)
+
     return _quad(integrand, -np.inf, 0.0) + _quad(integrand, 0.0, np.inf)
 
 
@@ -110,8 +118,9 @@ def relu_affine_dual_deriv_1d(s, a, b, c):
 
 def relu_affine_mean_1d(s, h, a):
     """E[s relu(u) + h], u ~ N(0, a), by 1-D quadrature."""
-    return _quad(lambda z: (s * max(math.sqrt(a) * z, 0.0) + h) * _phi(z), -np.inf, 0.0) + \
-        _quad(lambda z: (s * max(math.sqrt(a) * z, 0.0) + h) * _phi(z), 0.0, np.inf)
+    return _quad(lambda z: (s * max(math.sqrt(a) * z, 0.0) + h) * _phi(z), -np.inf, 0.0) + _quad(
+        lambda z: (s * max(math.sqrt(a) * z, 0.0) + h) * _phi(z), 0.0, np.inf
+    )
 
 
 def gaussian_moment_1d(f):
@@ -120,6 +129,7 @@ def gaussian_moment_1d(f):
 
 
 # ---- numpy reference of the infinite-width recursion (CONVENTIONS.md §1), one pair at a time -------------
+
 
 @lru_cache(maxsize=None)
 def _hermgauss_prob(n):
@@ -144,8 +154,10 @@ def gh_expect_2d_np(f, g, a, b, c, n=200):
 def np_relu_duals(a, b, c):
     """The arc-cosine kernel as printed in CONVENTIONS.md §1 (angle form)."""
     t = math.acos(max(-1.0, min(1.0, c / math.sqrt(a * b))))
-    return (math.sqrt(a * b) / (2 * math.pi) * (math.sin(t) + (math.pi - t) * math.cos(t)),
-            (math.pi - t) / (2 * math.pi))
+    return (
+        math.sqrt(a * b) / (2 * math.pi) * (math.sin(t) + (math.pi - t) * math.cos(t)),
+        (math.pi - t) / (2 * math.pi),
+    )
 
 
 def np_erf_duals(a, b, c):
@@ -188,6 +200,7 @@ def reference_kernels(X, Y, depth, duals, beta):
 
 # ---- empirical NTK by hand ------------------------------------------------------------------------
 
+
 def autograd_ntk(model, X, Y=None, *, batch=False):
     """J(X) J(Y)^T with J built row by row from torch.autograd.grad of one output w.r.t. all parameters.
 
@@ -198,17 +211,22 @@ def autograd_ntk(model, X, Y=None, *, batch=False):
 
     def row(out):
         grads = torch.autograd.grad(out, params, retain_graph=True, allow_unused=True)
-        return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
-                          for g, p in zip(grads, params)])
+        return torch.cat(
+            [(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(grads, params)]
+        )
 
     if batch:
         Z = X if Y is None else torch.cat([X, Y])
         F = model(Z).reshape(-1)
         J = torch.stack([row(F[i]) for i in range(len(Z))])
         K = J @ J.T
-        return K if Y is None else K[: len(X), len(X):]
-    JX = torch.stack([row(model(X[i:i + 1]).reshape(())) for i in range(len(X))])
-    JY = JX if Y is None else torch.stack([row(model(Y[i:i + 1]).reshape(())) for i in range(len(Y))])
+        return K if Y is None else K[: len(X), len(X) :]
+    JX = torch.stack([row(model(X[i : i + 1]).reshape(())) for i in range(len(X))])
+    JY = (
+        JX
+        if Y is None
+        else torch.stack([row(model(Y[i : i + 1]).reshape(())) for i in range(len(Y))])
+    )
     return JX @ JY.T
 
 
@@ -234,6 +252,7 @@ class NTKDense(nn.Module):
 # expectation of g(v) given u (m = rho sqrt(b) z1, sd = sqrt(b (1 - rho^2))), in closed form for the
 # piecewise linear / exponential functions below and by a 200-node Gauss-Hermite sum for smooth g.
 
+
 def _np_phi(x):
     return np.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi)
 
@@ -250,13 +269,17 @@ def _exp_below(m, sd):
 
 
 def _leaky(alpha):
-    return (lambda x: np.where(x > 0, x, alpha * x),
-            lambda m, sd: _ramp_mean(m, sd) - alpha * _ramp_mean(-m, sd))
+    return (
+        lambda x: np.where(x > 0, x, alpha * x),
+        lambda m, sd: _ramp_mean(m, sd) - alpha * _ramp_mean(-m, sd),
+    )
 
 
 def _leaky_d(alpha):
-    return (lambda x: np.where(x > 0, 1.0, alpha),
-            lambda m, sd: special.ndtr(m / sd) + alpha * special.ndtr(-m / sd))
+    return (
+        lambda x: np.where(x > 0, 1.0, alpha),
+        lambda m, sd: special.ndtr(m / sd) + alpha * special.ndtr(-m / sd),
+    )
 
 
 # name -> (g(x) pointwise, G(m, sd) = E[g(m + sd Z)] for sd > 0, kinks of g)
@@ -265,15 +288,26 @@ KINKED_REFERENCE = {
     "step": (lambda x: (x > 0).astype(float), lambda m, sd: special.ndtr(m / sd), (0.0,)),
     "abs": (np.abs, lambda m, sd: _ramp_mean(m, sd) + _ramp_mean(-m, sd), (0.0,)),
     "sign": (np.sign, lambda m, sd: 2 * special.ndtr(m / sd) - 1, (0.0,)),
-    "elu": (lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
-            lambda m, sd: _ramp_mean(m, sd) + _exp_below(m, sd) - special.ndtr(-m / sd), (0.0,)),
-    "elu_deriv": (lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0))),
-                  lambda m, sd: special.ndtr(m / sd) + _exp_below(m, sd), (0.0,)),
-    "hardtanh": (lambda x: np.clip(x, -1.0, 1.0),
-                 lambda m, sd: _ramp_mean(m + 1, sd) - _ramp_mean(m - 1, sd) - 1, (-1.0, 1.0)),
-    "hardtanh_deriv": (lambda x: (np.abs(x) < 1).astype(float),
-                       lambda m, sd: special.ndtr((1 - m) / sd) - special.ndtr((-1 - m) / sd),
-                       (-1.0, 1.0)),
+    "elu": (
+        lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+        lambda m, sd: _ramp_mean(m, sd) + _exp_below(m, sd) - special.ndtr(-m / sd),
+        (0.0,),
+    ),
+    "elu_deriv": (
+        lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0))),
+        lambda m, sd: special.ndtr(m / sd) + _exp_below(m, sd),
+        (0.0,),
+    ),
+    "hardtanh": (
+        lambda x: np.clip(x, -1.0, 1.0),
+        lambda m, sd: _ramp_mean(m + 1, sd) - _ramp_mean(m - 1, sd) - 1,
+        (-1.0, 1.0),
+    ),
+    "hardtanh_deriv": (
+        lambda x: (np.abs(x) < 1).astype(float),
+        lambda m, sd: special.ndtr((1 - m) / sd) - special.ndtr((-1 - m) / sd),
+        (-1.0, 1.0),
+    ),
     "leaky_relu": _leaky(0.01) + ((0.0,),),
     "leaky_relu_deriv": _leaky_d(0.01) + ((0.0,),),
 }
@@ -295,8 +329,10 @@ def _quad_split(fun, points, T=12.0):
     """int_{-T}^{T} fun, by scipy.quad on the pieces between the sorted points (outside [-T, T] the
     Gaussian weight is below 1e-31)."""
     edges = sorted({-T, T} | {p for p in points if -T < p < T})
-    return sum(integrate.quad(fun, lo, hi, epsabs=1e-14, epsrel=1e-13, limit=500)[0]
-               for lo, hi in zip(edges[:-1], edges[1:]))
+    return sum(
+        integrate.quad(fun, lo, hi, epsabs=1e-14, epsrel=1e-13, limit=500)[0]
+        for lo, hi in zip(edges[:-1], edges[1:])
+    )
 
 
 def pair_expectation(f_ref, g_ref, a, b, c):
@@ -321,6 +357,7 @@ def pair_expectation(f_ref, g_ref, a, b, c):
 
     def integrand(z):
         return float(f(np.asarray(sa * z))) * inner(rho * sb * z) * float(_np_phi(z))
+
     return _quad_split(integrand, points)
 
 
@@ -328,5 +365,6 @@ def mean_1d(f_ref, a):
     """E[f(u)], u ~ N(0, a), by scipy.quad split at the kinks."""
     f, _, fk = f_ref
     sa = math.sqrt(a)
-    return _quad_split(lambda z: float(f(np.asarray(sa * z))) * float(_np_phi(z)),
-                       [k / sa for k in fk])
+    return _quad_split(
+        lambda z: float(f(np.asarray(sa * z))) * float(_np_phi(z)), [k / sa for k in fk]
+    )

@@ -13,6 +13,7 @@ verdict output fail: a notebook committed unexecuted would otherwise compare not
 It prints one line per notebook and closes with 'N passed, M failed' (verdict cells); exit 1 on any
 failure.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -44,7 +45,7 @@ def normalised_outputs(cell) -> list[tuple[str, str]]:
         kind = o.get("output_type")
         if kind == "stream":
             name = f"stream:{o.get('name', 'stdout')}"
-            if out and out[-1][0] == name:          # nbval joins consecutive chunks of one stream
+            if out and out[-1][0] == name:  # nbval joins consecutive chunks of one stream
                 out[-1] = (name, out[-1][1] + _text(o.get("text", "")))
             else:
                 out.append((name, _text(o.get("text", ""))))
@@ -68,7 +69,9 @@ def compare(committed: dict, executed: dict, name: str) -> tuple[int, list[str]]
     if not want:
         return 0, [f"{name}: no verdict cell (tag '{TAG}' or marker '{MARKER}')"]
     if not any(c.get("outputs") for _, c in want):
-        return len(want), [f"{name}: the committed verdict cells have no outputs (commit it executed)"]
+        return len(want), [
+            f"{name}: the committed verdict cells have no outputs (commit it executed)"
+        ]
     if len(want) != len(got):
         return len(want), [f"{name}: {len(want)} verdict cells committed, {len(got)} executed"]
     for (i, a), (_, b) in zip(want, got):
@@ -78,7 +81,11 @@ def compare(committed: dict, executed: dict, name: str) -> tuple[int, list[str]]
         diff = difflib.unified_diff(
             [f"[{k}] {line}" for k, t in wa for line in t.splitlines()],
             [f"[{k}] {line}" for k, t in gb for line in t.splitlines()],
-            "committed", "executed", lineterm="", n=1)
+            "committed",
+            "executed",
+            lineterm="",
+            n=1,
+        )
         failures.append(f"{name}, cell {i}: verdict output differs\n  " + "\n  ".join(diff))
     return len(want), failures
 

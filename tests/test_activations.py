@@ -1,6 +1,7 @@
 """Activations: closed-form dual kernels against quadrature, integrals and Monte Carlo
 (CONVENTIONS.md §1); kinked nonlinearities against independent scipy integrals; kinks=, error
 estimates and warnings."""
+
 from __future__ import annotations
 
 import math
@@ -13,11 +14,25 @@ import torch
 from scipy import special
 
 import ntklib as nk
-from conftest import (DTYPE, KINKED_REFERENCE, gaussian_moment_1d, mean_1d, pair_expectation, randn,
-                      reference_kernels, relu_affine_dual_1d, relu_affine_dual_deriv_1d,
-                      relu_affine_mean_1d, smooth_reference)
-from ntklib.activations import (QuadratureWarning, gaussian_expectation, leaky_relu,
-                                mehler_expectation)
+from conftest import (
+    DTYPE,
+    KINKED_REFERENCE,
+    gaussian_moment_1d,
+    mean_1d,
+    pair_expectation,
+    randn,
+    reference_kernels,
+    relu_affine_dual_1d,
+    relu_affine_dual_deriv_1d,
+    relu_affine_mean_1d,
+    smooth_reference,
+)
+from ntklib.activations import (
+    QuadratureWarning,
+    gaussian_expectation,
+    leaky_relu,
+    mehler_expectation,
+)
 
 # Normalised ReLU from textbook moments of z ~ N(0, 1): E relu = 1/sqrt(2 pi), E relu^2 = 1/2.
 RELU_MEAN = 1.0 / math.sqrt(2 * math.pi)
@@ -26,11 +41,15 @@ RELU_SD = math.sqrt(0.5 - 1.0 / (2 * math.pi))
 RELU_FAMILY = [
     ("relu", "relu", 1.0, 0.0),
     ("normalized_relu", nk.normalized("relu"), 1.0 / RELU_SD, -RELU_MEAN / RELU_SD),
-    ("sqrt2_relu", nk.scaled("relu", 2 ** 0.5), 2 ** 0.5, 0.0),
+    ("sqrt2_relu", nk.scaled("relu", 2**0.5), 2**0.5, 0.0),
 ]
 # Covariances (a, b, c = rho sqrt(ab)) spanning small and large variances and both signs of rho.
-PAIRS = [(a, b, rho * math.sqrt(a * b)) for a in (0.3, 1.0, 2.5) for b in (0.5, 1.7)
-         for rho in (-0.9, -0.3, 0.2, 0.8)]
+PAIRS = [
+    (a, b, rho * math.sqrt(a * b))
+    for a in (0.3, 1.0, 2.5)
+    for b in (0.5, 1.7)
+    for rho in (-0.9, -0.3, 0.2, 0.8)
+]
 
 
 def _grid(top=3.0):
@@ -49,24 +68,33 @@ def _t(x):
 
 # ---- smooth closed forms (erf, identity, affine erf) against two quadratures ---------------------
 
+
 def _assert_matches_gauss_hermite(act, a, b, c, *, n, atol):
     """act.dual, act.dual_deriv and act.mean against the plain 2-D (1-D for the mean) Gauss-Hermite
     rule with n nodes per axis, to atol."""
-    torch.testing.assert_close(act.dual(a, b, c),
-                               gaussian_expectation(act.fn, act.fn, a, b, c, n=n),
-                               rtol=0, atol=atol)
-    torch.testing.assert_close(act.dual_deriv(a, b, c),
-                               gaussian_expectation(act.deriv, act.deriv, a, b, c, n=n),
-                               rtol=0, atol=atol)
+    torch.testing.assert_close(
+        act.dual(a, b, c), gaussian_expectation(act.fn, act.fn, a, b, c, n=n), rtol=0, atol=atol
+    )
+    torch.testing.assert_close(
+        act.dual_deriv(a, b, c),
+        gaussian_expectation(act.deriv, act.deriv, a, b, c, n=n),
+        rtol=0,
+        atol=atol,
+    )
     a_flat = a.reshape(-1)
-    torch.testing.assert_close(act.mean(a_flat),
-                               gaussian_expectation(act.fn, torch.ones_like, a_flat, a_flat, a_flat,
-                                                    n=n),
-                               rtol=0, atol=atol)
+    torch.testing.assert_close(
+        act.mean(a_flat),
+        gaussian_expectation(act.fn, torch.ones_like, a_flat, a_flat, a_flat, n=n),
+        rtol=0,
+        atol=atol,
+    )
 
 
-@pytest.mark.parametrize("act", ["erf", nk.normalized("erf"), nk.scaled("erf", 1.7)],
-                         ids=["erf", "normalized_erf", "scaled_erf"])
+@pytest.mark.parametrize(
+    "act",
+    ["erf", nk.normalized("erf"), nk.scaled("erf", 1.7)],
+    ids=["erf", "normalized_erf", "scaled_erf"],
+)
 def test_erf_closed_forms_match_2d_gauss_hermite(act):
     """Property: Williams' erf kernels (and their affine versions) equal E[sigma(u)sigma(v)],
     E[sigma'(u)sigma'(v)], E[sigma(u)] computed by the plain 2-D Gauss-Hermite rule.
@@ -84,11 +112,15 @@ def test_erf_closed_forms_match_mehler(act):
     Tolerance 1e-8 (smooth function; measured ~1e-13)."""
     act = nk.get_activation(act)
     a, b, c = _grid()
-    torch.testing.assert_close(act.dual(a, b, c), mehler_expectation(act.fn, act.fn, a, b, c),
-                               rtol=0, atol=1e-8)
-    torch.testing.assert_close(act.dual_deriv(a, b, c),
-                               mehler_expectation(act.deriv, act.deriv, a, b, c),
-                               rtol=0, atol=1e-8)
+    torch.testing.assert_close(
+        act.dual(a, b, c), mehler_expectation(act.fn, act.fn, a, b, c), rtol=0, atol=1e-8
+    )
+    torch.testing.assert_close(
+        act.dual_deriv(a, b, c),
+        mehler_expectation(act.deriv, act.deriv, a, b, c),
+        rtol=0,
+        atol=1e-8,
+    )
 
 
 def test_identity_closed_forms_match_quadrature():
@@ -96,18 +128,22 @@ def test_identity_closed_forms_match_quadrature():
     exact for polynomials of degree < 2n, so the only error is rounding: tolerance 1e-12."""
     act = nk.get_activation("identity")
     a, b, c = _grid()
-    torch.testing.assert_close(act.dual(a, b, c),
-                               gaussian_expectation(act.fn, act.fn, a, b, c, n=16),
-                               rtol=0, atol=1e-12)
-    torch.testing.assert_close(act.dual_deriv(a, b, c) * torch.ones_like(c),
-                               gaussian_expectation(act.deriv, act.deriv, a, b, c, n=16),
-                               rtol=0, atol=1e-12)
-    torch.testing.assert_close(act.dual(a, b, c), mehler_expectation(act.fn, act.fn, a, b, c),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        act.dual(a, b, c), gaussian_expectation(act.fn, act.fn, a, b, c, n=16), rtol=0, atol=1e-12
+    )
+    torch.testing.assert_close(
+        act.dual_deriv(a, b, c) * torch.ones_like(c),
+        gaussian_expectation(act.deriv, act.deriv, a, b, c, n=16),
+        rtol=0,
+        atol=1e-12,
+    )
+    torch.testing.assert_close(
+        act.dual(a, b, c), mehler_expectation(act.fn, act.fn, a, b, c), rtol=0, atol=1e-12
+    )
     torch.testing.assert_close(act.mean(a.reshape(-1)), torch.zeros(5, dtype=DTYPE), rtol=0, atol=0)
 
 
-@pytest.mark.filterwarnings("ignore::ntklib.activations.QuadratureWarning")   # tanh at variance 2
+@pytest.mark.filterwarnings("ignore::ntklib.activations.QuadratureWarning")  # tanh at variance 2
 @pytest.mark.parametrize("name", ["tanh", "gelu", "sin", "sigmoid", "silu", "softplus"])
 def test_mehler_quadrature_matches_2d_gauss_hermite(name):
     """Property: for smooth functions without a closed form, Activation.dual / dual_deriv / mean
@@ -121,6 +157,7 @@ def test_mehler_quadrature_matches_2d_gauss_hermite(name):
 
 
 # ---- ReLU family: a fine 1-D integral and Monte Carlo --------------------------------------------
+
 
 @pytest.mark.parametrize("name,act,s,h", RELU_FAMILY, ids=[r[0] for r in RELU_FAMILY])
 def test_relu_family_duals_match_1d_integral(name, act, s, h):
@@ -147,8 +184,9 @@ def test_normalized_relu_is_the_textbook_affine_map():
     x = torch.linspace(-3, 3, 61, dtype=DTYPE)
     expect = (torch.relu(x) - RELU_MEAN) / RELU_SD
     torch.testing.assert_close(nk.normalized("relu")(x), expect, rtol=0, atol=1e-12)
-    torch.testing.assert_close(nk.scaled("relu", 2 ** 0.5)(x), 2 ** 0.5 * torch.relu(x),
-                               rtol=0, atol=1e-15)
+    torch.testing.assert_close(
+        nk.scaled("relu", 2**0.5)(x), 2**0.5 * torch.relu(x), rtol=0, atol=1e-15
+    )
 
 
 @pytest.mark.parametrize("rho", [0.4, -0.7])
@@ -165,13 +203,17 @@ def test_relu_duals_match_monte_carlo(rho):
     v = math.sqrt(b) * (rho * z1 + math.sqrt(1 - rho * rho) * z2)
     act = nk.get_activation("relu")
     c = _t(rho * math.sqrt(a * b))
-    for samples, closed in [(torch.relu(u) * torch.relu(v), act.dual(_t(a), _t(b), c)),
-                            ((u > 0).to(DTYPE) * (v > 0).to(DTYPE),
-                             act.dual_deriv(_t(a), _t(b), c)),
-                            (torch.relu(u), act.mean(_t(a)))]:
+    for samples, closed in [
+        (torch.relu(u) * torch.relu(v), act.dual(_t(a), _t(b), c)),
+        ((u > 0).to(DTYPE) * (v > 0).to(DTYPE), act.dual_deriv(_t(a), _t(b), c)),
+        (torch.relu(u), act.mean(_t(a))),
+    ]:
         se = samples.std() / math.sqrt(n)
-        assert abs(samples.mean() - closed) < 5 * se, (float(samples.mean()), float(closed),
-                                                       float(se))
+        assert abs(samples.mean() - closed) < 5 * se, (
+            float(samples.mean()),
+            float(closed),
+            float(se),
+        )
 
 
 def test_closed_forms_clip_correlations_beyond_one():
@@ -195,12 +237,13 @@ def test_closed_forms_clip_correlations_beyond_one():
 
 # ---- derivatives, normalisation moments, r -------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", sorted(nk.ACTIVATIONS))
 def test_named_derivatives_match_autograd(name):
     """Property: each named activation's hand-written derivative (used by dual_deriv through Mehler)
     equals autograd of its function, away from kinks at 0.  Tolerance 1e-12 (analytic formulas)."""
     act = nk.get_activation(name)
-    x = torch.linspace(-3.05, 3.05, 62, dtype=DTYPE).requires_grad_(True)   # never hits 0
+    x = torch.linspace(-3.05, 3.05, 62, dtype=DTYPE).requires_grad_(True)  # never hits 0
     y = act(x)
     # a piecewise constant function (step) has no autograd graph: its a.e. derivative is 0
     auto = torch.autograd.grad(y.sum(), x)[0] if y.requires_grad else torch.zeros_like(x)
@@ -233,7 +276,7 @@ def test_r_value_matches_textbook_moments(beta):
     tanh_var = gaussian_moment_1d(lambda z: math.tanh(z) ** 2)
     cases = [
         ("relu", 0.5),
-        (nk.scaled("relu", 2 ** 0.5), 1.0),
+        (nk.scaled("relu", 2**0.5), 1.0),
         (nk.normalized("relu"), math.pi / (math.pi - 1)),
         ("erf", 4 / (math.pi * math.sqrt(5))),
         (nk.normalized("erf"), (4 / (math.pi * math.sqrt(5))) / ((2 / math.pi) * math.asin(2 / 3))),
@@ -246,6 +289,7 @@ def test_r_value_matches_textbook_moments(beta):
 
 
 # ---- a plain torch callable goes through quadrature and matches the closed form ------------------
+
 
 @pytest.mark.parametrize("beta", [0.0, 0.1, 0.5])
 def test_callable_erf_matches_named_erf_kernels(beta):
@@ -265,19 +309,27 @@ def test_callable_erf_matches_named_erf_kernels(beta):
                 torch.testing.assert_close(got, want, rtol=0, atol=1e-8)
 
 
+FUSED = [
+    ("relu", "relu"),
+    ("normalized_relu", nk.normalized("relu")),
+    ("sqrt2_relu", nk.scaled("relu", 2**0.5)),
+    ("erf", "erf"),
+    ("normalized_erf", nk.normalized("erf")),
+    ("tanh", "tanh"),
+    ("identity", "identity"),
+    ("scaled_identity", nk.scaled("identity", 2.0)),
+    ("shifted_identity", nk.get_activation("identity").affine(1.5, 0.3)),
+    ("abs", "abs"),
+    ("leaky_relu", "leaky_relu"),
+    ("step", "step"),
+    ("elu", "elu"),
+    ("normalized_elu", nk.normalized("elu")),
+    ("normalized_abs", nk.normalized("abs")),
+    ("hardtanh_kinks", nk.Activation("hardtanh", lambda x: torch.clamp(x, -1, 1), kinks=(-1, 1))),
+]
 
-FUSED = [("relu", "relu"), ("normalized_relu", nk.normalized("relu")),
-         ("sqrt2_relu", nk.scaled("relu", 2 ** 0.5)), ("erf", "erf"),
-         ("normalized_erf", nk.normalized("erf")), ("tanh", "tanh"), ("identity", "identity"),
-         ("scaled_identity", nk.scaled("identity", 2.0)),
-         ("shifted_identity", nk.get_activation("identity").affine(1.5, 0.3)),
-         ("abs", "abs"), ("leaky_relu", "leaky_relu"), ("step", "step"), ("elu", "elu"),
-         ("normalized_elu", nk.normalized("elu")), ("normalized_abs", nk.normalized("abs")),
-         ("hardtanh_kinks", nk.Activation("hardtanh", lambda x: torch.clamp(x, -1, 1),
-                                           kinks=(-1, 1)))]
 
-
-@pytest.mark.filterwarnings("ignore::ntklib.activations.QuadratureWarning")   # tanh at variance 3
+@pytest.mark.filterwarnings("ignore::ntklib.activations.QuadratureWarning")  # tanh at variance 3
 @pytest.mark.parametrize("act", [a for _, a in FUSED], ids=[n for n, _ in FUSED])
 def test_fused_duals_equal_separate_duals_and_leave_inputs_alone(act):
     """Property: Activation.duals(a, b, c) (the fused evaluation nk.ntk uses) returns exactly
@@ -290,9 +342,12 @@ def test_fused_duals_equal_separate_duals_and_leave_inputs_alone(act):
     for t, t0, name in [(a, a0, "a"), (b, b0, "b"), (c, c0, "c")]:
         assert torch.equal(t, t0), f"duals modified its argument {name} in place"
     torch.testing.assert_close(k, act.dual(a0, b0, c0), rtol=0, atol=1e-14)
-    torch.testing.assert_close(kd * torch.ones_like(c0),
-                               act.dual_deriv(a0, b0, c0) * torch.ones_like(c0),
-                               rtol=0, atol=1e-14)
+    torch.testing.assert_close(
+        kd * torch.ones_like(c0),
+        act.dual_deriv(a0, b0, c0) * torch.ones_like(c0),
+        rtol=0,
+        atol=1e-14,
+    )
 
 
 @pytest.mark.parametrize("name,act,s,h", RELU_FAMILY, ids=[r[0] for r in RELU_FAMILY])
@@ -312,6 +367,7 @@ def test_fused_relu_duals_match_1d_integral(name, act, s, h):
 # at the kinks, with the conditional mean of the inner variable in closed form or by a 200-node
 # numpy Gauss-Hermite sum for smooth functions); none of ntklib's integrators is used.
 
+
 def _sig(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -321,17 +377,26 @@ _SMOOTH_NP = {
     "erf": (special.erf, lambda x: 2 / math.sqrt(math.pi) * np.exp(-x * x)),
     "tanh": (np.tanh, lambda x: 1 - np.tanh(x) ** 2),
     "sigmoid": (_sig, lambda x: _sig(x) * (1 - _sig(x))),
-    "gelu": (lambda x: 0.5 * x * (1 + special.erf(x / math.sqrt(2))),
-             lambda x: (0.5 * (1 + special.erf(x / math.sqrt(2)))
-                        + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi))),
+    "gelu": (
+        lambda x: 0.5 * x * (1 + special.erf(x / math.sqrt(2))),
+        lambda x: (
+            0.5 * (1 + special.erf(x / math.sqrt(2)))
+            + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+        ),
+    ),
     "softplus": (lambda x: np.logaddexp(0.0, x), _sig),
     "silu": (lambda x: x * _sig(x), lambda x: _sig(x) * (1 + x * (1 - _sig(x)))),
     "sin": (np.sin, np.cos),
     "cos": (np.cos, lambda x: -np.sin(x)),
 }
 _ZERO = (lambda x: np.zeros_like(x, dtype=float), lambda m, sd: 0.0, ())
-_KINKED_NP = {"relu": ("relu", "step"), "abs": ("abs", "sign"), "elu": ("elu", "elu_deriv"),
-              "leaky_relu": ("leaky_relu", "leaky_relu_deriv"), "step": ("step", None)}
+_KINKED_NP = {
+    "relu": ("relu", "step"),
+    "abs": ("abs", "sign"),
+    "elu": ("elu", "elu_deriv"),
+    "leaky_relu": ("leaky_relu", "leaky_relu_deriv"),
+    "step": ("step", None),
+}
 
 
 @lru_cache(maxsize=None)
@@ -351,8 +416,12 @@ def _references(name):
 def _base_reference(name, a, b, c):
     """(E f(u) f(v), E f'(u) f'(v), E f(u), E f(v)) by the independent integrals."""
     f, d = _references(name)
-    return (pair_expectation(f, f, a, b, c), pair_expectation(d, d, a, b, c), mean_1d(f, a),
-            mean_1d(f, b))
+    return (
+        pair_expectation(f, f, a, b, c),
+        pair_expectation(d, d, a, b, c),
+        mean_1d(f, a),
+        mean_1d(f, b),
+    )
 
 
 @lru_cache(maxsize=None)
@@ -388,8 +457,12 @@ def _build(name, version):
 
 
 NAMED = sorted(nk.ACTIVATIONS) + ["hardtanh"]
-VERSIONS = [(n, v) for n in NAMED for v in ("plain", "normalized", "scaled")
-            if not (v == "normalized" and n == "identity")] + [("identity", "normalized")]
+VERSIONS = [
+    (n, v)
+    for n in NAMED
+    for v in ("plain", "normalized", "scaled")
+    if not (v == "normalized" and n == "identity")
+] + [("identity", "normalized")]
 RHOS = [0.0, 0.5, 0.9, 0.99, 0.999]
 VARIANCES = [(1.0, 1.0), (0.6, 1.7)]
 
@@ -397,7 +470,7 @@ VARIANCES = [(1.0, 1.0), (0.6, 1.7)]
 def test_every_named_activation_has_a_reference():
     """Property: the list above covers ACTIVATIONS, and each reference function equals the library's
     function pointwise (so the references describe the objects under test).  Tolerance 1e-13."""
-    x = np.linspace(-3.05, 3.05, 62)                  # never hits a kink (0, +-1)
+    x = np.linspace(-3.05, 3.05, 62)  # never hits a kink (0, +-1)
     for name in NAMED:
         f, d = _references(name)
         act = _build(name, "plain")
@@ -415,7 +488,7 @@ def test_moments_and_duals_match_independent_integrals(name, version):
     <= 1e-12)."""
     act = _build(name, version)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", QuadratureWarning)      # converged: no warning either
+        warnings.simplefilter("error", QuadratureWarning)  # converged: no warning either
         mom = act.moments()
         k1, kd1, m1 = _reference(name, version, 1.0, 1.0, 1.0)
         for got, want, what in zip(mom, (m1, k1, kd1), ("E s", "E s^2", "E s'^2")):
@@ -444,7 +517,8 @@ def test_issue_numbers_are_exact():
     want = 2 * math.sqrt(0.91) / math.pi
     assert float(act.dual(_t(0.7), _t(1.3), _t(0.0))) == pytest.approx(want, abs=1e-14)
     assert float(act.dual_deriv(_t(1.0), _t(1.0), _t(0.99))) == pytest.approx(
-        2 / math.pi * math.asin(0.99), abs=1e-14)
+        2 / math.pi * math.asin(0.99), abs=1e-14
+    )
     plain = nk.get_activation(lambda x: torch.clamp(x, -1, 1))
     assert plain.moments()[2] == pytest.approx(math.erf(1 / math.sqrt(2)), abs=1e-12)
     ht = KINKED_REFERENCE["hardtanh"]
@@ -462,15 +536,21 @@ def test_leaky_relu_family_special_cases(alpha):
     if same:
         ref = nk.get_activation(same)
         torch.testing.assert_close(act.dual(a, b, c), ref.dual(a, b, c), rtol=0, atol=1e-13)
-        torch.testing.assert_close(act.dual_deriv(a, b, c),
-                                   ref.dual_deriv(a, b, c) * torch.ones_like(c),
-                                   rtol=0, atol=1e-13)
+        torch.testing.assert_close(
+            act.dual_deriv(a, b, c),
+            ref.dual_deriv(a, b, c) * torch.ones_like(c),
+            rtol=0,
+            atol=1e-13,
+        )
     ramp = KINKED_REFERENCE["relu"][1]
-    f = (lambda x: np.where(x > 0, x, alpha * x),
-         lambda m, sd: ramp(m, sd) - alpha * ramp(-m, sd),
-         (0.0,))
+    f = (
+        lambda x: np.where(x > 0, x, alpha * x),
+        lambda m, sd: ramp(m, sd) - alpha * ramp(-m, sd),
+        (0.0,),
+    )
     assert float(act.dual(_t(0.8), _t(1.4), _t(0.5))) == pytest.approx(
-        pair_expectation(f, f, 0.8, 1.4, 0.5), abs=1e-13)
+        pair_expectation(f, f, 0.8, 1.4, 0.5), abs=1e-13
+    )
 
 
 def test_leaky_relu_rejects_bad_slopes():
@@ -489,9 +569,11 @@ def test_kinked_callable_kernels_match_pairwise_reference():
     def duals(a, b, c):
         f, d = _references("hardtanh")
         return pair_expectation(f, f, a, b, c), pair_expectation(d, d, a, b, c)
+
     for args in [(X, None), (X, Y)]:
-        S, T = reference_kernels(args[0].numpy(), (X if args[1] is None else args[1]).numpy(), 3,
-                                 duals, 0.1)
+        S, T = reference_kernels(
+            args[0].numpy(), (X if args[1] is None else args[1]).numpy(), 3, duals, 0.1
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("error", QuadratureWarning)
             got_t = nk.ntk(*args, depth=3, activation=act, beta=0.1)
@@ -540,18 +622,27 @@ def test_kinks_are_kept_by_the_wrappers():
     duals of the wrapped function are still split there); get_activation(callable, kinks=...) sets
     them."""
     act = _hardtanh()
-    for wrapped in (nk.normalized(act), nk.scaled(act, 2.0), nk.standardized(act),
-                    nk.get_activation(act)):
+    for wrapped in (
+        nk.normalized(act),
+        nk.scaled(act, 2.0),
+        nk.standardized(act),
+        nk.get_activation(act),
+    ):
         assert wrapped.kinks == (-1.0, 1.0)
     fn = nk.get_activation(lambda x: torch.clamp(x, -1, 1), kinks=[-1, 1])
     assert fn.kinks == (-1.0, 1.0)
     assert nk.get_activation("elu").kinks == (0.0,) and nk.get_activation("tanh").kinks == ()
 
 
-BAD_KINKS = [((1.0, -1.0), "not strictly increasing"), ((0.0, 0.0), "not strictly"),
-             ((float("nan"),), "not finite"), ((float("inf"),), "not finite"),
-             (("a",), "accepted: a sequence"), (3.0, "accepted: a sequence"),
-             ((True,), "accepted: a sequence")]
+BAD_KINKS = [
+    ((1.0, -1.0), "not strictly increasing"),
+    ((0.0, 0.0), "not strictly"),
+    ((float("nan"),), "not finite"),
+    ((float("inf"),), "not finite"),
+    (("a",), "accepted: a sequence"),
+    (3.0, "accepted: a sequence"),
+    ((True,), "accepted: a sequence"),
+]
 
 
 @pytest.mark.parametrize("kinks,why", BAD_KINKS)
@@ -577,8 +668,12 @@ def test_step_is_the_heaviside_function():
         assert got == pytest.approx((math.pi - math.acos(rho)) / (2 * math.pi), abs=1e-14)
     assert act.moments() == pytest.approx((0.5, 0.5, 0.0), abs=1e-14)
     X = randn(3, 2, seed=5)
-    torch.testing.assert_close(nk.ntk(X, depth=3, activation="step", beta=0.0),
-                               nk.nngp(X, depth=3, activation="step", beta=0.0), rtol=0, atol=1e-14)
+    torch.testing.assert_close(
+        nk.ntk(X, depth=3, activation="step", beta=0.0),
+        nk.nngp(X, depth=3, activation="step", beta=0.0),
+        rtol=0,
+        atol=1e-14,
+    )
 
 
 @pytest.mark.parametrize("a", [4.0, 16.0, 25.0])

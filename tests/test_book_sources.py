@@ -5,6 +5,7 @@ the reference pages has an entry in REFERENCES.md; every "CONVENTIONS.md §N" na
 errata table links existing notebooks; CITATION.cff and LICENSE say what pyproject.toml says.  The citation finder
 is the one the book uses to link citations (book/_ext/ntkrefs.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,12 @@ import ntkrefs  # noqa: E402
 # Programs (Yang 2019, 2020; ...)") may mean Yang's 2019 "Scaling limits of wide neural networks with weight
 # sharing" (arXiv 1902.04760) or Tensor Programs I (arXiv 1910.12478): the docstring should say which.
 AMBIGUOUS = {"yang2019"}
-WITHOUT_LINK = {"ntktalk2019", "williams1997", "cho2009", "rasmussen2006"}   # a talk, two NIPS papers, a book
+WITHOUT_LINK = {
+    "ntktalk2019",
+    "williams1997",
+    "cho2009",
+    "rasmussen2006",
+}  # a talk, two NIPS papers, a book
 
 
 def read(path: Path) -> str:
@@ -32,7 +38,9 @@ def read(path: Path) -> str:
 
 def notebook_text(path: Path) -> str:
     cells = json.loads(read(path))["cells"]
-    return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells)
+    return "\n".join(
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells
+    )
 
 
 def cited_texts() -> dict[str, str]:
@@ -56,7 +64,9 @@ def test_reference_keys_are_author_and_year():
         first, year = label.split()[0].rstrip(","), label.split()[-1]
         assert key == ntkrefs.citation_key(first, year), (key, label)
     text = read(ROOT / "REFERENCES.md")
-    assert len(re.findall(r'<a id="', text)) == len(REFS), "an entry without the anchor-and-label form"
+    assert len(re.findall(r'<a id="', text)) == len(REFS), (
+        "an entry without the anchor-and-label form"
+    )
 
 
 def test_reference_links_are_well_formed():
@@ -102,9 +112,15 @@ def test_conventions_sections():
 def test_cited_convention_sections_exist():
     """Every "CONVENTIONS.md §N" in the code, the tests, the notebooks and the pages names an existing section."""
     texts = cited_texts()
-    texts.update({p.relative_to(ROOT).as_posix(): read(p) for p in sorted((ROOT / "tests").glob("*.py"))})
-    bad = [(name, m.group(0)) for name, text in texts.items() for m in ntkrefs.CONVENTION_REF.finditer(text)
-           if m.group("section") and m.group("section") not in SECTIONS]
+    texts.update(
+        {p.relative_to(ROOT).as_posix(): read(p) for p in sorted((ROOT / "tests").glob("*.py"))}
+    )
+    bad = [
+        (name, m.group(0))
+        for name, text in texts.items()
+        for m in ntkrefs.CONVENTION_REF.finditer(text)
+        if m.group("section") and m.group("section") not in SECTIONS
+    ]
     assert not bad, bad
 
 
@@ -133,7 +149,9 @@ def test_citation_cff_and_license():
     assert cff["title"] and cff["message"]
     assert cff["authors"] == [{"name": "the ntk-notebooks authors"}]
     titles = [r["title"] for r in cff["references"]]
-    assert any("Neural Tangent Kernel" in t for t in titles) and any("Tensor Programs IIb" in t for t in titles)
+    assert any("Neural Tangent Kernel" in t for t in titles) and any(
+        "Tensor Programs IIb" in t for t in titles
+    )
     assert 'license = { text = "MIT" }' in read(ROOT / "pyproject.toml")
     lic = read(ROOT / "LICENSE")
     assert lic.startswith("MIT License") and "Copyright (c) 2026 the ntk-notebooks authors" in lic

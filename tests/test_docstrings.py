@@ -15,6 +15,7 @@ docstring audit); this file makes the same promise a test:
 No numerical tolerance is involved here: each doctest compares its printed output exactly, and the
 examples print rounded numbers, shapes or booleans so that a different BLAS cannot change them.
 """
+
 from __future__ import annotations
 
 import doctest
@@ -33,8 +34,11 @@ import ntklib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
 
-MODULES = sorted(m.name.removeprefix("ntklib.") for m in pkgutil.walk_packages(ntklib.__path__, "ntklib.")
-                 if not any(part.startswith("_") for part in m.name.split(".")))   # subpackages too
+MODULES = sorted(
+    m.name.removeprefix("ntklib.")
+    for m in pkgutil.walk_packages(ntklib.__path__, "ntklib.")
+    if not any(part.startswith("_") for part in m.name.split("."))
+)  # subpackages too
 ARGS = re.compile(r"^\s*(Args|Arguments|Parameters)\s*:", re.M)
 RETURNS = re.compile(r"^\s*(Returns?|Yields?)\b", re.M)
 
@@ -56,7 +60,9 @@ def _public(mod):
 
 def _gaps(obj):
     """The sections obj's docstring lacks, as in book/build.py's docstring_audit."""
-    doc = inspect.getdoc(obj) if inspect.isfunction(obj) else (obj.__doc__ or "")   # no inherited class docs
+    doc = (
+        inspect.getdoc(obj) if inspect.isfunction(obj) else (obj.__doc__ or "")
+    )  # no inherited class docs
     if not doc:
         return ["docstring"]
     try:
@@ -106,12 +112,21 @@ def test_public_names_documented(name):
 
 @pytest.mark.parametrize("name", MODULES)
 def test_doctests(name, monkeypatch):
-    monkeypatch.setenv("NTKLIB_QUIET", "1")            # no progress bars on stderr
+    monkeypatch.setenv("NTKLIB_QUIET", "1")  # no progress bars on stderr
     mod = _module(name)
-    tests = [t for t in doctest.DocTestFinder(exclude_empty=True).find(mod, globs={"nk": ntklib, "torch": torch})
-             if t.examples]
-    skipped = [f"{t.name}, line {t.lineno + ex.lineno + 1}" for t in tests for ex in t.examples
-               if ex.options.get(doctest.SKIP)]
+    tests = [
+        t
+        for t in doctest.DocTestFinder(exclude_empty=True).find(
+            mod, globs={"nk": ntklib, "torch": torch}
+        )
+        if t.examples
+    ]
+    skipped = [
+        f"{t.name}, line {t.lineno + ex.lineno + 1}"
+        for t in tests
+        for ex in t.examples
+        if ex.options.get(doctest.SKIP)
+    ]
     assert not skipped, f"examples switched off with +SKIP: {skipped}"
     failed, report = set(), io.StringIO()
     for t in tests:
@@ -122,4 +137,6 @@ def test_doctests(name, monkeypatch):
         plt.close("all")
         if runner.failures:
             failed.add(t.name)
-    assert not failed, f"failing examples in ntklib.{name} ({sorted(failed)}):\n" + report.getvalue()
+    assert not failed, (
+        f"failing examples in ntklib.{name} ({sorted(failed)}):\n" + report.getvalue()
+    )

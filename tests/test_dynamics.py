@@ -5,6 +5,7 @@ kernel regression by a linear solve (the t -> infinity limit), the linear model 
 whose NTK (1 - beta^2) x.y / n_0 + beta^2 is written out here by hand and never moves, a plain loop of
 gradient-descent steps in the eigenbasis, and torch.autograd training.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,18 +27,25 @@ def spd(n, seed, floor=0.05):
 
 def linear_kernel(X, Y, beta):
     """NTK of the linear FCNet (depth 1) written by hand: grad_W f = c x, grad_b f = beta."""
-    return (1 - beta ** 2) * (X @ Y.T) / X.shape[1] + beta ** 2
+    return (1 - beta**2) * (X @ Y.T) / X.shape[1] + beta**2
 
 
 @pytest.fixture
 def problem():
     N, M = 6, 4
     K_all = spd(N + M, seed=3)
-    return dict(N=N, K=K_all[:N, :N], Kt=K_all[N:, :N], f0=randn(N, seed=4), ft0=randn(M, seed=5),
-                Y=randn(N, seed=6))
+    return dict(
+        N=N,
+        K=K_all[:N, :N],
+        Kt=K_all[N:, :N],
+        f0=randn(N, seed=4),
+        ft0=randn(M, seed=5),
+        Y=randn(N, seed=6),
+    )
 
 
 # ---- the prediction solves the ODE --------------------------------------------------------------
+
 
 def test_flow_solves_the_ode(problem):
     """d/dt f_t(X) = (2/N) Theta (Y - f_t(X)) and d/dt f_t(x) = (2/N) Theta(x, X) (Y - f_t(X)), checked
@@ -48,10 +56,10 @@ def test_flow_solves_the_ode(problem):
     times = np.concatenate([t - h, t, t + h])
     fX, ft = nk.ntk_flow(p["K"], p["f0"], p["Y"], times, theta_tX=p["Kt"], f0_t=p["ft0"])
     T = len(t)
-    dX = (fX[2 * T:] - fX[:T]) / (2 * h)
-    dt = (ft[2 * T:] - ft[:T]) / (2 * h)
-    rhs = (2.0 / p["N"]) * (p["Y"] - fX[T:2 * T]) @ p["K"].T
-    rhs_t = (2.0 / p["N"]) * (p["Y"] - fX[T:2 * T]) @ p["Kt"].T
+    dX = (fX[2 * T :] - fX[:T]) / (2 * h)
+    dt = (ft[2 * T :] - ft[:T]) / (2 * h)
+    rhs = (2.0 / p["N"]) * (p["Y"] - fX[T : 2 * T]) @ p["K"].T
+    rhs_t = (2.0 / p["N"]) * (p["Y"] - fX[T : 2 * T]) @ p["Kt"].T
     assert nk.stats.relative_error(dX, rhs) < 1e-7
     assert nk.stats.relative_error(dt, rhs_t) < 1e-7
 
@@ -88,9 +96,11 @@ def test_flow_with_singular_kernel_moves_only_in_its_range():
     (1 - exp(-2 t lam / N)) / lam -> 2t/N branch keeps test outputs finite (exactly zero eigenvalues)."""
     N = 4
     v = torch.tensor([1.0, 1.0, 1.0, 1.0], dtype=DTYPE) / 2
-    K = 3.0 * torch.outer(v, v)                                   # rank one, three zero eigenvalues
+    K = 3.0 * torch.outer(v, v)  # rank one, three zero eigenvalues
     f0, Y = torch.zeros(N, dtype=DTYPE), torch.tensor([1.0, -1.0, 2.0, 0.0], dtype=DTYPE)
-    fX, ft = nk.ntk_flow(K, f0, Y, [0.0, 1.0, 1e3], theta_tX=K[:1], f0_t=torch.zeros(1, dtype=DTYPE))
+    fX, ft = nk.ntk_flow(
+        K, f0, Y, [0.0, 1.0, 1e3], theta_tX=K[:1], f0_t=torch.zeros(1, dtype=DTYPE)
+    )
     null = torch.eye(N, dtype=DTYPE) - torch.outer(v, v)
     assert torch.allclose((Y - fX) @ null, (Y - f0) @ null, atol=1e-12)
     assert torch.isfinite(ft).all()
@@ -98,6 +108,7 @@ def test_flow_with_singular_kernel_moves_only_in_its_range():
 
 
 # ---- gradient descent -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("method", ["autograd", "lowrank"])
 def test_linear_model_gd_matches_prediction(method):
@@ -110,10 +121,19 @@ def test_linear_model_gd_matches_prediction(method):
     net = nk.FCNet(5, 1, 1, beta=beta, seed=4)
     with torch.no_grad():
         f0, ft0 = net(X).reshape(-1), net(Xt).reshape(-1)
-    method_used = method if method == "autograd" else "auto"   # depth 1: lowrank falls back to dense updates
+    method_used = (
+        method if method == "autograd" else "auto"
+    )  # depth 1: lowrank falls back to dense updates
     rec = nk.train_gd(net, X, Y, lr=lr, steps=steps, X_test=Xt, progress=False, method=method_used)
-    fX, ft = nk.ntk_flow(linear_kernel(X, X, beta), f0, Y, rec.times, theta_tX=linear_kernel(Xt, X, beta),
-                         f0_t=ft0, lr=lr)
+    fX, ft = nk.ntk_flow(
+        linear_kernel(X, X, beta),
+        f0,
+        Y,
+        rec.times,
+        theta_tX=linear_kernel(Xt, X, beta),
+        f0_t=ft0,
+        lr=lr,
+    )
     assert (rec.f_train - fX).abs().max() < 1e-8
     assert (rec.f_test - ft).abs().max() < 1e-8
     # and with lr -> 0 the Euler scheme approaches the flow: at lr = 1e-3, an O(lr) gap
@@ -128,7 +148,9 @@ def test_lowrank_training_equals_autograd():
     p -= lr g: same arithmetic, different summation order; 30 steps of a ReLU net stay within 1e-11."""
     X, Xt = randn(4, 3, seed=7), randn(5, 3, seed=8)
     Y = randn(4, seed=9)
-    net = nk.FCNet(3, 80, 3, beta=0.2, seed=10)     # 80 > 8 * 4: the middle layer takes the low-rank path
+    net = nk.FCNet(
+        3, 80, 3, beta=0.2, seed=10
+    )  # 80 > 8 * 4: the middle layer takes the low-rank path
     twin = copy.deepcopy(net)
     a = nk.train_gd(net, X, Y, lr=0.9, steps=30, X_test=Xt, progress=False, method="autograd")
     b = nk.train_gd(twin, X, Y, lr=0.9, steps=30, X_test=Xt, progress=False, method="lowrank")
@@ -148,12 +170,15 @@ def test_train_gd_records_at_chosen_times_and_validates():
     with pytest.raises(ValueError, match="method"):
         nk.train_gd(net, X, Y, lr=0.5, steps=1, method="adam", progress=False)
     with pytest.raises(ValueError, match="method"):
-        nk.train_gd(torch.nn.Linear(2, 1).double(), X, Y, lr=0.5, steps=1, method="lowrank", progress=False)
+        nk.train_gd(
+            torch.nn.Linear(2, 1).double(), X, Y, lr=0.5, steps=1, method="lowrank", progress=False
+        )
     with pytest.raises(ValueError, match="lr"):
         nk.ntk_flow(torch.eye(3, dtype=DTYPE), torch.zeros(3), Y, [0.25], lr=0.5)
 
 
 # ---- eigendirections ----------------------------------------------------------------------------
+
 
 def test_ntk_pca_is_an_ordered_orthonormal_decomposition():
     K = spd(9, seed=12)
@@ -161,11 +186,13 @@ def test_ntk_pca_is_an_ordered_orthonormal_decomposition():
     assert (lam[1:] <= lam[:-1]).all()
     assert torch.allclose(V.T @ V, torch.eye(9, dtype=DTYPE), atol=1e-12)
     assert torch.allclose(V @ torch.diag(lam) @ V.T, K, atol=1e-12)
-    assert (V.sum(0) >= -1e-12).all()                        # the sign convention
+    assert (V.sum(0) >= -1e-12).all()  # the sign convention
     lam3, V3 = nk.ntk_pca(K, k=3)
     assert V3.shape == (9, 3) and torch.allclose(lam3, lam[:3])
     assert nk.convergence.constant_mode_cosine(torch.ones(5)) == pytest.approx(1.0, abs=1e-15)
-    assert nk.convergence.constant_mode_cosine(torch.tensor([1.0, -1.0, 1.0, -1.0])) == pytest.approx(0.0, abs=1e-15)
+    assert nk.convergence.constant_mode_cosine(
+        torch.tensor([1.0, -1.0, 1.0, -1.0])
+    ) == pytest.approx(0.0, abs=1e-15)
     assert nk.convergence.eigen_gap(torch.tensor([4.0, 1.0, 0.5])) == (4.0, 3.0)
 
 
@@ -189,7 +216,9 @@ def test_each_eigendirection_decays_at_its_own_rate():
     assert err.max() < 1e-10
     _, _, err_flow = nk.convergence.mode_decay(rec.times, C, nk.mode_rates(lam, 6))
     assert err_flow.max() > 1e-4
-    assert np.allclose(nk.mode_rates(lam, 6, 1e-7).numpy(), nk.mode_rates(lam, 6).numpy(), rtol=1e-6)
+    assert np.allclose(
+        nk.mode_rates(lam, 6, 1e-7).numpy(), nk.mode_rates(lam, 6).numpy(), rtol=1e-6
+    )
 
 
 def test_convergence_time_against_simulated_descent():

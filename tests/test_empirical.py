@@ -1,4 +1,5 @@
 """Empirical NTK: fast FCNet path, generic Jacobian path, chunking, hand-written autograd, BatchNorm."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,11 +9,17 @@ from torch import nn
 import ntklib as nk
 from conftest import DTYPE, NTKDense, autograd_ntk, randn
 
-ACTS = [("relu", "relu"), ("erf", "erf"), ("tanh", "tanh"), ("normalized_relu", nk.normalized("relu")),
-        ("callable_sin", lambda x: torch.sin(x))]
+ACTS = [
+    ("relu", "relu"),
+    ("erf", "erf"),
+    ("tanh", "tanh"),
+    ("normalized_relu", nk.normalized("relu")),
+    ("callable_sin", lambda x: torch.sin(x)),
+]
 
 
 # ---- three ways to the same matrix ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("act", [a for _, a in ACTS], ids=[n for n, _ in ACTS])
 @pytest.mark.parametrize("norm", [None, "layer"])
@@ -28,8 +35,12 @@ def test_fast_path_equals_jacobian_contraction(act, norm, beta):
         net = nk.FCNet(3, 7, depth, activation=act, beta=beta, norm=norm, seed=depth)
         for YY in (None, Y):
             fast = nk.empirical_ntk(net, X, YY)
-            torch.testing.assert_close(fast, nk.empirical_ntk(net, X, YY, fast=False), rtol=1e-10, atol=1e-10)
-            torch.testing.assert_close(fast, nk.jacobian_contraction_ntk(net, X, YY), rtol=1e-10, atol=1e-10)
+            torch.testing.assert_close(
+                fast, nk.empirical_ntk(net, X, YY, fast=False), rtol=1e-10, atol=1e-10
+            )
+            torch.testing.assert_close(
+                fast, nk.jacobian_contraction_ntk(net, X, YY), rtol=1e-10, atol=1e-10
+            )
             assert fast.shape == (5, 5 if YY is None else 3) and fast.dtype == DTYPE
 
 
@@ -43,14 +54,19 @@ def test_empirical_ntk_matches_hand_written_autograd_loop(norm):
     net = nk.FCNet(2, [5, 4], 3, activation="tanh", beta=0.3, norm=norm, seed=3)
     for YY in (None, Y):
         ref = autograd_ntk(net, X, YY)
-        for got in (nk.empirical_ntk(net, X, YY), nk.empirical_ntk(net, X, YY, fast=False),
-                    nk.jacobian_contraction_ntk(net, X, YY)):
+        for got in (
+            nk.empirical_ntk(net, X, YY),
+            nk.empirical_ntk(net, X, YY, fast=False),
+            nk.jacobian_contraction_ntk(net, X, YY),
+        ):
             torch.testing.assert_close(got, ref, rtol=0, atol=1e-12)
 
 
 def _sequential(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 1)).to(DTYPE)
+    return nn.Sequential(
+        nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 1)
+    ).to(DTYPE)
 
 
 def test_non_fcnet_module():
@@ -63,12 +79,15 @@ def test_non_fcnet_module():
     for YY in (None, Y):
         ref = autograd_ntk(model, X, YY)
         torch.testing.assert_close(nk.empirical_ntk(model, X, YY), ref, rtol=0, atol=1e-12)
-        torch.testing.assert_close(nk.jacobian_contraction_ntk(model, X, YY), ref, rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            nk.jacobian_contraction_ntk(model, X, YY), ref, rtol=0, atol=1e-12
+        )
         torch.testing.assert_close(nk.empirical_ntk(flat, X, YY), ref, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("chunk_size,memory_budget", [(1, 2 ** 30), (2, 2 ** 30), (3, 2 ** 30), (None, 1),
-                                                      (2, 1)])
+@pytest.mark.parametrize(
+    "chunk_size,memory_budget", [(1, 2**30), (2, 2**30), (3, 2**30), (None, 1), (2, 1)]
+)
 def test_chunked_contraction_equals_unchunked(chunk_size, memory_budget):
     """Property: chunking the generic path (tiny chunk_size, and a 1-byte memory_budget that forces the
     recompute-the-right-hand-side branch) gives the unchunked matrix, for N not a multiple of the
@@ -81,24 +100,41 @@ def test_chunked_contraction_equals_unchunked(chunk_size, memory_budget):
     net = nk.FCNet(3, 6, 3, activation="tanh", beta=0.3, seed=5)
     bn = nk.FCNet(3, 6, 3, activation="tanh", beta=0.3, norm="batch", seed=5)
     for YY in (None, Y):
-        torch.testing.assert_close(nk.empirical_ntk(model, X, YY, **kw), nk.jacobian_contraction_ntk(model, X, YY),
-                                   rtol=0, atol=1e-12)
-        torch.testing.assert_close(nk.empirical_ntk(net, X, YY, fast=False, **kw), nk.empirical_ntk(net, X, YY),
-                                   rtol=0, atol=1e-12)
-        torch.testing.assert_close(nk.empirical_ntk(bn, X, YY, **kw), nk.empirical_ntk(bn, X, YY),
-                                   rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            nk.empirical_ntk(model, X, YY, **kw),
+            nk.jacobian_contraction_ntk(model, X, YY),
+            rtol=0,
+            atol=1e-12,
+        )
+        torch.testing.assert_close(
+            nk.empirical_ntk(net, X, YY, fast=False, **kw),
+            nk.empirical_ntk(net, X, YY),
+            rtol=0,
+            atol=1e-12,
+        )
+        torch.testing.assert_close(
+            nk.empirical_ntk(bn, X, YY, **kw), nk.empirical_ntk(bn, X, YY), rtol=0, atol=1e-12
+        )
 
 
-@pytest.mark.parametrize("model_name", ["fcnet_relu", "fcnet_layernorm", "fcnet_batchnorm", "sequential"])
+@pytest.mark.parametrize(
+    "model_name", ["fcnet_relu", "fcnet_layernorm", "fcnet_batchnorm", "sequential"]
+)
 def test_empirical_ntk_is_symmetric_psd(model_name):
     """Property: with Y = None the empirical NTK is a Gram matrix J J^T: symmetric and positive
     semi-definite.  Tolerance: symmetry 1e-12; eigenvalues >= -1e-10 * largest (rounding of a 12 x 12
     Gram matrix; a sign error in one layer's term would give eigenvalues of order -1)."""
     X = randn(12, 3, seed=39)
-    model = {"fcnet_relu": lambda: nk.FCNet(3, 32, 3, activation="relu", beta=0.2, seed=1),
-             "fcnet_layernorm": lambda: nk.FCNet(3, 32, 3, activation="erf", beta=0.2, norm="layer", seed=1),
-             "fcnet_batchnorm": lambda: nk.FCNet(3, 32, 3, activation="tanh", beta=0.2, norm="batch", seed=1),
-             "sequential": lambda: _sequential(2)}[model_name]()
+    model = {
+        "fcnet_relu": lambda: nk.FCNet(3, 32, 3, activation="relu", beta=0.2, seed=1),
+        "fcnet_layernorm": lambda: nk.FCNet(
+            3, 32, 3, activation="erf", beta=0.2, norm="layer", seed=1
+        ),
+        "fcnet_batchnorm": lambda: nk.FCNet(
+            3, 32, 3, activation="tanh", beta=0.2, norm="batch", seed=1
+        ),
+        "sequential": lambda: _sequential(2),
+    }[model_name]()
     K = nk.empirical_ntk(model, X)
     torch.testing.assert_close(K, K.T, rtol=0, atol=1e-12)
     eig = torch.linalg.eigvalsh(K)
@@ -106,6 +142,7 @@ def test_empirical_ntk_is_symmetric_psd(model_name):
 
 
 # ---- BatchNorm: the batch-output NTK and the constant-mode identity ------------------------------
+
 
 def test_batch_coupled_fcnet_matches_autograd_over_the_batch_output():
     """Property: for FCNet(norm="batch") the empirical NTK is the NTK of the batch output F(X) in R^N,
@@ -115,9 +152,12 @@ def test_batch_coupled_fcnet_matches_autograd_over_the_batch_output():
     Y = randn(3, 3, seed=41)
     net = nk.FCNet(3, [6, 5], 3, activation="tanh", beta=0.4, norm="batch", seed=7)
     assert nk.couples_batch(net)
-    torch.testing.assert_close(nk.empirical_ntk(net, X), autograd_ntk(net, X, batch=True), rtol=0, atol=1e-12)
-    torch.testing.assert_close(nk.empirical_ntk(net, X, Y), autograd_ntk(net, X, Y, batch=True),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        nk.empirical_ntk(net, X), autograd_ntk(net, X, batch=True), rtol=0, atol=1e-12
+    )
+    torch.testing.assert_close(
+        nk.empirical_ntk(net, X, Y), autograd_ntk(net, X, Y, batch=True), rtol=0, atol=1e-12
+    )
     joint = nk.empirical_ntk(net, torch.cat([X, Y]))
     torch.testing.assert_close(nk.empirical_ntk(net, X, Y), joint[:5, 5:], rtol=0, atol=1e-12)
 
@@ -133,14 +173,18 @@ def test_batchnorm_fcnet_constant_mode_identity(act, beta):
     for width, depth in [(3, 2), (16, 3), (64, 4)]:
         net = nk.FCNet(3, width, depth, activation=act, beta=beta, norm="batch", seed=width)
         K = nk.empirical_ntk(net, X)
-        assert float(K.mean()) == pytest.approx(beta ** 2, abs=1e-10)
-        assert float(K.diagonal().mean()) > beta ** 2 + 0.05      # K itself is far from constant
+        assert float(K.mean()) == pytest.approx(beta**2, abs=1e-10)
+        assert float(K.diagonal().mean()) > beta**2 + 0.05  # K itself is far from constant
 
 
 def _bn_sequential(beta, seed=0):
     """NTK-parametrised dense -> tanh -> BatchNorm1d(affine=False) -> dense, in training mode."""
-    return nn.Sequential(NTKDense(3, 16, beta, seed), nn.Tanh(), nn.BatchNorm1d(16, affine=False).to(DTYPE),
-                         NTKDense(16, 1, beta, seed + 1)).train()
+    return nn.Sequential(
+        NTKDense(3, 16, beta, seed),
+        nn.Tanh(),
+        nn.BatchNorm1d(16, affine=False).to(DTYPE),
+        NTKDense(16, 1, beta, seed + 1),
+    ).train()
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.3, 0.8])
@@ -154,11 +198,16 @@ def test_batchnorm_sequential_constant_mode_identity(beta):
     model = _bn_sequential(beta)
     assert nk.couples_batch(model)
     K = nk.empirical_ntk(model, X)
-    assert float(K.mean()) == pytest.approx(beta ** 2, abs=1e-10)
+    assert float(K.mean()) == pytest.approx(beta**2, abs=1e-10)
     torch.testing.assert_close(K, autograd_ntk(model, X, batch=True), rtol=0, atol=1e-12)
     torch.manual_seed(0)
-    plain = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.BatchNorm1d(16, affine=False),
-                          nn.Linear(16, 1)).to(DTYPE).train()
+    plain = (
+        nn.Sequential(
+            nn.Linear(3, 16), nn.ReLU(), nn.BatchNorm1d(16, affine=False), nn.Linear(16, 1)
+        )
+        .to(DTYPE)
+        .train()
+    )
     assert float(nk.empirical_ntk(plain, X).mean()) == pytest.approx(1.0, abs=1e-10)
 
 
@@ -175,7 +224,7 @@ def test_batch_coupling_matters():
         hidden = model[1](model[0](X))
         out_train = model(X)
     coupled = autograd_ntk(model, X, batch=True)
-    assert float(coupled.mean()) == pytest.approx(beta ** 2, abs=1e-10)
+    assert float(coupled.mean()) == pytest.approx(beta**2, abs=1e-10)
     bn = model[2]
     with torch.no_grad():
         bn.running_mean.copy_(hidden.mean(0))
@@ -186,7 +235,7 @@ def test_batch_coupling_matters():
         torch.testing.assert_close(model(X), out_train, rtol=0, atol=1e-12)
     per_sample = nk.empirical_ntk(model, X)
     torch.testing.assert_close(per_sample, autograd_ntk(model, X), rtol=0, atol=1e-12)
-    assert abs(float(per_sample.mean()) - beta ** 2) > 0.05
+    assert abs(float(per_sample.mean()) - beta**2) > 0.05
 
 
 def test_empirical_ntk_leaves_the_model_unchanged():
@@ -196,7 +245,7 @@ def test_empirical_ntk_leaves_the_model_unchanged():
     X = randn(6, 3, seed=45)
     model = _bn_sequential(0.3, seed=6)
     with torch.no_grad():
-        model(X)                                    # non-trivial running statistics
+        model(X)  # non-trivial running statistics
     for mode in ("train", "eval"):
         model.train(mode == "train")
         before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -206,7 +255,9 @@ def test_empirical_ntk_leaves_the_model_unchanged():
         after = model.state_dict()
         for k, v in before.items():
             assert torch.equal(after[k], v), f"{mode}: {k} changed"
-        assert flags == [(m.training, getattr(m, "track_running_stats", None)) for m in model.modules()]
+        assert flags == [
+            (m.training, getattr(m, "track_running_stats", None)) for m in model.modules()
+        ]
     net = nk.FCNet(3, 8, 3, activation="tanh", norm="batch", seed=0)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     nk.empirical_ntk(net, X)
@@ -226,26 +277,31 @@ def test_fcnet_norms_standardise_hidden_features(norm):
     for a in inputs[1:]:
         a = a.detach()
         torch.testing.assert_close(a.mean(dim), torch.zeros_like(a.mean(dim)), rtol=0, atol=1e-9)
-        torch.testing.assert_close((a * a).mean(dim), torch.ones_like(a.mean(dim)), rtol=0, atol=1e-9)
+        torch.testing.assert_close(
+            (a * a).mean(dim), torch.ones_like(a.mean(dim)), rtol=0, atol=1e-9
+        )
 
 
 # ---- several outputs: (N, M, O, O), trace and diagonal; Jacobian contraction and NTK-vector products
+
 
 def _jacrev_einsum(model, X, Y=None, batch=False):
     """The reference: J by torch.func.jacrev (per input, or of the whole batch output when batch),
     contracted with einsum to Theta[n, m, o, o'] = sum_p J[n, o, p] J[m, o', p]."""
     from torch.func import functional_call, jacrev, vmap
+
     params = {k: v.detach() for k, v in model.named_parameters()}
     buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
 
     def f(p, x):
         return functional_call(model, (p, buffers), (x,))
+
     if batch:
         Z = X if Y is None else torch.cat([X, Y])
         jac = jacrev(lambda p: f(p, Z).reshape(len(Z), -1))(params)
         J = torch.cat([j.reshape(len(Z), j.shape[1], -1) for j in jac.values()], 2)
         K = torch.einsum("nop,mqp->nmoq", J, J)
-        return K if Y is None else K[: len(X), len(X):]
+        return K if Y is None else K[: len(X), len(X) :]
     jac = vmap(jacrev(lambda p, x: f(p, x[None]).reshape(-1)), in_dims=(None, 0))
     jx = jac(params, X)
     jy = jx if Y is None else jac(params, Y)
@@ -254,11 +310,17 @@ def _jacrev_einsum(model, X, Y=None, batch=False):
 
 def _multi_sequential(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 4)).to(DTYPE)
+    return nn.Sequential(
+        nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 4)
+    ).to(DTYPE)
 
 
 def _views(full):
-    return {"full": full, "trace": full.diagonal(0, 2, 3).sum(-1), "diagonal": full.diagonal(0, 2, 3)}
+    return {
+        "full": full,
+        "trace": full.diagonal(0, 2, 3).sum(-1),
+        "diagonal": full.diagonal(0, 2, 3),
+    }
 
 
 MODES = {"full": {}, "trace": {"trace": True}, "diagonal": {"diagonal": True}}
@@ -311,8 +373,9 @@ def test_multi_output_batch_coupled_matches_jacrev_of_the_batch_output():
     for YY in (None, Y):
         want = _jacrev_einsum(bn, X, YY, batch=True)
         for impl in ("jacobian", "ntvp"):
-            torch.testing.assert_close(nk.empirical_ntk(bn, X, YY, implementation=impl), want,
-                                       rtol=0, atol=1e-12)
+            torch.testing.assert_close(
+                nk.empirical_ntk(bn, X, YY, implementation=impl), want, rtol=0, atol=1e-12
+            )
 
 
 class _SmallCNN(nn.Module):
@@ -321,9 +384,16 @@ class _SmallCNN(nn.Module):
     def __init__(self, n_out=1):
         super().__init__()
         torch.manual_seed(3)
-        self.body = nn.Sequential(nn.Unflatten(1, (1, 12)), nn.Conv1d(1, 4, 3, padding=1), nn.ReLU(),
-                                  nn.Conv1d(4, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool1d(1),
-                                  nn.Flatten(), nn.Linear(4, n_out))
+        self.body = nn.Sequential(
+            nn.Unflatten(1, (1, 12)),
+            nn.Conv1d(1, 4, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(4, 4, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool1d(1),
+            nn.Flatten(),
+            nn.Linear(4, n_out),
+        )
         self.to(DTYPE)
 
     def forward(self, x):
@@ -336,16 +406,22 @@ def test_jacobian_and_ntvp_give_the_same_kernel(n_out):
     nn.Sequential, scalar and 3 outputs, with and without Y, chunked or not; a scalar output keeps
     shape (N, M) (and (N, M, 1) with diagonal=True).  Tolerance 1e-12 (float64)."""
     X, Y = randn(6, 12, seed=66), randn(4, 12, seed=67)
-    for model in (_SmallCNN(n_out), nn.Sequential(nn.Linear(12, 5), nn.Tanh(),
-                                                  nn.Linear(5, n_out)).to(DTYPE)):
+    for model in (
+        _SmallCNN(n_out),
+        nn.Sequential(nn.Linear(12, 5), nn.Tanh(), nn.Linear(5, n_out)).to(DTYPE),
+    ):
         for YY in (None, Y):
             ref = nk.empirical_ntk(model, X, YY, implementation="jacobian")
             m = 6 if YY is None else 4
             assert ref.shape == ((6, m) if n_out == 1 else (6, m, n_out, n_out))
-            for kw in ({"implementation": "ntvp"}, {"implementation": "ntvp", "chunk_size": 1},
-                       {"implementation": "auto"}):
-                torch.testing.assert_close(nk.empirical_ntk(model, X, YY, **kw), ref, rtol=0,
-                                           atol=1e-12)
+            for kw in (
+                {"implementation": "ntvp"},
+                {"implementation": "ntvp", "chunk_size": 1},
+                {"implementation": "auto"},
+            ):
+                torch.testing.assert_close(
+                    nk.empirical_ntk(model, X, YY, **kw), ref, rtol=0, atol=1e-12
+                )
             diag = nk.empirical_ntk(model, X, YY, diagonal=True, implementation="ntvp")
             assert diag.shape == (6, m, n_out)
 
@@ -358,15 +434,23 @@ def test_scalar_output_behaviour_is_unchanged():
     for model in (nk.FCNet(3, 8, 3, activation="tanh", seed=4), _sequential(5)):
         for YY in (None, Y):
             ref = autograd_ntk(model, X, YY)
-            for kw in ({}, {"fast": False, "implementation": "jacobian"},
-                       {"fast": False, "implementation": "ntvp"}):
+            for kw in (
+                {},
+                {"fast": False, "implementation": "jacobian"},
+                {"fast": False, "implementation": "ntvp"},
+            ):
                 K = nk.empirical_ntk(model, X, YY, **kw)
                 assert K.shape == ref.shape
                 torch.testing.assert_close(K, ref, rtol=0, atol=1e-12)
-                torch.testing.assert_close(nk.empirical_ntk(model, X, YY, trace=True, **kw), K,
-                                           rtol=0, atol=0)
-                torch.testing.assert_close(nk.empirical_ntk(model, X, YY, diagonal=True, **kw),
-                                           K[:, :, None], rtol=0, atol=1e-12)
+                torch.testing.assert_close(
+                    nk.empirical_ntk(model, X, YY, trace=True, **kw), K, rtol=0, atol=0
+                )
+                torch.testing.assert_close(
+                    nk.empirical_ntk(model, X, YY, diagonal=True, **kw),
+                    K[:, :, None],
+                    rtol=0,
+                    atol=1e-12,
+                )
 
 
 def test_choose_implementation_follows_the_cost_model():
@@ -374,23 +458,35 @@ def test_choose_implementation_follows_the_cost_model():
     than the parameters (a CNN: F >> P) or there is one output, and NTK-vector products for a dense
     model with many outputs and few inputs; batch-coupled costs count the whole batch."""
     from ntklib.empirical import choose_implementation
+
     assert choose_implementation(256, 256, 1, 5_000, 1e6) == "jacobian"
     assert choose_implementation(256, 256, 1, 10_000, 2e4) == "jacobian"
     assert choose_implementation(16, 16, 100, 10_000, 2e4, "full") == "ntvp"
     assert choose_implementation(16, 16, 100, 10_000, 2e4, "trace") == "jacobian"
-    assert choose_implementation(8, 8, 50, 10_000, 2e4, "full", coupled=True, symmetric=True) == "ntvp"
+    assert (
+        choose_implementation(8, 8, 50, 10_000, 2e4, "full", coupled=True, symmetric=True) == "ntvp"
+    )
 
 
-@pytest.mark.parametrize("kw,match", [
-    ({"implementation": "fast"}, r"implementation: got 'fast'; accepted: 'auto'.*'jacobian'.*'ntvp'"),
-    ({"implementation": None}, r"implementation: got None; accepted"),
-    ({"trace": True, "diagonal": True}, r"trace, diagonal: got trace=True and diagonal=True; accepted: "
-                                        r"at most one"),
-    ({"trace": 1}, r"trace: got 1; accepted: True or False"),
-    ({"diagonal": "yes"}, r"diagonal: got 'yes'; accepted: True or False"),
-    ({"chunk_size": 0}, r"chunk_size: got 0; accepted: an integer >= 1"),
-    ({"memory_budget": -5}, r"memory_budget: got -5; accepted: a positive number of bytes"),
-])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (
+            {"implementation": "fast"},
+            r"implementation: got 'fast'; accepted: 'auto'.*'jacobian'.*'ntvp'",
+        ),
+        ({"implementation": None}, r"implementation: got None; accepted"),
+        (
+            {"trace": True, "diagonal": True},
+            r"trace, diagonal: got trace=True and diagonal=True; accepted: "
+            r"at most one",
+        ),
+        ({"trace": 1}, r"trace: got 1; accepted: True or False"),
+        ({"diagonal": "yes"}, r"diagonal: got 'yes'; accepted: True or False"),
+        ({"chunk_size": 0}, r"chunk_size: got 0; accepted: an integer >= 1"),
+        ({"memory_budget": -5}, r"memory_budget: got -5; accepted: a positive number of bytes"),
+    ],
+)
 def test_bad_options_raise_naming_the_argument(kw, match):
     """Property: bad options raise ValueError naming the argument, the value and what is accepted,
     on every path (FCNet fast path and a generic module)."""
@@ -402,6 +498,7 @@ def test_bad_options_raise_naming_the_argument(kw, match):
 
 def test_output_must_have_one_row_per_input():
     """Property: a model whose output does not have one row per input raises, naming the shape."""
+
     class Pooled(nn.Module):
         def __init__(self):
             super().__init__()
@@ -409,6 +506,10 @@ def test_output_must_have_one_row_per_input():
 
         def forward(self, x):
             return self.lin(x).sum()
-    with pytest.raises(ValueError, match=r"model: returned shape \(\) for 1 inputs; accepted: one "
-                                         r"output row per input"):
+
+    with pytest.raises(
+        ValueError,
+        match=r"model: returned shape \(\) for 1 inputs; accepted: one "
+        r"output row per input",
+    ):
         nk.empirical_ntk(Pooled(), randn(3, 3, seed=71))

@@ -1,5 +1,6 @@
 """Small GANs: data, scores and ensembles against closed forms, Monte Carlo and reference networks;
 training loops for determinism (a few steps only: these tests are fast)."""
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,9 @@ def test_checkerboard_score_closed_cases():
     assert abs(float(gan.checkerboard_score(board)) - 1.0) < 1e-12
     smooth = 2.0 + torch.cos(2 * math.pi * i / 16)[:, None] * torch.ones(16, dtype=torch.float64)
     assert float(gan.checkerboard_score(smooth)) < 1e-12
-    noise = torch.randn(4000, 16, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    noise = torch.randn(
+        4000, 16, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64
+    )
     assert abs(float(gan.checkerboard_score(noise).mean()) - 3 / 255) < 7e-4
 
 
@@ -56,12 +59,25 @@ def test_ensemble_member_is_an_fcnet(norm):
     """Property: member k of EnsembleMLP computes the same function as nk.FCNet (an independent
     implementation of CONVENTIONS.md §1, with its own BatchNorm) given member k's weights, with FCNet's BatchNorm
     epsilon.  Tolerance 1e-10 (float64, same operations in another order)."""
-    ens = gan.EnsembleMLP(3, 4, 16, 3, n_out=2, activation=nk.normalized("tanh"), beta=0.4, norm=norm,
-                          seed=1, dtype=torch.float64, norm_eps=1e-12)
+    ens = gan.EnsembleMLP(
+        3,
+        4,
+        16,
+        3,
+        n_out=2,
+        activation=nk.normalized("tanh"),
+        beta=0.4,
+        norm=norm,
+        seed=1,
+        dtype=torch.float64,
+        norm_eps=1e-12,
+    )
     x = torch.randn(10, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     out = ens(x)
     for k in range(3):
-        net = nk.FCNet(4, 16, 3, n_out=2, activation=nk.normalized("tanh"), beta=0.4, norm=norm, seed=0)
+        net = nk.FCNet(
+            4, 16, 3, n_out=2, activation=nk.normalized("tanh"), beta=0.4, norm=norm, seed=0
+        )
         with torch.no_grad():
             for l in range(3):
                 net.weights[l].copy_(ens.weights[l][k].T)
@@ -79,6 +95,7 @@ def test_ensemble_members_train_independently():
         ens.zero_grad()
         ens(x).pow(2).sum().backward()
         return [p.grad[0].clone() for p in ens.parameters()]
+
     before = grad0()
     with torch.no_grad():
         for p in ens.parameters():
@@ -90,11 +107,23 @@ def test_ensemble_members_train_independently():
 def test_training_loops_are_deterministic():
     """Property: same seeds give identical records (toy GAN and DCGAN, a few steps each); the records
     have the documented shapes."""
+
     def toy():
         G = gan.EnsembleMLP(2, 4, 8, 3, n_out=2, activation=nk.normalized("tanh"), beta=0.7, seed=1)
         D = gan.EnsembleMLP(2, 2, 8, 2, activation=nk.standardized("relu"), seed=2)
-        return gan.train_toy_gan(G, D, steps=4, batch=16, lr_g=1e-2, lr_d=1e-2, n_eval=50, record_every=2,
-                                 seed=3, progress=False)
+        return gan.train_toy_gan(
+            G,
+            D,
+            steps=4,
+            batch=16,
+            lr_g=1e-2,
+            lr_d=1e-2,
+            n_eval=50,
+            record_every=2,
+            seed=3,
+            progress=False,
+        )
+
     a, b = toy(), toy()
     assert a.covered.shape == (3, 2) and a.samples.shape == (2, 50, 2)
     assert np.array_equal(a.good, b.good) and torch.equal(a.samples, b.samples)
@@ -103,14 +132,41 @@ def test_training_loops_are_deterministic():
     assert data.shape == (1797, 1, 8, 8) and float(data.min()) >= -1 and float(data.max()) <= 1
 
     def dc():
-        G = nk.deconv.DeconvGenerator(4, 8, 3, stride=2, dim=2, activation=nk.normalized("tanh"), beta=0.7, seed=0,
-                                      dtype=torch.float32)
+        G = nk.deconv.DeconvGenerator(
+            4,
+            8,
+            3,
+            stride=2,
+            dim=2,
+            activation=nk.normalized("tanh"),
+            beta=0.7,
+            seed=0,
+            dtype=torch.float32,
+        )
         D = gan.ImageDiscriminator(8, 16, seed=1)
-        return gan.train_dcgan(G, D, data, steps=3, batch=8, lr_g=1.0, optimizer_g="sgd", n_eval=16,
-                               n_show=4, record_every=1, seed=2, progress=False)
+        return gan.train_dcgan(
+            G,
+            D,
+            data,
+            steps=3,
+            batch=8,
+            lr_g=1.0,
+            optimizer_g="sgd",
+            n_eval=16,
+            n_show=4,
+            record_every=1,
+            seed=2,
+            progress=False,
+        )
+
     a, b = dc(), dc()
     assert a.score.shape == (4,) and a.samples.shape == (4, 1, 8, 8)
     assert np.array_equal(a.score, b.score) and torch.equal(a.samples, b.samples)
     with pytest.raises(ValueError, match="optimizer_g"):
-        gan.train_dcgan(G := nk.deconv.DeconvGenerator(4, 8, 3, dim=2, seed=0, dtype=torch.float32),
-                        gan.ImageDiscriminator(8, 16), data, steps=1, optimizer_g="rmsprop")
+        gan.train_dcgan(
+            G := nk.deconv.DeconvGenerator(4, 8, 3, dim=2, seed=0, dtype=torch.float32),
+            gan.ImageDiscriminator(8, 16),
+            data,
+            steps=1,
+            optimizer_g="rmsprop",
+        )

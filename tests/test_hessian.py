@@ -5,6 +5,7 @@ torch.autograd.functional.hessian (double backward, not forward-over-reverse), t
 torch.autograd.functional.jacobian (so G = (2/N) J^T J is formed explicitly), numpy's eigh of those
 matrices, and the linear model, whose outputs are linear in the parameters (R = 0 exactly).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,7 +40,7 @@ def dense(net, X, Y):
 def problem():
     X, _ = nk.data.circle(4, offset=0.4)
     Y = X[:, 0] * X[:, 1] + 0.4
-    net = nk.FCNet(2, 6, 3, activation="tanh", beta=0.2, seed=3)        # P = 18 + 42 + 7 = 67
+    net = nk.FCNet(2, 6, 3, activation="tanh", beta=0.2, seed=3)  # P = 18 + 42 + 7 = 67
     return net, X, Y
 
 
@@ -80,7 +81,7 @@ def test_gauss_newton_spectrum_is_the_empirical_ntk_and_weyl_bounds_the_rest(pro
     ev_R = np.linalg.eigvalsh(H - G)
     assert np.isclose(s["residual_norm"], np.abs(ev_R).max(), rtol=1e-7)
     ev_H = np.linalg.eigvalsh(H)
-    assert np.allclose(s["top"], np.sort(ev_H[np.argsort(-np.abs(ev_H))][:N + 2])[::-1], atol=1e-8)
+    assert np.allclose(s["top"], np.sort(ev_H[np.argsort(-np.abs(ev_H))][: N + 2])[::-1], atol=1e-8)
     assert np.all(np.abs(s["top"][:N] - s["gauss_newton"]) <= s["residual_norm"] + 1e-9)
     with torch.no_grad():
         assert np.isclose(s["loss"], float(((net(X).reshape(-1) - Y) ** 2).mean()), rtol=1e-14)
@@ -103,12 +104,15 @@ def test_the_model_is_not_modified(problem):
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(part="gn"), r"part: got 'gn'; accepted: 'full', 'gauss_newton' or 'residual'"),
-    (dict(which="BE"), r"which: got 'BE'; accepted: 'LA', 'SA' or 'LM'"),
-    (dict(k=67), r"k: got 67; accepted: fewer than the 67 parameters"),
-    (dict(k=0), r"k: got 0; accepted: an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(part="gn"), r"part: got 'gn'; accepted: 'full', 'gauss_newton' or 'residual'"),
+        (dict(which="BE"), r"which: got 'BE'; accepted: 'LA', 'SA' or 'LM'"),
+        (dict(k=67), r"k: got 67; accepted: fewer than the 67 parameters"),
+        (dict(k=0), r"k: got 0; accepted: an integer >= 1"),
+    ],
+)
 def test_bad_arguments_name_themselves(problem, kwargs, match):
     net, X, Y = problem
     with pytest.raises(ValueError, match=match):

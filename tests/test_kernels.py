@@ -1,4 +1,5 @@
 """Infinite-width kernels: a reference recursion, Monte Carlo over wide networks, freeze/chaos, API shape."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,15 @@ import pytest
 import torch
 
 import ntklib as nk
-from conftest import (DTYPE, NP_DUALS, arccos_rounding_tol, assert_close_within, on_sphere, randn,
-                      reference_kernels)
+from conftest import (
+    DTYPE,
+    NP_DUALS,
+    arccos_rounding_tol,
+    assert_close_within,
+    on_sphere,
+    randn,
+    reference_kernels,
+)
 
 # ---- the recursion itself ------------------------------------------------------------------------
 
@@ -20,9 +28,11 @@ def test_depth_one_is_the_linear_kernel(inputs, beta):
     1/n_0 the slides omit).  Tolerance 1e-14 (one matmul).  Dropping the 1/n_0 (n_0 = 3) fails it."""
     X = inputs
     Y = randn(2, 3, seed=5)
-    want = (1 - beta ** 2) * (X @ Y.T) / X.shape[1] + beta ** 2
+    want = (1 - beta**2) * (X @ Y.T) / X.shape[1] + beta**2
     for fn in (nk.nngp, nk.ntk):
-        torch.testing.assert_close(fn(X, Y, depth=1, activation="relu", beta=beta), want, rtol=0, atol=1e-14)
+        torch.testing.assert_close(
+            fn(X, Y, depth=1, activation="relu", beta=beta), want, rtol=0, atol=1e-14
+        )
 
 
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh"])
@@ -56,12 +66,21 @@ def test_ntk_is_the_sum_over_layers(inputs, act):
         for k in range(l + 1, depth + 1):
             term = term * kl.SigmaDot(k)
         unrolled = unrolled + term
-    torch.testing.assert_close(unrolled, nk.ntk(inputs, depth=depth, activation=act, beta=beta),
-                               rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(kl.Theta(depth), nk.ntk(inputs, depth=depth, activation=act, beta=beta),
-                               rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(kl.Sigma(depth), nk.nngp(inputs, depth=depth, activation=act, beta=beta),
-                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        unrolled, nk.ntk(inputs, depth=depth, activation=act, beta=beta), rtol=1e-12, atol=1e-12
+    )
+    torch.testing.assert_close(
+        kl.Theta(depth),
+        nk.ntk(inputs, depth=depth, activation=act, beta=beta),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    torch.testing.assert_close(
+        kl.Sigma(depth),
+        nk.nngp(inputs, depth=depth, activation=act, beta=beta),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.1, 0.3, 0.5])
@@ -74,8 +93,12 @@ def test_relu_sigma_dot_diagonal_is_exactly_half(beta):
     X = randn(8, 7, seed=0)
     kl = nk.kernel_layers(X, depth=4, activation="relu", beta=beta)
     for l in range(2, 5):
-        torch.testing.assert_close(kl.SigmaDot(l).diagonal(), torch.full((8,), (1 - beta ** 2) / 2, dtype=DTYPE),
-                                   rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            kl.SigmaDot(l).diagonal(),
+            torch.full((8,), (1 - beta**2) / 2, dtype=DTYPE),
+            rtol=0,
+            atol=1e-12,
+        )
 
 
 @pytest.mark.parametrize("scale,shift", [(1.0, 0.0), (2.0, 0.0), (1.5, 0.3)])
@@ -88,7 +111,7 @@ def test_linear_activation_gives_the_linear_network_recursion(scale, shift, beta
     X = randn(4, 3, seed=15)
     Y = randn(2, 3, seed=16)
     act = nk.get_activation("identity").affine(scale, shift)
-    w2, b2 = 1 - beta ** 2, beta ** 2
+    w2, b2 = 1 - beta**2, beta**2
     for args in [(X,), (X, Y)]:
         S = w2 * (args[0] @ args[-1].T) / 3 + b2
         T = S.clone()
@@ -96,11 +119,13 @@ def test_linear_activation_gives_the_linear_network_recursion(scale, shift, beta
             kw = dict(depth=depth, activation=act, beta=beta)
             torch.testing.assert_close(nk.nngp(*args, **kw), S, rtol=1e-12, atol=1e-12)
             torch.testing.assert_close(nk.ntk(*args, **kw), T, rtol=1e-12, atol=1e-12)
-            S = w2 * (scale ** 2 * S + shift ** 2) + b2
-            T = w2 * scale ** 2 * T + S
+            S = w2 * (scale**2 * S + shift**2) + b2
+            T = w2 * scale**2 * T + S
 
 
-@pytest.mark.parametrize("act", ["relu", "erf", nk.normalized("relu")], ids=["relu", "erf", "normalized_relu"])
+@pytest.mark.parametrize(
+    "act", ["relu", "erf", nk.normalized("relu")], ids=["relu", "erf", "normalized_relu"]
+)
 def test_many_inputs_match_the_layerwise_recursion(act):
     """Property: for N = 260 inputs (more than one 256-row evaluation tile), nk.ntk / nk.nngp equal
     the layer-by-layer Theta^(L), Sigma^(L) of nk.kernel_layers, with and without Y.  The two use
@@ -113,12 +138,22 @@ def test_many_inputs_match_the_layerwise_recursion(act):
     depth = 3
     for args in [(X,), (X, Y)]:
         kl = nk.kernel_layers(*args, depth=depth, activation=act, beta=0.2)
-        tol = arccos_rounding_tol(*args, depth) if len(args) == 2 else arccos_rounding_tol(X, None, depth)
-        assert_close_within(nk.ntk(*args, depth=depth, activation=act, beta=0.2), kl.Theta(depth), tol)
-        assert_close_within(nk.nngp(*args, depth=depth, activation=act, beta=0.2), kl.Sigma(depth), tol)
+        tol = (
+            arccos_rounding_tol(*args, depth)
+            if len(args) == 2
+            else arccos_rounding_tol(X, None, depth)
+        )
+        assert_close_within(
+            nk.ntk(*args, depth=depth, activation=act, beta=0.2), kl.Theta(depth), tol
+        )
+        assert_close_within(
+            nk.nngp(*args, depth=depth, activation=act, beta=0.2), kl.Sigma(depth), tol
+        )
 
 
-@pytest.mark.parametrize("act", ["relu", "erf", nk.normalized("relu")], ids=["relu", "erf", "normalized_relu"])
+@pytest.mark.parametrize(
+    "act", ["relu", "erf", nk.normalized("relu")], ids=["relu", "erf", "normalized_relu"]
+)
 @pytest.mark.parametrize("fn", [nk.ntk, nk.nngp], ids=["ntk", "nngp"])
 def test_symmetric_call_is_exactly_symmetric_and_equals_the_pair_call(act, fn):
     """API promise, exact (not a tolerance): k(X) is symmetric and k(X, X) == k(X) bit for bit, on
@@ -135,6 +170,7 @@ def test_symmetric_call_is_exactly_symmetric_and_equals_the_pair_call(act, fn):
 
 # ---- Monte Carlo: the analytic kernels describe wide random networks --------------------------------
 
+
 def _check_mc(samples, theory, n_se, max_rel_se):
     """samples: (S, N, M) i.i.d. over the first axis.  Every entry of their mean must lie within n_se
     standard errors (computed from the samples) of theory; the standard errors must be small enough
@@ -146,7 +182,9 @@ def _check_mc(samples, theory, n_se, max_rel_se):
     d = theory.diagonal()
     rel = (se / torch.sqrt(d[:, None] * d[None, :])).max()
     assert rel < max_rel_se, f"Monte Carlo too noisy: relative s.e. {rel:.3f}"
-    assert z.max() < n_se, f"max |mean - theory| / s.e. = {z.max():.2f} (mean {mean}, theory {theory})"
+    assert z.max() < n_se, (
+        f"max |mean - theory| / s.e. = {z.max():.2f} (mean {mean}, theory {theory})"
+    )
 
 
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh"])
@@ -169,7 +207,12 @@ def test_nngp_matches_output_covariance_of_wide_networks(act, beta):
         with torch.no_grad():
             F = net(X)
         samples.append(F @ F.T / F.shape[1])
-    _check_mc(torch.stack(samples), nk.nngp(X, depth=3, activation=act, beta=beta), n_se=5.0, max_rel_se=0.04)
+    _check_mc(
+        torch.stack(samples),
+        nk.nngp(X, depth=3, activation=act, beta=beta),
+        n_se=5.0,
+        max_rel_se=0.04,
+    )
 
 
 @pytest.mark.parametrize("act,depth", [("relu", 4), ("erf", 3), ("tanh", 4)])
@@ -180,8 +223,12 @@ def test_mean_empirical_ntk_matches_ntk(act, depth, beta):
     Tolerance: 5 standard errors (relative s.e. 1-5%; same reasoning as the NNGP test); the bias
     E[Theta_hat] - Theta is O(depth/width) ~ 1%, below that at these sizes."""
     X = randn(4, 3, seed=4)
-    samples = torch.stack([nk.empirical_ntk(nk.FCNet(3, 512, depth, activation=act, beta=beta, seed=s), X)
-                           for s in range(40)])
+    samples = torch.stack(
+        [
+            nk.empirical_ntk(nk.FCNet(3, 512, depth, activation=act, beta=beta, seed=s), X)
+            for s in range(40)
+        ]
+    )
     _check_mc(samples, nk.ntk(X, depth=depth, activation=act, beta=beta), n_se=5.0, max_rel_se=0.06)
 
 
@@ -190,7 +237,7 @@ def test_mean_empirical_ntk_matches_ntk(act, depth, beta):
 STANDARDISED = [
     ("normalized_relu", nk.normalized("relu"), 1e-10),
     ("normalized_erf", nk.normalized("erf"), 1e-10),
-    ("sqrt2_relu", nk.scaled("relu", 2 ** 0.5), 1e-10),
+    ("sqrt2_relu", nk.scaled("relu", 2**0.5), 1e-10),
     ("normalized_tanh", nk.normalized("tanh"), 1e-8),
     ("normalized_gelu", nk.normalized("gelu"), 1e-8),
 ]
@@ -208,29 +255,43 @@ def test_freeze_chaos_diagonal_identity(name, act, tol, beta):
     r = nk.r_value(act, beta)
     kl = nk.kernel_layers(X, depth=8, activation=act, beta=beta)
     for L in range(1, 9):
-        torch.testing.assert_close(kl.Sigma(L).diagonal(), torch.ones(6, dtype=DTYPE), rtol=0, atol=tol)
+        torch.testing.assert_close(
+            kl.Sigma(L).diagonal(), torch.ones(6, dtype=DTYPE), rtol=0, atol=tol
+        )
         # (1 - r^L)/(1 - r), or its limit L at r = 1 (sqrt(2) relu, beta = 0; own test below)
-        geometric = (1 - r ** L) / (1 - r) if abs(1 - r) > 1e-6 else float(L)
+        geometric = (1 - r**L) / (1 - r) if abs(1 - r) > 1e-6 else float(L)
         want = torch.full((6,), geometric, dtype=DTYPE)
         torch.testing.assert_close(kl.Theta(L).diagonal(), want, rtol=0, atol=tol)
-        torch.testing.assert_close(nk.ntk(X, depth=L, activation=act, beta=beta).diagonal(), want,
-                                   rtol=0, atol=tol)
+        torch.testing.assert_close(
+            nk.ntk(X, depth=L, activation=act, beta=beta).diagonal(), want, rtol=0, atol=tol
+        )
 
 
-@pytest.mark.parametrize("act", ["identity", nk.scaled("relu", 2 ** 0.5)], ids=["identity", "sqrt2_relu"])
+@pytest.mark.parametrize(
+    "act", ["identity", nk.scaled("relu", 2**0.5)], ids=["identity", "sqrt2_relu"]
+)
 def test_freeze_chaos_edge_r_equals_one(act):
     """Property: at r = 1 (identity or sqrt(2) relu with beta = 0) the limit of (1 - r^L)/(1 - r) is L:
     Theta^(L)(x, x) = L and Sigma^(L)(x, x) = 1 on the sphere.  Tolerance 1e-10 (closed forms)."""
     X = on_sphere(randn(6, 5, seed=9))
     assert nk.r_value(act, 0.0) == pytest.approx(1.0, abs=1e-15)
     for L in range(1, 9):
-        torch.testing.assert_close(nk.ntk(X, depth=L, activation=act, beta=0.0).diagonal(),
-                                   torch.full((6,), float(L), dtype=DTYPE), rtol=0, atol=1e-10)
-        torch.testing.assert_close(nk.nngp(X, depth=L, activation=act, beta=0.0).diagonal(),
-                                   torch.ones(6, dtype=DTYPE), rtol=0, atol=1e-10)
+        torch.testing.assert_close(
+            nk.ntk(X, depth=L, activation=act, beta=0.0).diagonal(),
+            torch.full((6,), float(L), dtype=DTYPE),
+            rtol=0,
+            atol=1e-10,
+        )
+        torch.testing.assert_close(
+            nk.nngp(X, depth=L, activation=act, beta=0.0).diagonal(),
+            torch.ones(6, dtype=DTYPE),
+            rtol=0,
+            atol=1e-10,
+        )
 
 
 # ---- vectorisation, input types, devices -----------------------------------------------------------
+
 
 def test_numpy_input_gives_float64_tensor_of_shape_n_m():
     """Property: numpy (and float32, and integer) inputs are accepted and give float64 torch tensors of
@@ -241,17 +302,26 @@ def test_numpy_input_gives_float64_tensor_of_shape_n_m():
     for fn in (nk.nngp, nk.ntk):
         K = fn(Xn, Yn, depth=3, activation="tanh", beta=0.2)
         assert isinstance(K, torch.Tensor) and K.dtype == torch.float64 and K.shape == (5, 3)
-        torch.testing.assert_close(K, fn(torch.from_numpy(Xn), torch.from_numpy(Yn), depth=3,
-                                         activation="tanh", beta=0.2), rtol=0, atol=0)
+        torch.testing.assert_close(
+            K,
+            fn(torch.from_numpy(Xn), torch.from_numpy(Yn), depth=3, activation="tanh", beta=0.2),
+            rtol=0,
+            atol=0,
+        )
         K32 = fn(Xn.astype(np.float32), depth=3, activation="tanh", beta=0.2)
         assert K32.dtype == torch.float64 and K32.shape == (5, 5)
-        torch.testing.assert_close(K32, fn(Xn, depth=3, activation="tanh", beta=0.2), rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(
+            K32, fn(Xn, depth=3, activation="tanh", beta=0.2), rtol=1e-6, atol=1e-7
+        )
         Ki = fn(np.array([[1, 0, 2], [0, 3, 1]]), depth=2, activation="relu", beta=0.1)
         assert Ki.dtype == torch.float64 and Ki.shape == (2, 2)
 
 
-@pytest.mark.parametrize("act", ["relu", "erf", "tanh", nk.normalized("relu")],
-                         ids=["relu", "erf", "tanh", "normalized_relu"])
+@pytest.mark.parametrize(
+    "act",
+    ["relu", "erf", "tanh", nk.normalized("relu")],
+    ids=["relu", "erf", "tanh", "normalized_relu"],
+)
 def test_cross_kernel_is_a_block_of_the_joint_kernel(act):
     """Property: nk.ntk(X, Y) (and nngp) is the (X, Y) block of nk.ntk([X; Y]), and nk.ntk(X) is
     symmetric.  Tolerance 1e-12 (the same recursion entry by entry; no pair of rows is parallel, so
@@ -260,8 +330,12 @@ def test_cross_kernel_is_a_block_of_the_joint_kernel(act):
     Y = randn(3, 4, seed=13)
     for fn in (nk.nngp, nk.ntk):
         joint = fn(torch.cat([X, Y]), depth=4, activation=act, beta=0.3)
-        torch.testing.assert_close(fn(X, Y, depth=4, activation=act, beta=0.3), joint[:5, 5:], rtol=0, atol=1e-12)
-        torch.testing.assert_close(fn(Y, X, depth=4, activation=act, beta=0.3), joint[5:, :5], rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            fn(X, Y, depth=4, activation=act, beta=0.3), joint[:5, 5:], rtol=0, atol=1e-12
+        )
+        torch.testing.assert_close(
+            fn(Y, X, depth=4, activation=act, beta=0.3), joint[5:, :5], rtol=0, atol=1e-12
+        )
         KX = fn(X, depth=4, activation=act, beta=0.3)
         torch.testing.assert_close(KX, KX.T, rtol=0, atol=1e-13)
         torch.testing.assert_close(KX, joint[:5, :5], rtol=0, atol=1e-12)
@@ -277,7 +351,10 @@ def test_list_input_from_the_brief():
     np.testing.assert_allclose(K.numpy(), T_ref, rtol=0, atol=1e-9)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (CI has none; the CPU tests cover the maths)")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="no CUDA device (CI has none; the CPU tests cover the maths)",
+)
 def test_cuda_matches_cpu():
     """Property: on CUDA the kernels and the empirical NTK come back on the GPU, float64, equal to the
     CPU result.  Tolerance 1e-10 (different BLAS summation orders; the Mehler sums are long)."""
@@ -286,17 +363,22 @@ def test_cuda_matches_cpu():
         for fn in (nk.nngp, nk.ntk):
             Kc = fn(X.cuda(), depth=4, activation=act, beta=0.2)
             assert Kc.is_cuda and Kc.dtype == torch.float64
-            torch.testing.assert_close(Kc.cpu(), fn(X, depth=4, activation=act, beta=0.2), rtol=0, atol=1e-10)
+            torch.testing.assert_close(
+                Kc.cpu(), fn(X, depth=4, activation=act, beta=0.2), rtol=0, atol=1e-10
+            )
     net = nk.FCNet(4, 64, 3, activation="tanh", seed=0)
     K_cpu = nk.empirical_ntk(net, X)
     net = net.cuda()
     Kc = nk.empirical_ntk(net, X.cuda())
     assert Kc.is_cuda
     torch.testing.assert_close(Kc.cpu(), K_cpu, rtol=0, atol=1e-10)
-    torch.testing.assert_close(nk.empirical_ntk(net, X.cuda(), fast=False).cpu(), K_cpu, rtol=0, atol=1e-10)
+    torch.testing.assert_close(
+        nk.empirical_ntk(net, X.cuda(), fast=False).cpu(), K_cpu, rtol=0, atol=1e-10
+    )
 
 
 # ---- the fused tile kernels of the relu and erf families (ntklib/_fused.py) ----------------------
+
 
 def _leaky_relu_closed_form(slope):
     """max(x, slope x) = relu(x) - slope relu(-x) with its arc-cosine duals written out here (Cho
@@ -312,20 +394,27 @@ def _leaky_relu_closed_form(slope):
         k = s / (2 * math.pi) * (torch.sqrt((1 - rho * rho).clamp(min=0)) + pt * rho)
         return P * P * k + slope * c, P * P * pt / (2 * math.pi) + slope
 
-    return nk.Activation(f"leaky({slope})", lambda x: torch.where(x > 0, x, slope * x),
-                         lambda x: torch.where(x > 0, 1.0, slope).to(x.dtype),
-                         dual=lambda a, b, c: parts(a, b, c)[0],
-                         dual_deriv=lambda a, b, c: parts(a, b, c)[1],
-                         mean=lambda a: (1 - slope) * torch.sqrt(a) / math.sqrt(2 * math.pi))
+    return nk.Activation(
+        f"leaky({slope})",
+        lambda x: torch.where(x > 0, x, slope * x),
+        lambda x: torch.where(x > 0, 1.0, slope).to(x.dtype),
+        dual=lambda a, b, c: parts(a, b, c)[0],
+        dual_deriv=lambda a, b, c: parts(a, b, c)[1],
+        mean=lambda a: (1 - slope) * torch.sqrt(a) / math.sqrt(2 * math.pi),
+    )
 
 
-FAMILY = [("relu", "relu"), ("erf", "erf"), ("sqrt2_relu", nk.scaled("relu", 2 ** 0.5)),
-          ("normalized_relu", nk.normalized("relu")),
-          ("standardized_relu", nk.standardized("relu")),
-          ("shifted_relu", nk.get_activation("relu").affine(1.5, -0.3)),
-          ("normalized_erf", nk.normalized("erf")),
-          ("shifted_erf", nk.get_activation("erf").affine(-0.7, 0.4)),
-          ("leaky_relu", _leaky_relu_closed_form(0.2))]
+FAMILY = [
+    ("relu", "relu"),
+    ("erf", "erf"),
+    ("sqrt2_relu", nk.scaled("relu", 2**0.5)),
+    ("normalized_relu", nk.normalized("relu")),
+    ("standardized_relu", nk.standardized("relu")),
+    ("shifted_relu", nk.get_activation("relu").affine(1.5, -0.3)),
+    ("normalized_erf", nk.normalized("erf")),
+    ("shifted_erf", nk.get_activation("erf").affine(-0.7, 0.4)),
+    ("leaky_relu", _leaky_relu_closed_form(0.2)),
+]
 
 
 def _fused_inputs():
@@ -361,6 +450,7 @@ def test_fused_path_equals_the_generic_path(name, act):
     different rounding: the first layer's correlation comes from one product of rescaled inputs
     instead of a division by sqrt(a b)).  Also: finite everywhere, and k(X) exactly symmetric."""
     from ntklib.kernels import _tiled
+
     assert nk.kernels._fused.family(nk.get_activation(act)) is not None
     X, Y = _fused_inputs()
     for beta in (0.0, 0.5):
@@ -384,6 +474,7 @@ def test_fused_path_without_numpy_or_threads(monkeypatch, name, act):
     tile 32."""
     from ntklib import _fused
     from ntklib.kernels import _tiled
+
     X, Y = _fused_inputs()
     for YY in (None, Y):
         tol = _rounding_tol(X, YY, 4)
@@ -428,8 +519,13 @@ def test_fused_family_recognition():
     assert fam.h == pytest.approx(-mu / math.sqrt(m2 - mu * mu), rel=1e-12)
     assert family(nk.scaled("erf", 3.0)).kind == "erf"
     relu = nk.get_activation("relu")
-    impostor = nk.Activation("relu", torch.relu, dual=lambda a, b, c: 1.001 * relu.dual(a, b, c),
-                             dual_deriv=relu.dual_deriv, mean=relu.mean)
+    impostor = nk.Activation(
+        "relu",
+        torch.relu,
+        dual=lambda a, b, c: 1.001 * relu.dual(a, b, c),
+        dual_deriv=relu.dual_deriv,
+        mean=relu.mean,
+    )
     for act in ("identity", "tanh", torch.sin, impostor):
         assert family(nk.get_activation(act)) is None
 
@@ -444,8 +540,8 @@ def test_jacot2018_parametrization_is_the_papers_network_and_the_stated_rescalin
     diagonal is pinned to the variances).  The paper's Figure 1 value
     Theta(x0, x0) = 0.2825 (ReLU, L = 4, beta = 0.1, ||x|| = 1, n_0 = 2) is 4% above the balanced
     0.2723: checked to 4 digits, the precision the two values are quoted at."""
-    g = np.linspace(0, 2 * np.pi, 7, endpoint=False)    # no duplicate or antipodal pair (|rho| < 1
-    X = torch.tensor(np.stack([np.cos(g), np.sin(g)], 1))   # by 0.1 off the diagonal)
+    g = np.linspace(0, 2 * np.pi, 7, endpoint=False)  # no duplicate or antipodal pair (|rho| < 1
+    X = torch.tensor(np.stack([np.cos(g), np.sin(g)], 1))  # by 0.1 off the diagonal)
     for bp in (0.0, 0.1, 0.7, 1.0):
         c = (1 + bp * bp) ** 0.5
         relu_c = nk.scaled("relu", c)
@@ -459,8 +555,9 @@ def test_jacot2018_parametrization_is_the_papers_network_and_the_stated_rescalin
         k = nk.kernel_layers(X, depth=4, beta=bp, parametrization="jacot2018")
         r = nk.kernel_layers(X, depth=4, activation=relu_c, beta=bp / c)
         for layer in range(1, 5):
-            torch.testing.assert_close(k.Theta(layer), (1 + bp * bp) * r.Theta(layer),
-                                       rtol=1e-12, atol=1e-14)
+            torch.testing.assert_close(
+                k.Theta(layer), (1 + bp * bp) * r.Theta(layer), rtol=1e-12, atol=1e-14
+            )
     x0 = X[:1]
     assert round(float(nk.ntk(x0, depth=4, beta=0.1, parametrization="jacot2018")), 4) == 0.2825
     assert round(float(nk.ntk(x0, depth=4, beta=0.1)), 4) == 0.2723

@@ -8,6 +8,7 @@ from the network's parameters in numpy, the NTK from torch.autograd (conftest.au
 the infinite-width ReLU kernels from the arc-cosine closed form with weight variance w2 and bias
 variance b2, (w2, b2) = (1 - beta^2, beta^2) or (1, beta^2) (Jacot et al. 2018, Prop. 1, Thm. 1).
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,8 +21,10 @@ import torch
 import ntklib as nk
 from conftest import DTYPE, autograd_ntk, randn
 
-VARIANCES = {"balanced": lambda beta: (1.0 - beta * beta, beta * beta),
-             "jacot2018": lambda beta: (1.0, beta * beta)}
+VARIANCES = {
+    "balanced": lambda beta: (1.0 - beta * beta, beta * beta),
+    "jacot2018": lambda beta: (1.0, beta * beta),
+}
 KERNELS_HAVE_OPTION = "parametrization" in inspect.signature(nk.ntk).parameters
 
 
@@ -54,7 +57,7 @@ def pooled_z(samples, reference):
     K = np.asarray(samples)
     scale = np.sqrt(np.outer(np.diag(reference), np.diag(reference)))
     iu = np.triu_indices(K.shape[1])
-    rel = ((K - reference) / scale)[:, iu[0], iu[1]]                     # (seeds, entries)
+    rel = ((K - reference) / scale)[:, iu[0], iu[1]]  # (seeds, entries)
     q = rel.mean(1)
     z_pool = q.mean() / (q.std(ddof=1) / np.sqrt(len(q)))
     z_entry = rel.mean(0) / (rel.std(0, ddof=1) / np.sqrt(len(q)))
@@ -69,6 +72,7 @@ def circle_inputs():
 
 
 # ---- the definition ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("parametrization", ["balanced", "jacot2018"])
 def test_forward_is_the_defined_network(parametrization):
@@ -106,8 +110,10 @@ def test_parametrization_rejected_with_its_name(bad):
     """Property: an unknown parametrization is a ValueError naming the argument, the value and both
     accepted values, in FCNet and in sample_outputs."""
     X = torch.eye(2, dtype=DTYPE)
-    for make in (lambda: nk.FCNet(2, 4, 2, parametrization=bad),
-                 lambda: nk.sample_outputs(X, width=4, depth=2, n_samples=2, parametrization=bad)):
+    for make in (
+        lambda: nk.FCNet(2, 4, 2, parametrization=bad),
+        lambda: nk.sample_outputs(X, width=4, depth=2, n_samples=2, parametrization=bad),
+    ):
         with pytest.raises(ValueError, match="parametrization: got .*'balanced'.*'jacot2018'"):
             make()
 
@@ -119,8 +125,9 @@ def test_jacot2018_fast_ntk_equals_autograd_jacobian():
     X, Y = randn(4, 3, seed=3), randn(2, 3, seed=4)
     net = nk.FCNet(3, [7, 5], 3, activation="tanh", beta=0.5, parametrization="jacot2018", seed=6)
     for YY in (None, Y):
-        torch.testing.assert_close(nk.empirical_ntk(net, X, YY), autograd_ntk(net, X, YY),
-                                   rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            nk.empirical_ntk(net, X, YY), autograd_ntk(net, X, YY), rtol=0, atol=1e-12
+        )
 
 
 def test_jacot2018_lowrank_training_equals_autograd():
@@ -148,7 +155,7 @@ def test_jacot2018_lowrank_training_equals_autograd():
 # ~0.01-0.05%, must equal the difference of the two limits within 4 of its standard errors and be
 # more than 20 of them away from zero.
 
-CASES = [(2, 256, 300), (3, 128, 300)]           # (depth, width, seeds)
+CASES = [(2, 256, 300), (3, 128, 300)]  # (depth, width, seeds)
 BOTH = ("jacot2018", "balanced")
 
 
@@ -175,13 +182,22 @@ def test_empirical_ntk_mean_is_its_own_parametrizations_limit(depth, width, seed
     two parametrisations is the difference of their limits, resolved from zero.  Tolerances in the
     comment above; the same with nk.ntk's parametrization option where the kernels have it."""
     beta, X = 0.1, circle_inputs()
-    draws = {p: np.stack([nk.empirical_ntk(nk.FCNet(2, width, depth, beta=beta, seed=s,
-                                                    parametrization=p), X).numpy()
-                          for s in range(seeds)]) for p in BOTH}
+    draws = {
+        p: np.stack(
+            [
+                nk.empirical_ntk(
+                    nk.FCNet(2, width, depth, beta=beta, seed=s, parametrization=p), X
+                ).numpy()
+                for s in range(seeds)
+            ]
+        )
+        for p in BOTH
+    }
     check_paired_limits(draws, {p: relu_kernels_np(X, depth, *VARIANCES[p](beta))[1] for p in BOTH})
     if KERNELS_HAVE_OPTION:
-        check_paired_limits(draws, {p: nk.ntk(X, depth=depth, beta=beta, parametrization=p).numpy()
-                                    for p in BOTH})
+        check_paired_limits(
+            draws, {p: nk.ntk(X, depth=depth, beta=beta, parametrization=p).numpy() for p in BOTH}
+        )
 
 
 @pytest.mark.parametrize("depth,width,seeds", CASES)
@@ -202,8 +218,9 @@ def test_output_covariance_is_its_own_parametrizations_nngp(depth, width, seeds)
         draws[p] = np.stack(C)
     check_paired_limits(draws, {p: relu_kernels_np(X, depth, *VARIANCES[p](beta))[0] for p in BOTH})
     if KERNELS_HAVE_OPTION:
-        check_paired_limits(draws, {p: nk.nngp(X, depth=depth, beta=beta, parametrization=p).numpy()
-                                    for p in BOTH})
+        check_paired_limits(
+            draws, {p: nk.nngp(X, depth=depth, beta=beta, parametrization=p).numpy() for p in BOTH}
+        )
 
 
 def test_sample_outputs_covariance_per_parametrization():
@@ -213,9 +230,10 @@ def test_sample_outputs_covariance_per_parametrization():
     beta, X = 0.1, circle_inputs()
     draws = {}
     for p in BOTH:
-        F = nk.sample_outputs(X, width=16, depth=2, n_samples=20000, beta=beta, seed=1,
-                              parametrization=p).numpy()
-        draws[p] = F[:, :, None] * F[:, None, :]                          # (samples, N, N)
+        F = nk.sample_outputs(
+            X, width=16, depth=2, n_samples=20000, beta=beta, seed=1, parametrization=p
+        ).numpy()
+        draws[p] = F[:, :, None] * F[:, None, :]  # (samples, N, N)
     check_paired_limits(draws, {p: relu_kernels_np(X, 2, *VARIANCES[p](beta))[0] for p in BOTH})
 
 
@@ -226,7 +244,7 @@ def test_reference_reproduces_the_two_fig1_values():
     Tolerance 1e-12 (a handful of float64 operations)."""
     for parametrization, want in (("jacot2018", 0.2825), ("balanced", 0.2722512475)):
         w2, b2 = VARIANCES[parametrization](0.1)
-        q = w2 / 2 + b2                                  # Sigma^(1)(x_0, x_0), ||x_0||^2/n_0 = 1/2
+        q = w2 / 2 + b2  # Sigma^(1)(x_0, x_0), ||x_0||^2/n_0 = 1/2
         theta = q
         for _ in range(3):
             q = w2 * q / 2 + b2
@@ -236,6 +254,7 @@ def test_reference_reproduces_the_two_fig1_values():
 
 
 # ---- the function-space sampler ------------------------------------------------------------------
+
 
 def weight_space_samples(X, width, depth, n, beta, seed):
     """Outputs and last-hidden-layer kernels of n networks drawn the plain way (every weight),
@@ -268,26 +287,33 @@ def test_function_space_sampler_has_the_weight_space_law(width):
     f(x_0) and of Sigma_hat(x_0, x_1) keeps p > 1e-3 (3 tests).  A wrong factor (the bias dropped from K) is
     rejected: the control at the end."""
     from scipy import stats
+
     X = np.array([[1.0, 0.0, 0.5], [0.2, -1.0, 0.3], [-0.7, 0.4, 0.0]])
     n, beta = 20000, 0.3
     f_ref, K_ref = weight_space_samples(X, width, 3, n, beta, seed=1)
     f = nk.sample_outputs(X, width=width, depth=3, n_samples=n, beta=beta, seed=2).numpy()
-    K = nk.limits.sample_empirical_nngp(X, width=width, depth=3, n_samples=n, beta=beta,
-                                          seed=3).numpy()
+    K = nk.limits.sample_empirical_nngp(
+        X, width=width, depth=3, n_samples=n, beta=beta, seed=3
+    ).numpy()
     iu = np.triu_indices(3)
 
     def moments(f, K):
         prod = (f[:, :, None] * f[:, None, :])[:, iu[0], iu[1]]
         k = K[:, iu[0], iu[1]]
-        return np.concatenate([prod, f ** 4, k, k ** 2], 1)
+        return np.concatenate([prod, f**4, k, k**2], 1)
+
     z = two_sample_z(moments(f, K), moments(f_ref, K_ref))
     assert np.abs(z).max() < 4.5, z
     assert stats.ks_2samp(f[:, 0], f_ref[:, 0]).pvalue > 1e-3
     # At these widths Sigma_hat(x_0, x_1) has an atom at beta^2 (no neuron active on both inputs);
     # rounding to 1e-12 puts both samples' atoms at the same point (the QR leaves ~1e-17 there).
     assert stats.ks_2samp(K[:, 0, 1].round(12), K_ref[:, 0, 1].round(12)).pvalue > 1e-3
-    wrong = nk.limits.sample_empirical_nngp(X, width=width, depth=3, n_samples=n, beta=beta,
-                                              seed=3).numpy() - beta * beta    # no + beta^2
+    wrong = (
+        nk.limits.sample_empirical_nngp(
+            X, width=width, depth=3, n_samples=n, beta=beta, seed=3
+        ).numpy()
+        - beta * beta
+    )  # no + beta^2
     assert np.abs(two_sample_z(moments(f, wrong), moments(f_ref, K_ref))).max() > 10
 
 
@@ -297,15 +323,16 @@ def test_sample_empirical_nngp_is_empirical_nngp_of_fcnets():
     two-sample standard errors (12 statistics), and depth 1 is Sigma^(1) exactly (1e-14)."""
     X = circle_inputs()[:3]
     kw = dict(beta=0.1, parametrization="jacot2018")
-    K_fc = np.stack([nk.empirical_nngp(nk.FCNet(2, 64, 4, seed=s, **kw), X).numpy()
-                     for s in range(300)])
-    K = nk.limits.sample_empirical_nngp(X, width=64, depth=4, n_samples=300, seed=9,
-                                          **kw).numpy()
+    K_fc = np.stack(
+        [nk.empirical_nngp(nk.FCNet(2, 64, 4, seed=s, **kw), X).numpy() for s in range(300)]
+    )
+    K = nk.limits.sample_empirical_nngp(X, width=64, depth=4, n_samples=300, seed=9, **kw).numpy()
     iu = np.triu_indices(3)
     a, b = K[:, iu[0], iu[1]], K_fc[:, iu[0], iu[1]]
     mean_a, mean_b = a.mean(0, keepdims=True), b.mean(0, keepdims=True)
-    z = two_sample_z(np.concatenate([a, (a - mean_a) ** 2], 1),
-                     np.concatenate([b, (b - mean_b) ** 2], 1))
+    z = two_sample_z(
+        np.concatenate([a, (a - mean_a) ** 2], 1), np.concatenate([b, (b - mean_b) ** 2], 1)
+    )
     assert np.abs(z).max() < 4.5, z
     K1 = nk.limits.sample_empirical_nngp(X, width=7, depth=1, n_samples=2, **kw)
     want = relu_kernels_np(X, 1, *VARIANCES["jacot2018"](0.1))[0]
@@ -313,6 +340,7 @@ def test_sample_empirical_nngp_is_empirical_nngp_of_fcnets():
 
 
 # ---- the width-law test of nk.limits -------------------------------------------------------------
+
 
 def test_width_law_test_accepts_the_law_and_rejects_a_floor():
     """Property: synthetic deviations C width^-1/2 (1 + 0.3 noise), 64 seeds at 6 widths, pass the
@@ -323,7 +351,7 @@ def test_width_law_test_accepts_the_law_and_rejects_a_floor():
     widths = np.array([128, 256, 512, 1024, 2048, 4096])
     noise = 1 + 0.3 * rng.standard_normal((6, 64))
     good = 2.9 / np.sqrt(widths)[:, None] * noise
-    floored = np.sqrt(2.9 ** 2 / widths + 0.05 ** 2)[:, None] * noise
+    floored = np.sqrt(2.9**2 / widths + 0.05**2)[:, None] * noise
     assert nk.limits.width_law_test(widths, good)["p"] > 1e-3
     bad = nk.limits.width_law_test(widths, floored)
     assert bad["p"] < 1e-6
@@ -391,5 +419,5 @@ def test_covariance_test_accepts_gaussians_and_rejects_each_kind_of_error():
     shape = S.copy()
     shape[0, 1] = shape[1, 0] = S[0, 1] + 0.1 * d[0] * d[1]
     assert nk.limits.covariance_test(F, shape)["p_entries"] < 1e-6
-    t = F / np.sqrt(rng.chisquare(10, size=(20000, 1)) / 10) * np.sqrt(8 / 10)   # Var t_10 = 10/8
+    t = F / np.sqrt(rng.chisquare(10, size=(20000, 1)) / 10) * np.sqrt(8 / 10)  # Var t_10 = 10/8
     assert nk.limits.covariance_test(t, S)["ks_joint"] < 1e-6

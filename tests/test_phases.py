@@ -3,6 +3,7 @@
 Every test compares with something computed another way: scipy's adaptive quadrature, closed forms of
 Gaussian integrals, a plain numpy recursion for one pair of inputs, autograd, an explicit loop.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,12 @@ def _sphere(n, dim, seed):
 def _quad_moment(f):
     """E f(z), z ~ N(0, 1), for a python function of a float, by scipy's adaptive quadrature on each half-line."""
     phi = lambda z: math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)  # noqa: E731
-    a, _ = integrate.quad(lambda z: f(z) * phi(z), -np.inf, 0.0, epsabs=1e-14, epsrel=1e-13, limit=200)
-    b, _ = integrate.quad(lambda z: f(z) * phi(z), 0.0, np.inf, epsabs=1e-14, epsrel=1e-13, limit=200)
+    a, _ = integrate.quad(
+        lambda z: f(z) * phi(z), -np.inf, 0.0, epsabs=1e-14, epsrel=1e-13, limit=200
+    )
+    b, _ = integrate.quad(
+        lambda z: f(z) * phi(z), 0.0, np.inf, epsabs=1e-14, epsrel=1e-13, limit=200
+    )
     return a + b
 
 
@@ -38,6 +43,7 @@ def _scalar(act):
 
 
 # ---- nonlinearities ---------------------------------------------------------------------------------
+
 
 def test_standardized_relu_is_sqrt2_relu():
     """standardized("relu") has E sigma^2 = 1 (scipy quadrature, 1e-12) and the same closed-form duals as
@@ -75,10 +81,15 @@ def test_input_scaled_closed_forms_match_quadrature():
     a = torch.tensor([[0.3], [1.0], [2.0]], dtype=DTYPE)
     b = torch.tensor([[0.5, 1.0, 1.8]], dtype=DTYPE)
     c = torch.tensor([[-0.5], [0.1], [0.9]], dtype=DTYPE) * torch.sqrt(a * b)
-    torch.testing.assert_close(act.dual(a, b, c), gaussian_expectation(act.fn, act.fn, a, b, c, n=256),
-                               rtol=0, atol=1e-9)
-    torch.testing.assert_close(act.dual_deriv(a, b, c), gaussian_expectation(act.deriv, act.deriv, a, b, c, n=256),
-                               rtol=0, atol=1e-9)
+    torch.testing.assert_close(
+        act.dual(a, b, c), gaussian_expectation(act.fn, act.fn, a, b, c, n=256), rtol=0, atol=1e-9
+    )
+    torch.testing.assert_close(
+        act.dual_deriv(a, b, c),
+        gaussian_expectation(act.deriv, act.deriv, a, b, c, n=256),
+        rtol=0,
+        atol=1e-9,
+    )
 
 
 def test_gain_family_matches_erf_closed_form():
@@ -87,7 +98,7 @@ def test_gain_family_matches_erf_closed_form():
     g -> 0 gives 1 (+ O(g^4))."""
     gains = np.array([1e-3, 0.3, 1.0, 4.0])
     fam = ph.gain_family_diagram("erf", gains, [0.0, 0.5])
-    g2 = gains ** 2
+    g2 = gains**2
     ref = (4 * g2 / np.pi / np.sqrt(1 + 4 * g2)) / ((2 / np.pi) * np.arcsin(2 * g2 / (1 + 2 * g2)))
     np.testing.assert_allclose(fam["derivative_moment"], ref, rtol=1e-12)
     np.testing.assert_allclose(fam["r"][:, 1], 0.75 * ref, rtol=1e-12)
@@ -97,11 +108,21 @@ def test_gain_family_matches_erf_closed_form():
 def test_resolve_activation_grammar():
     """Specs name the same functions as the constructors (values compared on a grid, exact)."""
     z = torch.linspace(-3, 3, 13, dtype=DTYPE)
-    torch.testing.assert_close(ph.resolve_activation("sqrt2*relu")(z), math.sqrt(2) * torch.relu(z), rtol=0, atol=1e-15)
-    torch.testing.assert_close(ph.resolve_activation("normalized(tanh)")(z), nk.normalized("tanh")(z), rtol=0, atol=0)
-    torch.testing.assert_close(ph.resolve_activation("scaled(erf, 1.5)")(z), 1.5 * torch.erf(z), rtol=0, atol=0)
-    torch.testing.assert_close(ph.resolve_activation("normalized(input_scaled(erf, 2))")(z),
-                               nk.normalized(ph.input_scaled("erf", 2.0))(z), rtol=0, atol=0)
+    torch.testing.assert_close(
+        ph.resolve_activation("sqrt2*relu")(z), math.sqrt(2) * torch.relu(z), rtol=0, atol=1e-15
+    )
+    torch.testing.assert_close(
+        ph.resolve_activation("normalized(tanh)")(z), nk.normalized("tanh")(z), rtol=0, atol=0
+    )
+    torch.testing.assert_close(
+        ph.resolve_activation("scaled(erf, 1.5)")(z), 1.5 * torch.erf(z), rtol=0, atol=0
+    )
+    torch.testing.assert_close(
+        ph.resolve_activation("normalized(input_scaled(erf, 2))")(z),
+        nk.normalized(ph.input_scaled("erf", 2.0))(z),
+        rtol=0,
+        atol=0,
+    )
     with pytest.raises(ValueError, match="activation"):
         ph.resolve_activation("frobnicate(relu)")
 
@@ -114,15 +135,19 @@ def test_edge_beta_and_phase_diagram():
         assert abs(nk.r_value(act, nk.edge_beta(act)) - 1) < 1e-12
     betas = np.linspace(0, 1, 11)
     d = ph.phase_diagram(["standardized(relu)", "tanh"], betas)
-    np.testing.assert_allclose(d["r"][0], 1 - betas ** 2, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(d["r"][0], 1 - betas**2, rtol=0, atol=1e-14)
     assert math.isnan(d["edge"][1]) and (d["r"][1] < 1).all()
-    assert ph.phase_of(0.5) == "freeze" and ph.phase_of(1.0) == "edge" and ph.phase_of(1.5) == "chaos"
+    assert (
+        ph.phase_of(0.5) == "freeze" and ph.phase_of(1.0) == "edge" and ph.phase_of(1.5) == "chaos"
+    )
 
 
 # ---- the theorems -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("spec,beta", [("normalized(erf)", 0.3), ("standardized(relu)", 0.0),
-                                        ("normalized(tanh)", 0.6)])
+
+@pytest.mark.parametrize(
+    "spec,beta", [("normalized(erf)", 0.3), ("standardized(relu)", 0.0), ("normalized(tanh)", 0.6)]
+)
 def test_theta_diagonal_identity(spec, beta):
     """On the sphere with E sigma^2 = 1: Theta^(L)(x, x) = (1 - r^L)/(1 - r), for random inputs (1e-11)."""
     X = _sphere(5, 6, seed=3)
@@ -134,14 +159,14 @@ def test_theta_diagonal_formula_near_and_at_one():
     """At r = 1 the sum is L; near 1 the closed form and the explicit sum agree (1e-12)."""
     assert ph.theta_diagonal_formula(1.0, 7) == 7
     for r in (0.5, 1 - 1e-7, 1.3):
-        assert abs(ph.theta_diagonal_formula(r, 9) / math.fsum(r ** k for k in range(9)) - 1) < 1e-12
+        assert abs(ph.theta_diagonal_formula(r, 9) / math.fsum(r**k for k in range(9)) - 1) < 1e-12
 
 
 def _np_pair_ratio(angle, depth, beta, s, h):
     """Theta^(L)(x, y)/Theta^(L)(x, x) for sigma = s erf + h, ||x||^2 = ||y||^2 = n_0 and angle(x, y) = angle,
     by the CONVENTIONS.md recursion on the 2x2 covariance with Williams' erf formulas (numpy, scalar)."""
-    w2, b2 = 1 - beta ** 2, beta ** 2
-    a, c = 1.0, w2 * math.cos(angle) + b2          # Sigma(x, x), Sigma(x, y); a stays 1 when standardised
+    w2, b2 = 1 - beta**2, beta**2
+    a, c = 1.0, w2 * math.cos(angle) + b2  # Sigma(x, x), Sigma(x, y); a stays 1 when standardised
     tx, txy = a, c
     for _ in range(depth - 1):
         d = 1 + 2 * a
@@ -177,18 +202,20 @@ def test_freeze_bound_ratios_match_numpy_pair_recursion():
 
 def test_resolvable_depth():
     L = ph.resolvable_depth(0.5, floor=1e-6)
-    assert L * 0.5 ** L >= 1e-6 > (L + 1) * 0.5 ** (L + 1)
+    assert L * 0.5**L >= 1e-6 > (L + 1) * 0.5 ** (L + 1)
 
 
 def test_chaos_decay_excludes_antipodes():
     """For an odd sigma at beta = 0, Theta(x, -x) = -Theta(x, x) exactly (symmetry of the recursion), so the
     antipodal pair must be left out: chaos_decay then reports the decaying ratio of the other pairs."""
-    X = math.sqrt(2) * torch.tensor([[1.0, 0.0], [-1.0, 0.0], [math.cos(1.0), math.sin(1.0)]], dtype=DTYPE)
+    X = math.sqrt(2) * torch.tensor(
+        [[1.0, 0.0], [-1.0, 0.0], [math.cos(1.0), math.sin(1.0)]], dtype=DTYPE
+    )
     T = nk.ntk(X, depth=20, activation=nk.normalized("erf"), beta=0.0)
     R = ph.gram_ratio(T)
     assert abs(float(R[0, 1]) + 1) < 1e-12
     v = ph.chaos_decay(X, [1, 10, 20], activation="normalized(erf)", beta=0.0)
-    assert abs(v[0] - math.cos(1.0)) < 1e-12                  # Theta^(1) = x.y / n_0 at beta = 0
+    assert abs(v[0] - math.cos(1.0)) < 1e-12  # Theta^(1) = x.y / n_0 at beta = 0
     assert v[-1] < v[1] < v[0]
     assert abs(v[-1] - float(R[0, 2].abs())) < 1e-15
 
@@ -197,11 +224,16 @@ def test_ntk_by_depth_matches_separate_calls():
     X = _sphere(4, 3, seed=1)
     T = ph.ntk_by_depth(X, [2, 5], activation="normalized(tanh)", beta=0.2)
     for i, L in enumerate([2, 5]):
-        torch.testing.assert_close(T[i], nk.ntk(X, depth=L, activation=nk.normalized("tanh"), beta=0.2),
-                                   rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(
+            T[i],
+            nk.ntk(X, depth=L, activation=nk.normalized("tanh"), beta=0.2),
+            rtol=1e-13,
+            atol=1e-13,
+        )
 
 
 # ---- conditioning and training speed ------------------------------------------------------------------
+
 
 def test_condition_numbers_match_numpy():
     X = _sphere(10, 8, seed=2)
@@ -225,21 +257,28 @@ def test_kernel_gd_losses_match_explicit_iteration():
         ref.append(float(((f - Y) ** 2).mean()))
         f = f - lr * (2 / 6) * T @ (f - Y)
     np.testing.assert_allclose(losses, ref, rtol=1e-12, atol=0)
-    assert ph.steps_to_loss([4.0, 2.0, 0.5, 0.01], 0.1) == 3 and math.isinf(ph.steps_to_loss([1.0, 0.9], 0.1))
+    assert ph.steps_to_loss([4.0, 2.0, 0.5, 0.01], 0.1) == 3 and math.isinf(
+        ph.steps_to_loss([1.0, 0.9], 0.1)
+    )
 
 
 def test_training_speed_linear_model_is_exact():
     """depth 1 is the linear model f = sqrt(1 - beta^2)/sqrt(n_0) W x + beta b: its NTK is Sigma^(1) at every
     parameter value, so gradient descent on the network IS kernel gradient descent (1e-10)."""
-    X = _sphere(4, 5, seed=4)  # N <= n_0: the linear kernel is positive definite (no zero eigenvalue)
+    X = _sphere(
+        4, 5, seed=4
+    )  # N <= n_0: the linear kernel is positive definite (no zero eigenvalue)
     Y = torch.linspace(-1, 1, 4, dtype=DTYPE)
-    sp = ph.training_speed(X, Y, {"lin": ["identity", 0.3]}, depth=1, width=8, rel_target=0.5, max_steps=30)
+    sp = ph.training_speed(
+        X, Y, {"lin": ["identity", 0.3]}, depth=1, width=8, rel_target=0.5, max_steps=30
+    )
     res = sp["lin"]
     np.testing.assert_allclose(res["loss_network"], res["loss_theory"], rtol=1e-10, atol=1e-14)
     assert res["steps_network"] == res["steps_theory"]
 
 
 # ---- the E[sigma] = 1 erratum -------------------------------------------------------------------------
+
 
 def test_mean_one_relu_drift_closed_form():
     """sigma = sqrt(2 pi) relu has E sigma(sqrt(q) z)^2 = pi q, so Sigma^(l+1)(x, x) = (1 - beta^2) pi q_l + beta^2
@@ -248,7 +287,7 @@ def test_mean_one_relu_drift_closed_form():
     p = ph.diagonal_profile("mean_one(relu)", beta, depth)
     q, ref = 1.0, [1.0]
     for _ in range(depth - 1):
-        q = (1 - beta ** 2) * math.pi * q + beta ** 2
+        q = (1 - beta**2) * math.pi * q + beta**2
         ref.append(q)
     np.testing.assert_allclose(p["sigma"], ref, rtol=1e-12)
     s = ph.diagonal_profile("standardized(relu)", beta, depth)
@@ -267,6 +306,7 @@ def test_empirical_diagonal_profile_follows_drift():
 
 
 # ---- notebook 05: Poincare ----------------------------------------------------------------------------
+
 
 def test_gaussian_moments_closed_forms():
     """Closed forms: relu (1/sqrt(2 pi), 1/2 - 1/(2 pi), 1/2); abs: E sbar'^2 = 1/(1 - 2/pi); sin: coth(1);
@@ -297,20 +337,24 @@ def test_poincare_table_bound():
 def test_poincare_for_a_polynomial():
     """sigma = z + a z^2 = (1 + ...) : Var = 1 + 2 a^2, E sigma'^2 = 1 + 4 a^2 (moments of z), ratio exact."""
     a = 0.3
-    m = ph.gaussian_moments(lambda z: z + a * z ** 2)
+    m = ph.gaussian_moments(lambda z: z + a * z**2)
     assert abs(m["poincare"] - (1 + 4 * a * a) / (1 + 2 * a * a)) < 1e-12
 
 
 # ---- notebook 05: LayerNorm and BatchNorm ---------------------------------------------------------------
 
+
 def test_layernorm_ntk_approaches_normalised_kernel():
     """A wide LayerNorm network's NTK is within 15% (Frobenius) of the normalised-relu NTK and > 50% away
     from the plain relu NTK (measured 6-8% and ~4.4 (440%) at width 2048, 2 seeds: 2x margin each way)."""
     X = _sphere(6, 4, seed=6)
-    refs = {"bar": nk.ntk(X, depth=3, activation=nk.normalized("relu"), beta=0.1),
-            "plain": nk.ntk(X, depth=3, activation="relu", beta=0.1)}
-    dev = ph.empirical_deviation(X, refs, widths=[2048], n_seeds=2, depth=3, activation="relu", beta=0.1,
-                                 norm="layer")
+    refs = {
+        "bar": nk.ntk(X, depth=3, activation=nk.normalized("relu"), beta=0.1),
+        "plain": nk.ntk(X, depth=3, activation="relu", beta=0.1),
+    }
+    dev = ph.empirical_deviation(
+        X, refs, widths=[2048], n_seeds=2, depth=3, activation="relu", beta=0.1, norm="layer"
+    )
     assert dev["bar"].mean() < 0.15 and dev["plain"].min() > 0.5
 
 
@@ -321,10 +365,10 @@ def test_batchnorm_constant_mode_identity(width, depth, beta):
     X = _sphere(7, 5, seed=7)
     net = nk.FCNet(5, width, depth, activation="tanh", beta=beta, norm="batch", seed=8)
     cm = ph.constant_mode(nk.empirical_ntk(net, X))
-    assert abs(cm["mass"] - beta ** 2) < 1e-12 and cm["eig_residual"] < 1e-12
-    assert abs(cm["rayleigh"] - 7 * beta ** 2) < 1e-11
+    assert abs(cm["mass"] - beta**2) < 1e-12 and cm["eig_residual"] < 1e-12
+    assert abs(cm["rayleigh"] - 7 * beta**2) < 1e-11
     grads = torch.autograd.grad(net(X).mean(), list(net.parameters()))
-    assert abs(sum(float((g * g).sum()) for g in grads) - beta ** 2) < 1e-12
+    assert abs(sum(float((g * g).sum()) for g in grads) - beta**2) < 1e-12
     mass = ph.batchnorm_mass(X, widths=[width], depths=[depth], betas=[beta], activation="tanh")
     assert abs(mass).max() < 1e-12
 
@@ -341,10 +385,21 @@ def test_compare_norms_constant_direction_exact_rate():
     training (the mean output is beta b^(L)): 1e-11 relative to m_0 after 15 steps."""
     X = _sphere(8, 4, seed=10)
     Y = torch.linspace(-1, 2, 8, dtype=DTYPE)
-    out = ph.compare_norms(X, Y, width=32, depth=3, activation="relu", beta=0.4, steps=15, rel_target=0.1,
-                           norms=("batch",))
+    out = ph.compare_norms(
+        X,
+        Y,
+        width=32,
+        depth=3,
+        activation="relu",
+        beta=0.4,
+        steps=15,
+        rel_target=0.1,
+        norms=("batch",),
+    )
     bn = out["BatchNorm"]
-    err = np.abs(bn["mean_residual"] - bn["mean_residual_theory"]).max() / abs(bn["mean_residual"][0])
+    err = np.abs(bn["mean_residual"] - bn["mean_residual_theory"]).max() / abs(
+        bn["mean_residual"][0]
+    )
     assert err < 1e-11
     assert bn["mode"]["overlap"] > 1 - 1e-12
 

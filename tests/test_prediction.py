@@ -7,6 +7,7 @@ ODE;
 the linear model (depth 1, Theta = K), for which training to convergence is the Bayesian posterior;
 and finite FCNets trained by nk.train_gd over many seeds, compared in standard errors.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,6 +50,7 @@ def pushed_forward(A, X, Xt, Y, kw):
 
 # ---- the closed form against an independent evaluation -------------------------------------------
 
+
 @pytest.mark.parametrize("t", [0.3, 4.0, 40.0])
 def test_ensemble_equals_the_prior_pushed_through_the_flow(data, t):
     """Lee et al. 2019 eq. 16 in the project's convention, against matrix_exp + solve: the kernels
@@ -68,7 +70,7 @@ def test_ensemble_mean_solves_the_ode(data):
     Z = torch.cat([Xt, X])
     m = lambda s: ntk_ensemble(X, Y, Z, t=s, **KW)[0]
     lhs = (m(t + h) - m(t - h)) / (2 * h)
-    rhs = (2.0 / N) * nk.ntk(Z, X, **KW) @ (Y - m(t)[Xt.shape[0]:])
+    rhs = (2.0 / N) * nk.ntk(Z, X, **KW) @ (Y - m(t)[Xt.shape[0] :])
     assert torch.allclose(lhs, rhs, atol=1e-7)
 
 
@@ -93,6 +95,7 @@ def test_gradient_descent_version_equals_a_loop_of_steps(data):
 
 # ---- limits and shapes ---------------------------------------------------------------------------
 
+
 def test_at_time_zero_the_ensemble_is_the_prior(data):
     X, Y, Xt = data
     mean, cov = ntk_ensemble(X, Y, Xt, t=0.0, **KW)
@@ -115,7 +118,7 @@ def test_covariance_is_symmetric_positive_semidefinite(data, t):
     """Exactly symmetric (it is symmetrised); eigenvalues >= -1e-12 max|cov| (rounding of the
     cancelling terms K - A K - K A^T + A K A^T)."""
     X, Y, Xt = data
-    Z = torch.cat([Xt, X[:2]])          # training inputs too: rank-deficient at t = None
+    Z = torch.cat([Xt, X[:2]])  # training inputs too: rank-deficient at t = None
     _, cov = ntk_ensemble(X, Y, Z, t=t, **KW)
     assert cov.shape == (Z.shape[0], Z.shape[0]) and torch.equal(cov, cov.T)
     assert torch.linalg.eigvalsh(cov).min() >= -1e-12 * cov.abs().max()
@@ -125,7 +128,7 @@ def test_converged_ensemble_interpolates_the_training_points(data):
     """At t = None, f(X) = Y for every initialisation: mean Y and covariance 0 on X, to rounding
     amplified by cond(Theta) (< 1e3 here): 1e-10."""
     X, Y, _ = data
-    mean, cov = ntk_ensemble(X, Y.reshape(-1, 1), X, **KW)           # (N, 1) targets accepted
+    mean, cov = ntk_ensemble(X, Y.reshape(-1, 1), X, **KW)  # (N, 1) targets accepted
     assert torch.allclose(mean, Y, atol=1e-10)
     assert cov.abs().max() < 1e-10
 
@@ -135,8 +138,8 @@ def test_linear_model_converged_training_is_the_bayesian_posterior(data):
     ensemble is exactly the NNGP posterior with noise 0 (Lee et al. 2019, §2.3); rounding only:
     1e-10."""
     X, Y, Xt = data
-    Xh = torch.cat([X, X ** 2], 1)[:4]              # 4 inputs in n_0 = 4: K^(1) positive definite
-    Xth = torch.cat([Xt, Xt ** 2], 1)
+    Xh = torch.cat([X, X**2], 1)[:4]  # 4 inputs in n_0 = 4: K^(1) positive definite
+    Xth = torch.cat([Xt, Xt**2], 1)
     kw = dict(depth=1, beta=0.2)
     for a, b in zip(ntk_ensemble(Xh, Y[:4], Xth, **kw), nngp_posterior(Xh, Y[:4], Xth, **kw)):
         assert torch.allclose(a, b, atol=1e-10)
@@ -159,26 +162,30 @@ def test_nngp_posterior_against_a_linear_solve(data):
 
 # ---- bad input -----------------------------------------------------------------------------------
 
+
 def test_singular_kernel_is_refused_with_the_smallest_eigenvalue_and_a_remedy(data):
     X, Y, Xt = data
-    Xd, Yd = torch.cat([X, X[:1]]), torch.cat([Y, Y[:1]])           # a duplicated input
+    Xd, Yd = torch.cat([X, X[:1]]), torch.cat([Y, Y[:1]])  # a duplicated input
     with pytest.raises(ValueError, match=r"diag_reg.*smallest eigenvalue.*diag_reg >="):
         ntk_ensemble(Xd, Yd, Xt, **KW)
     with pytest.raises(ValueError, match=r"noise.*smallest eigenvalue.*noise >="):
         nngp_posterior(Xd, Yd, Xt, **KW)
-    mean, _ = ntk_ensemble(Xd, Yd, Xt, diag_reg=1e-6, **KW)          # the remedy works
+    mean, _ = ntk_ensemble(Xd, Yd, Xt, diag_reg=1e-6, **KW)  # the remedy works
     assert torch.isfinite(mean).all()
     assert torch.isfinite(nngp_posterior(Xd, Yd, Xt, noise=1e-6, **KW)[0]).all()
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(Y=torch.zeros(3)), r"Y_train: got shape \(3,\); accepted: \(5,\) or \(5, 1\)"),
-    (dict(Y=torch.zeros(5, 2)), r"Y_train: got shape \(5, 2\)"),
-    (dict(t=-1.0), r"t: got -1.0; accepted: a finite real number >= 0"),
-    (dict(diag_reg=-0.1), r"diag_reg: got -0.1"),
-    (dict(lr=0.0), r"lr: got 0.0; accepted: None"),
-    (dict(t=1.0, lr=0.3), r"record_times: .*multiples of lr"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(Y=torch.zeros(3)), r"Y_train: got shape \(3,\); accepted: \(5,\) or \(5, 1\)"),
+        (dict(Y=torch.zeros(5, 2)), r"Y_train: got shape \(5, 2\)"),
+        (dict(t=-1.0), r"t: got -1.0; accepted: a finite real number >= 0"),
+        (dict(diag_reg=-0.1), r"diag_reg: got -0.1"),
+        (dict(lr=0.0), r"lr: got 0.0; accepted: None"),
+        (dict(t=1.0, lr=0.3), r"record_times: .*multiples of lr"),
+    ],
+)
 def test_bad_arguments_name_themselves(data, kwargs, match):
     X, Y, Xt = data
     Y = kwargs.pop("Y", Y)
@@ -193,6 +200,7 @@ def test_test_inputs_must_have_the_training_dimension(data):
 
 
 # ---- finite networks -----------------------------------------------------------------------------
+
 
 def test_trained_wide_networks_have_the_predicted_mean_and_variance():
     """150 FCNets of width 256 (depth 2, so finite-width corrections are small: E Theta_hat = Theta
@@ -209,27 +217,28 @@ def test_trained_wide_networks_have_the_predicted_mean_and_variance():
     F = []
     for s in range(S):
         net = nk.FCNet(2, 256, 2, seed=s)
-        rec = nk.train_gd(net, X, Y, lr=lr, steps=steps, record_steps=[steps], X_test=Xt,
-                          progress=False)
+        rec = nk.train_gd(
+            net, X, Y, lr=lr, steps=steps, record_steps=[steps], X_test=Xt, progress=False
+        )
         F.append(rec.f_test[-1])
     F = torch.stack(F)
     mean, cov = ntk_ensemble(X, Y, Xt, t=lr * steps, depth=2)
     m, v = F.mean(0), F.var(0)
     se_m = F.std(0) / math.sqrt(S)
-    se_v = torch.sqrt((((F - m) ** 4).mean(0) - v ** 2) / S)
+    se_v = torch.sqrt((((F - m) ** 4).mean(0) - v**2) / S)
     mean_gd, cov_gd = ntk_ensemble(X, Y, Xt, t=lr * steps, lr=lr, depth=2)
     assert ((mean_gd - mean).abs() < 0.5 * se_m).all()
     assert ((cov_gd - cov).diagonal().abs() < 0.5 * se_v).all()
     z_mean, z_var = (m - mean) / se_m, (v - cov.diagonal()) / se_v
     assert z_mean.abs().max() < 4, z_mean
     assert z_var.abs().max() < 4, z_var
-    assert (cov.diagonal() > 4 * se_v).all()          # the variances are resolved, not ~0
+    assert (cov.diagonal() > 4 * se_v).all()  # the variances are resolved, not ~0
 
 
 # ---- nk.convergence helpers built on the ensemble ------------------------------------------------
 
-@pytest.mark.parametrize("c, lr, t_max", [(0.9, None, None), (1.0, 0.5, None),
-                                          (1.07, 0.5, 1.0)])
+
+@pytest.mark.parametrize("c, lr, t_max", [(0.9, None, None), (1.0, 0.5, None), (1.07, 0.5, 1.0)])
 def test_kernel_scale_fit_recovers_the_scale_of_a_linear_model(data, c, lr, t_max):
     """Records made by the linear ODE with c Theta (a 'network' whose kernel is c Theta_inf):
     three Gauss-Newton steps recover c to ~|c - 1|^8 + h^2: 1e-7."""
@@ -253,8 +262,11 @@ def test_ensemble_zscores_of_gaussian_samples():
     F = 0.5 + 2.0 * torch.randn(S, 3, generator=g, dtype=DTYPE)
     z = nk.convergence.ensemble_zscores(F, torch.full((3,), 0.5), torch.full((3,), 4.0))
     assert abs(z["z_mean"]).max() < 4 and abs(z["z_var"]).max() < 4
-    assert torch.allclose(torch.as_tensor(z["se_var"]), torch.full((3,), 4.0 * math.sqrt(2 / S),
-                                                                   dtype=DTYPE), rtol=0.1)
+    assert torch.allclose(
+        torch.as_tensor(z["se_var"]),
+        torch.full((3,), 4.0 * math.sqrt(2 / S), dtype=DTYPE),
+        rtol=0.1,
+    )
     off = nk.convergence.ensemble_zscores(F, torch.full((3,), 0.5), torch.full((3,), 4.8))
     assert (off["z_var"] < -5).all() and off["q"] > 10
 
@@ -263,6 +275,7 @@ def test_ensemble_moments_diagonal_path_equals_the_full_covariance(data):
     """The variances-only path against the diagonal of the full covariance (same algebra, summed
     in another order: 1e-13)."""
     from ntklib.prediction import _ensemble_moments
+
     X, Y, Xt = data
     ks = (nk.ntk(X, **KW), nk.ntk(Xt, X, **KW), nk.nngp(X, **KW), nk.nngp(Xt, X, **KW))
     m1, c1 = _ensemble_moments(*ks, nk.nngp(Xt, **KW), Y, [0.5, 3.0, None])
@@ -281,9 +294,10 @@ def test_test_error_vs_time_is_bias_squared_plus_variance(data):
     r = nk.convergence.test_error_vs_time(X, Yl, Xt, Ytl, steps=[0, 3, 12], width=32, seeds=2, **KW)
     assert r["mse_net"].shape == (2, 3) and r["error_net"].shape == (2, 3)
     m, c = ntk_ensemble(X, Yl, Xt, t=r["times"][2], lr=r["lr"], **KW)
-    assert math.isclose(r["mse_expected"][2], float(((m - Ytl) ** 2).mean() + c.diagonal().mean()),
-                        rel_tol=1e-12)
-    assert math.isclose(r["mse_mean"][0], float((Ytl ** 2).mean()), rel_tol=1e-14)
+    assert math.isclose(
+        r["mse_expected"][2], float(((m - Ytl) ** 2).mean() + c.diagonal().mean()), rel_tol=1e-12
+    )
+    assert math.isclose(r["mse_mean"][0], float((Ytl**2).mean()), rel_tol=1e-14)
     assert math.isclose(r["variance"][0], float(nk.nngp(Xt, **KW).diagonal().mean()), rel_tol=1e-14)
     assert r["error_mean"][2] == float((torch.sign(m) != Ytl).double().mean())
 
@@ -299,9 +313,10 @@ def test_test_error_vs_depth_at_convergence_is_kernel_regression(data):
             kw = dict(depth=L, activation=act, beta=beta)
             m = nk.ntk(Xt, X, **kw) @ torch.linalg.solve(nk.ntk(X, **kw), Yl)
             assert math.isclose(r["mse"][i, j], float(((m - Ytl) ** 2).mean()), rel_tol=1e-10)
-    both = nk.convergence.test_error_vs_depth(X, Yl, Xt, Ytl, regimes=regimes, depths=[2, 3],
-                                              steps=[4, None], width=8, net_depths=[2])
+    both = nk.convergence.test_error_vs_depth(
+        X, Yl, Xt, Ytl, regimes=regimes, depths=[2, 3], steps=[4, None], width=8, net_depths=[2]
+    )
     assert both["mse"].shape == (2, 2, 2) and np.array_equal(both["mse"][..., 1], r["mse"])
     assert both["mse_net"].shape == (2, 2, 2, 1)
     assert np.isfinite(both["mse_net"][:, 0, 0]).all() and np.isnan(both["mse_net"][:, 1]).all()
-    assert np.isnan(both["mse_net"][:, :, 1]).all()           # no network for the budget None
+    assert np.isnan(both["mse_net"][:, :, 1]).all()  # no network for the budget None

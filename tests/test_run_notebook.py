@@ -1,5 +1,6 @@
 """`make figures`' runner (scripts/run_notebook.py): params checked before running, figures published
 only when every cell ran, nothing half-written left behind."""
+
 from __future__ import annotations
 
 import json
@@ -19,16 +20,19 @@ def test_params_of_the_right_types_pass():
     assert run_notebook.check_params(ok, DEFAULTS, "p.yml") == []
 
 
-@pytest.mark.parametrize("params,words", [
-    ({"N_SEED": 10}, ["unknown parameter 'N_SEED'", "N_SEEDS"]),
-    ({"n_seeds": 10}, ["did you mean N_SEEDS?"]),
-    ({"WIDTHS": 500}, ["WIDTHS: got 500 (int)", "type list"]),
-    ({"WIDTHS": [500.5]}, ["WIDTHS"]),
-    ({"N_SEEDS": "10"}, ["N_SEEDS: got '10' (str)"]),
-    ({"N_SEEDS": 2.0}, ["N_SEEDS: got 2.0 (float)"]),
-    ({"FAST": 1}, ["FAST: got 1 (int)"]),
-    ([1, 2], ["expected a mapping"]),
-])
+@pytest.mark.parametrize(
+    "params,words",
+    [
+        ({"N_SEED": 10}, ["unknown parameter 'N_SEED'", "N_SEEDS"]),
+        ({"n_seeds": 10}, ["did you mean N_SEEDS?"]),
+        ({"WIDTHS": 500}, ["WIDTHS: got 500 (int)", "type list"]),
+        ({"WIDTHS": [500.5]}, ["WIDTHS"]),
+        ({"N_SEEDS": "10"}, ["N_SEEDS: got '10' (str)"]),
+        ({"N_SEEDS": 2.0}, ["N_SEEDS: got 2.0 (float)"]),
+        ({"FAST": 1}, ["FAST: got 1 (int)"]),
+        ([1, 2], ["expected a mapping"]),
+    ],
+)
 def test_unknown_keys_and_wrong_types_are_refused(params, words):
     problems = run_notebook.check_params(params, DEFAULTS, "p.yml")
     assert problems and all(any(w in p for p in problems) for w in words), problems
@@ -36,27 +40,58 @@ def test_unknown_keys_and_wrong_types_are_refused(params, words):
 
 def _notebook(path: Path, *, fail: bool, sleep: float = 0.0):
     cells = [
-        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": None,
-         "source": "N = 3\n"},
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": (
-            "import os, pathlib\n"
-            "d = pathlib.Path(os.environ['NTKLIB_FIGURES'])\n"
-            "(d / '99_new.png').write_bytes(b'new')\n(d / '99_new.pdf').write_bytes(b'new')\n"
-            f"import time; time.sleep({sleep})\n")},
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-         "source": f"assert {not fail}, 'verdict failed'\n"},
+        {
+            "cell_type": "code",
+            "metadata": {"tags": ["parameters"]},
+            "outputs": [],
+            "execution_count": None,
+            "source": "N = 3\n",
+        },
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": (
+                "import os, pathlib\n"
+                "d = pathlib.Path(os.environ['NTKLIB_FIGURES'])\n"
+                "(d / '99_new.png').write_bytes(b'new')\n(d / '99_new.pdf').write_bytes(b'new')\n"
+                f"import time; time.sleep({sleep})\n"
+            ),
+        },
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": f"assert {not fail}, 'verdict failed'\n",
+        },
     ]
     for i, c in enumerate(cells):
         c["id"] = f"cell-{i}"
-    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                      "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path.write_text(json.dumps(nb))
 
 
 def _run(tmp_path, params=None):
-    args = ["99_demo", "--notebooks", str(tmp_path / "nb"), "--figures", str(tmp_path / "figures"),
-            "--build", str(tmp_path / "build"), "--params", str(tmp_path / "p.yml")]
+    args = [
+        "99_demo",
+        "--notebooks",
+        str(tmp_path / "nb"),
+        "--figures",
+        str(tmp_path / "figures"),
+        "--build",
+        str(tmp_path / "build"),
+        "--params",
+        str(tmp_path / "p.yml"),
+    ]
     (tmp_path / "p.yml").write_text(params or "")
     return run_notebook.main(args)
 
@@ -87,7 +122,11 @@ def test_a_passing_notebook_replaces_its_figures_and_drops_stale_ones(project):
     _notebook(project / "nb" / "99_demo.ipynb", fail=False)
     assert _run(project) == 0
     after = _snapshot(project / "figures")
-    assert after == {"01_other.png": b"old 01_other.png", "99_new.pdf": b"new", "99_new.png": b"new"}
+    assert after == {
+        "01_other.png": b"old 01_other.png",
+        "99_new.pdf": b"new",
+        "99_new.png": b"new",
+    }
     assert not (project / "build" / "stage" / "99_demo").exists()
 
 
@@ -110,9 +149,23 @@ def test_an_interrupted_run_leaves_figures_as_they_were_and_no_temporary_files(p
     before = _snapshot(project / "figures")
     (project / "p.yml").write_text("")
     script = Path(run_notebook.__file__)
-    proc = subprocess.Popen([sys.executable, str(script), "99_demo", "--notebooks", str(project / "nb"),
-                             "--figures", str(project / "figures"), "--build", str(project / "build"),
-                             "--params", str(project / "p.yml")], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            "99_demo",
+            "--notebooks",
+            str(project / "nb"),
+            "--figures",
+            str(project / "figures"),
+            "--build",
+            str(project / "build"),
+            "--params",
+            str(project / "p.yml"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     staged = project / "build" / "stage" / "99_demo" / "99_new.pdf"
     deadline = time.time() + 60
     while not staged.exists() and time.time() < deadline:

@@ -5,6 +5,7 @@ the standard-parametrisation kernels against wide SP networks, the statistics of
 z-scores, sqrt(width) flatness, slope standard errors) against synthetic data of known law, and SGD
 against the full-batch trainer of ntklib.dynamics.  The transformer has its own file,
 tests/test_transformer.py."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,12 +46,19 @@ def _mean_empirical(make, X, seeds, ntk_fn):
 
 # ---- exact empirical NTKs ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make", [
-    lambda p: archs.RNN(3, 12, seed=1, parametrization=p),
-    lambda p: archs.RNN(3, 12, seed=1, readout="last", parametrization=p),
-    lambda p: archs.RNN(3, 12, seed=1, tied=False, n_steps=3, activation="tanh", parametrization=p),
-    lambda p: archs.AttentionBlock(3, 12, seed=2, parametrization=p),
-], ids=["rnn-mean", "rnn-last", "rnn-untied-tanh", "attention"])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: archs.RNN(3, 12, seed=1, parametrization=p),
+        lambda p: archs.RNN(3, 12, seed=1, readout="last", parametrization=p),
+        lambda p: archs.RNN(
+            3, 12, seed=1, tied=False, n_steps=3, activation="tanh", parametrization=p
+        ),
+        lambda p: archs.AttentionBlock(3, 12, seed=2, parametrization=p),
+    ],
+    ids=["rnn-mean", "rnn-last", "rnn-untied-tanh", "attention"],
+)
 @pytest.mark.parametrize("parametrization", ["ntk", "standard"])
 def test_layerwise_ntk_equals_torch_func_sequences(make, parametrization):
     """Property: the tap-based NTK (one backward pass, sums over time steps / tokens) equals the
@@ -58,8 +66,10 @@ def test_layerwise_ntk_equals_torch_func_sequences(make, parametrization):
     across time.  Tolerance 1e-12 relative: both are exact, only summation order differs."""
     net = make(parametrization)
     X, Y = _seq(5), _seq(3, seed=1)
-    for K, R in [(archs.layerwise_ntk(net, X), nk.empirical_ntk(net, _flat(X))),
-                 (archs.layerwise_ntk(net, X, Y), nk.empirical_ntk(net, _flat(X), _flat(Y)))]:
+    for K, R in [
+        (archs.layerwise_ntk(net, X), nk.empirical_ntk(net, _flat(X))),
+        (archs.layerwise_ntk(net, X, Y), nk.empirical_ntk(net, _flat(X), _flat(Y))),
+    ]:
         torch.testing.assert_close(K, R, rtol=1e-12, atol=1e-12)
 
 
@@ -69,11 +79,17 @@ def test_layerwise_and_batch_ntk_equal_torch_func_feedforward(parametrization):
     Jacobian contractions (generic and batch paths); FCNet(norm="batch") too.  Tolerance 1e-12 relative."""
     X = randn(6, 7, seed=3)
     res = archs.ResNet(7, 10, 3, seed=4, parametrization=parametrization)
-    torch.testing.assert_close(archs.layerwise_ntk(res, X), nk.empirical_ntk(res, X), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        archs.layerwise_ntk(res, X), nk.empirical_ntk(res, X), rtol=1e-12, atol=1e-12
+    )
     bn = archs.BatchNormMLP(7, 10, 3, seed=5, parametrization=parametrization)
-    torch.testing.assert_close(archs.batch_ntk(bn, X), nk.empirical_ntk(bn, X), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        archs.batch_ntk(bn, X), nk.empirical_ntk(bn, X), rtol=1e-12, atol=1e-12
+    )
     fc = nk.FCNet(7, 10, 3, norm="batch", seed=6)
-    torch.testing.assert_close(archs.batch_ntk(fc, X), nk.empirical_ntk(fc, X), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        archs.batch_ntk(fc, X), nk.empirical_ntk(fc, X), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_standard_parametrisation_is_the_same_function_with_other_gradients():
@@ -94,6 +110,7 @@ def test_standard_parametrisation_is_the_same_function_with_other_gradients():
 # the expected deviation is ~ 0.02 - 0.03, and the tolerances below are ~ 2.5x that.  A wrong recursion
 # (untied W, a dropped term) is off by 0.1 - 1, which the sensitivity checks show.
 
+
 def test_rnn_ntk_matches_wide_networks_and_tying_matters():
     """Property: rnn_ntk (tied W, shared cross-time covariances) is the limit of the tied RNN's
     empirical NTK, the untied recursion is the limit of the untied RNN, and the untied recursion misses
@@ -101,8 +118,12 @@ def test_rnn_ntk_matches_wide_networks_and_tying_matters():
     tying; the two recursions differ by ~0.22 here).  Tolerance 0.07."""
     X = _seq(6, T=4)
     K_tied = _mean_empirical(lambda s: archs.RNN(3, 2048, seed=s), X, range(4), archs.layerwise_ntk)
-    K_untied = _mean_empirical(lambda s: archs.RNN(3, 2048, seed=s, tied=False, n_steps=4), X, range(4),
-                               archs.layerwise_ntk)
+    K_untied = _mean_empirical(
+        lambda s: archs.RNN(3, 2048, seed=s, tied=False, n_steps=4),
+        X,
+        range(4),
+        archs.layerwise_ntk,
+    )
     T_tied, T_untied = archs.rnn_ntk(X), archs.rnn_ntk(X, tied=False)
     assert nk.stats.relative_error(K_tied, T_tied) < 0.07
     assert nk.stats.relative_error(K_untied, T_untied) < 0.07
@@ -113,8 +134,12 @@ def test_rnn_last_state_readout_matches_wide_networks():
     """Property: with the last-state readout only the diagonal s = t of the backward covariance
     survives; rnn_ntk(readout="last") matches wide networks (tanh: Mehler duals).  Tolerance 0.07."""
     X = _seq(5, T=3)
-    K = _mean_empirical(lambda s: archs.RNN(3, 2048, seed=s, readout="last", activation="tanh"), X, range(4),
-                        archs.layerwise_ntk)
+    K = _mean_empirical(
+        lambda s: archs.RNN(3, 2048, seed=s, readout="last", activation="tanh"),
+        X,
+        range(4),
+        archs.layerwise_ntk,
+    )
     assert nk.stats.relative_error(K, archs.rnn_ntk(X, readout="last", activation="tanh")) < 0.07
 
 
@@ -122,7 +147,9 @@ def test_resnet_ntk_matches_wide_networks():
     """Property: resnet_ntk is the limit of archs.ResNet's empirical NTK (3 blocks, relu, erf inputs of
     different norms).  Tolerance 0.07 (see above)."""
     X = randn(6, 3, seed=8) * torch.tensor([[1.0], [2.0], [0.5], [1.0], [1.5], [1.0]], dtype=DTYPE)
-    K = _mean_empirical(lambda s: archs.ResNet(3, 2048, 3, seed=s), X, range(4), archs.layerwise_ntk)
+    K = _mean_empirical(
+        lambda s: archs.ResNet(3, 2048, 3, seed=s), X, range(4), archs.layerwise_ntk
+    )
     assert nk.stats.relative_error(K, archs.resnet_ntk(X, n_blocks=3)) < 0.07
 
 
@@ -130,8 +157,9 @@ def test_resnet_without_branches_is_a_linear_kernel():
     """Property (closed form): with branch scale 0 the network is f = v.U x/sqrt(n d), whose NTK is
     exactly 2 x.y/d at infinite width (v and U each give x.y/d).  Tolerance 1e-14."""
     X = randn(5, 4, seed=9)
-    torch.testing.assert_close(archs.resnet_ntk(X, n_blocks=2, branch_scale=0.0), 2 * X @ X.T / 4,
-                               rtol=0, atol=1e-14)
+    torch.testing.assert_close(
+        archs.resnet_ntk(X, n_blocks=2, branch_scale=0.0), 2 * X @ X.T / 4, rtol=0, atol=1e-14
+    )
 
 
 def test_attention_ntk_matches_wide_networks_and_query_key_share_vanishes_like_one_over_n():
@@ -141,7 +169,9 @@ def test_attention_ntk_matches_wide_networks_and_query_key_share_vanishes_like_o
     variable with O(1) relative spread at every width, so 12 seeds are averaged; from n = 32 to
     n = 512 the ratio is 16 in theory, accepted in [8, 32] (a 1/sqrt(n) decay gives 4)."""
     X = _seq(6, T=4)
-    K = _mean_empirical(lambda s: archs.AttentionBlock(3, 2048, seed=s), X, range(4), archs.layerwise_ntk)
+    K = _mean_empirical(
+        lambda s: archs.AttentionBlock(3, 2048, seed=s), X, range(4), archs.layerwise_ntk
+    )
     assert nk.stats.relative_error(K, archs.attention_ntk(X)) < 0.07
     arch = archs.architecture("Attention", n_in=3, n_steps=4)
     share = archs.parameter_share(arch, X, [32, 512], range(12), ("Wq", "Wk")).mean(1)
@@ -155,7 +185,7 @@ def test_batch_recursion_without_norm_reproduces_the_fc_ntk():
     error is below 3x the largest reported standard error (measured ratio 0.5 - 1.5 at 2^11 - 2^15
     points: the error estimate is honest) and below 2e-3 relative (observed 8e-4 at 2^13)."""
     X = randn(6, 4, seed=10)
-    k = archs.batch_kernels(X, depth=3, activation="relu", beta=0.3, norm=None, n_samples=2 ** 13)
+    k = archs.batch_kernels(X, depth=3, activation="relu", beta=0.3, norm=None, n_samples=2**13)
     exact = nk.ntk(X, depth=3, activation="relu", beta=0.3)
     err = (k.theta - exact).abs().max()
     assert err < 3 * k.theta_se.max()
@@ -167,14 +197,17 @@ def test_batchnorm_ntk_matches_wide_networks_within_its_error():
     (tolerance 0.07, as above; batch of 8 in 12 dimensions, so BN's 1/|z - mean| has the moments the
     limit needs), and two independent QMC runs agree within 5 combined standard errors."""
     X = archs.sequences(8, 1, 12, seed=11)[:, 0]
-    T1, se1 = archs.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, seed=0, return_error=True)
-    T2, se2 = archs.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, seed=1, return_error=True)
-    assert ((T1 - T2).abs() <= 5 * torch.sqrt(se1 ** 2 + se2 ** 2) + 1e-12).all()
-    K = _mean_empirical(lambda s: archs.BatchNormMLP(12, 2048, 3, seed=s), X, range(4), archs.batch_ntk)
+    T1, se1 = archs.batchnorm_ntk(X, depth=3, n_samples=2**12, seed=0, return_error=True)
+    T2, se2 = archs.batchnorm_ntk(X, depth=3, n_samples=2**12, seed=1, return_error=True)
+    assert ((T1 - T2).abs() <= 5 * torch.sqrt(se1**2 + se2**2) + 1e-12).all()
+    K = _mean_empirical(
+        lambda s: archs.BatchNormMLP(12, 2048, 3, seed=s), X, range(4), archs.batch_ntk
+    )
     assert nk.stats.relative_error(K, (T1 + T2) / 2) < 0.07
 
 
 # ---- training ----------------------------------------------------------------------------------------
+
 
 def test_train_sgd_with_full_batches_is_train_gd():
     """Property: minibatch SGD with every batch = the whole training set is full-batch gradient descent;
@@ -198,18 +231,33 @@ def test_sgd_follows_kernel_gd_better_at_larger_width():
     arch = archs.architecture("ResNet", n_in=3, n_blocks=2)
     X, Xt = arch.inputs(12, seed=1), arch.inputs(6, seed=2)
     Y = archs.regression_targets(X)
-    r = archs.sgd_vs_kernel(arch, X, Y, Xt, [64, 512], range(3), lr=0.1, batch_size=4, steps=20, progress=False)
+    r = archs.sgd_vs_kernel(
+        arch, X, Y, Xt, [64, 512], range(3), lr=0.1, batch_size=4, steps=20, progress=False
+    )
     g = r.gap.mean(1)
     assert g[0] / g[1] > 1.6
     theta = arch.ntk(torch.cat([X, Xt]))
-    sp = archs.sgd_vs_kernel(arch, X, Y, Xt, [64, 512], range(3), lr=0.1, batch_size=4, steps=20,
-                             parametrization="standard", reference=theta, progress=False)
+    sp = archs.sgd_vs_kernel(
+        arch,
+        X,
+        Y,
+        Xt,
+        [64, 512],
+        range(3),
+        lr=0.1,
+        batch_size=4,
+        steps=20,
+        parametrization="standard",
+        reference=theta,
+        progress=False,
+    )
     own = sp.gap.mean(1)
-    assert own[0] / own[1] > 1.6                         # SP follows its own (reduced) kernel
-    assert sp.reference_gap[1].mean() > 2 * own[1]       # and not the NTK (measured 0.39 vs 0.14)
+    assert own[0] / own[1] > 1.6  # SP follows its own (reduced) kernel
+    assert sp.reference_gap[1].mean() > 2 * own[1]  # and not the NTK (measured 0.39 vs 0.14)
 
 
 # ---- standard parametrisation: its own limit kernel ------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["RNN", "ResNet", "Attention", "BatchNorm MLP"])
 def test_standard_parametrisation_kernel_is_the_limit_of_sp_networks_over_width(name):
@@ -221,15 +269,24 @@ def test_standard_parametrisation_kernel_is_the_limit_of_sp_networks_over_width(
     still count d/n and s_b^2 Pi/(n s_b^2) ~ 1/n: together with the O(1/n) bias ~ 0.5% at n = 1024,
     measured 1.0% at n = 512 and 1.3% at 256 for the RNN); the NTK itself, 27-53% away, is rejected
     (max |z| > 4.5)."""
-    arch = archs.architecture(name, n_in=12 if name == "BatchNorm MLP" else 3, n_steps=3, n_samples=2 ** 13)
+    arch = archs.architecture(
+        name, n_in=12 if name == "BatchNorm MLP" else 3, n_steps=3, n_samples=2**13
+    )
     X = arch.inputs(8 if arch.coupled else 5, seed=3)
     sp = arch.ntk(X, parametrization="standard")
     se_theory = arch.ntk_error(X, parametrization="standard")
-    Ks = torch.stack([arch.empirical_ntk(arch.network(1024, seed=40 + s, parametrization="standard"), X)
-                      for s in range(12)]) / 1024
-    se = Ks.std(0) / 12 ** 0.5
+    Ks = (
+        torch.stack(
+            [
+                arch.empirical_ntk(arch.network(1024, seed=40 + s, parametrization="standard"), X)
+                for s in range(12)
+            ]
+        )
+        / 1024
+    )
+    se = Ks.std(0) / 12**0.5
     if se_theory is not None:
-        se = torch.sqrt(se ** 2 + se_theory ** 2)
+        se = torch.sqrt(se**2 + se_theory**2)
     assert float(((Ks.mean(0) - sp) / se).abs().max()) < 4.5
     assert float(((Ks.mean(0) - arch.ntk(X)) / se).abs().max()) > 4.5
 
@@ -241,13 +298,16 @@ def test_standard_parametrisation_kernel_of_the_fc_batch_path_drops_first_layer_
     Pi^(2) = 1, so it is (Sigma^(2) - beta^2) / c^2 with Sigma^(2) from nk.kernel_layers (the
     CONVENTIONS.md §1 recursion, closed-form relu duals).  Tolerance 3 QMC standard errors."""
     X = randn(6, 4, seed=21)
-    k = archs.batch_kernels(X, depth=2, beta=0.3, norm=None, n_samples=2 ** 13, parametrization="standard")
+    k = archs.batch_kernels(
+        X, depth=2, beta=0.3, norm=None, n_samples=2**13, parametrization="standard"
+    )
     layers = nk.kernel_layers(X, depth=2, beta=0.3)
     expected = (layers.sigma[1] - 0.09) / 0.91
     assert float((k.theta - expected).abs().max()) < 3 * float(k.theta_se.max()) + 1e-12
 
 
 # ---- the statistics of the notebook's verdicts -------------------------------------------------------
+
 
 def test_ntk_bias_accepts_the_limit_and_rejects_a_kernel_three_percent_off():
     """Properties (Tensor Programs II, E[Theta_hat] -> Theta): at width 256 the seed-mean of 300 RNN
@@ -273,10 +333,14 @@ def test_sqrt_width_flatness_calibrated_on_synthetic_deviations():
     widths = np.array([64, 128, 256, 512])
 
     def frac(power):
-        ps = [archs.sqrt_width_flatness(widths, 2.0 * widths[:, None] ** power
-                                        * (1 + 0.3 * rng.standard_normal((4, 16))))["p"]
-              for _ in range(400)]
+        ps = [
+            archs.sqrt_width_flatness(
+                widths, 2.0 * widths[:, None] ** power * (1 + 0.3 * rng.standard_normal((4, 16)))
+            )["p"]
+            for _ in range(400)
+        ]
         return np.mean(np.array(ps) < 0.01)
+
     assert frac(-0.5) < 0.04
     assert frac(-0.25) > 0.9
 
@@ -305,16 +369,19 @@ def test_kernel_movement_during_sgd_vanishes_with_width():
     arch = archs.architecture("ResNet", n_in=3, n_blocks=2)
     X = arch.inputs(12, seed=1)
     Y = archs.regression_targets(X)
-    r = archs.sgd_vs_kernel(arch, X, Y, None, [64, 512], range(3), lr=0.1, batch_size=4, steps=20,
-                            progress=False)
+    r = archs.sgd_vs_kernel(
+        arch, X, Y, None, [64, 512], range(3), lr=0.1, batch_size=4, steps=20, progress=False
+    )
     m = r.movement.mean(1)
     assert m[0] / m[1] > 2.0
-    frozen = archs.sgd_vs_kernel(arch, X, Y, None, [64], range(1), lr=0.0, batch_size=4, steps=3,
-                                 progress=False)
+    frozen = archs.sgd_vs_kernel(
+        arch, X, Y, None, [64], range(1), lr=0.0, batch_size=4, steps=3, progress=False
+    )
     assert float(frozen.movement.max()) == 0.0
 
 
 # ---- argument checking -------------------------------------------------------------------------------
+
 
 def test_bad_arguments_raise_value_errors_naming_them():
     with pytest.raises(ValueError, match="parametrization"):
@@ -337,15 +404,24 @@ def test_bad_arguments_raise_value_errors_naming_them():
 
 # ---- bad input: a ValueError naming the argument, before any work ------------------------------
 
+
 def _bad_inputs(X):
     nan = X.clone()
     nan.view(-1)[1] = float("nan")
-    return {"NaN": nan, "inf": X * float("inf"), "empty": X[:0],
-            "complex": X.to(torch.complex128), "wrong ndim": X[..., 0], "strings": [["a"]]}
+    return {
+        "NaN": nan,
+        "inf": X * float("inf"),
+        "empty": X[:0],
+        "complex": X.to(torch.complex128),
+        "wrong ndim": X[..., 0],
+        "strings": [["a"]],
+    }
 
 
-@pytest.mark.parametrize("fn, seq", [("rnn_ntk", True), ("attention_ntk", True),
-                                     ("transformer_ntk", True), ("resnet_ntk", False)])
+@pytest.mark.parametrize(
+    "fn, seq",
+    [("rnn_ntk", True), ("attention_ntk", True), ("transformer_ntk", True), ("resnet_ntk", False)],
+)
 def test_kernels_refuse_bad_input(fn, seq):
     X = nk.architectures.sequences(3, 4, 2) if seq else nk.architectures.sequences(3, 1, 3)[:, 0]
     f = getattr(nk.architectures, fn)
@@ -354,7 +430,7 @@ def test_kernels_refuse_bad_input(fn, seq):
             f(bad)
         with pytest.raises(ValueError, match="^Y: "):
             f(X, bad)
-    with pytest.raises(ValueError, match="^Y: "):            # Y's token shape must match X's
+    with pytest.raises(ValueError, match="^Y: "):  # Y's token shape must match X's
         f(X, X[..., :1] if not seq else X[:, :, :1])
 
 

@@ -2,6 +2,7 @@
 against an autograd Jacobian contraction written here, its infinite-width NTK and attention against
 wide networks in standard errors over seeds, closed-form special cases, the standard-parametrisation
 kernel, and SGD against kernel gradient descent."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,7 +33,8 @@ def _jacobian_ntk(net, X, Y):
         return torch.cat([g.reshape(-1) for g in torch.autograd.grad(net(z)[0], params)])
 
     def rows(Z):
-        return torch.stack([row(Z[i:i + 1]) for i in range(Z.shape[0])])
+        return torch.stack([row(Z[i : i + 1]) for i in range(Z.shape[0])])
+
     return rows(X) @ rows(Y).T
 
 
@@ -50,6 +52,7 @@ def _unit(Z):
 
 # ---- the exact empirical NTK ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("query_key", ["tied", "gram", "independent"])
 @pytest.mark.parametrize("parametrization", ["ntk", "standard"])
 def test_layerwise_ntk_equals_an_autograd_jacobian_contraction(query_key, parametrization):
@@ -58,15 +61,26 @@ def test_layerwise_ntk_equals_an_autograd_jacobian_contraction(query_key, parame
     per-input autograd gradients over all parameters, diagonal and off-diagonal blocks.
     Tolerance 1e-12: both are exact, only the summation order differs (entries O(1), ~1e3 terms
     of rounding ~1e-16 each)."""
-    net = Transformer(3, 8, 2, n_heads=2, query_key=query_key, score_scale=[1.0, 3.0], seed=3,
-                      parametrization=parametrization)
+    net = Transformer(
+        3,
+        8,
+        2,
+        n_heads=2,
+        query_key=query_key,
+        score_scale=[1.0, 3.0],
+        seed=3,
+        parametrization=parametrization,
+    )
     X, Y = archs.sequences(4, 3, 3, seed=0), archs.sequences(3, 3, 3, seed=1)
-    for K, R in [(archs.layerwise_ntk(net, X, Y), _jacobian_ntk(net, X, Y)),
-                 (archs.layerwise_ntk(net, X), _jacobian_ntk(net, X, X))]:
+    for K, R in [
+        (archs.layerwise_ntk(net, X, Y), _jacobian_ntk(net, X, Y)),
+        (archs.layerwise_ntk(net, X), _jacobian_ntk(net, X, X)),
+    ]:
         torch.testing.assert_close(K, R, rtol=1e-12, atol=1e-12)
 
 
 # ---- the infinite-width NTK and attention against wide networks -----------------------------
+
 
 @pytest.mark.parametrize("query_key", ["tied", "independent"])
 def test_empirical_ntk_approaches_transformer_ntk_in_standard_errors(query_key):
@@ -80,8 +94,9 @@ def test_empirical_ntk_approaches_transformer_ntk_in_standard_errors(query_key):
     X = archs.sequences(5, 3, 3, seed=1)
     theta = transformer_ntk(X, query_key=query_key)
     other = transformer_ntk(X, query_key="independent" if query_key == "tied" else "tied")
-    mean, se, proj = _seed_stats(lambda s: Transformer(3, 256, 2, query_key=query_key,
-                                                       seed=100 + s), X, range(32), theta)
+    mean, se, proj = _seed_stats(
+        lambda s: Transformer(3, 256, 2, query_key=query_key, seed=100 + s), X, range(32), theta
+    )
     assert float(((mean - theta) / se).abs().max()) < 4.5
     assert abs(float(proj.mean() / (proj.std() / len(proj) ** 0.5))) < 4.0
     assert float(((mean - other) / se).abs().max()) > 4.5
@@ -109,7 +124,7 @@ def test_tied_and_gram_scores_share_a_limit_and_independent_ones_give_uniform_at
     uniform = transformer_attention(X, query_key="independent", score_scale=taus)
     assert all(bool((A == 0.25).all()) for A in uniform)
     cos = _unit(X) @ _unit(X).transpose(1, 2)
-    expected = torch.stack([torch.softmax(t * cos, -1) for t in taus], 1)        # (N, H, T, T)
+    expected = torch.stack([torch.softmax(t * cos, -1) for t in taus], 1)  # (N, H, T, T)
     for qk in ("tied", "gram"):
         A = transformer_attention(X, query_key=qk, score_scale=taus)[0]
         torch.testing.assert_close(A, expected, rtol=0, atol=1e-14)
@@ -132,12 +147,17 @@ def test_wide_network_attention_approaches_the_limit_attention(query_key):
     measured > 2000)."""
     X = archs.sequences(4, 4, 3, seed=5)
     limit = transformer_attention(X, n_blocks=1, query_key=query_key, score_scale=2.0)[0]
-    other = transformer_attention(X, n_blocks=1, score_scale=2.0,
-                                  query_key="independent" if query_key == "tied" else "tied")[0]
+    other = transformer_attention(
+        X, n_blocks=1, score_scale=2.0, query_key="independent" if query_key == "tied" else "tied"
+    )[0]
     rms = {}
     for n in (64, 1024):
-        A = torch.stack([Transformer(3, n, 1, query_key=query_key, score_scale=2.0,
-                                     seed=s).attention(X)[0] for s in range(16)])
+        A = torch.stack(
+            [
+                Transformer(3, n, 1, query_key=query_key, score_scale=2.0, seed=s).attention(X)[0]
+                for s in range(16)
+            ]
+        )
         rms[n] = float((A - limit).pow(2).mean().sqrt())
     noise = float(A.var(0).sum()) / 16
     assert float((A.mean(0) - limit).pow(2).sum()) / noise < 3.0
@@ -154,15 +174,24 @@ def test_standard_parametrisation_kernel_is_the_limit_of_sp_networks_over_width(
     (10% away) is rejected, max |z| > 4.5."""
     X = archs.sequences(5, 3, 3, seed=6)
     sp = transformer_ntk(X, parametrization="standard")
-    Ks = torch.stack([archs.layerwise_ntk(Transformer(3, 256, 2, seed=200 + s,
-                                                   parametrization="standard"), X)
-                      for s in range(16)]) / 256
+    Ks = (
+        torch.stack(
+            [
+                archs.layerwise_ntk(
+                    Transformer(3, 256, 2, seed=200 + s, parametrization="standard"), X
+                )
+                for s in range(16)
+            ]
+        )
+        / 256
+    )
     mean, se = Ks.mean(0), Ks.std(0) / 4
     assert float(((mean - sp) / se).abs().max()) < 4.5
     assert float(((mean - transformer_ntk(X)) / se).abs().max()) > 4.5
 
 
 # ---- training --------------------------------------------------------------------------------
+
 
 def _sgd_gap(parametrization, width, theta, X, Y, Xt, lr, batches, seeds=range(3)):
     """Mean over seeds of max_k RMS(f_SGD - f_kernel) / RMS(Y) on [X; Xt] (kernel GD from each
@@ -202,6 +231,7 @@ def test_sgd_follows_kernel_gd_with_the_transformer_ntk_in_either_parametrisatio
 
 
 # ---- argument checking -----------------------------------------------------------------------
+
 
 def test_bad_arguments_raise_value_errors_naming_them():
     with pytest.raises(ValueError, match="query_key"):

@@ -1,5 +1,6 @@
 """Bad input raises ValueError naming the argument, the value received and what is accepted;
 degenerate but legal input (zero-norm x) gives finite, correct kernels."""
+
 from __future__ import annotations
 
 import math
@@ -19,11 +20,16 @@ X = np.random.default_rng(0).normal(size=(3, 2))
 def _kernel_calls(**kw):
     """Every public entry point that takes depth/activation/beta, with kw overriding the defaults."""
     args = dict(depth=2, activation="relu", beta=0.1) | kw
-    return [lambda: nk.nngp(X, **args), lambda: nk.ntk(X, **args), lambda: nk.kernel_layers(X, **args),
-            lambda: nk.FCNet(2, 8, args["depth"], activation=args["activation"], beta=args["beta"])]
+    return [
+        lambda: nk.nngp(X, **args),
+        lambda: nk.ntk(X, **args),
+        lambda: nk.kernel_layers(X, **args),
+        lambda: nk.FCNet(2, 8, args["depth"], activation=args["activation"], beta=args["beta"]),
+    ]
 
 
 # ---- beta, depth ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("beta", [-0.1, 1.5, float("nan"), "0.1", None, True])
 def test_beta_outside_unit_interval_raises(beta):
@@ -48,22 +54,31 @@ def test_edge_values_of_beta_and_depth_are_accepted():
     """Property: the closed ends beta = 0, beta = 1 and depth = 1 are legal; numpy scalars are accepted.
     beta = 1 makes every layer's kernel the constant beta^2 = 1 (pure bias network): checked exactly."""
     K = nk.ntk(X, depth=3, activation="tanh", beta=1.0)
-    torch.testing.assert_close(nk.nngp(X, depth=3, activation="tanh", beta=1.0), torch.ones(3, 3, dtype=DTYPE),
-                               rtol=0, atol=1e-15)
-    torch.testing.assert_close(K, torch.ones(3, 3, dtype=DTYPE), rtol=0, atol=1e-15)   # SigmaDot = 0
+    torch.testing.assert_close(
+        nk.nngp(X, depth=3, activation="tanh", beta=1.0),
+        torch.ones(3, 3, dtype=DTYPE),
+        rtol=0,
+        atol=1e-15,
+    )
+    torch.testing.assert_close(K, torch.ones(3, 3, dtype=DTYPE), rtol=0, atol=1e-15)  # SigmaDot = 0
     assert nk.ntk(X, depth=np.int64(1), beta=np.float64(0.0)).shape == (3, 3)
 
 
 # ---- X and Y ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("bad", [X[0], X[None], np.zeros((0, 2))], ids=["1-D", "3-D", "empty"])
 def test_inputs_must_be_nonempty_2d(bad):
     """Property: X (or Y) that is not a non-empty 2-D array raises, naming the argument and the shape."""
     shape = re.escape(str(tuple(np.shape(bad))))
     for fn in (nk.nngp, nk.ntk):
-        with pytest.raises(ValueError, match=rf"X: got .*shape {shape}; accepted: .*shape \(N, n_0\)"):
+        with pytest.raises(
+            ValueError, match=rf"X: got .*shape {shape}; accepted: .*shape \(N, n_0\)"
+        ):
             fn(bad, depth=2)
-        with pytest.raises(ValueError, match=rf"Y: got .*shape {shape}; accepted: .*shape \(N, n_0\)"):
+        with pytest.raises(
+            ValueError, match=rf"Y: got .*shape {shape}; accepted: .*shape \(N, n_0\)"
+        ):
             fn(X, bad, depth=2)
     with pytest.raises(ValueError, match=rf"X: got .*shape {shape}; accepted"):
         nk.empirical_ntk(nk.FCNet(2, 4, 2, seed=0), bad)
@@ -72,7 +87,9 @@ def test_inputs_must_be_nonempty_2d(bad):
 def test_x_and_y_column_counts_must_agree():
     """Property: Y with a different input dimension raises, naming both column counts."""
     for fn in (nk.nngp, nk.ntk):
-        with pytest.raises(ValueError, match=r"Y: has 1 columns but X has 2; accepted: the same input dimension"):
+        with pytest.raises(
+            ValueError, match=r"Y: has 1 columns but X has 2; accepted: the same input dimension"
+        ):
             fn(X, X[:, :1], depth=2)
     with pytest.raises(ValueError, match=r"Y: has 3 columns but X has 2"):
         nk.empirical_ntk(nk.FCNet(2, 4, 2, seed=0), X, np.ones((2, 3)))
@@ -84,9 +101,15 @@ def test_non_finite_inputs_raise(bad_value):
     B = X.copy()
     B[1, 0] = bad_value
     for fn in (nk.nngp, nk.ntk):
-        with pytest.raises(ValueError, match=r"X: contains NaN or inf \(first at row 1, column 0\); accepted: finite"):
+        with pytest.raises(
+            ValueError,
+            match=r"X: contains NaN or inf \(first at row 1, column 0\); accepted: finite",
+        ):
             fn(B, depth=2)
-        with pytest.raises(ValueError, match=r"Y: contains NaN or inf \(first at row 1, column 0\); accepted: finite"):
+        with pytest.raises(
+            ValueError,
+            match=r"Y: contains NaN or inf \(first at row 1, column 0\); accepted: finite",
+        ):
             fn(X, B, depth=2)
     net = nk.FCNet(2, 4, 2, seed=0)
     with pytest.raises(ValueError, match=r"X: contains NaN or inf"):
@@ -103,30 +126,50 @@ def test_non_numeric_input_raises():
 
 # ---- activations -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["relux", "ReLU6", ""])
 def test_unknown_activation_name_raises(name):
     """Property: an unknown name raises, repeating the name and listing the accepted names."""
-    pattern = rf"activation: unknown name {re.escape(repr(name))}; accepted names are .*'relu'.*'tanh'"
-    for call in _kernel_calls(activation=name) + [lambda: nk.normalized(name), lambda: nk.r_value(name, 0.1),
-                                                  lambda: nk.scaled(name, 2.0), lambda: nk.get_activation(name)]:
+    pattern = (
+        rf"activation: unknown name {re.escape(repr(name))}; accepted names are .*'relu'.*'tanh'"
+    )
+    for call in _kernel_calls(activation=name) + [
+        lambda: nk.normalized(name),
+        lambda: nk.r_value(name, 0.1),
+        lambda: nk.scaled(name, 2.0),
+        lambda: nk.get_activation(name),
+    ]:
         with pytest.raises(ValueError, match=pattern):
             call()
 
 
 def test_names_are_case_insensitive_with_aliases():
     """Property: "ReLU" is relu and "linear" is identity (documented aliases): identical kernels."""
-    torch.testing.assert_close(nk.ntk(X, depth=3, activation="ReLU"), nk.ntk(X, depth=3, activation="relu"),
-                               rtol=0, atol=0)
-    torch.testing.assert_close(nk.ntk(X, depth=3, activation="linear"), nk.ntk(X, depth=3, activation="identity"),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        nk.ntk(X, depth=3, activation="ReLU"), nk.ntk(X, depth=3, activation="relu"), rtol=0, atol=0
+    )
+    torch.testing.assert_close(
+        nk.ntk(X, depth=3, activation="linear"),
+        nk.ntk(X, depth=3, activation="identity"),
+        rtol=0,
+        atol=0,
+    )
 
 
-@pytest.mark.parametrize("fn,got", [(lambda x: x.numpy(), "ndarray"), (lambda x: 1.0, "float"),
-                                    (lambda x: x.sum(), r"Tensor torch.Size\(\[\]\)")],
-                         ids=["numpy", "float", "wrong_shape"])
+@pytest.mark.parametrize(
+    "fn,got",
+    [
+        (lambda x: x.numpy(), "ndarray"),
+        (lambda x: 1.0, "float"),
+        (lambda x: x.sum(), r"Tensor torch.Size\(\[\]\)"),
+    ],
+    ids=["numpy", "float", "wrong_shape"],
+)
 def test_callable_activation_must_return_a_tensor_of_the_input_shape(fn, got):
     """Property: a callable whose output is not a tensor of the input's shape raises, saying what it got."""
-    pattern = rf"activation: the callable .* must return a torch tensor of the input's shape, got {got}"
+    pattern = (
+        rf"activation: the callable .* must return a torch tensor of the input's shape, got {got}"
+    )
     for call in _kernel_calls(activation=fn):
         with pytest.raises(ValueError, match=pattern):
             call()
@@ -135,9 +178,13 @@ def test_callable_activation_must_return_a_tensor_of_the_input_shape(fn, got):
 def test_failing_callable_or_non_callable_activation_raises():
     """Property: a callable that raises on a float64 tensor, or an object that is neither a name nor a
     callable, gives a ValueError naming activation (the original error is chained, not swallowed)."""
+
     def broken(x):
         raise RuntimeError("boom")
-    with pytest.raises(ValueError, match=r"activation: the callable .* failed on a float64 torch tensor \(boom\)"):
+
+    with pytest.raises(
+        ValueError, match=r"activation: the callable .* failed on a float64 torch tensor \(boom\)"
+    ):
         nk.ntk(X, depth=2, activation=broken)
     with pytest.raises(ValueError, match=r"activation: got 3 of type int; accepted: a name"):
         nk.ntk(X, depth=2, activation=3)
@@ -145,13 +192,20 @@ def test_failing_callable_or_non_callable_activation_raises():
 
 # ---- FCNet and empirical_ntk -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("width,pattern", [
-    (0, r"width: got 0; accepted: an integer >= 1"),
-    (-3, r"width: got -3; accepted: an integer >= 1"),
-    (2.5, r"width: got 2.5; accepted: an integer >= 1"),
-    ([8], r"width: got 1 hidden widths for depth=3; accepted: an int, or a list of depth - 1 = 2 ints"),
-    ([8, 0], r"width: got 0; accepted: an integer >= 1"),
-])
+
+@pytest.mark.parametrize(
+    "width,pattern",
+    [
+        (0, r"width: got 0; accepted: an integer >= 1"),
+        (-3, r"width: got -3; accepted: an integer >= 1"),
+        (2.5, r"width: got 2.5; accepted: an integer >= 1"),
+        (
+            [8],
+            r"width: got 1 hidden widths for depth=3; accepted: an int, or a list of depth - 1 = 2 ints",
+        ),
+        ([8, 0], r"width: got 0; accepted: an integer >= 1"),
+    ],
+)
 def test_fcnet_bad_width_raises(width, pattern):
     """Property: FCNet rejects widths that are not positive integers or lists of depth - 1 of them."""
     with pytest.raises(ValueError, match=pattern):
@@ -161,30 +215,41 @@ def test_fcnet_bad_width_raises(width, pattern):
 @pytest.mark.parametrize("norm", ["group", "Layer", "", 1])
 def test_fcnet_bad_norm_raises(norm):
     """Property: norm must be None, 'layer' or 'batch' (exact spelling)."""
-    with pytest.raises(ValueError, match=rf"norm: got {re.escape(repr(norm))}; accepted: None, 'layer' or 'batch'"):
+    with pytest.raises(
+        ValueError, match=rf"norm: got {re.escape(repr(norm))}; accepted: None, 'layer' or 'batch'"
+    ):
         nk.FCNet(2, 8, 3, norm=norm)
 
 
 @pytest.mark.parametrize("n_in", [0, -2, 2.5])
 def test_fcnet_bad_n_in_raises(n_in):
     """Property: n_in (and n_out) must be integers >= 1."""
-    with pytest.raises(ValueError, match=rf"n_in: got {re.escape(repr(n_in))}; accepted: an integer >= 1"):
+    with pytest.raises(
+        ValueError, match=rf"n_in: got {re.escape(repr(n_in))}; accepted: an integer >= 1"
+    ):
         nk.FCNet(n_in, 8, 3)
-    with pytest.raises(ValueError, match=rf"n_out: got {re.escape(repr(n_in))}; accepted: an integer >= 1"):
+    with pytest.raises(
+        ValueError, match=rf"n_out: got {re.escape(repr(n_in))}; accepted: an integer >= 1"
+    ):
         nk.FCNet(2, 8, 3, n_out=n_in)
 
 
 def test_fcnet_wrong_input_dimension_raises():
     """Property: feeding FCNet an input of the wrong dimension names X, its shape and the expected one."""
     net = nk.FCNet(2, 8, 3, seed=0)
-    with pytest.raises(ValueError, match=r"X: got shape \(4, 3\); accepted: shape \(N, n_in\) = \(N, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"X: got shape \(4, 3\); accepted: shape \(N, n_in\) = \(N, 2\)"
+    ):
         net(torch.zeros(4, 3, dtype=DTYPE))
     with pytest.raises(ValueError, match=r"X: got shape \(4, 3\)"):
         nk.empirical_ntk(net, np.zeros((4, 3)))
 
 
-@pytest.mark.parametrize("model", [lambda: nk.FCNet(2, 8, 2, n_out=3, seed=0),
-                                   lambda: nn.Linear(2, 3).to(DTYPE)], ids=["fcnet_n_out_3", "linear_2_to_3"])
+@pytest.mark.parametrize(
+    "model",
+    [lambda: nk.FCNet(2, 8, 2, n_out=3, seed=0), lambda: nn.Linear(2, 3).to(DTYPE)],
+    ids=["fcnet_n_out_3", "linear_2_to_3"],
+)
 def test_empirical_ntk_of_vector_outputs_has_an_output_pair_axis(model):
     """Property: empirical_ntk on a model with O = 3 outputs returns (N, M, O, O), its trace
     (N, M) and its diagonal (N, M, O); a model returning no row per input raises, naming the
@@ -202,8 +267,11 @@ def test_empirical_ntk_of_vector_outputs_has_an_output_pair_axis(model):
         def forward(self, x):
             return self.lin(x).sum()
 
-    with pytest.raises(ValueError, match=r"model: returned shape \(\) for \d+ inputs; accepted: one "
-                                         r"output row per input"):
+    with pytest.raises(
+        ValueError,
+        match=r"model: returned shape \(\) for \d+ inputs; accepted: one "
+        r"output row per input",
+    ):
         nk.empirical_ntk(Pooled(), X)
 
 
@@ -218,7 +286,10 @@ def test_empirical_ntk_rejects_non_modules_and_parameterless_modules():
 def test_batchnorm_needs_at_least_two_inputs():
     """Property: norm="batch" standardises over the batch, so a single input raises (forward and NTK)."""
     net = nk.FCNet(2, 8, 2, norm="batch", seed=0)
-    with pytest.raises(ValueError, match=r"X: got 1 input; norm='batch' standardises over the batch, accepted: at least 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"X: got 1 input; norm='batch' standardises over the batch, accepted: at least 2",
+    ):
         nk.empirical_ntk(net, X[:1])
     with pytest.raises(ValueError, match=r"X: got 1 input; norm='batch' .*at least 2 inputs"):
         net(torch.zeros(1, 2, dtype=DTYPE))
@@ -233,9 +304,16 @@ def test_batchnorm_fcnet_refuses_per_sample_ntk():
 
 # ---- zero-norm inputs --------------------------------------------------------------------------------
 
-ZERO_ACTS = [("relu", "relu"), ("erf", "erf"), ("tanh", "tanh"), ("identity", "identity"), ("gelu", "gelu"),
-             ("normalized_relu", nk.normalized("relu")), ("sqrt2_relu", nk.scaled("relu", 2 ** 0.5)),
-             ("callable", lambda x: torch.tanh(x) + 0.1 * x)]
+ZERO_ACTS = [
+    ("relu", "relu"),
+    ("erf", "erf"),
+    ("tanh", "tanh"),
+    ("identity", "identity"),
+    ("gelu", "gelu"),
+    ("normalized_relu", nk.normalized("relu")),
+    ("sqrt2_relu", nk.scaled("relu", 2**0.5)),
+    ("callable", lambda x: torch.tanh(x) + 0.1 * x),
+]
 
 
 def _with_zero_row():
@@ -259,8 +337,9 @@ def test_zero_norm_input_gives_finite_continuous_kernels(act, beta):
             for args, args_e in [((Z,), (Ze,)), ((Z[:1], Z), (Ze[:1], Ze))]:
                 K = fn(*args, depth=depth, activation=act, beta=beta)
                 assert torch.isfinite(K).all(), (fn.__name__, depth)
-                torch.testing.assert_close(K, fn(*args_e, depth=depth, activation=act, beta=beta),
-                                           rtol=0, atol=1e-4)
+                torch.testing.assert_close(
+                    K, fn(*args_e, depth=depth, activation=act, beta=beta), rtol=0, atol=1e-4
+                )
 
 
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh", "identity"])
@@ -294,14 +373,18 @@ def test_an_overflow_in_the_dtype_cast_is_caught():
 
 # ---- issue 20: the reproducers -------------------------------------------------------------------
 
+
 def test_numpy_and_torch_scalars_are_numbers_and_device_strings_any_case():
     """Property: depth=torch.tensor(3), beta=torch.tensor(0.1), np.float32 lr, device="CPU" are the
     same calls as with Python numbers and "cpu" (results equal to the last ulp of the beta cast)."""
     ref = nk.ntk(X, depth=3, beta=0.1)
-    got = nk.ntk(X, depth=torch.tensor(3), beta=torch.tensor(0.1, dtype=torch.float64), device="CPU")
+    got = nk.ntk(
+        X, depth=torch.tensor(3), beta=torch.tensor(0.1, dtype=torch.float64), device="CPU"
+    )
     torch.testing.assert_close(got, ref, rtol=0, atol=0)
-    rec = nk.train_gd(nk.FCNet(2, 8, 2, seed=0), X, X[:, 0], lr=np.float32(0.5), steps=2,
-                      progress=False)
+    rec = nk.train_gd(
+        nk.FCNet(2, 8, 2, seed=0), X, X[:, 0], lr=np.float32(0.5), steps=2, progress=False
+    )
     assert rec.lr == float(np.float32(0.5))
 
 
@@ -321,7 +404,9 @@ def test_integer_or_complex_dtype_and_complex_inputs_are_refused():
     """dtype=torch.int64 gave int64 zeros (nngp) or a raw cast error; complex input lost its imaginary part."""
     for fn in (nk.ntk, nk.nngp, nk.kernel_layers):
         for dtype in (torch.int64, torch.complex128):
-            with pytest.raises(ValueError, match=r"dtype: got torch\.\w+; accepted: a torch floating"):
+            with pytest.raises(
+                ValueError, match=r"dtype: got torch\.\w+; accepted: a torch floating"
+            ):
                 fn(X, depth=2, dtype=dtype)
         with pytest.raises(ValueError, match=r"X: could not read .*complex"):
             fn(X + 1j, depth=2)
@@ -329,23 +414,32 @@ def test_integer_or_complex_dtype_and_complex_inputs_are_refused():
 
 def test_activation_callables_undefined_on_r_and_nan_factors_are_refused():
     """torch.log gave NaN kernels and r_value 21.22 (true: infinite); scaled(relu, nan) was accepted."""
-    for call in (lambda: nk.ntk(X, depth=2, activation=torch.log), lambda: nk.r_value(torch.log, 0.1),
-                 lambda: nk.normalized(torch.sqrt)):
+    for call in (
+        lambda: nk.ntk(X, depth=2, activation=torch.log),
+        lambda: nk.r_value(torch.log, 0.1),
+        lambda: nk.normalized(torch.sqrt),
+    ):
         with pytest.raises(ValueError, match=r"activation: \w+ is not finite at z = -\d+"):
             call()
     with pytest.raises(ValueError, match=r"factor: got nan; accepted: a finite real number"):
         nk.scaled("relu", float("nan"))
 
 
-@pytest.mark.parametrize("kw, pattern", [
-    ({"lr": float("inf")}, r"lr: got inf; accepted: a finite number > 0"),
-    ({"lr": True}, r"lr: got True"),
-    ({"steps": True}, r"steps: got True; accepted: an integer >= 0"),
-    ({"record_steps": []}, r"record_steps: is empty"),
-    ({"record_steps": [0, 5]}, r"record_steps: got \[0, 5\]; accepted: integer indices in 0\.\.3"),
-    ({"Y": [1.0, np.nan, 0.0]}, r"Y: contains NaN or inf"),
-    ({"X": np.ones((3, 3))}, r"X: got shape \(3, 3\); accepted: shape \(N, n_in\) = \(N, 2\)"),
-])
+@pytest.mark.parametrize(
+    "kw, pattern",
+    [
+        ({"lr": float("inf")}, r"lr: got inf; accepted: a finite number > 0"),
+        ({"lr": True}, r"lr: got True"),
+        ({"steps": True}, r"steps: got True; accepted: an integer >= 0"),
+        ({"record_steps": []}, r"record_steps: is empty"),
+        (
+            {"record_steps": [0, 5]},
+            r"record_steps: got \[0, 5\]; accepted: integer indices in 0\.\.3",
+        ),
+        ({"Y": [1.0, np.nan, 0.0]}, r"Y: contains NaN or inf"),
+        ({"X": np.ones((3, 3))}, r"X: got shape \(3, 3\); accepted: shape \(N, n_in\) = \(N, 2\)"),
+    ],
+)
 def test_train_gd_refuses_bad_arguments_before_training(kw, pattern):
     """Each refused before any step (the network is unchanged), on both the low-rank and autograd paths."""
     for method in ("lowrank", "autograd"):
@@ -383,16 +477,28 @@ def test_indices_do_not_wrap_and_kernels_are_not_silently_symmetrised():
     cases = [
         (lambda: nk.ntk_pca(K, k=-1), r"k: got -1; accepted: an integer >= 1"),
         (lambda: nk.ntk_pca(K, k=4), r"k: got 4; accepted: an integer in 1\.\.N = 1\.\.3"),
-        (lambda: nk.kernel_gd(K, np.zeros(3), np.ones(2), [0, 1], lr=0.1, batches=[[-1]]),
-         r"batches\[0\]: got \[-1\]; accepted: integer indices in 0\.\.1"),
-        (lambda: nk.kernel_gd(K, np.zeros(3), np.ones(2), [0, 3], lr=0.1, batches=[[0]]),
-         r"train_idx: got \[0, 3\]"),
+        (
+            lambda: nk.kernel_gd(K, np.zeros(3), np.ones(2), [0, 1], lr=0.1, batches=[[-1]]),
+            r"batches\[0\]: got \[-1\]; accepted: integer indices in 0\.\.1",
+        ),
+        (
+            lambda: nk.kernel_gd(K, np.zeros(3), np.ones(2), [0, 3], lr=0.1, batches=[[0]]),
+            r"train_idx: got \[0, 3\]",
+        ),
         (lambda: nk.condition_number([1.0, -1e-3]), r"lam: has min -0\.001; accepted"),
-        (lambda: nk.ntk_flow(K + torch.triu(torch.ones(3, 3), 1), np.zeros(3), np.ones(3), [1.0]),
-         r"theta_XX: is not symmetric"),
+        (
+            lambda: nk.ntk_flow(
+                K + torch.triu(torch.ones(3, 3), 1), np.zeros(3), np.ones(3), [1.0]
+            ),
+            r"theta_XX: is not symmetric",
+        ),
         (lambda: nk.ntk_flow(K, np.zeros(3), np.ones(3), [-100.0]), r"times: got \[-100\.0\]"),
-        (lambda: nk.convergence.narrow_valley(nk.FCNet(2, 8, 2, seed=0), X, X[:, 0], modes=(0, 17)),
-         r"modes: got \(0, 17\); accepted: two eigenvector indices in -N\.\.N-1 = -3\.\.2"),
+        (
+            lambda: nk.convergence.narrow_valley(
+                nk.FCNet(2, 8, 2, seed=0), X, X[:, 0], modes=(0, 17)
+            ),
+            r"modes: got \(0, 17\); accepted: two eigenvector indices in -N\.\.N-1 = -3\.\.2",
+        ),
     ]
     for call, pattern in cases:
         with pytest.raises(ValueError, match=pattern):

@@ -20,6 +20,7 @@ Links added to running text (not to code, formulas or headings), on every page i
 * an author-year citation ("Jacot et al. 2019b", "Jacot, Gabriel, Hongler 2018", "Neal 1996") -> its entry on
   the references page, when REFERENCES.md has one (book/_ext/ntkrefs.py finds and keys them).
 """
+
 import re
 from pathlib import Path
 
@@ -82,7 +83,11 @@ def convert_callouts(app, doctree):
             quote_.replace_self(_callout(_title(lead), body, list(kind)))
     for par in list(doctree.findall(nodes.paragraph)):
         lead = _lead_strong(par)
-        if lead and GOALS.match(lead) and not isinstance(par.parent, (nodes.admonition, nodes.list_item)):
+        if (
+            lead
+            and GOALS.match(lead)
+            and not isinstance(par.parent, (nodes.admonition, nodes.list_item))
+        ):
             par.replace_self(_callout(_title(lead), [_strip_lead(par)], ["learning-goals", "tip"]))
 
 
@@ -94,8 +99,10 @@ def math_in_raw_html(app, doctree):
     for raw in list(doctree.findall(nodes.raw)):
         if "html" not in raw.get("format", "").split() or "$" not in raw.astext():
             continue
-        text = DOLLAR_MATH.sub(lambda m: f'<span class="math notranslate nohighlight">\\({m.group(1)}\\)</span>',
-                               raw.astext())
+        text = DOLLAR_MATH.sub(
+            lambda m: f'<span class="math notranslate nohighlight">\\({m.group(1)}\\)</span>',
+            raw.astext(),
+        )
         raw.replace_self(nodes.raw(raw.rawsource, text, format="html"))
 
 
@@ -120,14 +127,20 @@ def add_run_box(app, doctree):
     par += nodes.Text(" holds the paper scale).")
     repo, branch = app.config.ntkbook_repository_url, app.config.ntkbook_branch
     if repo.startswith("https://github.com/"):
-        import links   # book/links.py: the one setting behind every Colab and Binder link
+        import links  # book/links.py: the one setting behind every Colab and Binder link
 
         par += nodes.Text(" Online, without a clone: ")
-        par += nodes.reference("", "Open in Colab", refuri=links.colab_url(f"{name}.ipynb", repo, branch))
+        par += nodes.reference(
+            "", "Open in Colab", refuri=links.colab_url(f"{name}.ipynb", repo, branch)
+        )
         par += nodes.Text(" or ")
-        par += nodes.reference("", "launch on Binder", refuri=links.binder_url(f"{name}.ipynb", repo, branch))
-        par += nodes.Text(" (built from environment.yml); the notebook's first code cell installs ntklib"
-                          " when it is missing.")
+        par += nodes.reference(
+            "", "launch on Binder", refuri=links.binder_url(f"{name}.ipynb", repo, branch)
+        )
+        par += nodes.Text(
+            " (built from environment.yml); the notebook's first code cell installs ntklib"
+            " when it is missing."
+        )
     box = nodes.container(classes=["ntk-run"])
     box += par
     section.insert(1, box)
@@ -136,9 +149,11 @@ def add_run_box(app, doctree):
 # --- docstrings: ntklib writes plain text (formulas such as |x|, a*b, x_ and indented equation lines); make it
 # safe reStructuredText before napoleon turns the Google sections (Args:, Returns:, Example:) into fields.
 
-SECTION = re.compile(r"^(\s*)(Args|Arguments|Parameters|Keyword Args|Keyword Arguments|Other Parameters|"
-                     r"Returns?|Yields?|Raises|Attributes|Examples?|Notes?|Warnings?|See Also|References|"
-                     r"Methods|Todo)\s*:\s*$")
+SECTION = re.compile(
+    r"^(\s*)(Args|Arguments|Parameters|Keyword Args|Keyword Arguments|Other Parameters|"
+    r"Returns?|Yields?|Raises|Attributes|Examples?|Notes?|Warnings?|See Also|References|"
+    r"Methods|Todo)\s*:\s*$"
+)
 LIST_ITEM = re.compile(r"^(\s*)([-*+]|\d+[.)])\s+")
 
 
@@ -155,7 +170,7 @@ def _escape(line):
     """Plain text -> reStructuredText that shows the same characters; `code` becomes ``code``."""
     item = LIST_ITEM.match(line)
     lead = item.group(0) if item else ""
-    parts = re.split(r"(?<!`)`([^`]+)`(?!`)", line[len(lead):])
+    parts = re.split(r"(?<!`)`([^`]+)`(?!`)", line[len(lead) :])
     out = lead + "".join(f"``{p}``" if k % 2 else _escape_text(p) for k, p in enumerate(parts))
     return re.sub(r"^(\s*)\.\. ", r"\1\\.. ", out)
 
@@ -196,10 +211,14 @@ def plain_docstring_to_rst(lines):
             j += 1
         item = LIST_ITEM.match(line)
         continuation = item and j < n and _indent(lines[j]) == len(item.group(0))
-        base = len(item.group(0)) if item else _indent(line)     # a list item's text sets its indentation
+        base = (
+            len(item.group(0)) if item else _indent(line)
+        )  # a list item's text sets its indentation
         if line.strip() and j < n and _indent(lines[j]) > base and not continuation:
             text = _escape(line).rstrip()
-            out.append(text[:-1] + "::" if text.endswith(":") and not text.endswith("::") else text + " ::")
+            out.append(
+                text[:-1] + "::" if text.endswith(":") and not text.endswith("::") else text + " ::"
+            )
             out.append("")
             i += 1
             while i < n and (not lines[i].strip() or _indent(lines[i]) > base):
@@ -220,8 +239,17 @@ def process_docstring(app, what, name, obj, options, lines):
 # --- links in running text: the conventions' sections and the references --------------------------------
 
 CONVENTIONS_DOC, REFERENCES_DOC = "CONVENTIONS", "REFERENCES"
-NO_LINK_INSIDE = (nodes.reference, nodes.literal, nodes.literal_block, nodes.raw, nodes.math, nodes.math_block,
-                  nodes.title, nodes.FixedTextElement, nodes.target)
+NO_LINK_INSIDE = (
+    nodes.reference,
+    nodes.literal,
+    nodes.literal_block,
+    nodes.raw,
+    nodes.math,
+    nodes.math_block,
+    nodes.title,
+    nodes.FixedTextElement,
+    nodes.target,
+)
 
 
 def note_shared_sources(app, doctree):
@@ -257,16 +285,22 @@ def _matches(text, docname, sections, keys):
     if sections:
         for m in ntkrefs.CONVENTION_REF.finditer(text):
             sec = m.group("section")
-            found.append((m.start(), m.end(), CONVENTIONS_DOC, sections.get(sec, "") if sec else ""))
+            found.append(
+                (m.start(), m.end(), CONVENTIONS_DOC, sections.get(sec, "") if sec else "")
+            )
         if docname == CONVENTIONS_DOC:
             for m in ntkrefs.SECTION_REF.finditer(text):
                 if m.group("section") in sections:
-                    found.append((m.start(), m.end(), CONVENTIONS_DOC, sections[m.group("section")]))
+                    found.append(
+                        (m.start(), m.end(), CONVENTIONS_DOC, sections[m.group("section")])
+                    )
     if keys and docname != REFERENCES_DOC:
-        found += [(a, b, REFERENCES_DOC, key) for a, b, key in ntkrefs.citations(text) if key in keys]
+        found += [
+            (a, b, REFERENCES_DOC, key) for a, b, key in ntkrefs.citations(text) if key in keys
+        ]
     found.sort()
     out, last = [], 0
-    for a, b, doc, anchor in found:          # drop overlaps ("CONVENTIONS.md §1" also contains "§1")
+    for a, b, doc, anchor in found:  # drop overlaps ("CONVENTIONS.md §1" also contains "§1")
         if a >= last:
             out.append((a, b, doc, anchor))
             last = b
@@ -282,7 +316,11 @@ def link_running_text(app, doctree, docname):
         if parent is None or any(isinstance(a, NO_LINK_INSIDE) for a in _ancestors(text)):
             continue
         value = text.astext()
-        if "CONVENTIONS.md" not in value and "§" not in value and not any(c.isdigit() for c in value):
+        if (
+            "CONVENTIONS.md" not in value
+            and "§" not in value
+            and not any(c.isdigit() for c in value)
+        ):
             continue
         links = _matches(value, docname, sections, keys)
         if not links:
@@ -292,8 +330,14 @@ def link_running_text(app, doctree, docname):
             if a > pos:
                 new.append(nodes.Text(value[pos:a]))
             uri = "" if doc == docname else app.builder.get_relative_uri(docname, doc)
-            ref = nodes.reference("", "", nodes.Text(value[a:b]), refuri=uri + (f"#{anchor}" if anchor else ""),
-                                  internal=True, classes=["ntk-xref"])
+            ref = nodes.reference(
+                "",
+                "",
+                nodes.Text(value[a:b]),
+                refuri=uri + (f"#{anchor}" if anchor else ""),
+                internal=True,
+                classes=["ntk-xref"],
+            )
             new.append(ref)
             pos = b
         if pos < len(value):

@@ -8,6 +8,7 @@
 * ``CONVENTION_REF`` finds "CONVENTIONS.md §1" (or §1.4), the way code and notebooks cite the conventions page;
   ``convention_sections(text)`` lists the numbered headings of CONVENTIONS.md.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,8 @@ MONTHS = "January|February|March|April|May|June|July|August|September|October|No
 CITATION = re.compile(
     rf"\b(?!(?:{MONTHS})\b)(?P<first>{SURNAME})"
     rf"(?P<others>\s+et\s+al\.|(?:(?:,?\s+and\s+|,\s+){SURNAME}){{1,3}})?"
-    r",?\s+\(?(?P<year>(?:19|20)\d\d[ab]?)\b\)?")
+    r",?\s+\(?(?P<year>(?:19|20)\d\d[ab]?)\b\)?"
+)
 ENTRY = re.compile(r'<a id="(?P<key>[a-z0-9-]+)"></a>\*\*(?P<label>[^*]+?)\.?\*\*')
 CONVENTION_REF = re.compile(r"CONVENTIONS\.md(?:\s+§(?P<section>\d+(?:\.\d+)?))?")
 SECTION_REF = re.compile(r"§(?P<section>\d+(?:\.\d+)?)")
@@ -37,8 +39,8 @@ def citations(text: str):
     """(start, end, key) of every author-year citation in `text` (the citation text is text[start:end])."""
     for m in CITATION.finditer(text):
         end = m.end()
-        if text[m.start():end].endswith(")") and "(" not in text[m.start():end]:
-            end -= 1                          # "(Neal 1996)": the closing parenthesis is not part of the link
+        if text[m.start() : end].endswith(")") and "(" not in text[m.start() : end]:
+            end -= 1  # "(Neal 1996)": the closing parenthesis is not part of the link
         yield m.start(), end, citation_key(m.group("first"), m.group("year"))
 
 
