@@ -96,11 +96,16 @@ def _check_kernel_padding(stride, kernel_size, padding):
 def output_size(depth, stride=2, kernel_size=None, padding=0):
     """Pixels per axis after `depth` transposed convolutions from one pixel:
     S_(l+1) = (S_l - 1) stride - 2 padding + kernel_size, S_0 = 1 (stride^depth when kernel = stride,
-    padding 0; 2^depth for DCGAN's kernel 4, stride 2, padding 1 from layer 1 on).
+    padding 0; also 2^depth for DCGAN's kernel 4, stride 2, padding 1: 1 -> 2 -> 4 -> 8).
 
+    Args:
+        depth: number of transposed convolutions L >= 1.  stride: s >= 1.
+        kernel_size: a multiple of the stride (None: the stride).  padding: >= 0 pixels per side.
+    Returns:
+        int, the pixels per axis of the image.
     Example:
         >>> nk.deconv.output_size(3, 2), nk.deconv.output_size(3, 2, kernel_size=4, padding=1)
-        (8, 16)
+        (8, 8)
     """
     depth = check_depth(depth)
     stride = check_positive_int(stride, "stride")
@@ -297,8 +302,8 @@ def deconv_ntk(
     Example:
         >>> nk.deconv.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2).shape
         torch.Size([1, 1, 16, 16])
-        >>> nk.deconv.deconv_ntk([[1.0, -1.0]], depth=3, kernel_size=4, padding=1).shape   # 16 pixels
-        torch.Size([1, 1, 16, 16])
+        >>> nk.deconv.deconv_ntk([[1.0, -1.0]], depth=3, kernel_size=4, padding=1).shape   # 8 pixels
+        torch.Size([1, 1, 8, 8])
     """
     depth = check_depth(depth)
     stride, dim = _check_stride_dim(stride, dim)
