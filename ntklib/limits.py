@@ -211,9 +211,9 @@ def fc_empirical_ntks(X, *, widths, seeds, depth, activation="relu", beta=0.1, Y
                       seed_offset=0, parametrization="balanced", dtype=torch.float64, device=None):
     """Empirical NTKs Theta_hat(X, Y) of `seeds` FCNets at initialisation for each width.
 
-    The networks are `nk.FCNet`s, z^(l+1) = c/sqrt(n_l) W a + beta b with c = sqrt(1 - beta^2)
-    ("balanced", CONVENTIONS.md §1) or 1 ("jacot2018", Jacot et al. 2018 §2); by Thm. 1 of Jacot
-    et al. 2018 they converge to nk.ntk(X, Y, ..., same parametrisation) as the width grows.  The
+    The networks are `nk.FCNet` instances, z^(l+1) = c/sqrt(n_l) W a + beta b with
+    c = sqrt(1 - beta^2) ("balanced", CONVENTIONS.md §1) or 1 ("jacot2018", Jacot et al. 2018 §2);
+    by Thm. 1 of Jacot et al. 2018 they converge to nk.ntk(X, Y, ..., same parametrisation) as the width grows.  The
     seeds do not depend on the parametrisation, so the two parametrisations draw the same weights
     and their difference is resolved far better than either kernel.
 
@@ -274,9 +274,9 @@ def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr,
     full-batch gradient descent (step lr, cost (1/N) ||f(X_train) - Y_train||^2, flow time
     lr * steps), trained by `nk.train_gd` (its low-rank path makes width-10000 networks affordable).
 
-    The networks are `nk.FCNet`s, z^(l+1) = c/sqrt(n_l) W a + beta b with c = sqrt(1 - beta^2)
-    ("balanced") or 1 ("jacot2018", the network of Jacot et al. 2018's Fig. 1); by their Thm. 2 the
-    kernel stays at Theta_inf during training as the width grows.  Jacot et al.'s own cost is
+    The networks are `nk.FCNet` instances, z^(l+1) = c/sqrt(n_l) W a + beta b with
+    c = sqrt(1 - beta^2) ("balanced") or 1 ("jacot2018", the network of Jacot et al. 2018's Fig. 1);
+    by their Thm. 2 the kernel stays at Theta_inf during training as the width grows.  Jacot et al.'s own cost is
     (1/(2N)) ||f - Y||^2 (their §5), so their learning rate eta is lr = eta/2 here.
 
     Args:

@@ -84,3 +84,19 @@ def test_committed_notebooks_tag_their_verdicts_instead_of_a_visible_marker():
         tagged = [c for c in cells if "nbval-check-output" in c.get("metadata", {}).get("tags", [])]
         assert tagged, f"{path.name}: no verdict cell"
         assert not any("NBVAL_CHECK_OUTPUT" in "".join(c["source"]) for c in cells), path.name
+
+
+def test_committed_notebooks_carry_no_stderr_or_error_outputs():
+    """The book renders the committed outputs, and a stderr stream there (a progress bar from a run
+    without NTKLIB_QUIET, a warning) is a build warning that fails `make book`; an error output
+    means the committed copy did not run to the end.  `make notebooks` runs quiet."""
+    import json
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            for out in cell.get("outputs", []):
+                assert out.get("output_type") != "error", f"{path.name} cell {i}: error output"
+                assert out.get("name") != "stderr", (
+                    f"{path.name} cell {i}: stderr output {''.join(out.get('text', ''))[:60]!r}"
+                )
