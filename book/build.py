@@ -287,7 +287,7 @@ def api_pages(src: Path) -> dict[str, str]:
                 [
                     f"# `ntklib.{mod}`",
                     "",
-                    f"```{{eval-rst}}",
+                    "```{eval-rst}",
                     f".. automodule:: ntklib.{mod}",
                     "   :members:",
                     "```",

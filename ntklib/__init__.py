@@ -19,11 +19,27 @@ figures (one style, shared helpers, one module per topic: nk.plotting.phases.plo
 
 Conventions (NTK parametrisation, balance beta) are in CONVENTIONS.md §1 and each docstring.
 """
-from .activations import (ACTIVATIONS, Activation, gaussian_expectation, get_activation, normalized,
-                          scaled, standardized)
+
+from .activations import (
+    ACTIVATIONS,
+    Activation,
+    gaussian_expectation,
+    get_activation,
+    normalized,
+    scaled,
+    standardized,
+)
 from .devices import resolve_device
-from .dynamics import (TrainRecord, condition_number, kernel_gd, mode_coefficients, mode_rates, ntk_flow,
-                       ntk_pca, train_gd)
+from .dynamics import (
+    TrainRecord,
+    condition_number,
+    kernel_gd,
+    mode_coefficients,
+    mode_rates,
+    ntk_flow,
+    ntk_pca,
+    train_gd,
+)
 from .empirical import couples_batch, empirical_nngp, empirical_ntk, jacobian_contraction_ntk
 from .kernels import KernelLayers, edge_beta, kernel_layers, nngp, ntk, r_value
 from .networks import FCNet, normal_parameters, sample_outputs
@@ -35,18 +51,49 @@ __version__ = "0.1.0"
 
 __all__ = [
     # infinite-width kernels
-    "nngp", "ntk", "kernel_layers", "KernelLayers", "r_value", "edge_beta",
+    "nngp",
+    "ntk",
+    "kernel_layers",
+    "KernelLayers",
+    "r_value",
+    "edge_beta",
     # nonlinearities
-    "Activation", "ACTIVATIONS", "get_activation", "normalized", "scaled", "standardized", "gaussian_expectation",
+    "Activation",
+    "ACTIVATIONS",
+    "get_activation",
+    "normalized",
+    "scaled",
+    "standardized",
+    "gaussian_expectation",
     # finite networks and their empirical kernels
-    "FCNet", "sample_outputs", "normal_parameters",
-    "empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch",
+    "FCNet",
+    "sample_outputs",
+    "normal_parameters",
+    "empirical_ntk",
+    "empirical_nngp",
+    "jacobian_contraction_ntk",
+    "couples_batch",
     # training: gradient descent beside the infinite-width linear ODE
-    "train_gd", "TrainRecord", "ntk_flow", "kernel_gd", "ntk_pca", "mode_coefficients", "mode_rates",
+    "train_gd",
+    "TrainRecord",
+    "ntk_flow",
+    "kernel_gd",
+    "ntk_pca",
+    "mode_coefficients",
+    "mode_rates",
     "condition_number",
     # the distribution of trained infinite-width networks, and the NNGP posterior
-    "ntk_ensemble", "nngp_posterior",
+    "ntk_ensemble",
+    "nngp_posterior",
     "resolve_device",
     # namespaces
-    "data", "stats", "plotting", "limits", "convergence", "phases", "deconv", "gan", "architectures",
+    "data",
+    "stats",
+    "plotting",
+    "limits",
+    "convergence",
+    "phases",
+    "deconv",
+    "gan",
+    "architectures",
 ]

@@ -5,6 +5,7 @@ One layer for the whole core: every check runs before any work, names the argume
 value and states what is accepted.  Python numbers, numpy scalars and 0-d numpy/torch arrays are the same
 number here (depth=torch.tensor(3), beta=np.float32(0.1)); bools are never numbers.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,16 +48,20 @@ def _is_real(v) -> bool:
 def check_beta(beta) -> float:
     b = scalar(beta)
     if not _is_real(b) or not 0.0 <= float(b) <= 1.0:
-        raise ValueError(f"beta: got {beta!r}; accepted: a real number in [0, 1] "
-                         "(the weight/bias balance of the NTK parametrisation)")
+        raise ValueError(
+            f"beta: got {beta!r}; accepted: a real number in [0, 1] "
+            "(the weight/bias balance of the NTK parametrisation)"
+        )
     return float(b)
 
 
 def check_depth(depth, name="depth") -> int:
     d = scalar(depth)
     if not _is_int(d) or d < 1:
-        raise ValueError(f"{name}: got {depth!r}; accepted: an integer >= 1 "
-                         "(the number of weight layers; 1 is the linear model)")
+        raise ValueError(
+            f"{name}: got {depth!r}; accepted: an integer >= 1 "
+            "(the number of weight layers; 1 is the linear model)"
+        )
     return int(d)
 
 
@@ -83,8 +88,13 @@ def check_real(value, name, *, positive=False, nonnegative=False, accepted=None)
     if ok and nonnegative:
         ok = float(v) >= 0.0
     if not ok:
-        what = accepted or ("a finite number > 0" if positive else
-                            "a finite number >= 0" if nonnegative else "a finite real number")
+        what = accepted or (
+            "a finite number > 0"
+            if positive
+            else "a finite number >= 0"
+            if nonnegative
+            else "a finite real number"
+        )
         raise ValueError(f"{name}: got {value!r}; accepted: {what}")
     return float(v)
 
@@ -92,9 +102,11 @@ def check_real(value, name, *, positive=False, nonnegative=False, accepted=None)
 def check_dtype(dtype, name="dtype") -> torch.dtype:
     """A torch floating dtype (the kernels are real; an integer dtype would truncate them)."""
     if dtype not in _FLOAT_DTYPES:
-        raise ValueError(f"{name}: got {dtype!r}; accepted: a torch floating dtype "
-                         "(torch.float64, the default, torch.float32, torch.float16, "
-                         "torch.bfloat16)")
+        raise ValueError(
+            f"{name}: got {dtype!r}; accepted: a torch floating dtype "
+            "(torch.float64, the default, torch.float32, torch.float16, "
+            "torch.bfloat16)"
+        )
     return dtype
 
 
@@ -103,35 +115,41 @@ def check_indices(idx, n, name) -> np.ndarray:
     try:
         a = np.asarray(idx.detach().cpu() if isinstance(idx, torch.Tensor) else idx)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{name}: could not read {type(idx).__name__} as integer indices: "
-                         f"{err}") from err
+        raise ValueError(
+            f"{name}: could not read {type(idx).__name__} as integer indices: {err}"
+        ) from err
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or a.size == 0):
-        raise ValueError(f"{name}: got {idx!r} (dtype {a.dtype}); accepted: integer indices in "
-                         f"0..{n - 1}")
+        raise ValueError(
+            f"{name}: got {idx!r} (dtype {a.dtype}); accepted: integer indices in 0..{n - 1}"
+        )
     a = a.astype(np.int64)
     if a.size and (a.min() < 0 or a.max() >= n):
-        raise ValueError(f"{name}: got {idx!r}; accepted: integer indices in 0..{n - 1} "
-                         "(negative indices do not wrap)")
+        raise ValueError(
+            f"{name}: got {idx!r}; accepted: integer indices in 0..{n - 1} "
+            "(negative indices do not wrap)"
+        )
     return a
 
 
 def check_input_scale(X, name="X", limit=MAX_INPUT_SCALE):
     """Refuse inputs whose largest ||x||^2/n_0 exceeds `limit` (computed without overflow: rows are
     divided by their largest entry before squaring), naming the row and the value."""
-    if X.device.type != "cpu":          # not yet on accelerators (a sync per call; fake tensors)
+    if X.device.type != "cpu":  # not yet on accelerators (a sync per call; fake tensors)
         return
     m = X.abs().amax()
-    if float(m) == 0.0 or float(m) * float(m) <= limit:   # ||x||^2/n_0 <= max|x|^2: nothing to do
+    if float(m) == 0.0 or float(m) * float(m) <= limit:  # ||x||^2/n_0 <= max|x|^2: nothing to do
         return
     big = X.abs().amax(1)
     safe = torch.where(big > 0, big, torch.ones_like(big))
-    rel = ((X / safe[:, None]) ** 2).mean(1)               # in [1/n_0, 1], no overflow
-    logq = 2.0 * torch.log10(safe) + torch.log10(rel)      # log10 ||x||^2/n_0
+    rel = ((X / safe[:, None]) ** 2).mean(1)  # in [1/n_0, 1], no overflow
+    logq = 2.0 * torch.log10(safe) + torch.log10(rel)  # log10 ||x||^2/n_0
     i = int(torch.argmax(logq))
     if float(logq[i]) > math.log10(limit):
-        raise ValueError(f"{name}: row {i} has ||x||^2/n_0 = 1e{float(logq[i]):.1f}, beyond what "
-                         "the float64 kernel recursion can represent; accepted: ||x||^2/n_0 <= "
-                         f"{limit:.0e} (rescale the inputs)")
+        raise ValueError(
+            f"{name}: row {i} has ||x||^2/n_0 = 1e{float(logq[i]):.1f}, beyond what "
+            "the float64 kernel recursion can represent; accepted: ||x||^2/n_0 <= "
+            f"{limit:.0e} (rescale the inputs)"
+        )
 
 
 def as_inputs(X, name="X", *, dtype=torch.float64, device=None) -> torch.Tensor:
@@ -148,22 +166,33 @@ def as_inputs(X, name="X", *, dtype=torch.float64, device=None) -> torch.Tensor:
                 raise ValueError("complex values; accepted: a real array")
             t = torch.as_tensor(np.asarray(a, dtype=np.float64))
         except (TypeError, ValueError) as err:
-            raise ValueError(f"{name}: could not read {type(X).__name__} as a numeric array of shape "
-                             f"(N, n_0): {err}") from err
+            raise ValueError(
+                f"{name}: could not read {type(X).__name__} as a numeric array of shape "
+                f"(N, n_0): {err}"
+            ) from err
     if t.ndim != 2:
-        raise ValueError(f"{name}: got an array of shape {tuple(t.shape)}; accepted: a 2-D array of shape "
-                         "(N, n_0), one input per row (use X[None, :] for a single input)")
+        raise ValueError(
+            f"{name}: got an array of shape {tuple(t.shape)}; accepted: a 2-D array of shape "
+            "(N, n_0), one input per row (use X[None, :] for a single input)"
+        )
     if t.shape[0] == 0 or t.shape[1] == 0:
-        raise ValueError(f"{name}: got an empty array of shape {tuple(t.shape)}; accepted: shape (N, n_0) "
-                         "with N >= 1 and n_0 >= 1")
-    if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)):
+        raise ValueError(
+            f"{name}: got an empty array of shape {tuple(t.shape)}; accepted: shape (N, n_0) "
+            "with N >= 1 and n_0 >= 1"
+        )
+    if not (
+        t.is_floating_point()
+        or t.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)
+    ):
         raise ValueError(f"{name}: got dtype {t.dtype}; accepted: real numbers")
-    t = t.to(dtype=dtype)                         # an overflow to inf in the cast is caught below
-    finite = _finite_mask(t)                      # checked where the input is, before any transfer
+    t = t.to(dtype=dtype)  # an overflow to inf in the cast is caught below
+    finite = _finite_mask(t)  # checked where the input is, before any transfer
     if not finite.all():
         bad = np.argwhere(~finite)[0]
-        raise ValueError(f"{name}: contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
-                         "accepted: finite values only")
+        raise ValueError(
+            f"{name}: contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
+            "accepted: finite values only"
+        )
     return t if device is None else t.to(device)
 
 
@@ -179,8 +208,9 @@ def model_dtype_device(model):
     try:
         p = next(model.parameters())
     except StopIteration:
-        raise ValueError("model: has no parameters; accepted: a torch.nn.Module with trainable "
-                         "parameters") from None
+        raise ValueError(
+            "model: has no parameters; accepted: a torch.nn.Module with trainable parameters"
+        ) from None
     return p.dtype, p.device
 
 
@@ -205,8 +235,10 @@ def as_input_pair(X, Y, *, dtype=torch.float64, device=None):
         return X, None
     Y = as_inputs(Y, "Y", dtype=dtype, device=X.device)
     if Y.shape[1] != X.shape[1]:
-        raise ValueError(f"Y: has {Y.shape[1]} columns but X has {X.shape[1]}; accepted: the same input "
-                         "dimension n_0 for X and Y")
+        raise ValueError(
+            f"Y: has {Y.shape[1]} columns but X has {X.shape[1]}; accepted: the same input "
+            "dimension n_0 for X and Y"
+        )
     if Y.shape == X.shape and torch.equal(X, Y):
         return X, None
     return X, Y
@@ -217,8 +249,10 @@ def check_hidden(value, depth, name, noun="sizes") -> list:
     if isinstance(value, Sequence) and not isinstance(value, str):
         hidden = [check_positive_int(v, name) for v in value]
         if len(hidden) != depth - 1:
-            raise ValueError(f"{name}: got {len(hidden)} hidden {noun} for depth={depth}; accepted: an int, or a "
-                             f"list of depth - 1 = {depth - 1} ints")
+            raise ValueError(
+                f"{name}: got {len(hidden)} hidden {noun} for depth={depth}; accepted: an int, or a "
+                f"list of depth - 1 = {depth - 1} ints"
+            )
         return hidden
     return [check_positive_int(value, name)] * (depth - 1)
 
@@ -231,15 +265,21 @@ def check_network_inputs(X, n_in, like, *, couples_batch=False, accepted=None):
         X = as_inputs(X, "X", dtype=like.dtype, device=like.device)
     else:
         if X.is_complex() or X.dtype == torch.bool:
-            raise ValueError(f"X: got dtype {X.dtype}; accepted: a real tensor (converted to the "
-                             f"network's {like.dtype})")
-        if X.device != like.device or X.dtype != like.dtype:   # traceable: torch.func sees a cast
+            raise ValueError(
+                f"X: got dtype {X.dtype}; accepted: a real tensor (converted to the "
+                f"network's {like.dtype})"
+            )
+        if X.device != like.device or X.dtype != like.dtype:  # traceable: torch.func sees a cast
             X = X.to(device=like.device, dtype=like.dtype)
     if X.ndim != 2 or X.shape[1] != n_in:
-        raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: {accepted or f'shape (N, n_in) = (N, {n_in})'}")
+        raise ValueError(
+            f"X: got shape {tuple(X.shape)}; accepted: {accepted or f'shape (N, n_in) = (N, {n_in})'}"
+        )
     if couples_batch and X.shape[0] < 2:
-        raise ValueError(f"X: got {X.shape[0]} input; norm='batch' standardises over the batch, accepted: "
-                         "at least 2 inputs")
+        raise ValueError(
+            f"X: got {X.shape[0]} input; norm='batch' standardises over the batch, accepted: "
+            "at least 2 inputs"
+        )
     return X
 
 
@@ -253,12 +293,13 @@ def _as_real_tensor(A, name, dtype, device):
                 raise ValueError("complex values; accepted: real numbers")
             t = torch.as_tensor(np.asarray(a, dtype=np.float64))
         except (TypeError, ValueError) as err:
-            raise ValueError(f"{name}: could not read {type(A).__name__} as a numeric array: "
-                             f"{err}") from err
+            raise ValueError(
+                f"{name}: could not read {type(A).__name__} as a numeric array: {err}"
+            ) from err
     if t.is_complex() or t.dtype == torch.bool:
         raise ValueError(f"{name}: got dtype {t.dtype}; accepted: real numbers")
     t = t.to(dtype=dtype)
-    if t.numel() and not _finite_mask(t).all():        # checked where it is, before any transfer
+    if t.numel() and not _finite_mask(t).all():  # checked where it is, before any transfer
         raise ValueError(f"{name}: contains NaN or inf; accepted: finite values only")
     return t.to(device=device)
 
@@ -271,8 +312,10 @@ def as_vector(v, name, n=None, *, dtype=torch.float64, device=None, allow_empty=
     elif t.ndim == 0:
         t = t.reshape(1)
     if t.ndim != 1:
-        raise ValueError(f"{name}: got shape {tuple(t.shape)}; accepted: a 1-D array"
-                         + (f" of length {n}" if n is not None else ""))
+        raise ValueError(
+            f"{name}: got shape {tuple(t.shape)}; accepted: a 1-D array"
+            + (f" of length {n}" if n is not None else "")
+        )
     if n is not None and t.shape[0] != n:
         raise ValueError(f"{name}: has {t.shape[0]} entries; accepted: {n} (one per input)")
     if not allow_empty and t.shape[0] == 0:
@@ -280,23 +323,41 @@ def as_vector(v, name, n=None, *, dtype=torch.float64, device=None, allow_empty=
     return t
 
 
-def as_kernel_matrix(K, name="theta", *, square=True, symmetric=False, dtype=torch.float64,
-                     device=None, rows=None, cols=None):
+def as_kernel_matrix(
+    K,
+    name="theta",
+    *,
+    square=True,
+    symmetric=False,
+    dtype=torch.float64,
+    device=None,
+    rows=None,
+    cols=None,
+):
     """A finite 2-D float tensor; square (N, N) and, with symmetric=True, symmetric to 1e-10 of
     its largest entry (a kernel Gram matrix; not silently symmetrised)."""
     t = _as_real_tensor(K, name, dtype, device)
     if t.ndim != 2 or t.shape[0] == 0 or (square and t.shape[0] != t.shape[1]):
-        raise ValueError(f"{name}: got shape {tuple(t.shape)}; accepted: a "
-                         + ("square (N, N) kernel matrix with N >= 1" if square else
-                            "2-D (M, N) matrix with M >= 1"))
+        raise ValueError(
+            f"{name}: got shape {tuple(t.shape)}; accepted: a "
+            + (
+                "square (N, N) kernel matrix with N >= 1"
+                if square
+                else "2-D (M, N) matrix with M >= 1"
+            )
+        )
     if rows is not None and t.shape[0] != rows or cols is not None and t.shape[1] != cols:
-        raise ValueError(f"{name}: got shape {tuple(t.shape)}; accepted: shape "
-                         f"({rows if rows is not None else 'M'}, {cols})")
+        raise ValueError(
+            f"{name}: got shape {tuple(t.shape)}; accepted: shape "
+            f"({rows if rows is not None else 'M'}, {cols})"
+        )
     if symmetric:
         scale = float(t.abs().max())
         asym = float((t - t.T).abs().max())
         if asym > 1e-10 * max(scale, 1e-300):
-            raise ValueError(f"{name}: is not symmetric (max |K - K^T| = {asym:.3g}, max |K| = "
-                             f"{scale:.3g}); accepted: a symmetric kernel matrix (to 1e-10 "
-                             "relative)")
+            raise ValueError(
+                f"{name}: is not symmetric (max |K - K^T| = {asym:.3g}, max |K| = "
+                f"{scale:.3g}); accepted: a symmetric kernel matrix (to 1e-10 "
+                "relative)"
+            )
     return t

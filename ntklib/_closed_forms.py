@@ -1,5 +1,6 @@
 """Closed-form Gaussian dual kernels of ntklib.activations: the two-slope (arc-cosine) family
 (relu, abs, leaky relu, step), erf, and elu by radial integrals on four polar arcs."""
+
 from __future__ import annotations
 
 import math
@@ -17,6 +18,7 @@ from ._quadrature import _ELU_NODES, _blocks, _correlation, _legendre, _safe_sqr
 # from E[relu(u) relu(v)] = sqrt(ab)/(2 pi) (sin theta + (pi - theta) cos theta) at rho and -rho and
 # P(u > 0, v > 0) = (pi - theta)/(2 pi): relu (1, 0), abs (1, -1), leaky relu (1, alpha).
 
+
 def _relu_dual(a, b, c):
     rho, s = _correlation(a, b, c)
     return s / (2 * math.pi) * (_safe_sqrt(1 - rho * rho) + (math.pi - torch.arccos(rho)) * rho)
@@ -32,9 +34,9 @@ def _relu_duals(a, b, c):
     sa, sb = _safe_sqrt(a), _safe_sqrt(b)
     if not (bool((sa > 0).all()) and bool((sb > 0).all())):
         return _relu_dual(a, b, c), _relu_dual_deriv(a, b, c)
-    s_ab = torch.sqrt(a * b)                       # exact on the diagonal, where c = a = b
+    s_ab = torch.sqrt(a * b)  # exact on the diagonal, where c = a = b
     rho = torch.div(c, s_ab).clamp_(-1.0, 1.0)
-    pt = torch.arccos(rho).neg_().add_(math.pi)                 # pi - theta
+    pt = torch.arccos(rho).neg_().add_(math.pi)  # pi - theta
     deriv = pt * (1.0 / (2 * math.pi))
     sin = torch.mul(rho, rho).neg_().add_(1.0).clamp_(min=0.0).sqrt_()
     k = pt.mul_(rho).add_(sin).mul_(s_ab).mul_(1.0 / (2 * math.pi))
@@ -54,6 +56,7 @@ def _two_slope(p: float, q: float):
 
     def mean(a):
         return (p - q) / math.sqrt(2 * math.pi) * _safe_sqrt(a)
+
     return (lambda a, b, c: parts(a, b, c)[0]), (lambda a, b, c: parts(a, b, c)[1]), parts, mean
 
 
@@ -110,8 +113,8 @@ def _elu_block(a, b, c, want_dual=True, want_deriv=True):
     x, w = _legendre(_elu_nodes(top), a)
     sa, sb = _safe_sqrt(a)[:, None], _safe_sqrt(b)[:, None]
     t = theta[:, None]
-    psi1, w1 = t * x, t * w                                   # arcs (+,-) and (-,+)
-    psi2, w2 = t + (math.pi - t) * x, (math.pi - t) * w       # arc (-,-), psi2 = theta + psi
+    psi1, w1 = t * x, t * w  # arcs (+,-) and (-,+)
+    psi2, w2 = t + (math.pi - t) * x, (math.pi - t) * w  # arc (-,-), psi2 = theta + psi
     al1, be1 = sa * torch.sin(psi1), sb * torch.sin(t - psi1)
     al2, be2 = sa * torch.sin(psi2), sb * torch.sin(psi2 - t)
     i1_a1, i2_a1 = _radial(al1)

@@ -43,6 +43,7 @@ the exact 0 the generic path gives; on diagonal tiles the correlation of x with 
 products of one vector with itself, commutative IEEE operations; the rank-2 shift term is
 symmetrised), and the final block is symmetrised as well.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,6 +64,7 @@ _PROBE_RTOL = 1e-12
 class Family:
     """A recognised closed-form family: kind "relu" (p relu(x) + n relu(-x) + h) or "erf"
     (p erf(x) + h, n = 0)."""
+
     kind: str
     p: float
     n: float
@@ -85,8 +87,10 @@ def _relu_family_duals(p, n, h, a, b, c):
 
 def _erf_family_duals(s, h, a, b, c):
     d = (1 + 2 * a) * (1 + 2 * b)
-    return (s * s * (2 / math.pi) * math.asin(max(-1.0, min(1.0, 2 * c / math.sqrt(d)))) + h * h,
-            s * s * (4 / math.pi) / math.sqrt(d - 4 * c * c))
+    return (
+        s * s * (2 / math.pi) * math.asin(max(-1.0, min(1.0, 2 * c / math.sqrt(d)))) + h * h,
+        s * s * (4 / math.pi) / math.sqrt(d - 4 * c * c),
+    )
 
 
 def _close(x, y, scale):
@@ -126,8 +130,10 @@ def _probe(act):
         if not all(_close(f, g, scale) for f, g in zip(fx, form)):
             continue
         dscale = max(1.0, max(abs(v) for pair in want for v in pair))
-        if all(_close(k, kw, dscale) and _close(kd, kdw, dscale)
-               for (k, kd), (kw, kdw) in zip(duals, want)):
+        if all(
+            _close(k, kw, dscale) and _close(kd, kdw, dscale)
+            for (k, kd), (kw, kdw) in zip(duals, want)
+        ):
             return fam
     return None
 
@@ -147,6 +153,7 @@ def family(act):
 
 
 # ---- per-row vectors -----------------------------------------------------------------------------
+
 
 def _rsqrt0(q):
     """1/sqrt(q), and 0 where q = 0 (a zero-norm input: its normalised rows are multiplied by 0)."""
@@ -185,7 +192,7 @@ def _relu_vectors(fam, Z, qs, w2, b2, rows):
         last = l == L - 2
         val = 1.0 if last else -1.0
         rn = r[l + 1] * sa[l + 1] if last else r[l + 1]
-        sv = val if rows else 1.0                       # the sign goes on the rows
+        sv = val if rows else 1.0  # the sign goes on the rows
         mv = sa[l] * rn * math.sqrt(c1)
         if kappa == 0.0 and c0 == 0.0:
             m.append(mv * sv)
@@ -280,8 +287,14 @@ class _Sliced:
     def __call__(self, s0, s1):
         key = (s0, s1)
         if key not in self.cache:
-            self.cache = {key: [None if v is None else (v[s0:s1] if v.ndim == 1 or self.axis == 0
-                                                         else v[:, s0:s1]) for v in self.vectors]}
+            self.cache = {
+                key: [
+                    None
+                    if v is None
+                    else (v[s0:s1] if v.ndim == 1 or self.axis == 0 else v[:, s0:s1])
+                    for v in self.vectors
+                ]
+            }
         return self.cache[key]
 
 
@@ -337,13 +350,13 @@ def relu_tiles(vec, depth, want_theta, tile, out, tiles, sym):
     for i0, i1, j0, j1, diag in tiles:
         nu, sig, A, B, Mt, Rt = bufs.views(i1 - i0, j1 - j0)
         mi, mj, Ri, Rj = rows_m(i0, i1), cols_m(j0, j1), rows_R(i0, i1), cols_R(j0, j1)
-        torch.matmul(fx[i0:i1], fy[j0:j1].T, out=nu)            # nu = -rho^(1)
+        torch.matmul(fx[i0:i1], fy[j0:j1].T, out=nu)  # nu = -rho^(1)
         if diag:
             _sym_(nu, A)
             nu.diagonal().fill_(-1.0)
         nu.clamp_(-1.0, 1.0)
-        prev = nu                                                # sig^(1) = nu
-        dest = nu if sym else out[i0:i1, j0:j1]                 # nu is free at the last layer
+        prev = nu  # sig^(1) = nu
+        dest = nu if sym else out[i0:i1, j0:j1]  # nu is free at the last layer
         for l in range(depth - 1):
             last = l == depth - 2
             val = 1.0 if last else -1.0
@@ -357,14 +370,14 @@ def relu_tiles(vec, depth, want_theta, tile, out, tiles, sym):
                 else:
                     torch.outer(Ri[l], Rj[l], out=Rt)
                 Rl = Rt
-            _acos(nu, A)                                       # A = pi - theta (nu = -rho)
+            _acos(nu, A)  # A = pi - theta (nu = -rho)
             if k != 0.0:
                 A.add_(k)
             torch.addcmul(one, nu, nu, value=-1.0, out=B)
             _sqrt_(B)
-            B.addcmul_(A, nu, value=-1.0)                        # g = sqrt(1 - rho^2) + A rho
+            B.addcmul_(A, nu, value=-1.0)  # g = sqrt(1 - rho^2) + A rho
             if want_theta:
-                torch.addcmul(B, prev, A, value=-1.0, out=sig)   # g + tau A
+                torch.addcmul(B, prev, A, value=-1.0, out=sig)  # g + tau A
                 prev = sig
                 _update(dest if last else sig, Rl, sig, Mt, val)
                 if last:
@@ -396,14 +409,14 @@ def erf_tiles(vec, depth, want_theta, tile, out, tiles, sym):
     for i0, i1, j0, j1, diag in tiles:
         rho, tau, A, B, Et = bufs.views(i1 - i0, j1 - j0)
         ei, ej = rows_e(i0, i1), cols_e(j0, j1)
-        torch.matmul(fx[i0:i1], fy[j0:j1].T, out=rho)           # rho_e^(1)
+        torch.matmul(fx[i0:i1], fy[j0:j1].T, out=rho)  # rho_e^(1)
         if diag:
             _sym_(rho, A)
             pi_ = pins(i0, i1)
             rho.diagonal().copy_(pi_[0])
         rho.clamp_(-1.0, 1.0)
-        prev = rho                                               # tau^(1) = rho_e^(1)
-        dest = rho if sym else out[i0:i1, j0:j1]                # rho is free at the last layer
+        prev = rho  # tau^(1) = rho_e^(1)
+        dest = rho if sym else out[i0:i1, j0:j1]  # rho is free at the last layer
         for l in range(depth - 1):
             last = l == depth - 2
             torch.outer(ei[l], ej[l], out=Et)
@@ -474,8 +487,8 @@ def fused_tiled(fam, X, Y, depth, qx, qy, w2, b2, want_theta, tile):
     inference = torch.is_inference_mode_enabled()
 
     def work(part):
-        torch.set_num_threads(1)                  # this thread's intra-op pool only
-        with torch.inference_mode(inference), torch.no_grad():   # modes are per thread
+        torch.set_num_threads(1)  # this thread's intra-op pool only
+        with torch.inference_mode(inference), torch.no_grad():  # modes are per thread
             run(vec, depth, want_theta, tile, out, part, sym)
 
     with ThreadPoolExecutor(max_workers=n) as ex:

@@ -1,6 +1,7 @@
 """Gaussian quadrature for the dual kernels of ntklib.activations: 2-D Gauss-Hermite, Mehler's
 expansion, kink-split Gauss-Legendre panels and an adaptive 1-D rule, each with an error estimate
 (the methods are described in the docstring of ntklib.activations)."""
+
 from __future__ import annotations
 
 import math
@@ -16,7 +17,7 @@ QUAD_NODES = 64
 QUAD_NODES_1D = 320
 MEHLER_TERMS = 160
 # Upper bound on the size of one quadrature block (number of float64 entries), to bound memory.
-_QUAD_BLOCK = 2 ** 21
+_QUAD_BLOCK = 2**21
 # Tolerances: a dual whose error estimate exceeds DUAL_TOL * max(1, |value|) warns; the adaptive 1-D
 # moments are computed to MOMENT_TOL.
 DUAL_TOL = 1e-10
@@ -58,6 +59,7 @@ class QuadratureWarning(RuntimeWarning):
 
 # ---- quadrature rules ---------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=None)
 def _hermite(n: int):
     """Nodes and weights for E_{z ~ N(0,1)}[h(z)] ~= sum_k w_k h(z_k) (probabilists' scaling)."""
@@ -67,8 +69,10 @@ def _hermite(n: int):
 
 def _nodes(n, like):
     z, w = _hermite(n)
-    return (torch.as_tensor(z, dtype=like.dtype, device=like.device),
-            torch.as_tensor(w, dtype=like.dtype, device=like.device))
+    return (
+        torch.as_tensor(z, dtype=like.dtype, device=like.device),
+        torch.as_tensor(w, dtype=like.dtype, device=like.device),
+    )
 
 
 @lru_cache(maxsize=None)
@@ -79,8 +83,10 @@ def _legendre_np(n: int):
 def _legendre(n, like):
     """Gauss-Legendre nodes and weights on [0, 1] (exact for polynomials of degree < 2n)."""
     x, w = _legendre_np(n)
-    return (torch.as_tensor((x + 1) / 2, dtype=like.dtype, device=like.device),
-            torch.as_tensor(w / 2, dtype=like.dtype, device=like.device))
+    return (
+        torch.as_tensor((x + 1) / 2, dtype=like.dtype, device=like.device),
+        torch.as_tensor(w / 2, dtype=like.dtype, device=like.device),
+    )
 
 
 def _panels(edges, n):
@@ -140,9 +146,9 @@ def gaussian_expectation(f, g, a, b, c, n: int = QUAD_NODES):
     perp = _safe_sqrt(1.0 - rho * rho)
     out = torch.empty_like(a)
     for e in _blocks(a.numel(), n * n):
-        fu = f(sa[e, None] * z) * w                                         # (B, K)
+        fu = f(sa[e, None] * z) * w  # (B, K)
         v = sb[e, None, None] * (rho[e, None, None] * z[:, None] + perp[e, None, None] * z[None, :])
-        gv = g(v) @ w                                                        # (B, K)
+        gv = g(v) @ w  # (B, K)
         out[e] = (fu * gv).sum(-1)
     return out.reshape(shape)
 
@@ -179,8 +185,11 @@ def _kinked_mean(f, a, kinks, n: int = 40):
     sa = _safe_sqrt(a.reshape(-1))
     K = torch.as_tensor(kinks, dtype=a.dtype, device=a.device)
     pos = sa > 0
-    fk = torch.where(pos[:, None], K / torch.where(pos, sa, torch.ones_like(sa))[:, None],
-                     torch.full_like(K, _TRUNC))
+    fk = torch.where(
+        pos[:, None],
+        K / torch.where(pos, sa, torch.ones_like(sa))[:, None],
+        torch.full_like(K, _TRUNC),
+    )
     grid = torch.as_tensor(_OUTER_GRID, dtype=a.dtype, device=a.device).expand(sa.numel(), -1)
     edges = torch.cat([fk, grid], 1).clamp(-_TRUNC, _TRUNC).sort(-1).values
     z, w = _panels(edges, n)
@@ -197,8 +206,11 @@ def _adaptive_gaussian(fns, kinks=(), tol: float = MOMENT_TOL):
     matters).
     Returns (values, error estimates) as lists of floats."""
     like = torch.zeros((), dtype=torch.float64)
-    edges = sorted({-_TRUNC_1D, _TRUNC_1D} | {float(k) for k in kinks if abs(k) < _TRUNC_1D}
-                   | {float(x) for x in np.arange(-_TRUNC_1D + 2, _TRUNC_1D - 1, 2.0)})
+    edges = sorted(
+        {-_TRUNC_1D, _TRUNC_1D}
+        | {float(k) for k in kinks if abs(k) < _TRUNC_1D}
+        | {float(x) for x in np.arange(-_TRUNC_1D + 2, _TRUNC_1D - 1, 2.0)}
+    )
     lo = torch.tensor(edges[:-1], dtype=torch.float64)
     hi = torch.tensor(edges[1:], dtype=torch.float64)
     rules = [_legendre(n, like) for n in _ADAPT_NODES]
@@ -208,7 +220,7 @@ def _adaptive_gaussian(fns, kinks=(), tol: float = MOMENT_TOL):
         for x, w in rules:
             z = lo[:, None] + width * x
             wz = width * w * _phi(z)
-            est.append(torch.stack([(fn(z) * wz).sum(-1) for fn in fns]))     # (F, P)
+            est.append(torch.stack([(fn(z) * wz).sum(-1) for fn in fns]))  # (F, P)
         err = (est[0] - est[1]).abs().amax(0)
         total = float(err.sum())
         if total <= tol:
@@ -258,8 +270,9 @@ def hermite_coefficients(f, a, n: int = QUAD_NODES_1D, terms: int = MEHLER_TERMS
         >>> torch.allclose(alpha, torch.tensor([2.0, 0.0, 2 * 2 ** 0.5, 0.0], dtype=torch.float64))
         True
     """
-    z, sw, phi = (torch.as_tensor(t, dtype=a.dtype, device=a.device)
-                  for t in _hermite_functions(n, terms))
+    z, sw, phi = (
+        torch.as_tensor(t, dtype=a.dtype, device=a.device) for t in _hermite_functions(n, terms)
+    )
     return (f(_safe_sqrt(a)[..., None] * z) * sw) @ phi.T
 
 
@@ -277,8 +290,9 @@ def _mehler(f, g, a, b, c, terms: int = MEHLER_TERMS):
     if rho.numel() == 0:
         return acc, 0.0
     k0 = terms - 8
-    tail = float(A[..., k0:].square().sum(-1).max().sqrt()
-                 * B[..., k0:].square().sum(-1).max().sqrt())
+    tail = float(
+        A[..., k0:].square().sum(-1).max().sqrt() * B[..., k0:].square().sum(-1).max().sqrt()
+    )
     return acc, 2.0 * float(rho.abs().max()) ** k0 * tail
 
 
@@ -329,19 +343,20 @@ def _kinked_block(fns, a, b, c, kinks, n_outer, n_inner):
     ok = (rho.abs() > 1e-150) & (sb > 0)
     denom = torch.where(ok, rho * sb, torch.ones_like(rho))
     zs = torch.where(ok[:, None], K / denom[:, None], far)
-    width = torch.where(ok, s / torch.where(ok, rho.abs(), torch.ones_like(rho)),
-                        torch.zeros_like(rho))
+    width = torch.where(
+        ok, s / torch.where(ok, rho.abs(), torch.ones_like(rho)), torch.zeros_like(rho)
+    )
     offsets = torch.as_tensor(_SOFT, dtype=a.dtype, device=a.device)
     soft = zs[:, :, None] + width[:, None, None] * offsets
     grid = torch.as_tensor(_OUTER_GRID, dtype=a.dtype, device=a.device).expand(a.numel(), -1)
     edges = torch.cat([fk, soft.flatten(1), grid], 1).clamp(-_TRUNC, _TRUNC).sort(-1).values
-    z, wz = _panels(edges, n_outer)                                          # (E, Po)
+    z, wz = _panels(edges, n_outer)  # (E, Po)
     wz = wz * _phi(z)
-    m = (rho * sb)[:, None] * z                                              # (E, Po)
-    sd = (sb * s)[:, None, None]                                             # (E, 1, 1)
+    m = (rho * sb)[:, None] * z  # (E, Po)
+    sd = (sb * s)[:, None, None]  # (E, 1, 1)
     tk = ((K - m[..., None]) / sd.clamp(min=1e-300)).clamp(-_TRUNC, _TRUNC)
     ig = torch.as_tensor(_INNER_GRID, dtype=a.dtype, device=a.device).expand(*m.shape, -1)
-    t, wt = _panels(torch.cat([tk, ig], -1).sort(-1).values, n_inner)        # (E, Po, Pi)
+    t, wt = _panels(torch.cat([tk, ig], -1).sort(-1).values, n_inner)  # (E, Po, Pi)
     wt = wt * _phi(t)
     v = m[..., None] + sd * t
     u = sa[:, None] * z
@@ -356,8 +371,14 @@ def _check_sample(a, b, c, size: int = 48):
     if n <= 2 * size:
         return torch.arange(n, device=a.device)
     hard = torch.where(rho.abs() < 1, rho.abs(), torch.zeros_like(rho))
-    picks = [hard.topk(size).indices, a.argmax()[None], a.argmin()[None], b.argmax()[None],
-             b.argmin()[None], torch.linspace(0, n - 1, size, device=a.device).long()]
+    picks = [
+        hard.topk(size).indices,
+        a.argmax()[None],
+        a.argmin()[None],
+        b.argmax()[None],
+        b.argmin()[None],
+        torch.linspace(0, n - 1, size, device=a.device).long(),
+    ]
     return torch.unique(torch.cat(picks))
 
 
@@ -388,10 +409,11 @@ def _autograd_derivative(fn):
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
             y = fn(x)
-            if not y.requires_grad:                # piecewise constant (x > 0, sign): 0 a.e.
+            if not y.requires_grad:  # piecewise constant (x > 0, sign): 0 a.e.
                 return torch.zeros_like(x)
             (g,) = torch.autograd.grad(y.sum(), x)
         return g
+
     return deriv
 
 
@@ -403,15 +425,22 @@ def _check_kinks(kinks):
         values = tuple(kinks)
     except TypeError:
         values = None
-    if values is None or not all(isinstance(k, numbers.Real) and not isinstance(k, bool)
-                                 for k in values):
-        raise ValueError(f"kinks: got {kinks!r}; accepted: a sequence of finite real numbers in "
-                         "increasing order (the points where sigma or sigma' jumps), or None")
+    if values is None or not all(
+        isinstance(k, numbers.Real) and not isinstance(k, bool) for k in values
+    ):
+        raise ValueError(
+            f"kinks: got {kinks!r}; accepted: a sequence of finite real numbers in "
+            "increasing order (the points where sigma or sigma' jumps), or None"
+        )
     values = tuple(float(k) for k in values)
     if not all(math.isfinite(k) for k in values):
-        raise ValueError(f"kinks: got {kinks!r}, which is not finite; accepted: a sequence of "
-                         "finite real numbers in increasing order, or None")
+        raise ValueError(
+            f"kinks: got {kinks!r}, which is not finite; accepted: a sequence of "
+            "finite real numbers in increasing order, or None"
+        )
     if any(x >= y for x, y in zip(values[:-1], values[1:])):
-        raise ValueError(f"kinks: got {kinks!r}, which is not strictly increasing; accepted: a "
-                         "sequence of finite real numbers in increasing order, or None")
+        raise ValueError(
+            f"kinks: got {kinks!r}, which is not strictly increasing; accepted: a "
+            "sequence of finite real numbers in increasing order, or None"
+        )
     return values

@@ -42,6 +42,7 @@ an adaptive Gauss-Legendre rule that bisects wherever the function has a kink or
 `gaussian_expectation` (plain 2-D Gauss-Hermite) is kept as an independent reference for smooth
 functions.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,9 +51,20 @@ import warnings
 
 import torch
 
-__all__ = ["Activation", "get_activation", "normalized", "scaled", "standardized", "ACTIVATIONS",
-           "gaussian_expectation", "gaussian_mean", "mehler_expectation", "hermite_coefficients",
-           "leaky_relu", "QuadratureWarning"]
+__all__ = [
+    "Activation",
+    "get_activation",
+    "normalized",
+    "scaled",
+    "standardized",
+    "ACTIVATIONS",
+    "gaussian_expectation",
+    "gaussian_mean",
+    "mehler_expectation",
+    "hermite_coefficients",
+    "leaky_relu",
+    "QuadratureWarning",
+]
 
 from ._closed_forms import (
     _elu_apply,
@@ -119,8 +131,9 @@ class Activation:
         0.6826894921
     """
 
-    def __init__(self, name, fn, deriv=None, *, dual=None, dual_deriv=None, mean=None, duals=None,
-                 kinks=None):
+    def __init__(
+        self, name, fn, deriv=None, *, dual=None, dual_deriv=None, mean=None, duals=None, kinks=None
+    ):
         self.name = name
         self.fn = fn
         self._deriv = deriv if deriv is not None else _autograd_derivative(fn)
@@ -159,21 +172,30 @@ class Activation:
         self.error_estimates[what] = max(self.error_estimates.get(what, 0.0), est)
         if est > self.tol * max(1.0, float(scale)) and est > 10 * self._warned.get(what, 0.0):
             self._warned[what] = est
-            hint = ("" if self._kinked else "; if sigma has kinks or jumps, pass them: "
-                    f"Activation({self.name!r}, fn, kinks=(...))")
-            warnings.warn(f"activation {self.name}: {what} by {method} has an estimated error "
-                          f"{est:.3g}, above the tolerance {self.tol:.3g}{hint}",
-                          QuadratureWarning, stacklevel=3)
+            hint = (
+                ""
+                if self._kinked
+                else "; if sigma has kinks or jumps, pass them: "
+                f"Activation({self.name!r}, fn, kinks=(...))"
+            )
+            warnings.warn(
+                f"activation {self.name}: {what} by {method} has an estimated error "
+                f"{est:.3g}, above the tolerance {self.tol:.3g}{hint}",
+                QuadratureWarning,
+                stacklevel=3,
+            )
 
     def _parseval_defect(self):
         """|sum_k alpha_k(1)^2 - E f(z)^2| for fn and deriv: the error of Mehler's expansion at
         a = b = c = 1 (coefficients from Gauss-Hermite, E f^2 adaptive); computed once."""
         if self._parseval is None:
             one = torch.ones((), dtype=torch.float64)
-            exact, _ = _adaptive_gaussian([lambda z: self.fn(z) ** 2,
-                                           lambda z: self._deriv(z) ** 2])
-            series = [float(hermite_coefficients(f, one).square().sum())
-                      for f in (self.fn, self._deriv)]
+            exact, _ = _adaptive_gaussian(
+                [lambda z: self.fn(z) ** 2, lambda z: self._deriv(z) ** 2]
+            )
+            series = [
+                float(hermite_coefficients(f, one).square().sum()) for f in (self.fn, self._deriv)
+            ]
             self._parseval = tuple(abs(s - e) for s, e in zip(series, exact))
         return self._parseval
 
@@ -228,15 +250,18 @@ class Activation:
         if self._moments is None:
             one = torch.ones((), dtype=torch.float64)
             if self.closed_form:
-                self._moments = (float(self.mean(one)), float(self.dual(one, one, one)),
-                                 float(self.dual_deriv(one, one, one)))
+                self._moments = (
+                    float(self.mean(one)),
+                    float(self.dual(one, one, one)),
+                    float(self.dual_deriv(one, one, one)),
+                )
                 self.error_estimates.setdefault("moments", 0.0)
             else:
                 vals, errs = _adaptive_gaussian(
                     [self.fn, lambda z: self.fn(z) ** 2, lambda z: self._deriv(z) ** 2],
-                    self.kinks or ())
-                self._report("moments", max(errs), max(abs(v) for v in vals),
-                             "adaptive quadrature")
+                    self.kinks or (),
+                )
+                self._report("moments", max(errs), max(abs(v) for v in vals), "adaptive quadrature")
                 self._moments = tuple(vals)
         return self._moments
 
@@ -246,35 +271,55 @@ class Activation:
         name = name or f"{s:g}*{self.name}" + (f"{h:+g}" if h else "")
         dual = dual_deriv = mean = None
         if base._mean is not None and base._dual is not None:
+
             def dual(a, b, c):
                 return s * s * base.dual(a, b, c) + s * h * (base.mean(a) + base.mean(b)) + h * h
+
         if base._dual_deriv is not None:
+
             def dual_deriv(a, b, c):
                 return s * s * base.dual_deriv(a, b, c)
+
         if base._mean is not None:
+
             def mean(a):
                 return s * base.mean(a) + h
+
         duals = None
         if dual is not None and dual_deriv is not None:
+
             def duals(a, b, c):
-                k, kd = base.duals(a, b, c)          # out of place: a base may return its input c
+                k, kd = base.duals(a, b, c)  # out of place: a base may return its input c
                 if h:
                     k = k * (s * s) + (s * h * (base.mean(a) + base.mean(b)) + h * h)
                 else:
                     k = k * (s * s)
                 return k, kd * (s * s)
-        return Activation(name, lambda x: s * base.fn(x) + h, lambda x: s * base.deriv(x),
-                          dual=dual, dual_deriv=dual_deriv, mean=mean, duals=duals,
-                          kinks=base.kinks)
+
+        return Activation(
+            name,
+            lambda x: s * base.fn(x) + h,
+            lambda x: s * base.deriv(x),
+            dual=dual,
+            dual_deriv=dual_deriv,
+            mean=mean,
+            duals=duals,
+            kinks=base.kinks,
+        )
 
 
 def _elu():
     f = torch.nn.functional.elu
-    return Activation("elu", f, lambda x: torch.where(x > 0, torch.ones_like(x), torch.exp(x)),
-                      dual=lambda a, b, c: _elu_apply(a, b, c, True, False)[0],
-                      dual_deriv=lambda a, b, c: _elu_apply(a, b, c, False, True)[0],
-                      duals=lambda a, b, c: tuple(_elu_apply(a, b, c, True, True)),
-                      mean=_elu_mean, kinks=(0.0,))
+    return Activation(
+        "elu",
+        f,
+        lambda x: torch.where(x > 0, torch.ones_like(x), torch.exp(x)),
+        dual=lambda a, b, c: _elu_apply(a, b, c, True, False)[0],
+        dual_deriv=lambda a, b, c: _elu_apply(a, b, c, False, True)[0],
+        duals=lambda a, b, c: tuple(_elu_apply(a, b, c, True, True)),
+        mean=_elu_mean,
+        kinks=(0.0,),
+    )
 
 
 def leaky_relu(negative_slope: float = 0.01) -> Activation:
@@ -296,43 +341,87 @@ def leaky_relu(negative_slope: float = 0.01) -> Activation:
         >>> round(leaky_relu(0.2).moments()[2], 12)        # E sigma'(z)^2 = (1 + 0.2^2) / 2
         0.52
     """
-    if (not isinstance(negative_slope, numbers.Real) or isinstance(negative_slope, bool)
-            or not math.isfinite(negative_slope)):
+    if (
+        not isinstance(negative_slope, numbers.Real)
+        or isinstance(negative_slope, bool)
+        or not math.isfinite(negative_slope)
+    ):
         raise ValueError(f"negative_slope: got {negative_slope!r}; accepted: a finite real number")
     alpha = float(negative_slope)
     dual, dual_deriv, duals, mean = _two_slope(1.0, alpha)
     name = "leaky_relu" if alpha == 0.01 else f"leaky_relu({alpha:g})"
-    return Activation(name, lambda x: torch.nn.functional.leaky_relu(x, alpha),
-                      lambda x: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, alpha)),
-                      dual=dual, dual_deriv=dual_deriv, duals=duals, mean=mean, kinks=(0.0,))
+    return Activation(
+        name,
+        lambda x: torch.nn.functional.leaky_relu(x, alpha),
+        lambda x: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, alpha)),
+        dual=dual,
+        dual_deriv=dual_deriv,
+        duals=duals,
+        mean=mean,
+        kinks=(0.0,),
+    )
 
 
 def _build_named():
     t = torch
-    relu = Activation("relu", t.relu, _step, dual=_relu_dual, dual_deriv=_relu_dual_deriv,
-                      mean=lambda a: _safe_sqrt(a) / math.sqrt(2 * math.pi), duals=_relu_duals,
-                      kinks=(0.0,))
-    erf = Activation("erf", t.erf, lambda x: (2 / math.sqrt(math.pi)) * t.exp(-x * x),
-                     dual=_erf_dual, dual_deriv=_erf_dual_deriv, mean=lambda a: t.zeros_like(a),
-                     kinks=())
-    identity = Activation("identity", lambda x: x, t.ones_like, dual=lambda a, b, c: c,
-                          dual_deriv=lambda a, b, c: t.ones_like(c), mean=lambda a: t.zeros_like(a),
-                          kinks=())
+    relu = Activation(
+        "relu",
+        t.relu,
+        _step,
+        dual=_relu_dual,
+        dual_deriv=_relu_dual_deriv,
+        mean=lambda a: _safe_sqrt(a) / math.sqrt(2 * math.pi),
+        duals=_relu_duals,
+        kinks=(0.0,),
+    )
+    erf = Activation(
+        "erf",
+        t.erf,
+        lambda x: (2 / math.sqrt(math.pi)) * t.exp(-x * x),
+        dual=_erf_dual,
+        dual_deriv=_erf_dual_deriv,
+        mean=lambda a: t.zeros_like(a),
+        kinks=(),
+    )
+    identity = Activation(
+        "identity",
+        lambda x: x,
+        t.ones_like,
+        dual=lambda a, b, c: c,
+        dual_deriv=lambda a, b, c: t.ones_like(c),
+        mean=lambda a: t.zeros_like(a),
+        kinks=(),
+    )
     a_dual, a_deriv, a_duals, a_mean = _two_slope(1.0, -1.0)
-    absolute = Activation("abs", t.abs, t.sign, dual=a_dual, dual_deriv=a_deriv, duals=a_duals,
-                          mean=a_mean, kinks=(0.0,))
-    step = Activation("step", _step, t.zeros_like, dual=_step_dual,
-                      dual_deriv=lambda a, b, c: t.zeros_like(c),
-                      duals=lambda a, b, c: (_step_dual(a, b, c), t.zeros_like(c)),
-                      mean=lambda a: t.full_like(a, 0.5), kinks=(0.0,))
+    absolute = Activation(
+        "abs",
+        t.abs,
+        t.sign,
+        dual=a_dual,
+        dual_deriv=a_deriv,
+        duals=a_duals,
+        mean=a_mean,
+        kinks=(0.0,),
+    )
+    step = Activation(
+        "step",
+        _step,
+        t.zeros_like,
+        dual=_step_dual,
+        dual_deriv=lambda a, b, c: t.zeros_like(c),
+        duals=lambda a, b, c: (_step_dual(a, b, c), t.zeros_like(c)),
+        mean=lambda a: t.full_like(a, 0.5),
+        kinks=(0.0,),
+    )
 
     def sig_d(x):
         s = t.sigmoid(x)
         return s * (1 - s)
 
     def gelu_d(x):
-        return (0.5 * (1 + t.erf(x / math.sqrt(2)))
-                + x * t.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
+        return 0.5 * (1 + t.erf(x / math.sqrt(2))) + x * t.exp(-0.5 * x * x) / math.sqrt(
+            2 * math.pi
+        )
 
     def silu_d(x):
         s = t.sigmoid(x)
@@ -360,8 +449,13 @@ def _build_named():
 
 
 ACTIVATIONS = _build_named()
-_ALIASES = {"linear": "identity", "id": "identity", "swish": "silu", "heaviside": "step",
-            "leakyrelu": "leaky_relu"}
+_ALIASES = {
+    "linear": "identity",
+    "id": "identity",
+    "swish": "silu",
+    "heaviside": "step",
+    "leakyrelu": "leaky_relu",
+}
 
 
 def get_activation(spec, kinks=None) -> Activation:
@@ -387,38 +481,53 @@ def get_activation(spec, kinks=None) -> Activation:
         (-1.0, 1.0)
     """
     if kinks is not None and (isinstance(spec, (str, Activation)) or not callable(spec)):
-        raise ValueError(f"kinks: got {kinks!r} with activation {spec!r}; accepted: kinks only "
-                         "with a torch callable (a name or an Activation carries its own kinks)")
+        raise ValueError(
+            f"kinks: got {kinks!r} with activation {spec!r}; accepted: kinks only "
+            "with a torch callable (a name or an Activation carries its own kinks)"
+        )
     if isinstance(spec, Activation):
         return spec
     if isinstance(spec, str):
         key = _ALIASES.get(spec.lower(), spec.lower())
         if key not in ACTIVATIONS:
-            raise ValueError(f"activation: unknown name {spec!r}; accepted names are "
-                             f"{sorted(ACTIVATIONS) + sorted(_ALIASES)}, an object from "
-                             "nk.normalized(...) / nk.scaled(...), or a torch callable")
+            raise ValueError(
+                f"activation: unknown name {spec!r}; accepted names are "
+                f"{sorted(ACTIVATIONS) + sorted(_ALIASES)}, an object from "
+                "nk.normalized(...) / nk.scaled(...), or a torch callable"
+            )
         return ACTIVATIONS[key]
     if callable(spec):
         probe = torch.linspace(-2.0, 2.0, 5, dtype=torch.float64)
         try:
             out = spec(probe)
         except Exception as err:  # noqa: BLE001 - report what the callable did
-            raise ValueError(f"activation: the callable {spec!r} failed on a float64 torch tensor "
-                             f"({err}); it must be an elementwise torch function") from err
+            raise ValueError(
+                f"activation: the callable {spec!r} failed on a float64 torch tensor "
+                f"({err}); it must be an elementwise torch function"
+            ) from err
         if not isinstance(out, torch.Tensor) or out.shape != probe.shape:
-            raise ValueError(f"activation: the callable {spec!r} must return a torch tensor of the "
-                             f"input's shape, got {type(out).__name__} {getattr(out, 'shape', '')}")
-        return _checked_callable(spec, Activation(getattr(spec, "__name__", "callable"), spec,
-                                                  kinks=kinks))
-    raise ValueError(f"activation: got {spec!r} of type {type(spec).__name__}; accepted: a name "
-                     f"({', '.join(sorted(ACTIVATIONS))}), an Activation, or a torch callable")
+            raise ValueError(
+                f"activation: the callable {spec!r} must return a torch tensor of the "
+                f"input's shape, got {type(out).__name__} {getattr(out, 'shape', '')}"
+            )
+        return _checked_callable(
+            spec, Activation(getattr(spec, "__name__", "callable"), spec, kinks=kinks)
+        )
+    raise ValueError(
+        f"activation: got {spec!r} of type {type(spec).__name__}; accepted: a name "
+        f"({', '.join(sorted(ACTIVATIONS))}), an Activation, or a torch callable"
+    )
 
 
 # Where a callable activation must be finite with a finite derivative: the Gaussian quadratures
 # sample |z| up to ~40 standard deviations of the layer's variance, so a function undefined on part
 # of R (torch.log, torch.sqrt) gives NaN kernels; refused here, before any work.
-_PROBE = torch.cat([torch.linspace(-40.0, 40.0, 81, dtype=torch.float64),
-                    torch.tensor([-1e-3, 1e-3, 0.5, -0.5], dtype=torch.float64)])
+_PROBE = torch.cat(
+    [
+        torch.linspace(-40.0, 40.0, 81, dtype=torch.float64),
+        torch.tensor([-1e-3, 1e-3, 0.5, -0.5], dtype=torch.float64),
+    ]
+)
 
 
 def _checked_callable(spec, act):
@@ -428,18 +537,24 @@ def _checked_callable(spec, act):
     bad = ~torch.isfinite(out)
     if bad.any():
         z = float(_PROBE[bad][0])
-        raise ValueError(f"activation: {name} is not finite at z = {z:g} ({float(out[bad][0])}); "
-                         "accepted: a function finite on all of R (the Gaussian expectations "
-                         "integrate over every real z)")
+        raise ValueError(
+            f"activation: {name} is not finite at z = {z:g} ({float(out[bad][0])}); "
+            "accepted: a function finite on all of R (the Gaussian expectations "
+            "integrate over every real z)"
+        )
     try:
         d = act.deriv(_PROBE)
     except Exception as err:  # noqa: BLE001 - report what autograd said
-        raise ValueError(f"activation: could not differentiate {name} ({type(err).__name__}: "
-                         f"{err}); accepted: a torch function autograd can differentiate, or an "
-                         "Activation with its derivative") from err
+        raise ValueError(
+            f"activation: could not differentiate {name} ({type(err).__name__}: "
+            f"{err}); accepted: a torch function autograd can differentiate, or an "
+            "Activation with its derivative"
+        ) from err
     if not isinstance(d, torch.Tensor) or d.shape != _PROBE.shape or not torch.isfinite(d).all():
-        raise ValueError(f"activation: the derivative of {name} is not a finite tensor on R; "
-                         "accepted: a function with a finite (a.e.) derivative")
+        raise ValueError(
+            f"activation: the derivative of {name} is not a finite tensor on R; "
+            "accepted: a function with a finite (a.e.) derivative"
+        )
     return act
 
 
@@ -466,9 +581,11 @@ def normalized(activation) -> Activation:
     mu, m2, _ = act.moments()
     var = m2 - mu * mu
     if not var > 1e-14:
-        raise ValueError(f"activation: {act.name} has variance {var:.3g} under N(0, 1); accepted: "
-                         "a non-constant function with finite variance (a constant cannot be "
-                         "normalised)")
+        raise ValueError(
+            f"activation: {act.name} has variance {var:.3g} under N(0, 1); accepted: "
+            "a non-constant function with finite variance (a constant cannot be "
+            "normalised)"
+        )
     sd = math.sqrt(var)
     return act.affine(1.0 / sd, -mu / sd, name=f"normalized({act.name})")
 
@@ -489,6 +606,7 @@ def scaled(activation, factor: float) -> Activation:
         1.0
     """
     from ._checks import check_real
+
     factor = check_real(factor, "factor")
     act = get_activation(activation)
     return act.affine(factor, 0.0, name=f"{factor:.4g}*{act.name}")
@@ -513,6 +631,8 @@ def standardized(activation) -> Activation:
     act = get_activation(activation)
     m2 = act.moments()[1]
     if not m2 > 1e-14:
-        raise ValueError(f"activation: {act.name} has E sigma(z)^2 = {m2:.3g}; accepted: a "
-                         "function that is not zero almost everywhere")
+        raise ValueError(
+            f"activation: {act.name} has E sigma(z)^2 = {m2:.3g}; accepted: a "
+            "function that is not zero almost everywhere"
+        )
     return act.affine(1.0 / math.sqrt(m2), 0.0, name=f"standardized({act.name})")

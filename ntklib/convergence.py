@@ -9,6 +9,7 @@ The reusable pieces they build on (train_gd, ntk_flow, ntk_pca, mode_coefficient
 condition_number) are in ntklib.dynamics and at the top level of ntklib.  With Theta(X, X) =
 V diag(lam) V^T, the residual along eigenvector v_i decays as exp(-2 lam_i t / N) under the flow.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,12 +29,23 @@ from .stats import relative_error
 
 # hessian_* are reached as nk.convergence.hessian_spectrum etc.; they are listed in the __all__ of
 # ntklib.hessian, their home module.
-__all__ = ["fit_decay_rates", "mode_decay", "convergence_time", "constant_mode_cosine", "eigen_gap",
-           "narrow_valley", "ode_gap_sweep", "kernel_scale_fit", "ensemble_zscores",
-           "test_error_vs_time", "test_error_vs_depth"]
+__all__ = [
+    "fit_decay_rates",
+    "mode_decay",
+    "convergence_time",
+    "constant_mode_cosine",
+    "eigen_gap",
+    "narrow_valley",
+    "ode_gap_sweep",
+    "kernel_scale_fit",
+    "ensemble_zscores",
+    "test_error_vs_time",
+    "test_error_vs_depth",
+]
 
 
 # ---- decay per eigendirection, conditioning, spectra ---------------------------------------------
+
 
 def fit_decay_rates(times, coeffs, predicted, *, floor=0.02):
     """Measured exponential decay rate of each column of `coeffs` (T, k) over the times where the
@@ -55,7 +67,7 @@ def fit_decay_rates(times, coeffs, predicted, *, floor=0.02):
     t = np.asarray(times, dtype=np.float64)
     C = np.asarray(torch.as_tensor(coeffs).detach().cpu(), dtype=np.float64)
     C = C.reshape(-1, C.shape[-2], C.shape[-1])
-    energy = (C ** 2).sum(0)                                   # (T, k)
+    energy = (C**2).sum(0)  # (T, k)
     rates = []
     for i, rho in enumerate(np.asarray(torch.as_tensor(predicted).cpu(), dtype=np.float64)):
         t_max = math.log(1.0 / floor) / rho if rho > 0 else np.inf
@@ -118,8 +130,12 @@ def convergence_time(lam, N, *, tol=1e-2) -> dict:
     lo, hi = float(lam.min()), float(lam.max())
     kappa = hi / lo
     steps = math.log(1.0 / tol) / math.log((kappa + 1.0) / (kappa - 1.0)) if kappa > 1 else 1.0
-    return {"time": N * math.log(1.0 / tol) / (2.0 * lo), "kappa": kappa,
-            "lr_best": N / (hi + lo), "steps_best": steps}
+    return {
+        "time": N * math.log(1.0 / tol) / (2.0 * lo),
+        "kappa": kappa,
+        "lr_best": N / (hi + lo),
+        "steps_best": steps,
+    }
 
 
 def constant_mode_cosine(v) -> float:
@@ -156,6 +172,7 @@ def eigen_gap(lam):
 
 # ---- the loss surface along eigendirections: the narrow valley -------------------------------------
 
+
 def narrow_valley(model, X, Y, *, modes=(0, -1), radius=None, n_grid=25):
     """The loss C(theta_0 + s_1 d_1 + s_2 d_2) of a network on the plane of two parameter directions
     that move f(X) along eigenvectors of its own NTK Gram matrix (Jacot, Gabriel, Hongler 2019a).
@@ -190,10 +207,15 @@ def narrow_valley(model, X, Y, *, modes=(0, -1), radius=None, n_grid=25):
     N = X.shape[0]
     Y = as_vector(Y, "Y", N, dtype=X.dtype, device=X.device)
     ms = [scalar(m) for m in modes] if isinstance(modes, (tuple, list)) else None
-    if (ms is None or len(ms) != 2
-            or not all(isinstance(m, int) and not isinstance(m, bool) and -N <= m < N for m in ms)):
-        raise ValueError(f"modes: got {modes!r}; accepted: two eigenvector indices in -N..N-1 = "
-                         f"-{N}..{N - 1} (0 the largest eigenvalue, -1 the smallest)")
+    if (
+        ms is None
+        or len(ms) != 2
+        or not all(isinstance(m, int) and not isinstance(m, bool) and -N <= m < N for m in ms)
+    ):
+        raise ValueError(
+            f"modes: got {modes!r}; accepted: two eigenvector indices in -N..N-1 = "
+            f"-{N}..{N - 1} (0 the largest eigenvalue, -1 the smallest)"
+        )
     n_grid = check_positive_int(n_grid, "n_grid")
     if radius is not None:
         radius = check_real(radius, "radius", positive=True)
@@ -221,12 +243,19 @@ def narrow_valley(model, X, Y, *, modes=(0, -1), radius=None, n_grid=25):
                 p = {k: t + s1 * d1 + s2 * d2 for k, t, d1, d2 in zip(names, tensors, *dirs)}
                 loss[i, j] = ((functional_call(model, p, (X,)).reshape(-1) - Y) ** 2).mean()
         u1, u2 = (U[:, m].to(X) * math.sqrt(float(lam[m])) for m in modes)
-        f_lin = f0 + s.to(X)[:, None, None] * u1 + s.to(X)[None, :, None] * u2        # (n, n, N)
+        f_lin = f0 + s.to(X)[:, None, None] * u1 + s.to(X)[None, :, None] * u2  # (n, n, N)
         loss_q = ((f_lin - Y) ** 2).mean(-1).cpu()
     curv = [_curvature(model, names, tensors, d, X, Y) for d in dirs]
-    return {"s": s, "loss": loss, "loss_quadratic": loss_q, "lam": lam.cpu(), "modes": modes,
-            "curvature": np.array(curv), "curvature_theory": (2.0 * lam[list(modes)] / N).cpu().numpy(),
-            "C0": C0}
+    return {
+        "s": s,
+        "loss": loss,
+        "loss_quadratic": loss_q,
+        "lam": lam.cpu(),
+        "modes": modes,
+        "curvature": np.array(curv),
+        "curvature_theory": (2.0 * lam[list(modes)] / N).cpu().numpy(),
+        "C0": C0,
+    }
 
 
 def _curvature(model, names, tensors, d, X, Y):
@@ -235,6 +264,7 @@ def _curvature(model, names, tensors, d, X, Y):
 
     def cost(p):
         return ((functional_call(model, p, (X,)).reshape(-1) - Y) ** 2).mean()
+
     p0 = dict(zip(names, tensors))
     _, hd = jvp(grad(cost), (p0,), (dict(zip(names, d)),))
     return float(sum((hd[k] * v).sum() for k, v in zip(names, d)))
@@ -242,8 +272,23 @@ def _curvature(model, names, tensors, d, X, Y):
 
 # ---- finite networks against the linear ODE, across widths -----------------------------------------
 
-def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="relu", beta=0.1,
-                  record_steps=None, seed_offset=0, device=None):
+
+def ode_gap_sweep(
+    X,
+    Y,
+    X_test,
+    *,
+    widths,
+    seeds,
+    depth,
+    lr,
+    steps,
+    activation="relu",
+    beta=0.1,
+    record_steps=None,
+    seed_offset=0,
+    device=None,
+):
     """Train FCNets of several widths by gradient descent and compare them with the infinite-width
     prediction `ntk_flow(Theta_inf, f_0, ..., lr=lr)` started from each network's own f_0.
 
@@ -282,14 +327,24 @@ def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="
     jobs = [(i, w, s) for i, w in enumerate(widths) for s in range(n_s)]
     device = resolve_device(device)
     for i, w, s in tqdm(jobs, disable=quiet(), desc="widths x seeds", leave=False):
-        net = FCNet(X.shape[1], int(w), depth, activation=activation, beta=beta,
-                    seed=seed_offset + 1000 * i + s, device=device)
+        net = FCNet(
+            X.shape[1],
+            int(w),
+            depth,
+            activation=activation,
+            beta=beta,
+            seed=seed_offset + 1000 * i + s,
+            device=device,
+        )
         K0 = empirical_ntk(net, X).cpu()
-        rec = train_gd(net, X, Y, lr=lr, steps=steps, record_steps=record_steps, X_test=X_test,
-                       progress=False).to("cpu")
+        rec = train_gd(
+            net, X, Y, lr=lr, steps=steps, record_steps=record_steps, X_test=X_test, progress=False
+        ).to("cpu")
         K1 = empirical_ntk(net, X).cpu()
         del net
-        fX, ft = ntk_flow(theta, rec.f_train[0], Y, rec.times, theta_tX=theta_t, f0_t=rec.f_test[0], lr=lr)
+        fX, ft = ntk_flow(
+            theta, rec.f_train[0], Y, rec.times, theta_tX=theta_t, f0_t=rec.f_test[0], lr=lr
+        )
         scale = float(torch.sqrt(((Y - rec.f_train[0]) ** 2).mean()))
         out["gap_train"][i, s] = float(torch.sqrt(((rec.f_train - fX) ** 2).mean(1)).max()) / scale
         out["gap_test"][i, s] = float(torch.sqrt(((rec.f_test - ft) ** 2).mean(1)).max()) / scale
@@ -297,8 +352,15 @@ def ode_gap_sweep(X, Y, X_test, *, widths, seeds, depth, lr, steps, activation="
         out["kernel_init"][i, s] = relative_error(K0, theta)
         records[i][s], preds[i][s] = rec, (fX, ft)
     times = records[0][0].times
-    return {"widths": np.asarray(widths), "times": times, "theta": theta, "theta_test": theta_t,
-            "records": records, "predictions": preds, **out}
+    return {
+        "widths": np.asarray(widths),
+        "times": times,
+        "theta": theta,
+        "theta_test": theta_t,
+        "records": records,
+        "predictions": preds,
+        **out,
+    }
 
 
 def kernel_scale_fit(records, theta, theta_test, Y, *, lr=None, t_max=None, h=1e-4, iterations=3):
@@ -336,9 +398,17 @@ def kernel_scale_fit(records, theta, theta_test, Y, *, lr=None, t_max=None, h=1e
         times = rec.times[keep]
 
         def flow(c):
-            fX, ft = ntk_flow(c * theta, rec.f_train[0], Y, times, theta_tX=c * theta_test,
-                              f0_t=rec.f_test[0], lr=lr)
+            fX, ft = ntk_flow(
+                c * theta,
+                rec.f_train[0],
+                Y,
+                times,
+                theta_tX=c * theta_test,
+                f0_t=rec.f_test[0],
+                lr=lr,
+            )
             return torch.cat([fX.reshape(-1), ft.reshape(-1)])
+
         k = torch.as_tensor(keep)
         net = torch.cat([rec.f_train[k].reshape(-1), rec.f_test[k].reshape(-1)]).to(theta)
         c = 1.0
@@ -374,17 +444,26 @@ def ensemble_zscores(F, mean, var) -> dict:
     S = F.shape[0]
     m, v = F.mean(0), F.var(0, ddof=1)
     se_m = F.std(0, ddof=1) / np.sqrt(S)
-    se_v = np.sqrt(np.maximum(((F - m) ** 4).mean(0) - v ** 2, 0.0) / S)
+    se_v = np.sqrt(np.maximum(((F - m) ** 4).mean(0) - v**2, 0.0) / S)
     z_m, z_v = (m - mean) / se_m, (v - var) / se_v
-    return {"mean": m, "var": v, "se_mean": se_m, "se_var": se_v, "z_mean": z_m, "z_var": z_v,
-            "q": float(np.mean((z_m ** 2 + z_v ** 2) / 2))}
+    return {
+        "mean": m,
+        "var": v,
+        "se_mean": se_m,
+        "se_var": se_v,
+        "z_mean": z_m,
+        "z_var": z_v,
+        "q": float(np.mean((z_m**2 + z_v**2) / 2)),
+    }
 
 
 # ---- generalisation: test error along training time and against depth ---------------------------
 
+
 def _step(theta, fraction):
     """nk.phases.gd_step_size (imported here: ntklib.phases imports this module)."""
     from .phases.freeze_chaos import gd_step_size
+
     return gd_step_size(theta, fraction)
 
 
@@ -395,15 +474,31 @@ def _errors(F, Y_test):
     return ((F - y) ** 2).mean(-1), (np.sign(F) != np.sign(y)).mean(-1)
 
 
-def _trained_nets(X, Y, X_test, Y_test, *, width, depth, activation, beta, lr, steps, seeds, seed,
-                  device):
+def _trained_nets(
+    X, Y, X_test, Y_test, *, width, depth, activation, beta, lr, steps, seeds, seed, device
+):
     """Test (mse, error), each (seeds, len(steps)), of FCNets trained by gradient descent."""
     mse, err = [], []
     for s in range(int(seeds)):
-        net = FCNet(X.shape[1], int(width), depth, activation=activation, beta=beta, seed=seed + s,
-                    device=resolve_device(device))
-        rec = train_gd(net, X, Y, lr=lr, steps=int(max(steps)), record_steps=steps, X_test=X_test,
-                       progress=False).to("cpu")
+        net = FCNet(
+            X.shape[1],
+            int(width),
+            depth,
+            activation=activation,
+            beta=beta,
+            seed=seed + s,
+            device=resolve_device(device),
+        )
+        rec = train_gd(
+            net,
+            X,
+            Y,
+            lr=lr,
+            steps=int(max(steps)),
+            record_steps=steps,
+            X_test=X_test,
+            progress=False,
+        ).to("cpu")
         a, b = _errors(rec.f_test, Y_test)
         mse.append(a)
         err.append(b)
@@ -411,8 +506,22 @@ def _trained_nets(X, Y, X_test, Y_test, *, width, depth, activation, beta, lr, s
     return np.array(mse).reshape(shape), np.array(err).reshape(shape)
 
 
-def test_error_vs_time(X_train, Y_train, X_test, Y_test, *, steps, depth, activation="relu",
-                       beta=0.1, fraction=0.5, width=None, seeds=0, seed=0, device=None) -> dict:
+def test_error_vs_time(
+    X_train,
+    Y_train,
+    X_test,
+    Y_test,
+    *,
+    steps,
+    depth,
+    activation="relu",
+    beta=0.1,
+    fraction=0.5,
+    width=None,
+    seeds=0,
+    seed=0,
+    device=None,
+) -> dict:
     """Test error along training (early stopping) of the infinite ensemble and of finite networks.
 
     Gradient descent on C = (1/N) ||f(X) - Y||^2 with step lr = fraction N / lam_max(Theta_inf) (the
@@ -448,17 +557,41 @@ def test_error_vs_time(X_train, Y_train, X_test, Y_test, *, steps, depth, activa
     lr = _step(theta, fraction)
     steps = np.asarray(steps, dtype=int)
     times = [lr * int(k) for k in steps]
-    m, v = _ensemble_moments(theta, ntk(X_test, X_train, **kw), nngp(X_train, **kw),
-                             nngp(X_test, X_train, **kw), _prior_variances(X_test, kw), Y, times,
-                             lr=lr)
+    m, v = _ensemble_moments(
+        theta,
+        ntk(X_test, X_train, **kw),
+        nngp(X_train, **kw),
+        nngp(X_test, X_train, **kw),
+        _prior_variances(X_test, kw),
+        Y,
+        times,
+        lr=lr,
+    )
     mse, err = _errors(m, Y_test)
     var = v.mean(1).numpy()
-    out = {"steps": steps, "times": np.array(times), "lr": lr, "mse_mean": mse, "error_mean": err,
-           "variance": var, "mse_expected": mse + var}
+    out = {
+        "steps": steps,
+        "times": np.array(times),
+        "lr": lr,
+        "mse_mean": mse,
+        "error_mean": err,
+        "variance": var,
+        "mse_expected": mse + var,
+    }
     if width is not None:
         out["mse_net"], out["error_net"] = _trained_nets(
-            X_train, Y, X_test, Y_test, width=width, lr=lr, steps=steps, seeds=seeds, seed=seed,
-            device=device, **kw)
+            X_train,
+            Y,
+            X_test,
+            Y_test,
+            width=width,
+            lr=lr,
+            steps=steps,
+            seeds=seeds,
+            seed=seed,
+            device=device,
+            **kw,
+        )
     return out
 
 
@@ -467,9 +600,22 @@ def _prior_variances(X, kw):
     return nngp(X, **kw).diagonal().clone()
 
 
-def test_error_vs_depth(X_train, Y_train, X_test, Y_test, *, regimes, depths, steps=None,
-                        fraction=0.5, width=None, seeds=1, seed=0, net_depths=None,
-                        device=None) -> dict:
+def test_error_vs_depth(
+    X_train,
+    Y_train,
+    X_test,
+    Y_test,
+    *,
+    regimes,
+    depths,
+    steps=None,
+    fraction=0.5,
+    width=None,
+    seeds=1,
+    seed=0,
+    net_depths=None,
+    device=None,
+) -> dict:
     """Test error of the infinite ensemble's mean (and of finite networks) against depth, for
     several regimes (activation, beta): the freeze, the edge and the chaos (Jacot, Gabriel, Hongler
     2019b; notebook 04), trained by gradient descent for a fixed number of steps at a stable step.
@@ -509,9 +655,14 @@ def test_error_vs_depth(X_train, Y_train, X_test, Y_test, *, regimes, depths, st
     Y = torch.as_tensor(Y_train, dtype=torch.float64).reshape(-1)
     names = list(regimes)
     shape = (len(names), len(depths), len(budgets))
-    out = {"names": names, "depths": np.asarray(depths), "steps": budgets,
-           "mse": np.full(shape, np.nan), "error": np.full(shape, np.nan),
-           "kappa": np.full(shape[:2], np.nan)}
+    out = {
+        "names": names,
+        "depths": np.asarray(depths),
+        "steps": budgets,
+        "mse": np.full(shape, np.nan),
+        "error": np.full(shape, np.nan),
+        "kappa": np.full(shape[:2], np.nan),
+    }
     if width is not None:
         out["mse_net"] = np.full(shape + (int(seeds),), np.nan)
         out["error_net"] = np.full(shape + (int(seeds),), np.nan)
@@ -526,15 +677,33 @@ def test_error_vs_depth(X_train, Y_train, X_test, Y_test, *, regimes, depths, st
             lr = _step(theta, fraction)
             for b, k in enumerate(budgets):
                 try:
-                    mean, _ = _ensemble_moments(theta, theta_t, None, None, None, Y,
-                                                [None if k is None else lr * int(k)], lr=lr)
-                except ValueError:                  # not positive definite at convergence
+                    mean, _ = _ensemble_moments(
+                        theta,
+                        theta_t,
+                        None,
+                        None,
+                        None,
+                        Y,
+                        [None if k is None else lr * int(k)],
+                        lr=lr,
+                    )
+                except ValueError:  # not positive definite at convergence
                     continue
                 out["mse"][i, j, b], out["error"][i, j, b] = _errors(mean[0], Y_test)
             if width is not None and trained and L in net_depths:
-                a, e = _trained_nets(X_train, Y, X_test, Y_test, width=width, lr=lr,
-                                     steps=sorted(set(trained)), seeds=seeds, seed=seed,
-                                     device=device, **kw)
+                a, e = _trained_nets(
+                    X_train,
+                    Y,
+                    X_test,
+                    Y_test,
+                    width=width,
+                    lr=lr,
+                    steps=sorted(set(trained)),
+                    seeds=seeds,
+                    seed=seed,
+                    device=device,
+                    **kw,
+                )
                 for b, k in enumerate(budgets):
                     if k is not None:
                         col = sorted(set(trained)).index(int(k))

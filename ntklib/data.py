@@ -1,4 +1,5 @@
 """Small, deterministic input sets used across the notebooks (no downloads)."""
+
 from __future__ import annotations
 
 import math
@@ -63,7 +64,9 @@ def digits(n: int | None = None, *, seed: int = 0, standardise: bool = True):
     d = load_digits()
     X, y = d.data.astype(np.float64), d.target
     if n is not None:
-        idx = np.random.default_rng(seed).choice(len(X), size=check_positive_int(n, "n"), replace=False)
+        idx = np.random.default_rng(seed).choice(
+            len(X), size=check_positive_int(n, "n"), replace=False
+        )
         X, y = X[np.sort(idx)], y[np.sort(idx)]
     X = torch.as_tensor(X)
     if standardise:

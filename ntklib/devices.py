@@ -15,6 +15,7 @@ Convention (the same everywhere in ntklib):
 
 Sweeps return numpy arrays (on the CPU); tensor-valued functions return tensors on the device used.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,29 +42,41 @@ def resolve_device(device) -> torch.device | None:
     """
     if device is None:
         return None
-    if isinstance(device, str):                   # "CPU", " cuda:0 " mean what they say
+    if isinstance(device, str):  # "CPU", " cuda:0 " mean what they say
         device = device.strip().lower()
         if device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not isinstance(device, (str, torch.device)):
-        raise ValueError(f"device: got {device!r} ({type(device).__name__}); accepted: None, 'auto', 'cpu', "
-                         "'cuda', 'cuda:K' or a torch.device")
+        raise ValueError(
+            f"device: got {device!r} ({type(device).__name__}); accepted: None, 'auto', 'cpu', "
+            "'cuda', 'cuda:K' or a torch.device"
+        )
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError) as err:
-        raise ValueError(f"device: got {device!r}; accepted: None, 'auto', 'cpu', 'cuda', 'cuda:K' or a "
-                         f"torch.device ({err})") from None
+        raise ValueError(
+            f"device: got {device!r}; accepted: None, 'auto', 'cpu', 'cuda', 'cuda:K' or a "
+            f"torch.device ({err})"
+        ) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device: got {device!r} but torch.cuda.is_available() is False (torch "
-                             f"{torch.__version__}); accepted here: 'cpu' or 'auto' (which falls back to "
-                             "the CPU)")
+            raise ValueError(
+                f"device: got {device!r} but torch.cuda.is_available() is False (torch "
+                f"{torch.__version__}); accepted here: 'cpu' or 'auto' (which falls back to "
+                "the CPU)"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device: got {device!r} but this machine has {torch.cuda.device_count()} CUDA "
-                             f"device(s); accepted: 'cuda:0' ... 'cuda:{torch.cuda.device_count() - 1}'")
+            raise ValueError(
+                f"device: got {device!r} but this machine has {torch.cuda.device_count()} CUDA "
+                f"device(s); accepted: 'cuda:0' ... 'cuda:{torch.cuda.device_count() - 1}'"
+            )
     elif dev.type == "mps":
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise ValueError(f"device: got {device!r} but MPS is not available here; accepted: 'cpu' or 'auto'")
+            raise ValueError(
+                f"device: got {device!r} but MPS is not available here; accepted: 'cpu' or 'auto'"
+            )
     elif dev.type != "cpu":
-        raise ValueError(f"device: got {device!r}; accepted: None, 'auto', 'cpu', 'cuda', 'cuda:K' or 'mps'")
+        raise ValueError(
+            f"device: got {device!r}; accepted: None, 'auto', 'cpu', 'cuda', 'cuda:K' or 'mps'"
+        )
     return dev

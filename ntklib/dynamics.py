@@ -7,6 +7,7 @@ Cost C(theta) = (1/N) ||f_theta(X) - Y||^2.  Gradient flow gives d/dt f_t(X) = (
 With Theta(X, X) = V diag(lam) V^T, the residual along eigenvector v_i decays as exp(-2 lam_i t / N)
 (flow) or (1 - 2 eta lam_i / N)^k (gradient descent, step eta, k steps).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,13 +18,28 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ._checks import (as_kernel_matrix, as_vector, check_indices, check_nonnegative_int,
-                      check_positive_int,
-                      check_real, model_inputs)
+from ._checks import (
+    as_kernel_matrix,
+    as_vector,
+    check_indices,
+    check_nonnegative_int,
+    check_positive_int,
+    check_real,
+    model_inputs,
+)
 from .devices import resolve_device
 
-__all__ = ["train_gd", "TrainRecord", "quiet", "ntk_flow", "kernel_gd",
-           "ntk_pca", "mode_coefficients", "mode_rates", "condition_number"]
+__all__ = [
+    "train_gd",
+    "TrainRecord",
+    "quiet",
+    "ntk_flow",
+    "kernel_gd",
+    "ntk_pca",
+    "mode_coefficients",
+    "mode_rates",
+    "condition_number",
+]
 
 
 def quiet() -> bool:
@@ -59,10 +75,11 @@ class TrainRecord:
         >>> rec.steps.tolist(), rec.times.tolist(), tuple(rec.f_train.shape), rec.f_test
         ([0, 10, 20], [0.0, 5.0, 10.0], (3, 4), None)
     """
-    steps: np.ndarray           # (T,) recorded step numbers, 0 and the last included
-    f_train: torch.Tensor       # (T, N)
+
+    steps: np.ndarray  # (T,) recorded step numbers, 0 and the last included
+    f_train: torch.Tensor  # (T, N)
     f_test: torch.Tensor | None  # (T, M) or None
-    loss: torch.Tensor          # (T,)  C(theta) at each recorded step
+    loss: torch.Tensor  # (T,)  C(theta) at each recorded step
     lr: float
 
     @property
@@ -72,36 +89,60 @@ class TrainRecord:
 
     def to(self, device=None, dtype=None) -> "TrainRecord":
         """The same record with its tensors on `device` (e.g. "cpu" after training on a GPU) / in `dtype`."""
+
         def move(t):
             return None if t is None else t.to(device=resolve_device(device), dtype=dtype)
-        return TrainRecord(self.steps, move(self.f_train), move(self.f_test), move(self.loss), self.lr)
+
+        return TrainRecord(
+            self.steps, move(self.f_train), move(self.f_test), move(self.loss), self.lr
+        )
 
 
 def _flat_outputs(out, n, name="model"):
     if out.shape not in ((n,), (n, 1)):
-        raise ValueError(f"{name}: returned shape {tuple(out.shape)}; accepted: scalar outputs, ({n},) or ({n}, 1)")
+        raise ValueError(
+            f"{name}: returned shape {tuple(out.shape)}; accepted: scalar outputs, ({n},) or ({n}, 1)"
+        )
     return out.reshape(n)
 
 
 def _fast_fc(model) -> bool:
     """An FCNet without normalisation, all parameters trainable, forward not overridden."""
     from .networks import FCNet
-    return (isinstance(model, FCNet) and model.norm is None
-            and type(model).forward is FCNet.forward and type(model).layers is FCNet.layers
-            and all(p.requires_grad for p in model.parameters()))
+
+    return (
+        isinstance(model, FCNet)
+        and model.norm is None
+        and type(model).forward is FCNet.forward
+        and type(model).layers is FCNet.layers
+        and all(p.requires_grad for p in model.parameters())
+    )
 
 
 def _steps_from_times(record_times, lr, name="record_times"):
     k = as_vector(record_times, name).numpy() / lr
     ks = np.round(k)
     if (np.abs(k - ks) > 1e-9 * np.maximum(1.0, np.abs(k))).any() or (ks < 0).any():
-        raise ValueError(f"{name}: got {k[:5] * lr}...; accepted: non-negative "
-                         f"multiples of lr = {lr} (gradient descent is recorded at t = lr * step)")
+        raise ValueError(
+            f"{name}: got {k[:5] * lr}...; accepted: non-negative "
+            f"multiples of lr = {lr} (gradient descent is recorded at t = lr * step)"
+        )
     return ks.astype(int)
 
 
-def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress=None, record_times=None,
-             method="auto") -> TrainRecord:
+def train_gd(
+    model,
+    X,
+    Y,
+    *,
+    lr,
+    steps,
+    record_steps=None,
+    X_test=None,
+    progress=None,
+    record_times=None,
+    method="auto",
+) -> TrainRecord:
     """Full-batch gradient descent theta <- theta - lr grad C, C = (1/N) ||f(X) - Y||^2, in place.
 
     Args:
@@ -134,20 +175,28 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
         raise ValueError(f"method: got {method!r}; accepted: 'auto', 'autograd' or 'lowrank'")
     fast = _fast_fc(model)
     if method == "lowrank" and not fast:
-        raise ValueError("method: 'lowrank' needs an nk.FCNet with norm=None and all parameters trainable; "
-                         "accepted for other models: 'autograd' or 'auto'")
+        raise ValueError(
+            "method: 'lowrank' needs an nk.FCNet with norm=None and all parameters trainable; "
+            "accepted for other models: 'autograd' or 'auto'"
+        )
     X = model_inputs(model, X, "X")
     if X_test is not None:
         X_test = model_inputs(model, X_test, "X_test")
     if fast and X.shape[1] != model.n_in:
-        raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: shape (N, n_in) = (N, {model.n_in})")
+        raise ValueError(
+            f"X: got shape {tuple(X.shape)}; accepted: shape (N, n_in) = (N, {model.n_in})"
+        )
     if fast and X_test is not None and X_test.shape[1] != model.n_in:
-        raise ValueError(f"X_test: got shape {tuple(X_test.shape)}; accepted: shape (M, n_in) = "
-                         f"(M, {model.n_in})")
+        raise ValueError(
+            f"X_test: got shape {tuple(X_test.shape)}; accepted: shape (M, n_in) = "
+            f"(M, {model.n_in})"
+        )
     N = X.shape[0]
     Y = as_vector(Y, "Y", dtype=X.dtype, device=X.device).to(X)
     if Y.shape[0] != N:
-        raise ValueError(f"Y: has {Y.shape[0]} targets for {N} inputs; accepted: one target per input")
+        raise ValueError(
+            f"Y: has {Y.shape[0]} targets for {N} inputs; accepted: one target per input"
+        )
     if record_times is not None:
         if record_steps is not None:
             raise ValueError("record_times: give either record_steps or record_times, not both")
@@ -165,8 +214,13 @@ def train_gd(model, X, Y, *, lr, steps, record_steps=None, X_test=None, progress
     else:
         out = _train_autograd(model, X, Y, float(lr), steps, record, X_test, bar)
     rec_steps, f_tr, f_te, losses = out
-    return TrainRecord(np.array(rec_steps), torch.stack(f_tr),
-                       torch.stack(f_te) if X_test is not None else None, torch.stack(losses), float(lr))
+    return TrainRecord(
+        np.array(rec_steps),
+        torch.stack(f_tr),
+        torch.stack(f_te) if X_test is not None else None,
+        torch.stack(losses),
+        float(lr),
+    )
 
 
 def _train_autograd(model, X, Y, lr, steps, record, X_test, bar):
@@ -205,32 +259,32 @@ class _LowRankWeight:
         self.V = W.new_empty(in_dim, self.cap)
         self.r = 0
 
-    def forward(self, a):                         # a @ W^T
+    def forward(self, a):  # a @ W^T
         z = a @ self.W.T
         if self.r:
-            z = z + (a @ self.V[:, :self.r]) @ self.U[:, :self.r].T
+            z = z + (a @ self.V[:, : self.r]) @ self.U[:, : self.r].T
         return z
 
-    def backward(self, g):                        # g @ W
+    def backward(self, g):  # g @ W
         out = g @ self.W
         if self.r:
-            out = out + (g @ self.U[:, :self.r]) @ self.V[:, :self.r].T
+            out = out + (g @ self.U[:, : self.r]) @ self.V[:, : self.r].T
         return out
 
-    def add_outer(self, left, right):             # W += left @ right^T, left (out, n), right (in, n)
+    def add_outer(self, left, right):  # W += left @ right^T, left (out, n), right (in, n)
         n = left.shape[1]
         if self.dense or self.r + n > self.cap:
             self.fold()
         if self.dense:
             self.W.addmm_(left, right.T)
             return
-        self.U[:, self.r:self.r + n] = left
-        self.V[:, self.r:self.r + n] = right
+        self.U[:, self.r : self.r + n] = left
+        self.V[:, self.r : self.r + n] = right
         self.r += n
 
     def fold(self):
         if self.r:
-            self.W.addmm_(self.U[:, :self.r], self.V[:, :self.r].T)
+            self.W.addmm_(self.U[:, : self.r], self.V[:, : self.r].T)
             self.r = 0
 
 
@@ -262,17 +316,17 @@ def _train_fc_lowrank(net, X, Y, lr, steps, record, X_test, bar):
             if k in record:
                 rec_steps.append(k)
                 f_tr.append(f.clone())
-                losses.append((resid ** 2).mean())
+                losses.append((resid**2).mean())
                 if X_test is not None:
                     f_te.append(_flat_outputs(forward(X_test, False)[0], X_test.shape[0]).clone())
             if k == steps:
                 break
-            g = (2.0 / N) * resid.reshape(N, 1)                     # dC/dz^(L)
+            g = (2.0 / N) * resid.reshape(N, 1)  # dC/dz^(L)
             for l in range(L - 1, -1, -1):
                 g_prev = None
-                if l > 0:                                           # dC/dz^(l) = c_l (g W_l) * sigma'(z^(l))
+                if l > 0:  # dC/dz^(l) = c_l (g W_l) * sigma'(z^(l))
                     g_prev = c[l] * Ws[l].backward(g) * act.deriv(pre[l - 1])
-                Ws[l].add_outer((-lr * c[l]) * g.T, acts[l].T)      # W_l -= lr c_l g^T a^(l)
+                Ws[l].add_outer((-lr * c[l]) * g.T, acts[l].T)  # W_l -= lr c_l g^T a^(l)
                 bs[l].sub_((lr * beta) * g.sum(0))
                 g = g_prev
         for w in Ws:
@@ -291,7 +345,7 @@ def _gd_factors(lam, t, N, lr):
         gain = torch.where(tiny, 2.0 * t / N, -torch.expm1(x) / safe)
         return decay, gain
     k = torch.round(t / lr)
-    a = 2.0 * lr * lam / N                                   # (n,)
+    a = 2.0 * lr * lam / N  # (n,)
     decay = torch.pow(1.0 - a, k)
     stable = a < 1.0
     logq = torch.log1p(-torch.where(stable, a, torch.zeros_like(a)))
@@ -332,22 +386,25 @@ def ntk_flow(theta_XX, f0_X, Y, times, *, theta_tX=None, f0_t=None, lr=None):
     Y = as_vector(Y, "Y", N, device=K.device)
     f0 = as_vector(f0_X, "f0_X", N, device=K.device)
     if lr is not None:
-        lr = check_real(lr, "lr", positive=True,
-                        accepted="None (gradient flow) or a finite step size > 0")
+        lr = check_real(
+            lr, "lr", positive=True, accepted="None (gradient flow) or a finite step size > 0"
+        )
         _steps_from_times(times, lr, "times")
     t = as_vector(times, "times", device=K.device)
     if bool((t < 0).any()):
         raise ValueError(f"times: got {t.tolist()[:5]}...; accepted: flow times t >= 0")
     t = t.reshape(-1, 1)
     lam, V = torch.linalg.eigh((K + K.T) / 2)
-    r0 = V.T @ (Y - f0)                                    # initial residual in the eigenbasis
-    decay, gain = _gd_factors(lam, t, N, lr)               # (T, N)
+    r0 = V.T @ (Y - f0)  # initial residual in the eigenbasis
+    decay, gain = _gd_factors(lam, t, N, lr)  # (T, N)
     f_X = Y - (decay * r0) @ V.T
     if theta_tX is None:
         return f_X, None
     Kt = as_kernel_matrix(theta_tX, "theta_tX", square=False, cols=N, device=K.device)
     if f0_t is None:
-        raise ValueError("f0_t: got None with theta_tX given; accepted: the (M,) test outputs at t = 0")
+        raise ValueError(
+            "f0_t: got None with theta_tX given; accepted: the (M,) test outputs at t = 0"
+        )
     ft0 = as_vector(f0_t, "f0_t", Kt.shape[0], device=K.device)
     return f_X, ft0 + (gain * r0) @ (Kt @ V).T
 
@@ -387,8 +444,10 @@ def kernel_gd(theta, f0, Y, train_idx, *, lr, batches, record_steps=None):
     tr = torch.as_tensor(tr_np, device=K.device)
     lr = check_real(lr, "lr", positive=True, accepted="a finite step size > 0")
     if isinstance(batches, (str, bytes)) or not hasattr(batches, "__len__"):
-        raise ValueError(f"batches: got {type(batches).__name__}; accepted: a sequence of index "
-                         "arrays into the training set, one per step")
+        raise ValueError(
+            f"batches: got {type(batches).__name__}; accepted: a sequence of index "
+            "arrays into the training set, one per step"
+        )
     batch_idx = []
     for k, b in enumerate(batches):
         b = check_indices(b, tr_np.size, f"batches[{k}]").reshape(-1)
@@ -399,9 +458,13 @@ def kernel_gd(theta, f0, Y, train_idx, *, lr, batches, record_steps=None):
     if record_steps is None:
         rec = set(range(n_steps + 1))
     else:
-        rec = set(int(s) for s in check_indices(record_steps, n_steps + 1, "record_steps").reshape(-1))
+        rec = set(
+            int(s) for s in check_indices(record_steps, n_steps + 1, "record_steps").reshape(-1)
+        )
         if not rec:
-            raise ValueError("record_steps: is empty; accepted: at least one step in 0..len(batches)")
+            raise ValueError(
+                "record_steps: is empty; accepted: at least one step in 0..len(batches)"
+            )
     steps, out = [], []
     for k in range(n_steps + 1):
         if k in rec:
@@ -416,6 +479,7 @@ def kernel_gd(theta, f0, Y, train_idx, *, lr, batches, record_steps=None):
 
 
 # ---- eigen-decomposition: speed per eigendirection, NTK PCA ----------------------------------------
+
 
 def ntk_pca(theta, k=None):
     """Eigen-decomposition of a kernel Gram matrix, largest eigenvalue first ("NTK PCA").
@@ -508,6 +572,8 @@ def condition_number(lam) -> float:
     """
     lam = as_vector(lam, "lam")
     if not bool((lam > 0).all()):
-        raise ValueError(f"lam: has min {float(lam.min()):.3g}; accepted: the eigenvalues of a positive "
-                         "definite kernel, all > 0")
+        raise ValueError(
+            f"lam: has min {float(lam.min()):.3g}; accepted: the eigenvalues of a positive "
+            "definite kernel, all > 0"
+        )
     return float(lam.max() / lam.min())

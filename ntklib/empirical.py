@@ -23,6 +23,7 @@ neural-tangents' trace_axes / diagonal_axes, `trace=True` returns sum_o Theta_oo
   batch output F(X) in R^(N x O), so Theta_hat = J_F J_F^T is the NTK of the batch output.  With Y
   given, X and Y are one batch [X; Y] and the off-diagonal block is returned.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,14 +35,24 @@ from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 from torch.utils.flop_counter import FlopCounterMode
 
-from ._checks import (as_input_pair, check_input_scale, check_positive_int, model_dtype_device,
-                      scalar)
+from ._checks import (
+    as_input_pair,
+    check_input_scale,
+    check_positive_int,
+    model_dtype_device,
+    scalar,
+)
 from .networks import FCNet
 
-__all__ = ["empirical_ntk", "empirical_nngp", "jacobian_contraction_ntk", "couples_batch",
-           "choose_implementation"]
+__all__ = [
+    "empirical_ntk",
+    "empirical_nngp",
+    "jacobian_contraction_ntk",
+    "couples_batch",
+    "choose_implementation",
+]
 
-DEFAULT_MEMORY_BUDGET = 2 ** 30   # bytes of Jacobian (or tangents, or features) held at once
+DEFAULT_MEMORY_BUDGET = 2**30  # bytes of Jacobian (or tangents, or features) held at once
 
 
 def couples_batch(model: nn.Module) -> bool:
@@ -62,8 +73,9 @@ def couples_batch(model: nn.Module) -> bool:
     flag = getattr(model, "couples_batch", None)
     if flag is not None:
         return bool(flag)
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
-               for m in model.modules())
+    return any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules()
+    )
 
 
 @contextmanager
@@ -72,8 +84,11 @@ def _frozen_running_stats(model):
     averages do not enter the output, but updating them in place is not allowed inside torch.func
     transforms.  Switch the updates off for the duration (the outputs are unchanged) and restore the
     flags afterwards."""
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-           and m.training and m.track_running_stats]
+    bns = [
+        m
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats
+    ]
     for m in bns:
         m.track_running_stats = False
     try:
@@ -86,7 +101,7 @@ def _frozen_running_stats(model):
 def _inputs(model, X, Y):
     dtype, device = model_dtype_device(model)
     X, Y = as_input_pair(X, Y, dtype=dtype, device=device)
-    check_input_scale(X, "X")                 # the NTK grows as ||x||^2: refuse what overflows
+    check_input_scale(X, "X")  # the NTK grows as ||x||^2: refuse what overflows
     if Y is not None:
         check_input_scale(Y, "Y")
     return X, Y
@@ -97,23 +112,31 @@ IMPLEMENTATIONS = ("auto", "jacobian", "ntvp")
 
 def _check_options(implementation, trace, diagonal, chunk_size, memory_budget):
     if not isinstance(implementation, str) or implementation not in IMPLEMENTATIONS:
-        raise ValueError(f"implementation: got {implementation!r}; accepted: 'auto' (the cheaper "
-                         "of the two by a cost estimate), 'jacobian' (Jacobian contraction) or "
-                         "'ntvp' (NTK-vector products)")
+        raise ValueError(
+            f"implementation: got {implementation!r}; accepted: 'auto' (the cheaper "
+            "of the two by a cost estimate), 'jacobian' (Jacobian contraction) or "
+            "'ntvp' (NTK-vector products)"
+        )
     for name, value in (("trace", trace), ("diagonal", diagonal)):
         if not isinstance(value, bool):
             raise ValueError(f"{name}: got {value!r}; accepted: True or False")
     if trace and diagonal:
-        raise ValueError("trace, diagonal: got trace=True and diagonal=True; accepted: at most "
-                         "one (trace: sum_o Theta_oo, shape (N, M); diagonal: Theta_oo, shape "
-                         "(N, M, O))")
+        raise ValueError(
+            "trace, diagonal: got trace=True and diagonal=True; accepted: at most "
+            "one (trace: sum_o Theta_oo, shape (N, M); diagonal: Theta_oo, shape "
+            "(N, M, O))"
+        )
     if chunk_size is not None:
         chunk_size = check_positive_int(chunk_size, "chunk_size")
     budget = scalar(memory_budget)
-    if (isinstance(budget, bool) or not isinstance(budget, numbers.Real)
-            or not 0 < budget < float("inf")):
-        raise ValueError(f"memory_budget: got {memory_budget!r}; accepted: a positive number of "
-                         "bytes, finite")
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, numbers.Real)
+        or not 0 < budget < float("inf")
+    ):
+        raise ValueError(
+            f"memory_budget: got {memory_budget!r}; accepted: a positive number of bytes, finite"
+        )
     return chunk_size, budget
 
 
@@ -121,8 +144,10 @@ def _output_count(out, n):
     """O, the number of outputs per input, from a model's output for n inputs (trailing axes are
     flattened: outputs of shape (n,) or (n, 1) are scalar, (n, O) or (n, *shape) give O)."""
     if out.ndim == 0 or out.shape[0] != n:
-        raise ValueError(f"model: returned shape {tuple(out.shape)} for {n} inputs; accepted: one "
-                         f"output row per input, shape ({n},) or ({n}, O)")
+        raise ValueError(
+            f"model: returned shape {tuple(out.shape)} for {n} inputs; accepted: one "
+            f"output row per input, shape ({n},) or ({n}, O)"
+        )
     return int(math.prod(out.shape[1:]))
 
 
@@ -159,6 +184,7 @@ def _swap(block, mode):
 
 # ---- FCNet fast path -----------------------------------------------------------------------------
 
+
 def _fc_features(model: FCNet, X):
     """Per layer: (inputs a^(l), signals delta_o^(l+1) of shape (N, O, n_{l+1})); delta of the last
     layer is None (the identity on the outputs).  Without norms the signals are backpropagated by
@@ -176,8 +202,14 @@ def _fc_features(model: FCNet, X):
     with torch.enable_grad():
         inputs, preacts = model.layers(X)
         hidden = preacts[:-1]
-        per_o = [torch.autograd.grad(preacts[-1][:, o].sum(), hidden, retain_graph=True)
-                 for o in range(model.n_out)] if hidden else []
+        per_o = (
+            [
+                torch.autograd.grad(preacts[-1][:, o].sum(), hidden, retain_graph=True)
+                for o in range(model.n_out)
+            ]
+            if hidden
+            else []
+        )
     deltas = [torch.stack([g[l] for g in per_o], 1).detach() for l in range(len(hidden))]
     return [a.detach() for a in inputs], deltas + [None]
 
@@ -185,7 +217,7 @@ def _fc_features(model: FCNet, X):
 def _fc_block(model, fx, fy, mode):
     """sum_l [c_l^2 a^(l)(x).a^(l)(y) + beta^2] delta^(l+1)(x).delta^(l+1)(y), the mode's layout."""
     (ax, dx), (ay, dy) = fx, fy
-    O, b2 = model.n_out, model.beta ** 2
+    O, b2 = model.n_out, model.beta**2
     K = None
     for l in range(model.depth):
         A = (model.scales[l] ** 2) * (ax[l] @ ay[l].T) + b2
@@ -193,7 +225,7 @@ def _fc_block(model, fx, fy, mode):
             A = A.unsqueeze(2) if mode == "diagonal" else A.unsqueeze(2).unsqueeze(3)
         if dx[l] is not None:
             term = A * _block(dx[l], dy[l], mode)
-        elif mode == "full":                      # last layer: delta_{o o'} [c^2 a.a' + beta^2]
+        elif mode == "full":  # last layer: delta_{o o'} [c^2 a.a' + beta^2]
             term = A * torch.eye(O, dtype=A.dtype, device=A.device)
         elif mode == "diagonal":
             term = A.expand(-1, -1, O)
@@ -230,12 +262,14 @@ def _fc_ntk(model, X, Y, mode, chunk_size, budget):
 
 # ---- generic torch.func paths --------------------------------------------------------------------
 
+
 def _functional(model):
     params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
     buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
 
     def f(p, x):
         return functional_call(model, (p, buffers), (x,))
+
     return params, f
 
 
@@ -249,10 +283,12 @@ def _per_sample_rows(model, Z, O):
 
     def f1(p, x):
         return f(p, x.unsqueeze(0)).reshape(-1)
+
     jac = vmap(jacrev(f1), in_dims=(None, 0))
 
     def rows(idx):
         return _flat(jac(params, Z[idx]), len(idx), O)
+
     return rows, sum(p.numel() for p in params.values())
 
 
@@ -273,6 +309,7 @@ def _batch_rows(model, Z, O):
     def rows(idx):
         (d,) = vmap(vjp_fn)(_one_hots(idx, O, out.shape[0], out))
         return _flat(d, len(idx), O)
+
     return rows, sum(p.numel() for p in params.values())
 
 
@@ -281,9 +318,10 @@ def _contract(rows_x, rows_y, n, m, O, P, itemsize, symmetric, budget, chunk_siz
     K = torch.empty(_shape(n, m, O, mode), dtype=like.dtype, device=like.device)
     starts = list(range(0, n, cs))
     dev = like.device
-    if m * O * P * itemsize <= budget / 2:              # hold the right-hand Jacobian whole
-        JY = torch.cat([rows_y(torch.arange(s, min(s + cs, m), device=dev))
-                        for s in range(0, m, cs)])
+    if m * O * P * itemsize <= budget / 2:  # hold the right-hand Jacobian whole
+        JY = torch.cat(
+            [rows_y(torch.arange(s, min(s + cs, m), device=dev)) for s in range(0, m, cs)]
+        )
         for s in starts:
             e = min(s + cs, n)
             Jx = JY[s:e] if symmetric else rows_x(torch.arange(s, e, device=dev))
@@ -292,7 +330,7 @@ def _contract(rows_x, rows_y, n, m, O, P, itemsize, symmetric, budget, chunk_siz
             if symmetric:
                 K[e:, s:e] = _swap(K[s:e, e:], mode)
         return K
-    for s in starts:                            # recompute right-hand chunks (bounded memory)
+    for s in starts:  # recompute right-hand chunks (bounded memory)
         e = min(s + cs, n)
         Jx = rows_x(torch.arange(s, e, device=dev))
         for t in range(s if symmetric else 0, m, cs):
@@ -309,17 +347,32 @@ def _jacobian_ntk(model, X, Y, coupled, O, mode, chunk_size, memory_budget):
     if coupled:
         rows, P = _batch_rows(model, X if Y is None else torch.cat([X, Y]), O)
         if Y is None:
-            return _contract(rows, rows, n, n, O, P, itemsize, True, memory_budget, chunk_size, X,
-                             mode)
-        return _contract(rows, lambda idx: rows(idx + n), n, Y.shape[0], O, P, itemsize, False,
-                         memory_budget, chunk_size, X, mode)
+            return _contract(
+                rows, rows, n, n, O, P, itemsize, True, memory_budget, chunk_size, X, mode
+            )
+        return _contract(
+            rows,
+            lambda idx: rows(idx + n),
+            n,
+            Y.shape[0],
+            O,
+            P,
+            itemsize,
+            False,
+            memory_budget,
+            chunk_size,
+            X,
+            mode,
+        )
     rows_x, P = _per_sample_rows(model, X, O)
     if Y is None:
-        return _contract(rows_x, rows_x, n, n, O, P, itemsize, True, memory_budget, chunk_size, X,
-                         mode)
+        return _contract(
+            rows_x, rows_x, n, n, O, P, itemsize, True, memory_budget, chunk_size, X, mode
+        )
     rows_y, _ = _per_sample_rows(model, Y, O)
-    return _contract(rows_x, rows_y, n, Y.shape[0], O, P, itemsize, False, memory_budget,
-                     chunk_size, X, mode)
+    return _contract(
+        rows_x, rows_y, n, Y.shape[0], O, P, itemsize, False, memory_budget, chunk_size, X, mode
+    )
 
 
 def _ntvp_ntk(model, X, Y, coupled, O, mode, chunk_size, memory_budget, act_per_input):
@@ -354,13 +407,14 @@ def _ntvp_ntk(model, X, Y, coupled, O, mode, chunk_size, memory_budget, act_per_
 
         def fx(p):
             return f(p, X).reshape(n, O)
+
     column = vmap(lambda t: jvp(fx, (params,), (t,))[1])
     per = 3 * O * (P + n * act_per_input) * X.element_size()
     cs = chunk_size or max(1, int(memory_budget // per))
     K = torch.empty(_shape(n, m, O, mode), dtype=X.dtype, device=X.device)
     for s in range(0, m, cs):
         e = min(s + cs, m)
-        V = column(tangents(torch.arange(s, e, device=X.device)))     # (j o', i, o)
+        V = column(tangents(torch.arange(s, e, device=X.device)))  # (j o', i, o)
         V = V.reshape(e - s, O, n, O)
         if mode == "trace":
             K[:, s:e] = V.diagonal(0, 1, 3).sum(-1).T
@@ -380,6 +434,7 @@ def _forward_cost(model, x):
     def hook(_module, _inputs, out):
         if isinstance(out, torch.Tensor):
             sizes.append(out.numel())
+
     leaves = [mod for mod in model.modules() if not list(mod.children())]
     handles = [mod.register_forward_hook(hook) for mod in leaves]
     try:
@@ -421,7 +476,7 @@ def choose_implementation(n, m, O, P, F, mode="trace", coupled=False, symmetric=
         'ntvp'
     """
     k = 2 if mode == "full" else 1
-    contraction = 2.0 * n * m * O ** k * P
+    contraction = 2.0 * n * m * O**k * P
     if coupled:
         nz = n if symmetric else n + m
         jac, ntvp = 3.0 * F * nz * O * nz + contraction, 6.0 * F * nz * O * m
@@ -431,9 +486,19 @@ def choose_implementation(n, m, O, P, F, mode="trace", coupled=False, symmetric=
     return "ntvp" if ntvp < jac else "jacobian"
 
 
-def empirical_ntk(model, X, Y=None, *, batch_coupled=None, chunk_size=None,
-                  memory_budget=DEFAULT_MEMORY_BUDGET, fast=True, implementation="auto",
-                  trace=False, diagonal=False):
+def empirical_ntk(
+    model,
+    X,
+    Y=None,
+    *,
+    batch_coupled=None,
+    chunk_size=None,
+    memory_budget=DEFAULT_MEMORY_BUDGET,
+    fast=True,
+    implementation="auto",
+    trace=False,
+    diagonal=False,
+):
     """Empirical NTK Theta_hat(X, Y) = J(X) J(Y)^T of a torch module at its current parameters.
 
     Theta_hat(x, y)_{o o'} = sum_p d f_o(x)/d theta_p d f_o'(y)/d theta_p over every trainable
@@ -477,20 +542,24 @@ def empirical_ntk(model, X, Y=None, *, batch_coupled=None, chunk_size=None,
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model: got {type(model).__name__}; accepted: a torch.nn.Module")
-    chunk_size, memory_budget = _check_options(implementation, trace, diagonal, chunk_size,
-                                               memory_budget)
+    chunk_size, memory_budget = _check_options(
+        implementation, trace, diagonal, chunk_size, memory_budget
+    )
     X, Y = _inputs(model, X, Y)
     coupled = couples_batch(model) if batch_coupled is None else bool(batch_coupled)
     if not coupled and couples_batch(model) and getattr(model, "couples_batch", None):
-        raise ValueError(f"batch_coupled: got {batch_coupled!r} for a model whose outputs couple "
-                         "the batch (norm='batch'); accepted: None or True (the NTK of the batch "
-                         "output)")
+        raise ValueError(
+            f"batch_coupled: got {batch_coupled!r} for a model whose outputs couple "
+            "the batch (norm='batch'); accepted: None or True (the NTK of the batch "
+            "output)"
+        )
     if fast and isinstance(model, FCNet) and not coupled:
         mode = _mode(model.n_out, trace, diagonal)
         return _fc_ntk(model, X, Y, mode, chunk_size, memory_budget)
     with _frozen_running_stats(model):
-        return _generic_ntk(model, X, Y, coupled, chunk_size, memory_budget, implementation, trace,
-                            diagonal)
+        return _generic_ntk(
+            model, X, Y, coupled, chunk_size, memory_budget, implementation, trace, diagonal
+        )
 
 
 def _generic_ntk(model, X, Y, coupled, chunk_size, memory_budget, implementation, trace, diagonal):
@@ -498,9 +567,11 @@ def _generic_ntk(model, X, Y, coupled, chunk_size, memory_budget, implementation
     with torch.no_grad():
         try:
             out0 = model(x0)
-        except RuntimeError as err:             # e.g. a shape mismatch inside the model
-            raise ValueError(f"X: the model failed on inputs of shape {tuple(x0.shape)} "
-                             f"({err}); accepted: inputs the model's forward takes") from err
+        except RuntimeError as err:  # e.g. a shape mismatch inside the model
+            raise ValueError(
+                f"X: the model failed on inputs of shape {tuple(x0.shape)} "
+                f"({err}); accepted: inputs the model's forward takes"
+            ) from err
         O = _output_count(out0, x0.shape[0])
     mode = _mode(O, trace, diagonal)
     args = (model, X, Y, coupled, O, mode, chunk_size, memory_budget)
@@ -539,6 +610,7 @@ def jacobian_contraction_ntk(model, X, Y=None):
 
     def f1(p, x):
         return f(p, x.unsqueeze(0)).reshape(())
+
     jac = vmap(jacrev(f1), in_dims=(None, 0))
     jx = jac(params, X)
     jy = jx if Y is None else jac(params, Y)
@@ -572,4 +644,4 @@ def empirical_nngp(model: FCNet, X, Y=None):
     with torch.no_grad():
         ax = model.layers(X)[0][-1]
         ay = ax if Y is None else model.layers(Y)[0][-1]
-    return model.scales[-1] ** 2 * (ax @ ay.T) + model.beta ** 2
+    return model.scales[-1] ** 2 * (ax @ ay.T) + model.beta**2

@@ -17,6 +17,7 @@ training loops, metrics); the pictures are in ntklib.plotting.
 * `digit_images`, `checkerboard_score`, `train_dcgan`: a DCGAN on scikit-learn's 8x8 digits upsampled
   to 16x16, and the share of an image's (non-constant) spectral power at the stride frequencies.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,15 +35,26 @@ from .activations import get_activation
 from .deconv import stride_frequencies
 from .dynamics import quiet
 
-__all__ = ["ring_centres", "ring_of_gaussians", "mode_coverage", "EnsembleMLP", "ToyGANRecord",
-           "train_toy_gan", "digit_images", "checkerboard_score", "sample_diversity", "ImageDiscriminator",
-           "DCGANRecord",
-           "train_dcgan"]
+__all__ = [
+    "ring_centres",
+    "ring_of_gaussians",
+    "mode_coverage",
+    "EnsembleMLP",
+    "ToyGANRecord",
+    "train_toy_gan",
+    "digit_images",
+    "checkerboard_score",
+    "sample_diversity",
+    "ImageDiscriminator",
+    "DCGANRecord",
+    "train_dcgan",
+]
 
 NORM_EPS = 1e-5
 
 
 # ---- the ring of Gaussians ------------------------------------------------------------------------
+
 
 def ring_centres(modes=8, radius=2.0, dtype=torch.float32):
     """The centres of the ring of Gaussians: c_k = radius (cos 2 pi k/modes, sin 2 pi k/modes), k = 0..modes-1.
@@ -113,10 +125,15 @@ def mode_coverage(samples, centres, std, *, threshold=3.0, min_share=0.02):
     K = centres.shape[0]
     counts = F.one_hot(nearest, K).mul(good[..., None]).sum(-2)
     n = samples.shape[-2]
-    return {"covered": (counts >= min_share * n).sum(-1), "good": good.float().mean(-1), "counts": counts}
+    return {
+        "covered": (counts >= min_share * n).sum(-1),
+        "good": good.float().mean(-1),
+        "counts": counts,
+    }
 
 
 # ---- ensembles of small MLPs ----------------------------------------------------------------------
+
 
 class EnsembleMLP(nn.Module):
     """M independent fully connected networks in NTK parametrisation, evaluated at once.
@@ -147,8 +164,22 @@ class EnsembleMLP(nn.Module):
         True
     """
 
-    def __init__(self, n_models, n_in, width, depth, *, n_out=1, activation="relu", beta=0.1, norm=None,
-                 seed=0, dtype=torch.float32, norm_eps=NORM_EPS, device=None):
+    def __init__(
+        self,
+        n_models,
+        n_in,
+        width,
+        depth,
+        *,
+        n_out=1,
+        activation="relu",
+        beta=0.1,
+        norm=None,
+        seed=0,
+        dtype=torch.float32,
+        norm_eps=NORM_EPS,
+        device=None,
+    ):
         super().__init__()
         self.n_models = check_positive_int(n_models, "n_models")
         depth = check_depth(depth)
@@ -158,16 +189,23 @@ class EnsembleMLP(nn.Module):
         self.activation = get_activation(activation)
         self.norm = norm
         self.norm_eps = float(norm_eps)
-        self.widths = [check_positive_int(n_in, "n_in"), *[check_positive_int(width, "width")] * (depth - 1),
-                       check_positive_int(n_out, "n_out")]
+        self.widths = [
+            check_positive_int(n_in, "n_in"),
+            *[check_positive_int(width, "width")] * (depth - 1),
+            check_positive_int(n_out, "n_out"),
+        ]
         gen = torch.Generator().manual_seed(int(seed))
         device = resolve_device(device)
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for a, b in zip(self.widths[:-1], self.widths[1:]):
-            self.weights.append(nn.Parameter(torch.randn(n_models, a, b, generator=gen, dtype=dtype).to(device)))
-            self.biases.append(nn.Parameter(torch.randn(n_models, 1, b, generator=gen, dtype=dtype).to(device)))
-        self.scales = [math.sqrt(1.0 - self.beta ** 2) / math.sqrt(a) for a in self.widths[:-1]]
+            self.weights.append(
+                nn.Parameter(torch.randn(n_models, a, b, generator=gen, dtype=dtype).to(device))
+            )
+            self.biases.append(
+                nn.Parameter(torch.randn(n_models, 1, b, generator=gen, dtype=dtype).to(device))
+            )
+        self.scales = [math.sqrt(1.0 - self.beta**2) / math.sqrt(a) for a in self.widths[:-1]]
 
     def forward(self, x):
         x = x.to(self.weights[0].device)
@@ -204,11 +242,12 @@ class ToyGANRecord:
         >>> rec.steps, rec.covered.shape, tuple(rec.samples.shape)
         (array([0, 2, 4]), (3, 2), (2, 50, 2))
     """
-    steps: np.ndarray           # (T,)
-    covered: np.ndarray         # (T, M) modes covered
-    good: np.ndarray            # (T, M) share of good samples
-    samples: torch.Tensor       # (M, n_eval, 2) samples at the end of training
-    initial: torch.Tensor       # (M, n_eval, 2) samples at initialisation
+
+    steps: np.ndarray  # (T,)
+    covered: np.ndarray  # (T, M) modes covered
+    good: np.ndarray  # (T, M) share of good samples
+    samples: torch.Tensor  # (M, n_eval, 2) samples at the end of training
+    initial: torch.Tensor  # (M, n_eval, 2) samples at initialisation
 
 
 def _generator_optimizer(generator, name, lr):
@@ -216,13 +255,17 @@ def _generator_optimizer(generator, name, lr):
         return torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     if name == "sgd":
         return torch.optim.SGD(generator.parameters(), lr=lr)
-    raise ValueError(f"optimizer_g: got {name!r}; accepted: 'adam' or 'sgd' (plain gradient descent)")
+    raise ValueError(
+        f"optimizer_g: got {name!r}; accepted: 'adam' or 'sgd' (plain gradient descent)"
+    )
 
 
 def _bce_logits(logits, target):
     """Ensemble loss: summed over the members, averaged over each member's batch (axis 1)."""
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="sum") \
+    return (
+        F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="sum")
         / logits.shape[1]
+    )
 
 
 def _bce_mean(logits, target):
@@ -244,9 +287,25 @@ def _gan_step(generator, discriminator, opt_g, opt_d, real, draw_z, loss):
     opt_g.step()
 
 
-def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, batch=256, lr_g=1e-3,
-                  lr_d=1e-3, optimizer_g="adam", latent_dim=None, modes=8, radius=2.0, std=0.05, n_eval=1000,
-                  record_every=100, seed=0, progress=None, desc="GAN") -> ToyGANRecord:
+def train_toy_gan(
+    generator: EnsembleMLP,
+    discriminator: EnsembleMLP,
+    *,
+    steps,
+    batch=256,
+    lr_g=1e-3,
+    lr_d=1e-3,
+    optimizer_g="adam",
+    latent_dim=None,
+    modes=8,
+    radius=2.0,
+    std=0.05,
+    n_eval=1000,
+    record_every=100,
+    seed=0,
+    progress=None,
+    desc="GAN",
+) -> ToyGANRecord:
     """Non-saturating GAN training (Goodfellow et al. 2014) of M generator/discriminator pairs at once.
 
     Losses (member by member, summed over the M members, batch means; D returns logits):
@@ -305,10 +364,22 @@ def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, 
     initial = record(0)
     show = (not quiet()) if progress is None else progress
     for k in tqdm(range(1, steps + 1), disable=not show, desc=desc, leave=False):
-        real = ring_of_gaussians(M * batch, modes=modes, radius=radius, std=std, generator=g,
-                                 dtype=dtype).reshape(M, batch, 2).to(dev)
-        _gan_step(generator, discriminator, opt_g, opt_d, real,
-                  lambda: torch.randn(M, batch, latent_dim, generator=g, dtype=dtype).to(dev), _bce_logits)
+        real = (
+            ring_of_gaussians(
+                M * batch, modes=modes, radius=radius, std=std, generator=g, dtype=dtype
+            )
+            .reshape(M, batch, 2)
+            .to(dev)
+        )
+        _gan_step(
+            generator,
+            discriminator,
+            opt_g,
+            opt_d,
+            real,
+            lambda: torch.randn(M, batch, latent_dim, generator=g, dtype=dtype).to(dev),
+            _bce_logits,
+        )
         if k % record_every == 0 or k == steps:
             last = record(k)
     if steps == 0:
@@ -317,6 +388,7 @@ def train_toy_gan(generator: EnsembleMLP, discriminator: EnsembleMLP, *, steps, 
 
 
 # ---- DCGAN on digits ------------------------------------------------------------------------------
+
 
 def digit_images(size=16):
     """scikit-learn's 1797 8x8 digits, bilinearly upsampled to size x size, scaled to [-1, 1].
@@ -392,10 +464,18 @@ class ImageDiscriminator(nn.Module):
 
     def __init__(self, size=16, width=256, seed=0, device=None):
         super().__init__()
-        with torch.random.fork_rng(devices=[]):   # nn.Linear draws from the global generator: seed a copy
+        with torch.random.fork_rng(
+            devices=[]
+        ):  # nn.Linear draws from the global generator: seed a copy
             torch.manual_seed(int(seed))
-            self.net = nn.Sequential(nn.Flatten(), nn.Linear(size * size, width), nn.LeakyReLU(0.2),
-                                     nn.Linear(width, width // 2), nn.LeakyReLU(0.2), nn.Linear(width // 2, 1))
+            self.net = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(size * size, width),
+                nn.LeakyReLU(0.2),
+                nn.Linear(width, width // 2),
+                nn.LeakyReLU(0.2),
+                nn.Linear(width // 2, 1),
+            )
         self.net.to(resolve_device(device))
 
     def forward(self, x):
@@ -446,16 +526,32 @@ class DCGANRecord:
         >>> rec.steps, rec.score.shape, tuple(rec.samples.shape)
         (array([0, 2]), (2,), (4, 1, 8, 8))
     """
-    steps: np.ndarray           # (T,)
-    score: np.ndarray           # (T,) mean checkerboard score of n_eval generated images
-    diversity: np.ndarray       # (T,) sample_diversity of the same images
-    samples: torch.Tensor       # (n_show, 1, S, S) generated at the end from fixed codes
-    initial: torch.Tensor       # (n_show, 1, S, S) generated at initialisation from the same codes
+
+    steps: np.ndarray  # (T,)
+    score: np.ndarray  # (T,) mean checkerboard score of n_eval generated images
+    diversity: np.ndarray  # (T,) sample_diversity of the same images
+    samples: torch.Tensor  # (n_show, 1, S, S) generated at the end from fixed codes
+    initial: torch.Tensor  # (n_show, 1, S, S) generated at initialisation from the same codes
 
 
-def train_dcgan(generator, discriminator, data, *, steps, batch=64, lr_g=2e-4, lr_d=2e-4, optimizer_g="adam",
-                stride=2, n_eval=256, n_show=16, record_every=50, seed=0, progress=None,
-                desc="DCGAN") -> DCGANRecord:
+def train_dcgan(
+    generator,
+    discriminator,
+    data,
+    *,
+    steps,
+    batch=64,
+    lr_g=2e-4,
+    lr_d=2e-4,
+    optimizer_g="adam",
+    stride=2,
+    n_eval=256,
+    n_show=16,
+    record_every=50,
+    seed=0,
+    progress=None,
+    desc="DCGAN",
+) -> DCGANRecord:
     """Non-saturating GAN training of an image generator (e.g. nk.deconv.DeconvGenerator, dim=2, float32).
 
     Losses (batch means, D returns logits): discriminator -log sigmoid(D(x_real)) - log(1 - sigmoid(D(G(z)))),
@@ -515,8 +611,15 @@ def train_dcgan(generator, discriminator, data, *, steps, batch=64, lr_g=2e-4, l
     show = (not quiet()) if progress is None else progress
     for k in tqdm(range(1, steps + 1), disable=not show, desc=desc, leave=False):
         real = data[torch.randint(data.shape[0], (batch,), generator=g).to(dev)]
-        _gan_step(generator, discriminator, opt_g, opt_d, real,
-                  lambda: torch.randn(batch, latent_dim, generator=g, dtype=dtype).to(dev), _bce_mean)
+        _gan_step(
+            generator,
+            discriminator,
+            opt_g,
+            opt_d,
+            real,
+            lambda: torch.randn(batch, latent_dim, generator=g, dtype=dtype).to(dev),
+            _bce_mean,
+        )
         if k % record_every == 0 or k == steps:
             last = record(k)
     return DCGANRecord(np.array(rec_steps), np.array(scores), np.array(diversity), last, initial)

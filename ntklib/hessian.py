@@ -16,6 +16,7 @@ is (2/N) lam_max and whose flattest learnable direction is (2/N) lam_min.
 No P x P matrix is ever formed: scipy.sparse.linalg.eigsh runs Lanczos on a LinearOperator whose
 matvec is one forward-over-reverse Hessian-vector product (torch.func.jvp of torch.func.grad).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -127,8 +128,9 @@ def hessian_eigenvalues(model, X, Y, *, k, part="full", which="LA", tol=1e-8, se
     op = hessian_operator(model, X, Y, part=part)
     P = op.shape[0]
     if k >= P:
-        raise ValueError(f"k: got {k}; accepted: fewer than the {P} parameters "
-                         "(Lanczos needs k < P)")
+        raise ValueError(
+            f"k: got {k}; accepted: fewer than the {P} parameters (Lanczos needs k < P)"
+        )
     v0 = np.random.default_rng(seed).standard_normal(P)
     lam = eigsh(op, k=k, which=which, tol=tol, v0=v0, return_eigenvectors=False)
     return np.sort(lam)[::-1].copy()
@@ -174,5 +176,10 @@ def hessian_spectrum(model, X, Y, *, n_bulk=2, tol=1e-8, seed=0) -> dict:
     with torch.no_grad():
         f = model(Xm).reshape(N)
         loss = float(((f - torch.as_tensor(Y).to(f).reshape(N)) ** 2).mean())
-    return {"top": top, "gauss_newton": gn, "residual_norm": float(abs(resid[0])), "loss": loss,
-            "n_params": sum(p.numel() for p in model.parameters())}
+    return {
+        "top": top,
+        "gauss_newton": gn,
+        "residual_norm": float(abs(resid[0])),
+        "loss": loss,
+        "n_params": sum(p.numel() for p in model.parameters()),
+    }

@@ -13,6 +13,7 @@ parametrization="jacot2018" is the network of Jacot, Gabriel, Hongler 2018 (§2)
 z^(l+1) = W^(l) a^(l)/sqrt(n_l) + beta b^(l): every (1 - beta^2) above becomes 1 (CONVENTIONS.md
 §1.5 gives the exact rescaling between the two).
 """
+
 from __future__ import annotations
 
 import math
@@ -45,6 +46,7 @@ class KernelLayers:
         >>> float(k.Theta(2) - (k.Sigma(1) * k.SigmaDot(2) + k.Sigma(2)))
         0.0
     """
+
     sigma: list
     sigma_dot: list
     theta: list
@@ -67,16 +69,17 @@ def _weights(beta, parametrization):
     return (1.0 - beta * beta if parametrization == "balanced" else 1.0), beta * beta
 
 
-def _recursion(X, Y, depth, activation, beta, *, want_theta=True, keep=False,
-               parametrization="balanced"):
+def _recursion(
+    X, Y, depth, activation, beta, *, want_theta=True, keep=False, parametrization="balanced"
+):
     """Run the layer recursion; returns (Sigma^(L), Theta^(L) or None, KernelLayers or None)."""
     act = get_activation(activation)
     w2, b2 = _weights(beta, parametrization)
     n0 = X.shape[1]
-    qx = w2 * (X * X).sum(1) / n0 + b2                       # Sigma^(l)(x, x), shape (N,)
+    qx = w2 * (X * X).sum(1) / n0 + b2  # Sigma^(l)(x, x), shape (N,)
     qy = qx if Y is None else w2 * (Y * Y).sum(1) / n0 + b2
-    S = w2 * (X @ (X if Y is None else Y).T) / n0 + b2        # Sigma^(1)(x, y), shape (N, M)
-    if Y is None:                                              # exact symmetry and diagonal (see _tiled)
+    S = w2 * (X @ (X if Y is None else Y).T) / n0 + b2  # Sigma^(1)(x, y), shape (N, M)
+    if Y is None:  # exact symmetry and diagonal (see _tiled)
         S = _symmetrised(S)
         S.diagonal().copy_(qx)
     T = S if want_theta else None
@@ -124,8 +127,9 @@ def _diagonals(X, depth, act, w2, b2):
     return out
 
 
-def _tiled(X, Y, depth, activation, beta, want_theta, tile=None, fused=True,
-           parametrization="balanced"):
+def _tiled(
+    X, Y, depth, activation, beta, want_theta, tile=None, fused=True, parametrization="balanced"
+):
     """Sigma^(L) or Theta^(L) on (X, Y), tile by tile, all layers per tile; symmetric tiles once
     when Y is None.  Activations of the relu and erf families (recognised by _fused.family) take
     the fused tile kernels of _fused (fused=False forces this generic code, the tests' reference)."""
@@ -133,11 +137,12 @@ def _tiled(X, Y, depth, activation, beta, want_theta, tile=None, fused=True,
     w2, b2 = _weights(beta, parametrization)
     sym = Y is None
     fam = _fused.family(act) if fused and depth > 1 and w2 > 0.0 else None
-    if fam is not None:                  # relu / erf families: the same recursion in fewer passes
+    if fam is not None:  # relu / erf families: the same recursion in fewer passes
         qx = _diagonals(X, depth + 1, act, w2, b2)
         qy = qx if sym else _diagonals(Y, depth + 1, act, w2, b2)
-        return _fused.fused_tiled(fam, X, Y, depth, qx, qy, w2, b2, want_theta,
-                                  tile or _fused.tile_for(X))
+        return _fused.fused_tiled(
+            fam, X, Y, depth, qx, qy, w2, b2, want_theta, tile or _fused.tile_for(X)
+        )
     tile = tile or TILE
     Yv = X if sym else Y
     n0 = X.shape[1]
@@ -149,11 +154,13 @@ def _tiled(X, Y, depth, activation, beta, want_theta, tile=None, fused=True,
         i1 = min(i0 + tile, N)
         for j0 in range(i0 if sym else 0, M, tile):
             j1 = min(j0 + tile, M)
-            diag = sym and j0 == i0      # pin x = y entries to the exact variances (arccos near 1
-            S = (X[i0:i1] @ Yv[j0:j1].T).mul_(w2 / n0).add_(b2)     # turns an ulp into ~1e-8)
+            diag = sym and j0 == i0  # pin x = y entries to the exact variances (arccos near 1
+            S = (X[i0:i1] @ Yv[j0:j1].T).mul_(w2 / n0).add_(b2)  # turns an ulp into ~1e-8)
             if diag:
                 S = _symmetrised(S)
-                S.diagonal().copy_(qx[0][i0:i1] if depth > 1 else (X[i0:i1] ** 2).sum(1) * (w2 / n0) + b2)
+                S.diagonal().copy_(
+                    qx[0][i0:i1] if depth > 1 else (X[i0:i1] ** 2).sum(1) * (w2 / n0) + b2
+                )
             T = S.clone() if want_theta else None
             for l in range(depth - 1):
                 a, b = qx[l][i0:i1, None], qy[l][None, j0:j1]
@@ -188,8 +195,17 @@ def _prepare(X, Y, depth, beta, dtype, device):
     return X, Y, beta, depth
 
 
-def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None,
-         parametrization="balanced"):
+def nngp(
+    X,
+    Y=None,
+    *,
+    depth,
+    activation="relu",
+    beta=0.1,
+    dtype=torch.float64,
+    device=None,
+    parametrization="balanced",
+):
     """Infinite-width NNGP kernel Sigma^(depth)(X, Y): the covariance of the outputs at initialisation.
 
     Network (NTK parametrisation, CONVENTIONS.md §1):
@@ -215,12 +231,20 @@ def nngp(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, 
     """
     X, Y, beta, depth = _prepare(X, Y, depth, beta, dtype, device)
     parametrization = check_parametrization(parametrization)
-    return _tiled(X, Y, depth, activation, beta, want_theta=False,
-                  parametrization=parametrization)
+    return _tiled(X, Y, depth, activation, beta, want_theta=False, parametrization=parametrization)
 
 
-def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None,
-        parametrization="balanced"):
+def ntk(
+    X,
+    Y=None,
+    *,
+    depth,
+    activation="relu",
+    beta=0.1,
+    dtype=torch.float64,
+    device=None,
+    parametrization="balanced",
+):
     """Infinite-width neural tangent kernel Theta^(depth)(X, Y) of a fully connected network.
 
     Network (NTK parametrisation, CONVENTIONS.md §1):
@@ -244,12 +268,20 @@ def ntk(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, d
     """
     X, Y, beta, depth = _prepare(X, Y, depth, beta, dtype, device)
     parametrization = check_parametrization(parametrization)
-    return _tiled(X, Y, depth, activation, beta, want_theta=True,
-                  parametrization=parametrization)
+    return _tiled(X, Y, depth, activation, beta, want_theta=True, parametrization=parametrization)
 
 
-def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None,
-                  parametrization="balanced"):
+def kernel_layers(
+    X,
+    Y=None,
+    *,
+    depth,
+    activation="relu",
+    beta=0.1,
+    dtype=torch.float64,
+    device=None,
+    parametrization="balanced",
+):
     """Sigma^(l), SigmaDot^(l) and Theta^(l) for every layer l = 1..depth, as a `KernelLayers`.
 
     The recursions of `nngp` and `ntk` (NTK parametrisation, CONVENTIONS.md §1), kept layer by layer:
@@ -269,8 +301,7 @@ def kernel_layers(X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.
     """
     X, Y, beta, depth = _prepare(X, Y, depth, beta, dtype, device)
     parametrization = check_parametrization(parametrization)
-    return _recursion(X, Y, depth, activation, beta, keep=True,
-                      parametrization=parametrization)[2]
+    return _recursion(X, Y, depth, activation, beta, keep=True, parametrization=parametrization)[2]
 
 
 def r_value(activation, beta) -> float:

@@ -9,6 +9,7 @@ Sigma^(L); the finite-width Sigma_hat fluctuates around it by ~ width^(-1/2).
 Thm. 1: as n_1, ..., n_{L-1} -> infinity, Theta_hat(0) -> Theta_inf (fluctuations ~ width^(-1/2)).
 Thm. 2: during gradient descent for a fixed time T, Theta_hat(t) stays at Theta_inf (movement -> 0).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,13 +21,31 @@ from .empirical import empirical_ntk
 from .networks import FCNet, _sampler
 from .stats import relative_error, to_numpy
 
-__all__ = ["sample_empirical_nngp", "covariance_test", "width_law_test", "scale_test",
-           "width_exponent",
-           "fc_empirical_ntks", "fc_ntk_deviation", "ntk_training_snapshots"]
+__all__ = [
+    "sample_empirical_nngp",
+    "covariance_test",
+    "width_law_test",
+    "scale_test",
+    "width_exponent",
+    "fc_empirical_ntks",
+    "fc_ntk_deviation",
+    "ntk_training_snapshots",
+]
 
 
-def sample_empirical_nngp(X, *, width, depth, n_samples, activation="relu", beta=0.1, seed=0,
-                          parametrization="balanced", dtype=torch.float64, device=None):
+def sample_empirical_nngp(
+    X,
+    *,
+    width,
+    depth,
+    n_samples,
+    activation="relu",
+    beta=0.1,
+    seed=0,
+    parametrization="balanced",
+    dtype=torch.float64,
+    device=None,
+):
     """The finite-width NNGP of `n_samples` independent FCNets, shape (n_samples, N, N):
 
         Sigma_hat(x, y) = c^2/n_{L-1} a^(L-1)(x).a^(L-1)(y) + beta^2,
@@ -51,8 +70,9 @@ def sample_empirical_nngp(X, *, width, depth, n_samples, activation="relu", beta
         >>> S.shape, nk.stats.relative_error(S.mean(0), nk.nngp(X, depth=3)) < 0.05
         (torch.Size([8, 3, 3]), True)
     """
-    draw = _sampler(X, width, depth, n_samples, activation, beta, seed, parametrization, dtype,
-                    device)
+    draw = _sampler(
+        X, width, depth, n_samples, activation, beta, seed, parametrization, dtype, device
+    )
     return torch.cat([R @ R.transpose(-1, -2) for R in draw.factors()])
 
 
@@ -88,12 +108,14 @@ def covariance_test(samples, Sigma, *, resolution=0.03, n_se=4.0):
     F = torch.as_tensor(samples, dtype=torch.float64).cpu()
     S = torch.as_tensor(Sigma, dtype=torch.float64).cpu()
     if F.ndim != 2 or S.shape != (F.shape[1], F.shape[1]) or F.shape[0] < 2:
-        raise ValueError(f"samples: got shape {tuple(F.shape)} for Sigma of shape "
-                         f"{tuple(S.shape)}; accepted: (S, N) with S >= 2 rows and Sigma (N, N)")
+        raise ValueError(
+            f"samples: got shape {tuple(F.shape)} for Sigma of shape "
+            f"{tuple(S.shape)}; accepted: (S, N) with S >= 2 rows and Sigma (N, N)"
+        )
     n_rows, N = F.shape
     L = torch.linalg.cholesky(S)
     w = torch.linalg.solve_triangular(L, F.T, upper=False).T.numpy()
-    d2 = (w ** 2).sum(1)
+    d2 = (w**2).sum(1)
     s = d2 / N
     se_trace = float(s.std(ddof=1) / np.sqrt(n_rows))
     W = w.T @ w / n_rows
@@ -101,12 +123,19 @@ def covariance_test(samples, Sigma, *, resolution=0.03, n_se=4.0):
     dof = N * (N + 1) // 2
     C = (F.T @ F / n_rows).numpy()
     Sn = S.numpy()
-    se = np.sqrt((np.outer(np.diag(Sn), np.diag(Sn)) + Sn ** 2) / n_rows)
-    return {"d2": d2, "ks_joint": float(stats.kstest(d2, stats.chi2(N).cdf).pvalue),
-            "z_trace": float((s.mean() - 1) / se_trace), "se_trace": se_trace,
-            "needed": int(np.ceil((n_se * s.std(ddof=1) / resolution) ** 2)),
-            "T": T, "dof": dof, "p_entries": float(stats.chi2.sf(T, dof)),
-            "z_entries": (C - Sn) / se, "C": C}
+    se = np.sqrt((np.outer(np.diag(Sn), np.diag(Sn)) + Sn**2) / n_rows)
+    return {
+        "d2": d2,
+        "ks_joint": float(stats.kstest(d2, stats.chi2(N).cdf).pvalue),
+        "z_trace": float((s.mean() - 1) / se_trace),
+        "se_trace": se_trace,
+        "needed": int(np.ceil((n_se * s.std(ddof=1) / resolution) ** 2)),
+        "T": T,
+        "dof": dof,
+        "p_entries": float(stats.chi2.sf(T, dof)),
+        "z_entries": (C - Sn) / se,
+        "C": C,
+    }
 
 
 def width_law_test(widths, samples, *, exponent=-0.5):
@@ -135,17 +164,27 @@ def width_law_test(widths, samples, *, exponent=-0.5):
     w = np.asarray(widths, dtype=float)
     x = np.asarray(samples, dtype=float)
     if x.ndim != 2 or x.shape[0] != w.size or x.shape[1] < 2 or w.size < 2:
-        raise ValueError(f"samples: got shape {x.shape} for {w.size} widths; accepted: "
-                         "(widths, seeds) with at least 2 widths and 2 seeds")
+        raise ValueError(
+            f"samples: got shape {x.shape} for {w.size} widths; accepted: "
+            "(widths, seeds) with at least 2 widths and 2 seeds"
+        )
     mean, se = x.mean(1), x.std(1, ddof=1) / np.sqrt(x.shape[1])
     scaled, scaled_se = mean * w ** (-exponent), se * w ** (-exponent)
-    weights = 1.0 / scaled_se ** 2
+    weights = 1.0 / scaled_se**2
     plateau = float((weights * scaled).sum() / weights.sum())
     chi2 = float((((scaled - plateau) / scaled_se) ** 2).sum())
     from scipy import stats
 
-    return {"mean": mean, "se": se, "scaled": scaled, "scaled_se": scaled_se, "plateau": plateau,
-            "chi2": chi2, "dof": w.size - 1, "p": float(stats.chi2.sf(chi2, w.size - 1))}
+    return {
+        "mean": mean,
+        "se": se,
+        "scaled": scaled,
+        "scaled_se": scaled_se,
+        "plateau": plateau,
+        "chi2": chi2,
+        "dof": w.size - 1,
+        "p": float(stats.chi2.sf(chi2, w.size - 1)),
+    }
 
 
 def scale_test(samples, reference):
@@ -168,8 +207,10 @@ def scale_test(samples, reference):
     K = np.asarray(to_numpy(samples), dtype=float)
     R = np.asarray(to_numpy(reference), dtype=float)
     if K.ndim != 3 or K.shape[1:] != R.shape or K.shape[0] < 2:
-        raise ValueError(f"samples: got shape {K.shape} for a reference of shape {R.shape}; "
-                         "accepted: (S, N, M) with S >= 2 draws of the reference's shape")
+        raise ValueError(
+            f"samples: got shape {K.shape} for a reference of shape {R.shape}; "
+            "accepted: (S, N, M) with S >= 2 draws of the reference's shape"
+        )
     values = np.einsum("snm,nm->s", K, R) / (R * R).sum() - 1.0
     mean, se = float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
     return {"values": values, "mean": mean, "se": se, "z": mean / se}
@@ -194,21 +235,40 @@ def width_exponent(widths, samples):
     w = np.log(np.asarray(widths, dtype=float))
     x = np.asarray(samples, dtype=float)
     if x.ndim != 2 or x.shape[0] != w.size or x.shape[1] < 2 or w.size < 2 or (x <= 0).any():
-        raise ValueError(f"samples: got shape {x.shape} for {w.size} widths; accepted: positive "
-                         "values of shape (widths, seeds) with at least 2 widths and 2 seeds")
+        raise ValueError(
+            f"samples: got shape {x.shape} for {w.size} widths; accepted: positive "
+            "values of shape (widths, seeds) with at least 2 widths and 2 seeds"
+        )
     lx = np.log(x)
     mu, se = lx.mean(1), lx.std(1, ddof=1) / np.sqrt(x.shape[1])
     A = np.stack([np.ones_like(w), w], 1)
     cov = np.linalg.inv(A.T @ (A / se[:, None] ** 2))
-    slope = float((cov @ A.T @ (mu / se ** 2))[1])
+    slope = float((cov @ A.T @ (mu / se**2))[1])
     dw = np.diff(w)
-    return {"slope": slope, "slope_se": float(np.sqrt(cov[1, 1])),
-            "local": np.diff(mu) / dw, "local_se": np.sqrt(se[1:] ** 2 + se[:-1] ** 2) / dw,
-            "log_mean": mu, "log_se": se}
+    return {
+        "slope": slope,
+        "slope_se": float(np.sqrt(cov[1, 1])),
+        "local": np.diff(mu) / dw,
+        "local_se": np.sqrt(se[1:] ** 2 + se[:-1] ** 2) / dw,
+        "log_mean": mu,
+        "log_se": se,
+    }
 
 
-def fc_empirical_ntks(X, *, widths, seeds, depth, activation="relu", beta=0.1, Y=None,
-                      seed_offset=0, parametrization="balanced", dtype=torch.float64, device=None):
+def fc_empirical_ntks(
+    X,
+    *,
+    widths,
+    seeds,
+    depth,
+    activation="relu",
+    beta=0.1,
+    Y=None,
+    seed_offset=0,
+    parametrization="balanced",
+    dtype=torch.float64,
+    device=None,
+):
     """Empirical NTKs Theta_hat(X, Y) of `seeds` FCNets at initialisation for each width.
 
     The networks are `nk.FCNet` instances, z^(l+1) = c/sqrt(n_l) W a + beta b with
@@ -234,16 +294,37 @@ def fc_empirical_ntks(X, *, widths, seeds, depth, activation="relu", beta=0.1, Y
     out = []
     for i, w in enumerate(widths):
         for s in range(seeds):
-            net = FCNet(X.shape[1], int(w), depth, activation=activation, beta=beta,
-                        parametrization=parametrization, seed=seed_offset + 1000 * s + i,
-                        dtype=dtype, device=device)
+            net = FCNet(
+                X.shape[1],
+                int(w),
+                depth,
+                activation=activation,
+                beta=beta,
+                parametrization=parametrization,
+                seed=seed_offset + 1000 * s + i,
+                dtype=dtype,
+                device=device,
+            )
             out.append(empirical_ntk(net, X, Y).to(torch.float64).cpu().numpy())
             del net
     return np.stack(out).reshape(len(widths), seeds, *out[0].shape)
 
 
-def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", beta=0.1, Y=None,
-                     seed_offset=0, parametrization="balanced", dtype=torch.float64, device=None):
+def fc_ntk_deviation(
+    X,
+    reference,
+    *,
+    widths,
+    seeds,
+    depth,
+    activation="relu",
+    beta=0.1,
+    Y=None,
+    seed_offset=0,
+    parametrization="balanced",
+    dtype=torch.float64,
+    device=None,
+):
     """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of FCNets at init
     (the networks of `fc_empirical_ntks`, Jacot et al. 2018, Thm. 1: it falls like width^(-1/2)).
 
@@ -260,16 +341,41 @@ def fc_ntk_deviation(X, reference, *, widths, seeds, depth, activation="relu", b
         ...                            depth=2).shape
         (2, 2)
     """
-    K = fc_empirical_ntks(X, widths=widths, seeds=seeds, depth=depth, activation=activation,
-                          beta=beta, Y=Y, seed_offset=seed_offset, parametrization=parametrization,
-                          dtype=dtype, device=device)
+    K = fc_empirical_ntks(
+        X,
+        widths=widths,
+        seeds=seeds,
+        depth=depth,
+        activation=activation,
+        beta=beta,
+        Y=Y,
+        seed_offset=seed_offset,
+        parametrization=parametrization,
+        dtype=dtype,
+        device=device,
+    )
     R = torch.as_tensor(reference, dtype=torch.float64).cpu()
     return np.array([[relative_error(torch.as_tensor(k), R) for k in row] for row in K])
 
 
-def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr, steps,
-                           activation="relu", beta=0.1, Y_eval=None, seed_offset=0,
-                           parametrization="balanced", dtype=torch.float64, device=None):
+def ntk_training_snapshots(
+    X_eval,
+    X_train,
+    Y_train,
+    *,
+    width,
+    seeds,
+    depth,
+    lr,
+    steps,
+    activation="relu",
+    beta=0.1,
+    Y_eval=None,
+    seed_offset=0,
+    parametrization="balanced",
+    dtype=torch.float64,
+    device=None,
+):
     """Empirical NTK Theta_hat(X_eval, Y_eval) of `seeds` FCNets at t = 0 and after `steps` steps of
     full-batch gradient descent (step lr, cost (1/N) ||f(X_train) - Y_train||^2, flow time
     lr * steps), trained by `nk.train_gd` (its low-rank path makes width-10000 networks affordable).
@@ -303,9 +409,17 @@ def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr,
     Xtr = torch.as_tensor(X_train).to(dtype=dtype, device=device)
     Ytr = torch.as_tensor(Y_train).to(dtype=dtype, device=device)
     for s in range(seeds):
-        net = FCNet(X_eval.shape[1], int(width), depth, activation=activation, beta=beta,
-                    parametrization=parametrization, seed=seed_offset + 1000 * s, dtype=dtype,
-                    device=device)
+        net = FCNet(
+            X_eval.shape[1],
+            int(width),
+            depth,
+            activation=activation,
+            beta=beta,
+            parametrization=parametrization,
+            seed=seed_offset + 1000 * s,
+            dtype=dtype,
+            device=device,
+        )
         k0 = empirical_ntk(net, X_eval, Y_eval).to(torch.float64)
         final = float(train_gd(net, Xtr, Ytr, lr=lr, steps=steps, record_steps=[steps]).loss[-1])
         kt = empirical_ntk(net, X_eval, Y_eval).to(torch.float64)
@@ -313,5 +427,9 @@ def ntk_training_snapshots(X_eval, X_train, Y_train, *, width, seeds, depth, lr,
         KT.append(kt.cpu().numpy())
         move.append(relative_error(kt, k0))
         loss.append(final)
-    return {"K0": np.stack(K0), "KT": np.stack(KT), "movement": np.array(move),
-            "final_loss": np.array(loss)}
+    return {
+        "K0": np.stack(K0),
+        "KT": np.stack(KT),
+        "movement": np.array(move),
+        "final_loss": np.array(loss),
+    }

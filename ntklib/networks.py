@@ -14,6 +14,7 @@ limit is the network with the normalised nonlinearity sigma_bar; with norm="batc
 over the batch, no affine parameters) the outputs couple the batch and
 (1/N^2) sum_ij Theta(x_i, x_j) = beta^2 exactly (Jacot, Gabriel, Hongler 2019b, §4).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,14 @@ import math
 import torch
 from torch import nn
 
-from ._checks import (as_inputs, check_beta, check_depth, check_hidden, check_network_inputs,
-                      check_positive_int)
+from ._checks import (
+    as_inputs,
+    check_beta,
+    check_depth,
+    check_hidden,
+    check_network_inputs,
+    check_positive_int,
+)
 from .activations import get_activation
 from .devices import resolve_device
 
@@ -37,9 +44,11 @@ PARAMETRIZATIONS = ("balanced", "jacot2018")
 
 def check_parametrization(parametrization) -> str:
     if not isinstance(parametrization, str) or parametrization not in PARAMETRIZATIONS:
-        raise ValueError(f"parametrization: got {parametrization!r}; accepted: 'balanced' "
-                         "(sqrt(1 - beta^2)/sqrt(n) W a + beta b, the slides) or 'jacot2018' "
-                         "(W a/sqrt(n) + beta b, Jacot et al. 2018)")
+        raise ValueError(
+            f"parametrization: got {parametrization!r}; accepted: 'balanced' "
+            "(sqrt(1 - beta^2)/sqrt(n) W a + beta b, the slides) or 'jacot2018' "
+            "(W a/sqrt(n) + beta b, Jacot et al. 2018)"
+        )
     return parametrization
 
 
@@ -147,8 +156,21 @@ class FCNet(nn.Module):
         [0.5657, 0.4]
     """
 
-    def __init__(self, n_in, width, depth, *, n_out=1, activation="relu", beta=0.1, norm=None,
-                 parametrization="balanced", seed=None, dtype=torch.float64, device=None):
+    def __init__(
+        self,
+        n_in,
+        width,
+        depth,
+        *,
+        n_out=1,
+        activation="relu",
+        beta=0.1,
+        norm=None,
+        parametrization="balanced",
+        seed=None,
+        dtype=torch.float64,
+        device=None,
+    ):
         super().__init__()
         n_in = check_positive_int(n_in, "n_in")
         depth = check_depth(depth)
@@ -164,7 +186,10 @@ class FCNet(nn.Module):
         self.depth = depth
         self.weights, self.biases = normal_parameters(
             [((n_next, n_l), (n_next,)) for n_l, n_next in zip(self.widths[:-1], self.widths[1:])],
-            seed, dtype, device)
+            seed,
+            dtype,
+            device,
+        )
         c = weight_factor(self.beta, self.parametrization)
         self.scales = [c / math.sqrt(n) for n in self.widths[:-1]]
 
@@ -189,8 +214,7 @@ class FCNet(nn.Module):
         return a
 
     def _check(self, X):
-        return check_network_inputs(X, self.n_in, self.weights[0],
-                                    couples_batch=self.couples_batch)
+        return check_network_inputs(X, self.n_in, self.weights[0], couples_batch=self.couples_batch)
 
     def layers(self, X):
         """Forward pass keeping, for each weight layer l = 0..L-1, its input a^(l) and output
@@ -198,19 +222,40 @@ class FCNet(nn.Module):
 
         Returns (inputs, preacts): lists of length depth; preacts[-1] is the output f(X).
         """
-        return ntk_layers(self._check(X), self.weights, self.biases, self.scales, self.beta,
-                          self.activation, self._normalise, lambda a, W: a @ W.T)
+        return ntk_layers(
+            self._check(X),
+            self.weights,
+            self.biases,
+            self.scales,
+            self.beta,
+            self.activation,
+            self._normalise,
+            lambda a, W: a @ W.T,
+        )
 
     def forward(self, X):
         return self.layers(X)[1][-1]
 
     def extra_repr(self):
-        return (f"widths={self.widths}, activation={self.activation.name}, beta={self.beta}, "
-                f"parametrization={self.parametrization}, norm={self.norm}")
+        return (
+            f"widths={self.widths}, activation={self.activation.name}, beta={self.beta}, "
+            f"parametrization={self.parametrization}, norm={self.norm}"
+        )
 
 
-def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, seed=0,
-                   parametrization="balanced", dtype=torch.float64, device=None):
+def sample_outputs(
+    X,
+    *,
+    width,
+    depth,
+    n_samples,
+    activation="relu",
+    beta=0.1,
+    seed=0,
+    parametrization="balanced",
+    dtype=torch.float64,
+    device=None,
+):
     """Outputs f(X) of `n_samples` independent FCNets (one output unit each), shape (n_samples, N).
 
     The same random function as `FCNet` (NTK parametrisation, W, b ~ N(0, 1)):
@@ -241,8 +286,9 @@ def sample_outputs(X, *, width, depth, n_samples, activation="relu", beta=0.1, s
         >>> F.shape
         torch.Size([1000, 2])
     """
-    draw = _sampler(X, width, depth, n_samples, activation, beta, seed, parametrization, dtype,
-                    device)
+    draw = _sampler(
+        X, width, depth, n_samples, activation, beta, seed, parametrization, dtype, device
+    )
     return torch.cat([R @ draw(R.shape[0], R.shape[-1], 1) for R in draw.factors()])[..., 0]
 
 
@@ -250,8 +296,9 @@ class _sampler:
     """Blocks of networks sampled in function space: factors() yields, block by block, R (B, N, r)
     with R R^T the covariance of the last layer's preactivation given the hidden layers."""
 
-    def __init__(self, X, width, depth, n_samples, activation, beta, seed, parametrization,
-                 dtype, device):
+    def __init__(
+        self, X, width, depth, n_samples, activation, beta, seed, parametrization, dtype, device
+    ):
         self.X = as_inputs(X, "X", dtype=dtype, device=device)
         self.width, self.depth = check_positive_int(width, "width"), check_depth(depth)
         self.n_samples = check_positive_int(n_samples, "n_samples")
@@ -267,13 +314,13 @@ class _sampler:
 
     def factors(self):
         N = self.X.shape[0]
-        first = _layer_factor(self.X[None], self.c, self.beta)       # (1, N, r), all networks
-        block = max(1, min(self.n_samples, 2 ** 22 // (N * self.width)))
+        first = _layer_factor(self.X[None], self.c, self.beta)  # (1, N, r), all networks
+        block = max(1, min(self.n_samples, 2**22 // (N * self.width)))
         for s in range(0, self.n_samples, block):
             B = min(block, self.n_samples - s)
             R = first.expand(B, -1, -1)
             for _ in range(self.depth - 1):
-                z = R @ self(B, R.shape[-1], self.width)             # (B, N, width) ~ N(0, K)
+                z = R @ self(B, R.shape[-1], self.width)  # (B, N, width) ~ N(0, K)
                 R = _layer_factor(self.act(z), self.c, self.beta)
             yield R
 

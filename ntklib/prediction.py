@@ -11,6 +11,7 @@ C = (1/N) ||f(X) - Y||^2 moves the outputs by d/dt f_t = (2/N) Theta(., X) (Y - 
 initialisations (Lee et al. 2019, eq. 16).  `ntk_ensemble` returns its mean and covariance,
 `nngp_posterior` the Bayesian posterior of the NNGP prior (the other way of "training" the same GP).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,11 +29,14 @@ __all__ = ["ntk_ensemble", "nngp_posterior"]
 
 def _targets(Y, n):
     """Y of shape (N,) or (N, 1) as a float64 vector of length N."""
-    Y = torch.as_tensor(np.asarray(Y.detach().cpu() if isinstance(Y, torch.Tensor) else Y,
-                                   dtype=np.float64))
+    Y = torch.as_tensor(
+        np.asarray(Y.detach().cpu() if isinstance(Y, torch.Tensor) else Y, dtype=np.float64)
+    )
     if Y.shape not in ((n,), (n, 1)):
-        raise ValueError(f"Y_train: got shape {tuple(Y.shape)}; accepted: ({n},) or ({n}, 1), one "
-                         "target per training input")
+        raise ValueError(
+            f"Y_train: got shape {tuple(Y.shape)}; accepted: ({n},) or ({n}, 1), one "
+            "target per training input"
+        )
     Y = Y.reshape(n)
     if not torch.isfinite(Y).all():
         raise ValueError("Y_train: contains NaN or inf; accepted: finite values only")
@@ -40,8 +44,11 @@ def _targets(Y, n):
 
 
 def _non_negative(value, name, what):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            math.isfinite(value) and value >= 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not (math.isfinite(value) and value >= 0)
+    ):
         raise ValueError(f"{name}: got {value!r}; accepted: a finite real number >= 0 ({what})")
     return float(value)
 
@@ -58,7 +65,8 @@ def _positive_definite_eigh(K, kernel, reg_name, reg):
         raise ValueError(
             f"{reg_name}: {kernel} + {reg_name} I is not positive definite at {reg_name} = {reg:g} "
             f"(smallest eigenvalue {float(lam[0]):.3g}, needs > {tol:.3g}, e.g. duplicated "
-            f"training inputs); accepted: distinct training inputs, or {reg_name} >= {need:.2g}")
+            f"training inputs); accepted: distinct training inputs, or {reg_name} >= {need:.2g}"
+        )
     return lam, V
 
 
@@ -66,13 +74,26 @@ def _kernels(X_train, X_test, kw):
     X = as_inputs(X_train, "X_train", device=kw.get("device"))
     Xt = as_inputs(X_test, "X_test", device=X.device)
     if Xt.shape[1] != X.shape[1]:
-        raise ValueError(f"X_test: has {Xt.shape[1]} columns but X_train has {X.shape[1]}; "
-                         "accepted: the same input dimension n_0")
+        raise ValueError(
+            f"X_test: has {Xt.shape[1]} columns but X_train has {X.shape[1]}; "
+            "accepted: the same input dimension n_0"
+        )
     return X, Xt
 
 
-def ntk_ensemble(X_train, Y_train, X_test, *, t=None, depth, activation="relu", beta=0.1,
-                 diag_reg=0.0, lr=None, device=None):
+def ntk_ensemble(
+    X_train,
+    Y_train,
+    X_test,
+    *,
+    t=None,
+    depth,
+    activation="relu",
+    beta=0.1,
+    diag_reg=0.0,
+    lr=None,
+    device=None,
+):
     """Mean and covariance over initialisations of infinite-width networks trained for time t.
 
     Network (NTK parametrisation, CONVENTIONS.md §1):
@@ -124,8 +145,17 @@ def ntk_ensemble(X_train, Y_train, X_test, *, t=None, depth, activation="relu", 
         if t is not None:
             _steps_from_times([t], float(lr))
         lr = float(lr)
-    mean, cov = _ensemble_moments(ntk(X, **kw), ntk(Xt, X, **kw), nngp(X, **kw), nngp(Xt, X, **kw),
-                                  nngp(Xt, **kw), Y, [t], lr=lr, diag_reg=reg)
+    mean, cov = _ensemble_moments(
+        ntk(X, **kw),
+        ntk(Xt, X, **kw),
+        nngp(X, **kw),
+        nngp(Xt, X, **kw),
+        nngp(Xt, **kw),
+        Y,
+        [t],
+        lr=lr,
+        diag_reg=reg,
+    )
     return mean[0], cov[0]
 
 
@@ -135,36 +165,40 @@ def _ensemble_moments(theta, theta_tX, K, K_tX, K_tt, Y, times, *, lr=None, diag
     (T, M) instead of the covariances; with K None, the means only (and None).  One
     eigendecomposition of Theta(X, X) + diag_reg I."""
     N = theta.shape[0]
-    lam, V = _positive_definite_eigh(theta + diag_reg * torch.eye(N, dtype=theta.dtype,
-                                                                  device=theta.device),
-                                     "Theta(X_train, X_train)", "diag_reg", diag_reg)
-    P = theta_tX @ V                                              # Theta(x, X) V, (M, N)
+    lam, V = _positive_definite_eigh(
+        theta + diag_reg * torch.eye(N, dtype=theta.dtype, device=theta.device),
+        "Theta(X_train, X_train)",
+        "diag_reg",
+        diag_reg,
+    )
+    P = theta_tX @ V  # Theta(x, X) V, (M, N)
     if K is not None:
-        Q = K_tX @ V                                              # K(x, X) V
-        Kv = V.T @ K @ V                                          # V^T K(X, X) V
+        Q = K_tX @ V  # K(x, X) V
+        Kv = V.T @ K @ V  # V^T K(X, X) V
     r = V.T @ Y
     means, covs = [], []
     for t in times:
         if t is None:
-            gain = 1.0 / lam                                      # Theta^-1 in the eigenbasis
+            gain = 1.0 / lam  # Theta^-1 in the eigenbasis
         else:
             tt = torch.tensor([[float(t)]], dtype=lam.dtype, device=lam.device)
-            gain = _gd_factors(lam, tt, N, lr)[1].reshape(N)      # (1 - e^{-2t lam / N}) / lam
-        A = P * gain                                              # A(x) V = P diag(gain)
+            gain = _gd_factors(lam, tt, N, lr)[1].reshape(N)  # (1 - e^{-2t lam / N}) / lam
+        A = P * gain  # A(x) V = P diag(gain)
         means.append(A @ r)
         if K is None:
             continue
-        if K_tt.ndim == 1:                                        # diagonals only
+        if K_tt.ndim == 1:  # diagonals only
             covs.append(K_tt - 2 * (A * Q).sum(1) + ((A @ Kv) * A).sum(1))
         else:
-            cross = A @ Q.T                                       # A(x) K(X, x')
+            cross = A @ Q.T  # A(x) K(X, x')
             cov = K_tt - cross - cross.T + A @ Kv @ A.T
             covs.append((cov + cov.T) / 2)
     return torch.stack(means), (torch.stack(covs) if covs else None)
 
 
-def nngp_posterior(X_train, Y_train, X_test, *, depth, activation="relu", beta=0.1, noise=0.0,
-                   device=None):
+def nngp_posterior(
+    X_train, Y_train, X_test, *, depth, activation="relu", beta=0.1, noise=0.0, device=None
+):
     """Bayesian posterior of the NNGP prior f ~ GP(0, K), K = Sigma^(L), given Y = f(X) + noise.
 
     Network (NTK parametrisation, CONVENTIONS.md §1):
@@ -199,9 +233,13 @@ def nngp_posterior(X_train, Y_train, X_test, *, depth, activation="relu", beta=0
     Y = _targets(Y_train, N).to(X.device)
     noise = _non_negative(noise, "noise", "the variance of the observation noise")
     K = nngp(X, **kw)
-    lam, V = _positive_definite_eigh(K + noise * torch.eye(N, dtype=K.dtype, device=K.device),
-                                     "K(X_train, X_train)", "noise", noise)
-    Q = nngp(Xt, X, **kw) @ V                                     # K(x, X) V, (M, N)
+    lam, V = _positive_definite_eigh(
+        K + noise * torch.eye(N, dtype=K.dtype, device=K.device),
+        "K(X_train, X_train)",
+        "noise",
+        noise,
+    )
+    Q = nngp(Xt, X, **kw) @ V  # K(x, X) V, (M, N)
     mean = (Q / lam) @ (V.T @ Y)
     W = Q / lam.sqrt()
     cov = nngp(Xt, **kw) - W @ W.T

@@ -1,4 +1,5 @@
 """Small statistics used by the checks: log-log slopes, relative deviations, Gaussianity."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +35,9 @@ def loglog_slope(x, y):
     """
     x, y = to_numpy(x).astype(float).ravel(), to_numpy(y).astype(float).ravel()
     if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"x, y: need two 1-D arrays of equal length >= 2, got {x.shape} and {y.shape}")
+        raise ValueError(
+            f"x, y: need two 1-D arrays of equal length >= 2, got {x.shape} and {y.shape}"
+        )
     if (x <= 0).any() or (y <= 0).any():
         raise ValueError("x, y: a log-log fit needs positive values")
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)

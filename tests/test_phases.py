@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import integrate, special
+from scipy import integrate
 
 import ntklib as nk
 from ntklib import phases as ph

@@ -12,23 +12,69 @@ recursions, transformer.py the transformer and its kernel, experiments.py the Ar
 interface, the width sweeps, the bias test and SGD against kernel gradient descent.  The pictures
 are in ntklib.plotting.architectures.
 """
-from .experiments import (ARCHITECTURE_NAMES, Architecture, NTKBias, SGDComparison, architecture,
-                          geometric_slope, ntk_bias, ntk_deviation, parameter_share, regression_targets,
-                          sequences, sgd_speed_bias, sgd_vs_kernel, sqrt_width_flatness,
-                          train_sgd)
+
+from .experiments import (
+    ARCHITECTURE_NAMES,
+    Architecture,
+    NTKBias,
+    SGDComparison,
+    architecture,
+    geometric_slope,
+    ntk_bias,
+    ntk_deviation,
+    parameter_share,
+    regression_targets,
+    sequences,
+    sgd_speed_bias,
+    sgd_vs_kernel,
+    sqrt_width_flatness,
+    train_sgd,
+)
 from .kernels import attention_ntk, batch_kernels, batchnorm_ntk, resnet_ntk, rnn_ntk
-from .networks import PARAMETRIZATIONS, RNN, AttentionBlock, BatchNormMLP, ResNet, batch_ntk, layerwise_ntk
+from .networks import (
+    PARAMETRIZATIONS,
+    RNN,
+    AttentionBlock,
+    BatchNormMLP,
+    ResNet,
+    batch_ntk,
+    layerwise_ntk,
+)
 from .transformer import QUERY_KEY, Transformer, transformer_attention, transformer_ntk
 
 __all__ = [
     # finite networks and their exact empirical NTK
-    "RNN", "ResNet", "AttentionBlock", "BatchNormMLP", "Transformer", "PARAMETRIZATIONS", "QUERY_KEY",
-    "layerwise_ntk", "batch_ntk",
+    "RNN",
+    "ResNet",
+    "AttentionBlock",
+    "BatchNormMLP",
+    "Transformer",
+    "PARAMETRIZATIONS",
+    "QUERY_KEY",
+    "layerwise_ntk",
+    "batch_ntk",
     # infinite-width NTKs
-    "rnn_ntk", "resnet_ntk", "attention_ntk", "batchnorm_ntk", "batch_kernels", "transformer_ntk",
+    "rnn_ntk",
+    "resnet_ntk",
+    "attention_ntk",
+    "batchnorm_ntk",
+    "batch_kernels",
+    "transformer_ntk",
     "transformer_attention",
     # the experiments
-    "Architecture", "architecture", "ARCHITECTURE_NAMES", "sequences", "regression_targets",
-    "ntk_deviation", "ntk_bias", "NTKBias", "sqrt_width_flatness", "parameter_share", "train_sgd",
-    "sgd_vs_kernel", "sgd_speed_bias", "SGDComparison", "geometric_slope",
+    "Architecture",
+    "architecture",
+    "ARCHITECTURE_NAMES",
+    "sequences",
+    "regression_targets",
+    "ntk_deviation",
+    "ntk_bias",
+    "NTKBias",
+    "sqrt_width_flatness",
+    "parameter_share",
+    "train_sgd",
+    "sgd_vs_kernel",
+    "sgd_speed_bias",
+    "SGDComparison",
+    "geometric_slope",
 ]

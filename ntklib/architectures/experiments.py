@@ -6,6 +6,7 @@ kernel while the empirical kernel itself barely moves (Yang and Littwin 2021, Th
 `sgd_vs_kernel`).  `architecture(name)` puts each network, its kernel and its inputs behind one
 interface.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,9 +24,23 @@ from .kernels import DTYPE, attention_ntk, batchnorm_ntk, resnet_ntk, rnn_ntk
 from .networks import RNN, AttentionBlock, BatchNormMLP, ResNet, batch_ntk, layerwise_ntk
 from .transformer import Transformer, transformer_ntk
 
-__all__ = ["Architecture", "architecture", "ARCHITECTURE_NAMES", "sequences", "regression_targets",
-           "ntk_deviation", "ntk_bias", "NTKBias", "sqrt_width_flatness", "parameter_share",
-           "train_sgd", "sgd_vs_kernel", "sgd_speed_bias", "SGDComparison", "geometric_slope"]
+__all__ = [
+    "Architecture",
+    "architecture",
+    "ARCHITECTURE_NAMES",
+    "sequences",
+    "regression_targets",
+    "ntk_deviation",
+    "ntk_bias",
+    "NTKBias",
+    "sqrt_width_flatness",
+    "parameter_share",
+    "train_sgd",
+    "sgd_vs_kernel",
+    "sgd_speed_bias",
+    "SGDComparison",
+    "geometric_slope",
+]
 
 
 # ---- architectures as one interface --------------------------------------------------------------------
@@ -91,13 +106,14 @@ class Architecture:
         >>> a.empirical_ntk(a.network(64), X).shape == a.ntk(X).shape
         True
     """
+
     name: str
     options: dict = field(default_factory=dict)
     n_in: int = 3
     n_steps: int = 4
     n_blocks: int = 2
     depth: int = 3
-    n_samples: int = 2 ** 15
+    n_samples: int = 2**15
     device: object = None
 
     def __post_init__(self):
@@ -141,8 +157,9 @@ class Architecture:
             return transformer_ntk(X, Y, n_blocks=self.n_blocks, **o)
         if Y is not None:
             raise ValueError("Y: the BatchNorm NTK is a batch kernel; pass the whole batch as X")
-        return batchnorm_ntk(X, depth=self.depth, n_samples=self.n_samples, device=self.device,
-                             **o).cpu()
+        return batchnorm_ntk(
+            X, depth=self.depth, n_samples=self.n_samples, device=self.device, **o
+        ).cpu()
 
     def ntk_error(self, X, parametrization="ntk"):
         """Standard error of each entry of `ntk(X)` from its numerical method: the quasi-Monte
@@ -150,8 +167,14 @@ class Architecture:
         if not self.coupled:
             return None
         o = dict(self.options, parametrization=parametrization)
-        return batchnorm_ntk(X, depth=self.depth, n_samples=self.n_samples, device=self.device,
-                             return_error=True, **o)[1].cpu()
+        return batchnorm_ntk(
+            X,
+            depth=self.depth,
+            n_samples=self.n_samples,
+            device=self.device,
+            return_error=True,
+            **o,
+        )[1].cpu()
 
     def empirical_ntk(self, net, X):
         return batch_ntk(net, X) if self.coupled else layerwise_ntk(net, X)
@@ -174,14 +197,26 @@ def architecture(name, **kwargs) -> Architecture:
     if name not in ARCHITECTURE_NAMES:
         raise ValueError(f"name: got {name!r}; accepted: {ARCHITECTURE_NAMES}")
     if name == "BatchNorm MLP":
-        kwargs.setdefault("n_in", 12)      # the batch must span >= 5 dimensions (see nk.architectures.BatchNormMLP)
+        kwargs.setdefault(
+            "n_in", 12
+        )  # the batch must span >= 5 dimensions (see nk.architectures.BatchNormMLP)
     return Architecture(name, **kwargs)
 
 
 # ---- experiment 1: empirical NTK -> infinite-width NTK -------------------------------------------------
 
-def ntk_deviation(arch: Architecture, X, widths, seeds, *, theta=None, references=None, share_of=None,
-                  progress=None):
+
+def ntk_deviation(
+    arch: Architecture,
+    X,
+    widths,
+    seeds,
+    *,
+    theta=None,
+    references=None,
+    share_of=None,
+    progress=None,
+):
     """Relative Frobenius deviation ||Theta_hat - Theta||_F / ||Theta||_F of the empirical NTK of
     `arch.network(width, seed)` from the infinite-width NTK, for every width and seed (Tensor Programs
     II, Fig. 1).  references: optional {label: other kernel}; the same empirical NTKs are compared with
@@ -210,18 +245,25 @@ def ntk_deviation(arch: Architecture, X, widths, seeds, *, theta=None, reference
     share = None if share_of is None else np.zeros_like(dev)
     for i, w in enumerate(tqdm(widths, disable=not show, desc=f"{arch.name} widths", leave=False)):
         for j, s in enumerate(seeds):
-            net = arch.network(int(w), seed=int(s) + 7919 * i)          # on arch.device
+            net = arch.network(int(w), seed=int(s) + 7919 * i)  # on arch.device
             if share_of is None:
                 K = arch.empirical_ntk(net, X)
             else:
                 K, parts = layerwise_ntk(net, X, by_parameter=True)
-                share[i, j] = float(torch.linalg.norm(sum(parts[n] for n in share_of)) / torch.linalg.norm(K))
+                share[i, j] = float(
+                    torch.linalg.norm(sum(parts[n] for n in share_of)) / torch.linalg.norm(K)
+                )
             dev[i, j] = relative_error(K, theta)
             for k, R in references.items():
                 ref[k][i, j] = relative_error(K, R)
             del net
-    return {"widths": np.asarray(widths), "deviation": dev, "theta": theta, "reference_deviation": ref,
-            "share": share}
+    return {
+        "widths": np.asarray(widths),
+        "deviation": dev,
+        "theta": theta,
+        "reference_deviation": ref,
+        "share": share,
+    }
 
 
 def ntk_bias(arch: Architecture, X, width, seeds, *, theta=None, theta_se=None, progress=None):
@@ -261,22 +303,37 @@ def ntk_bias(arch: Architecture, X, width, seeds, *, theta=None, theta_se=None, 
     show = (not quiet()) if progress is None else progress
     seeds = list(seeds)
     if len(seeds) < 2:
-        raise ValueError(f"seeds: got {len(seeds)}; accepted: at least 2 (a standard error needs them)")
-    Ks = torch.stack([arch.empirical_ntk(arch.network(int(width), seed=int(s)), X).detach().to(DTYPE).cpu()
-                      for s in tqdm(seeds, disable=not show, desc=f"{arch.name} bias", leave=False)])
+        raise ValueError(
+            f"seeds: got {len(seeds)}; accepted: at least 2 (a standard error needs them)"
+        )
+    Ks = torch.stack(
+        [
+            arch.empirical_ntk(arch.network(int(width), seed=int(s)), X).detach().to(DTYPE).cpu()
+            for s in tqdm(seeds, disable=not show, desc=f"{arch.name} bias", leave=False)
+        ]
+    )
     S, norm2 = len(seeds), float((theta * theta).sum())
     proj = ((Ks - theta) * theta).sum((1, 2)) / norm2
     scale_se = float(proj.std()) / math.sqrt(S)
     se = Ks.std(0) / math.sqrt(S)
     if theta_se is not None:
         theta_se = torch.as_tensor(theta_se, dtype=DTYPE).cpu()
-        se = torch.sqrt(se ** 2 + theta_se ** 2)
+        se = torch.sqrt(se**2 + theta_se**2)
         scale_se = math.hypot(scale_se, float((theta.abs() * theta_se).sum()) / norm2)
     mean = Ks.mean(0)
     z = (mean - theta) / se
     iu = torch.triu_indices(*z.shape)
-    return NTKBias(int(width), S, float(proj.mean()), scale_se, float(proj.mean()) / scale_se, z,
-                   float(z[iu[0], iu[1]].abs().max()), mean, se)
+    return NTKBias(
+        int(width),
+        S,
+        float(proj.mean()),
+        scale_se,
+        float(proj.mean()) / scale_se,
+        z,
+        float(z[iu[0], iu[1]].abs().max()),
+        mean,
+        se,
+    )
 
 
 @dataclass
@@ -294,6 +351,7 @@ class NTKBias:
         >>> b.mean.shape == b.se.shape == b.z.shape
         True
     """
+
     width: int
     n_seeds: int
     scale: float
@@ -325,11 +383,18 @@ def sqrt_width_flatness(widths, deviation):
     root = np.sqrt(np.asarray(widths, dtype=float))
     c = v.mean(1) * root
     se = v.std(1, ddof=1) / math.sqrt(v.shape[1]) * root
-    w = 1.0 / se ** 2
+    w = 1.0 / se**2
     mean = float((w * c).sum() / w.sum())
     chi2 = float((((c - mean) / se) ** 2).sum())
     dof = len(c) - 1
-    return {"c": c, "se": se, "mean": mean, "chi2": chi2, "dof": dof, "p": float(chi2_dist.sf(chi2, dof))}
+    return {
+        "c": c,
+        "se": se,
+        "mean": mean,
+        "chi2": chi2,
+        "dof": dof,
+        "p": float(chi2_dist.sf(chi2, dof)),
+    }
 
 
 def parameter_share(arch: Architecture, X, widths, seeds, names):
@@ -349,8 +414,12 @@ def parameter_share(arch: Architecture, X, widths, seeds, names):
     out = np.zeros((len(widths), len(seeds)))
     for i, w in enumerate(widths):
         for j, s in enumerate(seeds):
-            K, parts = layerwise_ntk(arch.network(int(w), seed=int(s) + 7919 * i), X, by_parameter=True)
-            out[i, j] = float(torch.linalg.norm(sum(parts[n] for n in names)) / torch.linalg.norm(K))
+            K, parts = layerwise_ntk(
+                arch.network(int(w), seed=int(s) + 7919 * i), X, by_parameter=True
+            )
+            out[i, j] = float(
+                torch.linalg.norm(sum(parts[n] for n in names)) / torch.linalg.norm(K)
+            )
     return out
 
 
@@ -380,11 +449,12 @@ def geometric_slope(widths, values, *, return_se=False):
     lw = np.log(np.asarray(widths, dtype=float))
     dl = lw - lw.mean()
     var_m = np.log(v).var(1, ddof=1) / v.shape[1]
-    se = float(np.sqrt((dl ** 2 * var_m).sum()) / (dl ** 2).sum())
+    se = float(np.sqrt((dl**2 * var_m).sum()) / (dl**2).sum())
     return float(slope), np.exp(np.log(v).mean(1)), se
 
 
 # ---- experiment 2: SGD against kernel gradient descent --------------------------------------------------
+
 
 def train_sgd(model, X_train, Y_train, *, lr, batches, X_track=None, record_steps=None):
     """Minibatch SGD on C_B = (1/|B|) ||f(X_B) - Y_B||^2, theta <- theta - lr grad C_B, in place.
@@ -453,22 +523,38 @@ class SGDComparison:
         >>> r.gap.shape, r.movement.shape, r.f_net[32].shape
         ((1, 1), (1, 1), torch.Size([4, 6]))
     """
+
     widths: np.ndarray
-    gap: np.ndarray                 # (W, S)
-    steps: np.ndarray               # (T,)
-    f_net: dict                     # width -> (T, P) tensor (last seed)
-    f_kernel: dict                  # width -> (T, P) tensor (kernel GD from that network's f_0)
-    Y: torch.Tensor                 # (n_train,)
+    gap: np.ndarray  # (W, S)
+    steps: np.ndarray  # (T,)
+    f_net: dict  # width -> (T, P) tensor (last seed)
+    f_kernel: dict  # width -> (T, P) tensor (kernel GD from that network's f_0)
+    Y: torch.Tensor  # (n_train,)
     n_train: int
-    loss_kernel: np.ndarray         # (T,) training loss of kernel GD (last width, last seed)
-    movement: np.ndarray = None     # (W, S) relative movement of the empirical NTK
+    loss_kernel: np.ndarray  # (T,) training loss of kernel GD (last width, last seed)
+    movement: np.ndarray = None  # (W, S) relative movement of the empirical NTK
     reference_gap: np.ndarray = None
     f_reference: dict = None
 
 
-def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *, lr, batch_size,
-                  steps, theta=None, parametrization="ntk", reference=None, record_every=1,
-                  batch_seed=0, progress=None):
+def sgd_vs_kernel(
+    arch: Architecture,
+    X_train,
+    Y_train,
+    X_test,
+    widths,
+    seeds,
+    *,
+    lr,
+    batch_size,
+    steps,
+    theta=None,
+    parametrization="ntk",
+    reference=None,
+    record_every=1,
+    batch_seed=0,
+    progress=None,
+):
     """SGD of `arch.network(width, seed)` against kernel GD with the infinite-width kernel, same
     learning rate and the same minibatches (Yang and Littwin 2021, Thm. 2.2), started from the
     network's own f_0, so the gap measures only how far the training dynamics are from kernel gradient
@@ -509,8 +595,9 @@ def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *
     else:
         batches = [rng.choice(n, size=batch_size, replace=False) for _ in range(steps)]
     # every step up to 5 (a fast-converging problem peaks there), then every record_every-th, the last
-    record = np.unique(np.r_[np.arange(0, min(steps, 5) + 1), np.arange(0, steps + 1, record_every),
-                             steps])
+    record = np.unique(
+        np.r_[np.arange(0, min(steps, 5) + 1), np.arange(0, steps + 1, record_every), steps]
+    )
     Y = torch.as_tensor(Y_train).to(DTYPE).reshape(-1)
     y_rms = float(Y.pow(2).mean().sqrt())
     show = (not quiet()) if progress is None else progress
@@ -526,8 +613,9 @@ def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *
             net = arch.network(int(w), seed=1000 + int(s) + 7 * i, parametrization=parametrization)
             step = lr / int(w) if parametrization == "standard" else lr
             K0 = arch.empirical_ntk(net, X_all).detach()
-            _, fN = train_sgd(net, X_train, Y, lr=step, batches=batches, X_track=X_all,
-                              record_steps=record)
+            _, fN = train_sgd(
+                net, X_train, Y, lr=step, batches=batches, X_track=X_all, record_steps=record
+            )
             movement[i, j] = relative_error(arch.empirical_ntk(net, X_all).detach(), K0)
             fK = kgd(theta, fN[0])
             gap[i, j] = float(((fN - fK) ** 2).mean(1).sqrt().max()) / y_rms
@@ -538,8 +626,9 @@ def sgd_vs_kernel(arch: Architecture, X_train, Y_train, X_test, widths, seeds, *
         if reference is not None:
             f_ref[int(w)] = fR
         loss_k = ((fK[:, :n] - Y) ** 2).mean(1).numpy()
-    return SGDComparison(np.asarray(widths), gap, record, f_net, f_ker, Y, n, loss_k, movement,
-                         ref_gap, f_ref)
+    return SGDComparison(
+        np.asarray(widths), gap, record, f_net, f_ker, Y, n, loss_k, movement, ref_gap, f_ref
+    )
 
 
 def sgd_speed_bias(arch: Architecture, X_train, Y_train, X_test, width, seeds, **kwargs):
@@ -565,8 +654,9 @@ def sgd_speed_bias(arch: Architecture, X_train, Y_train, X_test, width, seeds, *
     """
     seeds = list(seeds)
     if len(seeds) < 2:
-        raise ValueError(f"seeds: got {len(seeds)}; accepted: at least 2 (a standard error needs "
-                         "them)")
+        raise ValueError(
+            f"seeds: got {len(seeds)}; accepted: at least 2 (a standard error needs them)"
+        )
     s = np.zeros(len(seeds))
     for j, seed in enumerate(seeds):
         r = sgd_vs_kernel(arch, X_train, Y_train, X_test, [int(width)], [int(seed)], **kwargs)

@@ -34,6 +34,7 @@ n x n matrix used as (s/sqrt(n)) W, 1 for the readout, and 0 for the input matri
 d/n) and the biases (weight 1/(n s_b^2)), which freeze as n grows.  This "reduced" kernel, not the
 NTK, is what a standard-parametrised network follows (notebook 07 §3).
 """
+
 from __future__ import annotations
 
 import math
@@ -63,16 +64,20 @@ def _as_real(X, ndim, name="X", device=None):
         try:
             t = torch.as_tensor(np.asarray(X))
         except (TypeError, ValueError, RuntimeError) as err:
-            raise ValueError(f"{name}: could not read {type(X).__name__} as a numeric array of "
-                             f"shape {want}: {err}") from err
+            raise ValueError(
+                f"{name}: could not read {type(X).__name__} as a numeric array of "
+                f"shape {want}: {err}"
+            ) from err
     ints = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
     if t.is_complex() or not (t.is_floating_point() or t.dtype in ints):
         raise ValueError(f"{name}: got dtype {t.dtype}; accepted: real numbers")
     if t.ndim != ndim:
         raise ValueError(f"{name}: got shape {tuple(t.shape)}; accepted: shape {want}")
     if 0 in t.shape:
-        raise ValueError(f"{name}: got an empty array of shape {tuple(t.shape)}; accepted: shape "
-                         f"{want} with every size >= 1")
+        raise ValueError(
+            f"{name}: got an empty array of shape {tuple(t.shape)}; accepted: shape "
+            f"{want} with every size >= 1"
+        )
     t = t.to(dtype=DTYPE)
     if not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name}: contains NaN or inf; accepted: finite values only")
@@ -85,22 +90,25 @@ def _pair(X, Y, ndim, name="X", device=None):
         return X, X.shape[0]
     Y = _as_real(Y, ndim, "Y").to(X.device)
     if Y.shape[1:] != X.shape[1:]:
-        raise ValueError(f"Y: got shape {tuple(Y.shape)}; accepted: shape (M, "
-                         f"*{tuple(X.shape[1:])})"
-                         " like X")
+        raise ValueError(
+            f"Y: got shape {tuple(Y.shape)}; accepted: shape (M, *{tuple(X.shape[1:])}) like X"
+        )
     return torch.cat([X, Y]), X.shape[0]
 
 
 def _check_nonzero_tokens(Z, name="X"):
     if bool((Z.norm(dim=-1) == 0).any()):
-        raise ValueError(f"{name}: has a zero token; accepted: nonzero tokens (LayerNorm divides "
-                         "by the norm)")
+        raise ValueError(
+            f"{name}: has a zero token; accepted: nonzero tokens (LayerNorm divides by the norm)"
+        )
 
 
 def _check_parametrization(p):
     if p not in PARAMETRIZATIONS:
-        raise ValueError(f"parametrization: got {p!r}; accepted: 'ntk' (the NTK) or 'standard' (the "
-                         "kernel of standard parametrisation trained with step lr/width)")
+        raise ValueError(
+            f"parametrization: got {p!r}; accepted: 'ntk' (the NTK) or 'standard' (the "
+            "kernel of standard parametrisation trained with step lr/width)"
+        )
     return p
 
 
@@ -115,8 +123,21 @@ def _var_pairs(K):
 
 # ---- RNN -------------------------------------------------------------------------------------------
 
-def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.1, readout="mean",
-            tied=True, parametrization="ntk", return_nngp=False, device=None):
+
+def rnn_ntk(
+    X,
+    Y=None,
+    *,
+    activation="erf",
+    sigma_w=1.0,
+    sigma_u=1.0,
+    sigma_b=0.1,
+    readout="mean",
+    tied=True,
+    parametrization="ntk",
+    return_nngp=False,
+    device=None,
+):
     """Infinite-width NTK of the simple RNN `nk.architectures.RNN` (NTK parametrisation):
 
         h_0 = 0,  g_t = (s_w/sqrt(n)) W h_{t-1} + (s_u/sqrt(d)) U x_t + s_b b,  h_t = phi(g_t),
@@ -154,23 +175,26 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
     if readout not in ("mean", "last"):
         raise ValueError(f"readout: got {readout!r}; accepted: 'mean' or 'last'")
     P, T, d = Z.shape
-    base = sigma_u ** 2 * torch.einsum("psk,qtk->psqt", Z, Z) / d + sigma_b ** 2        # (P, T, P, T)
-    same = torch.eye(T, dtype=DTYPE, device=Z.device)[None, :, None, :]                 # s == t mask
-    w = (torch.full((T,), 1.0 / T, dtype=DTYPE, device=Z.device) if readout == "mean"
-         else torch.eye(T, dtype=DTYPE, device=Z.device)[-1])
+    base = sigma_u**2 * torch.einsum("psk,qtk->psqt", Z, Z) / d + sigma_b**2  # (P, T, P, T)
+    same = torch.eye(T, dtype=DTYPE, device=Z.device)[None, :, None, :]  # s == t mask
+    w = (
+        torch.full((T,), 1.0 / T, dtype=DTYPE, device=Z.device)
+        if readout == "mean"
+        else torch.eye(T, dtype=DTYPE, device=Z.device)[-1]
+    )
 
     def flat(K):
         return K.reshape(P * T, P * T)
 
     Kg = base.clone()
-    for _ in range(T):                       # each sweep fixes one more time step: exact after T sweeps
+    for _ in range(T):  # each sweep fixes one more time step: exact after T sweeps
         a, b = _var_pairs(flat(Kg))
         Kh = act.dual(a, b, flat(Kg)).reshape(P, T, P, T)
         shifted = torch.zeros_like(Kg)
         shifted[:, 1:, :, 1:] = Kh[:, :-1, :, :-1]
         if not tied:
             shifted = shifted * same
-        Kg = base + sigma_w ** 2 * shifted
+        Kg = base + sigma_w**2 * shifted
     a, b = _var_pairs(flat(Kg))
     Kh = act.dual(a, b, flat(Kg)).reshape(P, T, P, T)
     Edot = act.dual_deriv(a, b, flat(Kg)).reshape(P, T, P, T)
@@ -181,7 +205,7 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
         nxt[:, :-1, :, :-1] = Pi[:, 1:, :, 1:]
         if not tied:
             nxt = nxt * same
-        Pi = Edot * (ww + sigma_w ** 2 * nxt)
+        Pi = Edot * (ww + sigma_w**2 * nxt)
     nngp = (ww * Kh).sum((1, 3))
     theta = nngp + (Pi * (Kg if parametrization == "ntk" else shifted)).sum((1, 3))
     if return_nngp:
@@ -191,8 +215,20 @@ def rnn_ntk(X, Y=None, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.
 
 # ---- residual MLP ----------------------------------------------------------------------------------
 
-def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, sigma_w=1.0, sigma_b=0.1,
-               parametrization="ntk", return_nngp=False, device=None):
+
+def resnet_ntk(
+    X,
+    Y=None,
+    *,
+    n_blocks=2,
+    activation="relu",
+    branch_scale=None,
+    sigma_w=1.0,
+    sigma_b=0.1,
+    parametrization="ntk",
+    return_nngp=False,
+    device=None,
+):
     """Infinite-width NTK of the residual MLP `nk.architectures.ResNet` (NTK parametrisation):
 
         h^0 = U x/sqrt(d),  z^l = (s_w/sqrt(n)) W1_l h^(l-1) + s_b b_l,  h^l = h^(l-1) + (alpha/sqrt(n)) W2_l phi(z^l),
@@ -228,20 +264,20 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
     Kh = [Z @ Z.T / Z.shape[1]]
     Kz, E, Ed = [], [], []
     for _ in range(L):
-        Kz.append(sigma_w ** 2 * Kh[-1] + sigma_b ** 2)
+        Kz.append(sigma_w**2 * Kh[-1] + sigma_b**2)
         a, b = _var_pairs(Kz[-1])
         E.append(act.dual(a, b, Kz[-1]))
         Ed.append(act.dual_deriv(a, b, Kz[-1]))
-        Kh.append(Kh[-1] + alpha ** 2 * E[-1])
+        Kh.append(Kh[-1] + alpha**2 * E[-1])
     theta = Kh[-1].clone()
     Pi_h = torch.ones_like(theta)
     for l in range(L - 1, -1, -1):
-        Pi_z = alpha ** 2 * Ed[l] * Pi_h
+        Pi_z = alpha**2 * Ed[l] * Pi_h
         if standard:
             theta = theta + Pi_h * E[l] + Pi_z * Kh[l]
         else:
-            theta = theta + alpha ** 2 * Pi_h * E[l] + Pi_z * Kz[l]
-        Pi_h = Pi_h + sigma_w ** 2 * Pi_z
+            theta = theta + alpha**2 * Pi_h * E[l] + Pi_z * Kz[l]
+        Pi_h = Pi_h + sigma_w**2 * Pi_z
     if not standard:
         theta = theta + Pi_h * Kh[0]
     if return_nngp:
@@ -251,7 +287,10 @@ def resnet_ntk(X, Y=None, *, n_blocks=2, activation="relu", branch_scale=None, s
 
 # ---- attention block -------------------------------------------------------------------------------
 
-def attention_ntk(X, Y=None, *, activation="relu", parametrization="ntk", return_nngp=False, device=None):
+
+def attention_ntk(
+    X, Y=None, *, activation="relu", parametrization="ntk", return_nngp=False, device=None
+):
     """Infinite-width NTK of the attention block `nk.architectures.AttentionBlock` (NTK parametrisation, scores q.k/n).
 
     At infinite width the scores q_t.k_s/n vanish, so the attention is uniform (a = 1/T) and the output of
@@ -283,13 +322,13 @@ def attention_ntk(X, Y=None, *, activation="relu", parametrization="ntk", return
     act = get_activation(activation)
     P, T, _ = Z.shape
     Zn = Z / Z.norm(dim=-1, keepdim=True)
-    Khh = torch.einsum("psk,qtk->psqt", Zn, Zn)                     # (P, T, P, T)
-    Ko = Khh.mean((1, 3))                                           # (P, P)
+    Khh = torch.einsum("psk,qtk->psqt", Zn, Zn)  # (P, T, P, T)
+    Ko = Khh.mean((1, 3))  # (P, P)
     Kr = (Khh + Ko[:, None, :, None]).reshape(P * T, P * T)
     a, b = _var_pairs(Kr)
     Ky = act.dual(a, b, Kr).reshape(P, T, P, T)
-    Pi_r = act.dual_deriv(a, b, Kr).reshape(P, T, P, T) / T ** 2
-    Pi_bar = Pi_r.sum((1, 3)) / T ** 2
+    Pi_r = act.dual_deriv(a, b, Kr).reshape(P, T, P, T) / T**2
+    Pi_bar = Pi_r.sum((1, 3)) / T**2
     nngp = Ky.mean((1, 3))
     theta = nngp + Pi_r.sum((1, 3)) * Ko
     if _check_parametrization(parametrization) == "ntk":
@@ -301,6 +340,7 @@ def attention_ntk(X, Y=None, *, activation="relu", parametrization="ntk", return
 
 # ---- BatchNorm MLP: batch-level Gaussian expectations --------------------------------------------------
 
+
 def _gaussian_points(cov, n_samples, seed, scramble_id):
     """n_samples draws of N(0, cov) from scrambled Sobol points mapped through the normal quantile."""
     from scipy.stats import norm, qmc
@@ -308,7 +348,9 @@ def _gaussian_points(cov, n_samples, seed, scramble_id):
     lam, V = np.linalg.eigh(cov)
     keep = lam > 1e-12 * max(lam.max(), 1e-300)
     L = V[:, keep] * np.sqrt(lam[keep])
-    sob = qmc.Sobol(d=int(keep.sum()), scramble=True, seed=np.random.default_rng([seed, scramble_id]))
+    sob = qmc.Sobol(
+        d=int(keep.sum()), scramble=True, seed=np.random.default_rng([seed, scramble_id])
+    )
     u = sob.random(n_samples)
     return norm.ppf(np.clip(u, 1e-16, 1 - 1e-16)) @ L.T
 
@@ -339,14 +381,27 @@ class BatchKernels:
     [output i, position m, output j, position m'];  theta = the batch NTK (B, B);
     theta_se = its standard error from the spread of independent scrambles.
     """
+
     sigma: list
     pi: list
     theta: torch.Tensor
     theta_se: torch.Tensor
 
 
-def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samples=2 ** 15,
-                  n_scrambles=4, seed=0, eps=1e-12, parametrization="ntk", device=None) -> BatchKernels:
+def batch_kernels(
+    X,
+    *,
+    depth,
+    activation="relu",
+    beta=0.0,
+    norm="batch",
+    n_samples=2**15,
+    n_scrambles=4,
+    seed=0,
+    eps=1e-12,
+    parametrization="ntk",
+    device=None,
+) -> BatchKernels:
     """Infinite-width batch NNGP/NTK of an MLP whose hidden layers apply a batch map F, on the batch X,
     by the tensor-program recursion with batch-level Gaussian expectations.
 
@@ -396,7 +451,7 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
     fmap = _bn_map if norm == "batch" else _plain_map
     X = _as_real(X, 2, device=device)
     B = X.shape[0]
-    c2, b2 = 1.0 - beta ** 2, beta ** 2
+    c2, b2 = 1.0 - beta**2, beta**2
     runs = []
     for r in range(n_scrambles):
         sig = [c2 * (X @ X.T) / X.shape[1] + b2]
@@ -406,25 +461,41 @@ def batch_kernels(X, *, depth, activation="relu", beta=0.0, norm="batch", n_samp
             F, J = fmap(torch.as_tensor(z, device=X.device), act, eps)
             sig.append(c2 * (F.T @ F) / n_samples + b2)
             Jf = J.reshape(n_samples, B * B)
-            Ms.append((Jf.T @ Jf / n_samples).reshape(B, B, B, B))           # [m, p, m', p']
+            Ms.append((Jf.T @ Jf / n_samples).reshape(B, B, B, B))  # [m, p, m', p']
         eye = torch.eye(B, dtype=DTYPE, device=X.device)
-        pi = [eye[:, :, None, None] * eye[None, None, :, :]]                 # Pi^(L)[i, m, j, m']
+        pi = [eye[:, :, None, None] * eye[None, None, :, :]]  # Pi^(L)[i, m, j, m']
         for l in range(depth - 1, 0, -1):
             pi.insert(0, c2 * torch.einsum("imjn,mpnq->ipjq", pi[0], Ms[l - 1]))
         if standard:
-            theta = sum(torch.einsum("imjn,mn->ij", p, s - b2) / c2 for p, s in zip(pi[1:], sig[1:]))
+            theta = sum(
+                torch.einsum("imjn,mn->ij", p, s - b2) / c2 for p, s in zip(pi[1:], sig[1:])
+            )
         else:
             theta = sum(torch.einsum("imjn,mn->ij", p, s) for p, s in zip(pi, sig))
         runs.append((sig, pi, theta))
     thetas = torch.stack([t for _, _, t in runs])
-    se = thetas.std(0) / math.sqrt(n_scrambles) if n_scrambles > 1 else torch.full_like(thetas[0], float("nan"))
+    se = (
+        thetas.std(0) / math.sqrt(n_scrambles)
+        if n_scrambles > 1
+        else torch.full_like(thetas[0], float("nan"))
+    )
     sig = [torch.stack([r[0][k] for r in runs]).mean(0) for k in range(depth)]
     pi = [torch.stack([r[1][k] for r in runs]).mean(0) for k in range(depth)]
     return BatchKernels(sig, pi, thetas.mean(0), se)
 
 
-def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles=4, seed=0,
-                  parametrization="ntk", return_error=False, device=None):
+def batchnorm_ntk(
+    X,
+    *,
+    depth,
+    activation="relu",
+    n_samples=2**15,
+    n_scrambles=4,
+    seed=0,
+    parametrization="ntk",
+    return_error=False,
+    device=None,
+):
     """Infinite-width batch NTK of `nk.architectures.BatchNormMLP(n_0, n, depth, activation=...)` on the batch X:
     Theta[i, j] = lim sum_p dF_i/dtheta_p dF_j/dtheta_p for the batch output F(X).  See `batch_kernels`
     for the recursion and the quasi-Monte-Carlo error.  Needs B >= 6 and a batch spanning >= 5
@@ -444,6 +515,16 @@ def batchnorm_ntk(X, *, depth, activation="relu", n_samples=2 ** 15, n_scrambles
         >>> bool(se.max() < 0.05 * theta.abs().max())
         True
     """
-    k = batch_kernels(X, depth=depth, activation=activation, beta=0.0, norm="batch", n_samples=n_samples,
-                      n_scrambles=n_scrambles, seed=seed, parametrization=parametrization, device=device)
+    k = batch_kernels(
+        X,
+        depth=depth,
+        activation=activation,
+        beta=0.0,
+        norm="batch",
+        n_samples=n_samples,
+        n_scrambles=n_scrambles,
+        seed=seed,
+        parametrization=parametrization,
+        device=device,
+    )
     return (k.theta, k.theta_se) if return_error else k.theta

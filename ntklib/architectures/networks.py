@@ -22,6 +22,7 @@ a Jacobian: for a weight used as Z = m A W^T (possibly at several time steps or 
 for a bias.  `nk.empirical_ntk` (torch.func) gives the same numbers and is the reference in the tests;
 this path is needed at widths 2^12 - 2^13, where a Jacobian row of an n x n matrix no longer fits.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,15 @@ from ..devices import resolve_device
 from ..activations import get_activation
 from ..networks import FCNet
 
-__all__ = ["RNN", "ResNet", "AttentionBlock", "BatchNormMLP", "PARAMETRIZATIONS", "layerwise_ntk", "batch_ntk"]
+__all__ = [
+    "RNN",
+    "ResNet",
+    "AttentionBlock",
+    "BatchNormMLP",
+    "PARAMETRIZATIONS",
+    "layerwise_ntk",
+    "batch_ntk",
+]
 
 PARAMETRIZATIONS = ("ntk", "standard")
 LN_EPS = 1e-12
@@ -69,8 +78,8 @@ class _TPNet(nn.Module):
         self.parametrization = _check_param(parametrization)
         self._gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         self._dtype, self._device = dtype, resolve_device(device)
-        self.mult = {}           # name -> multiplier used in the forward pass
-        self.ntk_mult = {}       # name -> multiplier of the NTK parametrisation (s / sqrt(F) or s_b)
+        self.mult = {}  # name -> multiplier used in the forward pass
+        self.ntk_mult = {}  # name -> multiplier of the NTK parametrisation (s / sqrt(F) or s_b)
         self._taps = None
 
     def _new(self, name, shape, m):
@@ -97,7 +106,9 @@ class _TPNet(nn.Module):
         if bias is not None:
             Z = Z + self.mult[bias] * getattr(self, bias)
         if self._taps is not None:
-            self._taps.append((Z, [(name, A.detach()) for name, A in terms] + ([(bias, None)] if bias else [])))
+            self._taps.append(
+                (Z, [(name, A.detach()) for name, A in terms] + ([(bias, None)] if bias else []))
+            )
         return Z
 
     def _input(self, X, ndim):
@@ -105,13 +116,16 @@ class _TPNet(nn.Module):
         if not isinstance(X, torch.Tensor):
             X = torch.as_tensor(X)
         X = X.to(dtype=p.dtype, device=p.device)
-        if ndim == 3 and X.ndim == 2 and X.shape[1] % self.n_in == 0:     # flattened sequences (N, T*d)
+        if (
+            ndim == 3 and X.ndim == 2 and X.shape[1] % self.n_in == 0
+        ):  # flattened sequences (N, T*d)
             X = X.reshape(X.shape[0], -1, self.n_in)
         if X.ndim != ndim or X.shape[-1] != self.n_in:
             want = "(N, T, n_in) or (N, T*n_in)" if ndim == 3 else "(N, n_in)"
-            raise ValueError(f"X: got shape {tuple(X.shape)}; accepted: shape {want} with n_in = {self.n_in}")
+            raise ValueError(
+                f"X: got shape {tuple(X.shape)}; accepted: shape {want} with n_in = {self.n_in}"
+            )
         return X
-
 
 
 class RNN(_TPNet):
@@ -137,9 +151,23 @@ class RNN(_TPNet):
         torch.Size([5])
     """
 
-    def __init__(self, n_in, width, *, activation="erf", sigma_w=1.0, sigma_u=1.0, sigma_b=0.1,
-                 readout="mean", tied=True, n_steps=None, parametrization="ntk", seed=None,
-                 dtype=torch.float64, device=None):
+    def __init__(
+        self,
+        n_in,
+        width,
+        *,
+        activation="erf",
+        sigma_w=1.0,
+        sigma_u=1.0,
+        sigma_b=0.1,
+        readout="mean",
+        tied=True,
+        n_steps=None,
+        parametrization="ntk",
+        seed=None,
+        dtype=torch.float64,
+        device=None,
+    ):
         super().__init__(parametrization, seed, dtype, device)
         self.n_in, self.width = check_positive_int(n_in, "n_in"), check_positive_int(width, "width")
         if readout not in ("mean", "last"):
@@ -149,8 +177,11 @@ class RNN(_TPNet):
         self.activation = get_activation(activation)
         self.readout, self.tied = readout, bool(tied)
         self.n_steps = None if n_steps is None else check_positive_int(n_steps, "n_steps")
-        sw, su, sb = (_check_scale(sigma_w, "sigma_w"), _check_scale(sigma_u, "sigma_u"),
-                      _check_scale(sigma_b, "sigma_b"))
+        sw, su, sb = (
+            _check_scale(sigma_w, "sigma_w"),
+            _check_scale(sigma_u, "sigma_u"),
+            _check_scale(sigma_b, "sigma_b"),
+        )
         self.sigma_w, self.sigma_u, self.sigma_b = sw, su, sb
         n, d = self.width, self.n_in
         self._new("U", (n, d), su / math.sqrt(d))
@@ -164,7 +195,9 @@ class RNN(_TPNet):
         X = self._input(X, 3)
         N, T, _ = X.shape
         if not self.tied and T != self.n_steps:
-            raise ValueError(f"X: has T = {T} steps; this untied RNN was built for n_steps = {self.n_steps}")
+            raise ValueError(
+                f"X: has T = {T} steps; this untied RNN was built for n_steps = {self.n_steps}"
+            )
         hs, h = [], None
         for t in range(T):
             terms = [("U", X[:, t])]
@@ -176,8 +209,10 @@ class RNN(_TPNet):
         return self._affine([("v", pooled)]).reshape(N)
 
     def extra_repr(self):
-        return (f"n_in={self.n_in}, width={self.width}, activation={self.activation.name}, readout={self.readout}, "
-                f"tied={self.tied}, parametrization={self.parametrization}")
+        return (
+            f"n_in={self.n_in}, width={self.width}, activation={self.activation.name}, readout={self.readout}, "
+            f"tied={self.tied}, parametrization={self.parametrization}"
+        )
 
 
 class ResNet(_TPNet):
@@ -199,16 +234,35 @@ class ResNet(_TPNet):
         torch.Size([5])
     """
 
-    def __init__(self, n_in, width, n_blocks=2, *, activation="relu", branch_scale=None, sigma_w=1.0,
-                 sigma_b=0.1, parametrization="ntk", seed=None, dtype=torch.float64, device=None):
+    def __init__(
+        self,
+        n_in,
+        width,
+        n_blocks=2,
+        *,
+        activation="relu",
+        branch_scale=None,
+        sigma_w=1.0,
+        sigma_b=0.1,
+        parametrization="ntk",
+        seed=None,
+        dtype=torch.float64,
+        device=None,
+    ):
         super().__init__(parametrization, seed, dtype, device)
         self.n_in, self.width = check_positive_int(n_in, "n_in"), check_positive_int(width, "width")
         self.n_blocks = check_positive_int(n_blocks, "n_blocks")
         self.activation = get_activation(activation)
-        alpha = 1.0 / math.sqrt(self.n_blocks) if branch_scale is None else _check_scale(branch_scale,
-                                                                                        "branch_scale")
+        alpha = (
+            1.0 / math.sqrt(self.n_blocks)
+            if branch_scale is None
+            else _check_scale(branch_scale, "branch_scale")
+        )
         self.alpha = alpha
-        self.sigma_w, self.sigma_b = _check_scale(sigma_w, "sigma_w"), _check_scale(sigma_b, "sigma_b")
+        self.sigma_w, self.sigma_b = (
+            _check_scale(sigma_w, "sigma_w"),
+            _check_scale(sigma_b, "sigma_b"),
+        )
         n, d = self.width, self.n_in
         self._new("U", (n, d), 1.0 / math.sqrt(d))
         for l in range(self.n_blocks):
@@ -226,8 +280,10 @@ class ResNet(_TPNet):
         return self._affine([("v", h)]).reshape(X.shape[0])
 
     def extra_repr(self):
-        return (f"n_in={self.n_in}, width={self.width}, n_blocks={self.n_blocks}, alpha={self.alpha:.4g}, "
-                f"activation={self.activation.name}, parametrization={self.parametrization}")
+        return (
+            f"n_in={self.n_in}, width={self.width}, n_blocks={self.n_blocks}, alpha={self.alpha:.4g}, "
+            f"activation={self.activation.name}, parametrization={self.parametrization}"
+        )
 
 
 class AttentionBlock(_TPNet):
@@ -255,8 +311,17 @@ class AttentionBlock(_TPNet):
         torch.Size([2, 4, 4])
     """
 
-    def __init__(self, n_in, width, *, activation="relu", parametrization="ntk", seed=None,
-                 dtype=torch.float64, device=None):
+    def __init__(
+        self,
+        n_in,
+        width,
+        *,
+        activation="relu",
+        parametrization="ntk",
+        seed=None,
+        dtype=torch.float64,
+        device=None,
+    ):
         super().__init__(parametrization, seed, dtype, device)
         self.n_in, self.width = check_positive_int(n_in, "n_in"), check_positive_int(width, "width")
         self.activation = get_activation(activation)
@@ -282,8 +347,10 @@ class AttentionBlock(_TPNet):
         return self._affine([("v", self.activation(r).mean(1))]).reshape(X.shape[0])
 
     def extra_repr(self):
-        return (f"n_in={self.n_in}, width={self.width}, activation={self.activation.name}, "
-                f"parametrization={self.parametrization}")
+        return (
+            f"n_in={self.n_in}, width={self.width}, activation={self.activation.name}, "
+            f"parametrization={self.parametrization}"
+        )
 
 
 class BatchNormMLP(_TPNet):
@@ -312,13 +379,25 @@ class BatchNormMLP(_TPNet):
 
     couples_batch = True
 
-    def __init__(self, n_in, width, depth=3, *, activation="relu", parametrization="ntk", seed=None,
-                 dtype=torch.float64, device=None):
+    def __init__(
+        self,
+        n_in,
+        width,
+        depth=3,
+        *,
+        activation="relu",
+        parametrization="ntk",
+        seed=None,
+        dtype=torch.float64,
+        device=None,
+    ):
         super().__init__(parametrization, seed, dtype, device)
         self.n_in, self.width = check_positive_int(n_in, "n_in"), check_positive_int(width, "width")
         self.depth = check_positive_int(depth, "depth")
         if self.depth < 2:
-            raise ValueError(f"depth: got {depth}; accepted: an integer >= 2 (BatchNorm acts on hidden layers)")
+            raise ValueError(
+                f"depth: got {depth}; accepted: an integer >= 2 (BatchNorm acts on hidden layers)"
+            )
         self.activation = get_activation(activation)
         self.widths = [self.n_in] + [self.width] * (self.depth - 1) + [1]
         self._names = [f"W{l}" for l in range(self.depth)]
@@ -336,7 +415,9 @@ class BatchNormMLP(_TPNet):
         """Inputs a^(l) and outputs z^(l+1) of every weight layer, as `FCNet.layers`."""
         a = self._input(X, 2)
         if a.shape[0] < 2:
-            raise ValueError("X: BatchNorm standardises over the batch; accepted: at least 2 inputs")
+            raise ValueError(
+                "X: BatchNorm standardises over the batch; accepted: at least 2 inputs"
+            )
         inputs, preacts = [], []
         for l, name in enumerate(self._names):
             inputs.append(a)
@@ -350,8 +431,10 @@ class BatchNormMLP(_TPNet):
         return self.layers(X)[1][-1].reshape(-1)
 
     def extra_repr(self):
-        return (f"n_in={self.n_in}, width={self.width}, depth={self.depth}, activation={self.activation.name}, "
-                f"parametrization={self.parametrization}")
+        return (
+            f"n_in={self.n_in}, width={self.width}, depth={self.depth}, activation={self.activation.name}, "
+            f"parametrization={self.parametrization}"
+        )
 
 
 def batch_norm(a):
@@ -361,6 +444,7 @@ def batch_norm(a):
 
 
 # ---- exact empirical NTK from the taps ---------------------------------------------------------------
+
 
 def _tap_features(model, X):
     """Per parameter name: list of (A (N, S, F) or None for a bias, G (N, S, n_out)) with G = dF/dZ."""
@@ -408,17 +492,19 @@ def layerwise_ntk(model, X, Y=None, *, by_parameter=False):
         True
     """
     if not isinstance(model, _TPNet):
-        raise ValueError(f"model: got {type(model).__name__}; accepted: nk.architectures.RNN, "
-                         "nk.architectures.ResNet, nk.architectures.AttentionBlock or "
-                         "nk.architectures.Transformer "
-                         "(use nk.empirical_ntk for other modules)")
+        raise ValueError(
+            f"model: got {type(model).__name__}; accepted: nk.architectures.RNN, "
+            "nk.architectures.ResNet, nk.architectures.AttentionBlock or "
+            "nk.architectures.Transformer "
+            "(use nk.empirical_ntk for other modules)"
+        )
     fx = _tap_features(model, X)
     fy = fx if Y is None else _tap_features(model, Y)
     parts = {}
     for name in fx:
         m2 = model.mult[name] ** 2
         Gx, Gy = _cat(fx[name], 1), _cat(fy[name], 1)
-        if fx[name][0][0] is None:                                    # a bias: sum over uses of G
+        if fx[name][0][0] is None:  # a bias: sum over uses of G
             parts[name] = m2 * (Gx.sum(1) @ Gy.sum(1).T)
             continue
         Ax, Ay = _cat(fx[name], 0), _cat(fy[name], 0)
@@ -453,8 +539,10 @@ def batch_ntk(model, X):
         True
     """
     if not isinstance(model, (FCNet, BatchNormMLP)) or model.widths[-1] != 1:
-        raise ValueError(f"model: got {type(model).__name__}; accepted: nk.architectures.BatchNormMLP or an "
-                         "nk.FCNet with one output")
+        raise ValueError(
+            f"model: got {type(model).__name__}; accepted: nk.architectures.BatchNormMLP or an "
+            "nk.FCNet with one output"
+        )
     p = next(model.parameters())
     X = torch.as_tensor(X).to(dtype=p.dtype, device=p.device)
     with torch.enable_grad():
@@ -463,10 +551,12 @@ def batch_ntk(model, X):
         B = out.shape[0]
         eye = torch.eye(B, dtype=out.dtype, device=out.device)
         # one vectorised backward pass for the B outputs (vmap over the rows of the identity)
-        G = torch.autograd.grad(out, preacts, eye, is_grads_batched=True)   # per layer: (B_out, B, n)
+        G = torch.autograd.grad(
+            out, preacts, eye, is_grads_batched=True
+        )  # per layer: (B_out, B, n)
     K = torch.zeros(B, B, dtype=out.dtype, device=out.device)
     for l, (a, g) in enumerate(zip(inputs, G)):
         a, g = a.detach(), g.detach()
-        S = model.scales[l] ** 2 * (a @ a.T) + model.beta ** 2         # (B, B) over batch positions
+        S = model.scales[l] ** 2 * (a @ a.T) + model.beta**2  # (B, B) over batch positions
         K = K + torch.einsum("imk,jnk,mn->ij", g, g, S)
     return K

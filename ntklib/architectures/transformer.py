@@ -50,6 +50,7 @@ NTK, each share summed over the token pairs (t, s) of an input pair (x, y):
 
 The recursion is exact (closed-form duals for relu and erf; Mehler quadrature, ~1e-10, otherwise).
 """
+
 from __future__ import annotations
 
 import math
@@ -70,25 +71,33 @@ _QK_PARAMS = {"tied": ("Wq",), "gram": (), "independent": ("Wq", "Wk")}
 
 def _check_query_key(query_key):
     if query_key not in QUERY_KEY:
-        raise ValueError(f"query_key: got {query_key!r}; accepted: 'tied' (W_q = W_k: softmax of "
-                         "the Gram limit), 'gram' (scores a.a/n, the same limit) or 'independent' "
-                         "(uniform limit)")
+        raise ValueError(
+            f"query_key: got {query_key!r}; accepted: 'tied' (W_q = W_k: softmax of "
+            "the Gram limit), 'gram' (scores a.a/n, the same limit) or 'independent' "
+            "(uniform limit)"
+        )
     return query_key
 
 
 def _score_scales(score_scale, n_heads):
     """tau per head: a number (every head) or a sequence of n_heads numbers."""
+
     def real(v):
         return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
     if real(score_scale):
         vals = [float(score_scale)] * n_heads
-    elif (isinstance(score_scale, (list, tuple)) and len(score_scale) == n_heads
-          and all(real(v) for v in score_scale)):
+    elif (
+        isinstance(score_scale, (list, tuple))
+        and len(score_scale) == n_heads
+        and all(real(v) for v in score_scale)
+    ):
         vals = [float(v) for v in score_scale]
     else:
-        raise ValueError(f"score_scale: got {score_scale!r}; accepted: a real number, or a list "
-                         f"of n_heads = {n_heads} real numbers (the temperature tau of each head)")
+        raise ValueError(
+            f"score_scale: got {score_scale!r}; accepted: a real number, or a list "
+            f"of n_heads = {n_heads} real numbers (the temperature tau of each head)"
+        )
     if not all(math.isfinite(v) for v in vals):
         raise ValueError(f"score_scale: got {score_scale!r}; accepted: finite numbers")
     return vals
@@ -126,22 +135,40 @@ class Transformer(_TPNet):
         (torch.Size([2]), torch.Size([2, 2, 4, 4]))
     """
 
-    def __init__(self, n_in, width, n_blocks=2, *, n_heads=2, query_key="tied", score_scale=1.0,
-                 activation="relu", branch_scale=None, sigma_b=0.1, parametrization="ntk",
-                 seed=None, dtype=torch.float64, device=None):
+    def __init__(
+        self,
+        n_in,
+        width,
+        n_blocks=2,
+        *,
+        n_heads=2,
+        query_key="tied",
+        score_scale=1.0,
+        activation="relu",
+        branch_scale=None,
+        sigma_b=0.1,
+        parametrization="ntk",
+        seed=None,
+        dtype=torch.float64,
+        device=None,
+    ):
         super().__init__(parametrization, seed, dtype, device)
         self.n_in = check_positive_int(n_in, "n_in")
         self.width = check_positive_int(width, "width")
         self.n_blocks = check_positive_int(n_blocks, "n_blocks")
         self.n_heads = check_positive_int(n_heads, "n_heads")
         if self.width % self.n_heads:
-            raise ValueError(f"width: got {width} with n_heads = {n_heads}; accepted: a multiple "
-                             "of n_heads")
+            raise ValueError(
+                f"width: got {width} with n_heads = {n_heads}; accepted: a multiple of n_heads"
+            )
         self.query_key = _check_query_key(query_key)
         self.score_scale = _score_scales(score_scale, self.n_heads)
         self.activation = get_activation(activation)
-        self.alpha = (1.0 / math.sqrt(self.n_blocks) if branch_scale is None
-                      else _check_scale(branch_scale, "branch_scale"))
+        self.alpha = (
+            1.0 / math.sqrt(self.n_blocks)
+            if branch_scale is None
+            else _check_scale(branch_scale, "branch_scale")
+        )
         self.sigma_b = _check_scale(sigma_b, "sigma_b")
         n, d = self.width, self.n_in
         self._new("U", (n, d), 1.0 / math.sqrt(d))
@@ -197,12 +224,15 @@ class Transformer(_TPNet):
         return self._affine([("v", layer_norm(h).mean(1))]).reshape(h.shape[0])
 
     def extra_repr(self):
-        return (f"n_in={self.n_in}, width={self.width}, n_blocks={self.n_blocks}, "
-                f"n_heads={self.n_heads}, query_key={self.query_key}, "
-                f"activation={self.activation.name}, parametrization={self.parametrization}")
+        return (
+            f"n_in={self.n_in}, width={self.width}, n_blocks={self.n_blocks}, "
+            f"n_heads={self.n_heads}, query_key={self.query_key}, "
+            f"activation={self.activation.name}, parametrization={self.parametrization}"
+        )
 
 
 # ---- the infinite-width recursion ------------------------------------------------------------
+
 
 def _normalise(K):
     s = torch.sqrt(torch.diagonal(K))
@@ -215,13 +245,12 @@ def _limit_attention(Ka, P, T, query_key, taus):
     if query_key == "independent":
         return torch.full((P, H, T, T), 1.0 / T, dtype=Ka.dtype, device=Ka.device)
     idx = torch.arange(P, device=Ka.device)
-    G = Ka.reshape(P, T, P, T)[idx, :, idx, :]                                  # (P, T, T)
+    G = Ka.reshape(P, T, P, T)[idx, :, idx, :]  # (P, T, T)
     tau = torch.tensor(taus, dtype=Ka.dtype, device=Ka.device)[None, :, None, None]
     return torch.softmax(tau * G[:, None], -1)
 
 
-def _recursion(Z, *, n_blocks, n_heads, query_key, score_scale, activation, branch_scale,
-               sigma_b):
+def _recursion(Z, *, n_blocks, n_heads, query_key, score_scale, activation, branch_scale, sigma_b):
     """Forward and backward covariances of `Transformer` on the stacked sequences Z (P, T, d):
     the NTK share (P, P) of every parameter, the NNGP (P, P), each block's limit attention and
     alpha."""
@@ -230,18 +259,20 @@ def _recursion(Z, *, n_blocks, n_heads, query_key, score_scale, activation, bran
     H = check_positive_int(n_heads, "n_heads")
     query_key = _check_query_key(query_key)
     taus = _score_scales(score_scale, H)
-    alpha = (1.0 / math.sqrt(L) if branch_scale is None
-             else _check_scale(branch_scale, "branch_scale"))
-    b2, a2 = _check_scale(sigma_b, "sigma_b") ** 2, alpha ** 2
+    alpha = (
+        1.0 / math.sqrt(L) if branch_scale is None else _check_scale(branch_scale, "branch_scale")
+    )
+    b2, a2 = _check_scale(sigma_b, "sigma_b") ** 2, alpha**2
     P, T, d = Z.shape
     if bool((Z.norm(dim=-1) == 0).any()):
-        raise ValueError("X: has a zero token; accepted: nonzero tokens (LayerNorm divides by "
-                         "the norm)")
+        raise ValueError(
+            "X: has a zero token; accepted: nonzero tokens (LayerNorm divides by the norm)"
+        )
 
-    def tsum(K):                                   # (PT, PT) -> (P, P): sum over token pairs
+    def tsum(K):  # (PT, PT) -> (P, P): sum over token pairs
         return K.reshape(P, T, P, T).sum((1, 3))
 
-    def mix(A, K, transpose=False):                # (1/H) sum_eta A K A^T (A^T K A), per input
+    def mix(A, K, transpose=False):  # (1/H) sum_eta A K A^T (A^T K A), per input
         eq = "phut,puqv,qhvs->ptqs" if transpose else "phtu,puqv,qhsv->ptqs"
         return (torch.einsum(eq, A, K.reshape(P, T, P, T), A) / H).reshape(P * T, P * T)
 
@@ -259,9 +290,9 @@ def _recursion(Z, *, n_blocks, n_heads, query_key, score_scale, activation, bran
         fwd.append((Ka, s, A, KO, Ka2, s2, E, Ed))
         Kh = Kp + a2 * E
     Kf, sf = _normalise(Kh)
-    nngp = tsum(Kf) / T ** 2
+    nngp = tsum(Kf) / T**2
     parts = {"v": nngp}
-    Pi = 1.0 / (T ** 2 * sf[:, None] * sf[None, :])
+    Pi = 1.0 / (T**2 * sf[:, None] * sf[None, :])
     for l in range(L - 1, -1, -1):
         Ka, s, A, KO, Ka2, s2, E, Ed = fwd[l]
         parts[f"W2_{l}"] = a2 * tsum(Pi * E)
@@ -272,7 +303,7 @@ def _recursion(Z, *, n_blocks, n_heads, query_key, score_scale, activation, bran
         PV = a2 * mix(A, Pp, transpose=True)
         parts[f"Wv_{l}"] = tsum(PV * Ka)
         for name in _QK_PARAMS[query_key]:
-            parts[f"{name}_{l}"] = torch.zeros_like(nngp)       # share O(1/n): no limit term
+            parts[f"{name}_{l}"] = torch.zeros_like(nngp)  # share O(1/n): no limit term
         Pi = Pp + PV / (s[:, None] * s[None, :])
     parts["U"] = tsum(Pi * K0)
     return parts, nngp, [f[2] for f in fwd], alpha
@@ -284,13 +315,26 @@ def _standard_weight(name, alpha):
     if name == "U" or name.startswith("b_"):
         return 0.0
     if name.startswith(("Wo_", "W2_")):
-        return 1.0 / alpha ** 2 if alpha > 0 else 0.0
+        return 1.0 / alpha**2 if alpha > 0 else 0.0
     return 1.0
 
 
-def transformer_ntk(X, Y=None, *, n_blocks=2, n_heads=2, query_key="tied", score_scale=1.0,
-                    activation="relu", branch_scale=None, sigma_b=0.1, parametrization="ntk",
-                    by_parameter=False, return_nngp=False, device=None):
+def transformer_ntk(
+    X,
+    Y=None,
+    *,
+    n_blocks=2,
+    n_heads=2,
+    query_key="tied",
+    score_scale=1.0,
+    activation="relu",
+    branch_scale=None,
+    sigma_b=0.1,
+    parametrization="ntk",
+    by_parameter=False,
+    return_nngp=False,
+    device=None,
+):
     """Infinite-width NTK of `Transformer` (Yang 2020, Tensor Programs II, the transformer of
     Fig. 1; NTK parametrisation, scores q.k/n_H), by the exact recursion of the module docstring.
 
@@ -321,8 +365,15 @@ def transformer_ntk(X, Y=None, *, n_blocks=2, n_heads=2, query_key="tied", score
     _check_parametrization(parametrization)
     Z, N = _pair(X, Y, 3, device=device)
     parts, nngp, _, alpha = _recursion(
-        Z, n_blocks=n_blocks, n_heads=n_heads, query_key=query_key, score_scale=score_scale,
-        activation=activation, branch_scale=branch_scale, sigma_b=sigma_b)
+        Z,
+        n_blocks=n_blocks,
+        n_heads=n_heads,
+        query_key=query_key,
+        score_scale=score_scale,
+        activation=activation,
+        branch_scale=branch_scale,
+        sigma_b=sigma_b,
+    )
     if parametrization == "standard":
         parts = {k: _standard_weight(k, alpha) * v for k, v in parts.items()}
     theta = sum(parts.values())
@@ -334,8 +385,18 @@ def transformer_ntk(X, Y=None, *, n_blocks=2, n_heads=2, query_key="tied", score
     return out[0] if len(out) == 1 else tuple(out)
 
 
-def transformer_attention(X, *, n_blocks=2, n_heads=2, query_key="tied", score_scale=1.0,
-                          activation="relu", branch_scale=None, sigma_b=0.1, device=None):
+def transformer_attention(
+    X,
+    *,
+    n_blocks=2,
+    n_heads=2,
+    query_key="tied",
+    score_scale=1.0,
+    activation="relu",
+    branch_scale=None,
+    sigma_b=0.1,
+    device=None,
+):
     """The infinite-width attention weights of `Transformer`, block by block: softmax_s(tau
     K_a(t, s)) of the block's LayerNormed input Gram ("tied", "gram") or 1/T ("independent"),
     under Tensor Programs II's 1/n score scaling (module docstring).  A wide network's
@@ -353,6 +414,13 @@ def transformer_attention(X, *, n_blocks=2, n_heads=2, query_key="tied", score_s
         (2, torch.Size([2, 2, 4, 4]), 0.25)
     """
     Z, _ = _pair(X, None, 3, device=device)
-    return _recursion(Z, n_blocks=n_blocks, n_heads=n_heads, query_key=query_key,
-                      score_scale=score_scale, activation=activation, branch_scale=branch_scale,
-                      sigma_b=sigma_b)[2]
+    return _recursion(
+        Z,
+        n_blocks=n_blocks,
+        n_heads=n_heads,
+        query_key=query_key,
+        score_scale=score_scale,
+        activation=activation,
+        branch_scale=branch_scale,
+        sigma_b=sigma_b,
+    )[2]

@@ -11,28 +11,76 @@ conditioning and training speed, the E[sigma] = 1 erratum); normalization.py hol
 Gaussian Poincare inequality, LayerNorm and BatchNorm).  Everything returns numbers; the pictures are
 in ntklib.plotting.phases.
 """
-from .freeze_chaos import (chaos_decay, diagonal_identity_error, diagonal_profile, empirical_condition_numbers,
-                           empirical_diagonal_profile, freeze_bound, gain_family_diagram, gd_step_size,
-                           gram_condition_numbers, gram_ratio, input_scaled, kernel_gd_losses, mean_one,
-                           ntk_by_depth, phase_diagram, phase_of, resolvable_depth, resolve_activation,
-                           steps_to_loss, theta_diagonal_formula, training_speed)
+
+from .freeze_chaos import (
+    chaos_decay,
+    diagonal_identity_error,
+    diagonal_profile,
+    empirical_condition_numbers,
+    empirical_diagonal_profile,
+    freeze_bound,
+    gain_family_diagram,
+    gd_step_size,
+    gram_condition_numbers,
+    gram_ratio,
+    input_scaled,
+    kernel_gd_losses,
+    mean_one,
+    ntk_by_depth,
+    phase_diagram,
+    phase_of,
+    resolvable_depth,
+    resolve_activation,
+    steps_to_loss,
+    theta_diagonal_formula,
+    training_speed,
+)
 from .diagonal import finite_diagonal_test
-from .normalization import (batchnorm_mass, compare_norms, constant_direction, constant_mode, empirical_deviation,
-                            gaussian_moments, hermite_poincare, poincare_table)
+from .normalization import (
+    batchnorm_mass,
+    compare_norms,
+    constant_direction,
+    constant_mode,
+    empirical_deviation,
+    gaussian_moments,
+    hermite_poincare,
+    poincare_table,
+)
 
 __all__ = [
     # notebook 04: nonlinearities and the phase diagram
-    "mean_one", "input_scaled", "resolve_activation", "phase_of",
-    "phase_diagram", "gain_family_diagram",
+    "mean_one",
+    "input_scaled",
+    "resolve_activation",
+    "phase_of",
+    "phase_diagram",
+    "gain_family_diagram",
     # Gram matrices and the theorems
-    "gram_ratio", "ntk_by_depth", "theta_diagonal_formula", "diagonal_identity_error", "finite_diagonal_test",
-    "freeze_bound", "resolvable_depth", "chaos_decay",
+    "gram_ratio",
+    "ntk_by_depth",
+    "theta_diagonal_formula",
+    "diagonal_identity_error",
+    "finite_diagonal_test",
+    "freeze_bound",
+    "resolvable_depth",
+    "chaos_decay",
     # consequences: conditioning and training speed
-    "gram_condition_numbers", "empirical_condition_numbers", "gd_step_size", "kernel_gd_losses",
-    "steps_to_loss", "training_speed",
+    "gram_condition_numbers",
+    "empirical_condition_numbers",
+    "gd_step_size",
+    "kernel_gd_losses",
+    "steps_to_loss",
+    "training_speed",
     # the E[sigma] = 1 erratum
-    "diagonal_profile", "empirical_diagonal_profile",
+    "diagonal_profile",
+    "empirical_diagonal_profile",
     # notebook 05: Poincare, LayerNorm, BatchNorm
-    "gaussian_moments", "poincare_table", "hermite_poincare", "empirical_deviation",
-    "constant_mode", "constant_direction", "batchnorm_mass", "compare_norms",
+    "gaussian_moments",
+    "poincare_table",
+    "hermite_poincare",
+    "empirical_deviation",
+    "constant_mode",
+    "constant_direction",
+    "batchnorm_mass",
+    "compare_norms",
 ]

@@ -13,6 +13,7 @@ Sigma^(l)(x, x) = 1 at every layer, SigmaDot^(l)(x, x) = r and (Jacot, Gabriel, 
 
 Everything here returns numbers (numpy arrays, floats, dicts); the pictures are in ntklib.plotting.phases.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,20 +36,35 @@ from ..stats import to_numpy
 
 __all__ = [
     # nonlinearities and the phase diagram
-    "mean_one", "input_scaled", "resolve_activation", "phase_of",
-    "phase_diagram", "gain_family_diagram",
+    "mean_one",
+    "input_scaled",
+    "resolve_activation",
+    "phase_of",
+    "phase_diagram",
+    "gain_family_diagram",
     # Gram matrices and the theorems
-    "gram_ratio", "ntk_by_depth", "theta_diagonal_formula", "diagonal_identity_error",
-    "freeze_bound", "resolvable_depth", "chaos_decay",
+    "gram_ratio",
+    "ntk_by_depth",
+    "theta_diagonal_formula",
+    "diagonal_identity_error",
+    "freeze_bound",
+    "resolvable_depth",
+    "chaos_decay",
     # consequences: conditioning and training speed
-    "gram_condition_numbers", "empirical_condition_numbers", "gd_step_size", "kernel_gd_losses",
-    "steps_to_loss", "training_speed",
+    "gram_condition_numbers",
+    "empirical_condition_numbers",
+    "gd_step_size",
+    "kernel_gd_losses",
+    "steps_to_loss",
+    "training_speed",
     # the E[sigma] = 1 erratum
-    "diagonal_profile", "empirical_diagonal_profile",
+    "diagonal_profile",
+    "empirical_diagonal_profile",
 ]
 
 
 # ---- nonlinearities -------------------------------------------------------------------------------
+
 
 def mean_one(activation) -> Activation:
     """sigma / E sigma(z): the slides' hypothesis E[sigma(z)] = 1 taken literally (the erratum).
@@ -68,8 +84,10 @@ def mean_one(activation) -> Activation:
     act = get_activation(activation)
     mu = act.moments()[0]
     if abs(mu) < 1e-12:
-        raise ValueError(f"activation: {act.name} has E sigma(z) = {mu:.3g}; no scaling makes it 1 "
-                         "(accepted: a function with nonzero Gaussian mean, e.g. relu, gelu, softplus)")
+        raise ValueError(
+            f"activation: {act.name} has E sigma(z) = {mu:.3g}; no scaling makes it 1 "
+            "(accepted: a function with nonzero Gaussian mean, e.g. relu, gelu, softplus)"
+        )
     return act.affine(1.0 / mu, 0.0, name=f"mean_one({act.name})")
 
 
@@ -94,16 +112,28 @@ def input_scaled(activation, gain: float) -> Activation:
     g2 = g * g
     dual = dual_deriv = mean = None
     if act._dual is not None:
+
         def dual(a, b, c):
             return act.dual(g2 * a, g2 * b, g2 * c)
+
     if act._dual_deriv is not None:
+
         def dual_deriv(a, b, c):
             return g2 * act.dual_deriv(g2 * a, g2 * b, g2 * c)
+
     if act._mean is not None:
+
         def mean(a):
             return act.mean(g2 * a)
-    return Activation(f"{act.name}({g:g}z)", lambda x: act.fn(g * x), lambda x: g * act.deriv(g * x),
-                      dual=dual, dual_deriv=dual_deriv, mean=mean)
+
+    return Activation(
+        f"{act.name}({g:g}z)",
+        lambda x: act.fn(g * x),
+        lambda x: g * act.deriv(g * x),
+        dual=dual,
+        dual_deriv=dual_deriv,
+        mean=mean,
+    )
 
 
 _WRAPPERS = {"normalized": normalized, "standardized": standardized, "mean_one": mean_one}
@@ -126,8 +156,10 @@ def _resolve_string(spec: str) -> Activation:
         inner, _, num = arg.rpartition(",")
         fn = scaled if head == "scaled" else input_scaled
         return fn(_resolve_string(inner), float(num))
-    raise ValueError(f"activation: cannot read {spec!r}; accepted: a name, normalized(SPEC), "
-                     "standardized(SPEC), mean_one(SPEC), scaled(SPEC, c), input_scaled(SPEC, g), sqrt2*SPEC")
+    raise ValueError(
+        f"activation: cannot read {spec!r}; accepted: a name, normalized(SPEC), "
+        "standardized(SPEC), mean_one(SPEC), scaled(SPEC, c), input_scaled(SPEC, g), sqrt2*SPEC"
+    )
 
 
 def resolve_activation(spec) -> Activation:
@@ -216,11 +248,18 @@ def gain_family_diagram(base, gains, betas) -> dict:
     betas = np.asarray([check_beta(float(b)) for b in betas])
     d2 = np.array([normalized(input_scaled(base, g)).moments()[2] for g in gains])
     edge = np.where(d2 >= 1.0, np.sqrt(np.clip(1.0 - 1.0 / d2, 0.0, None)), np.nan)
-    return {"base": get_activation(base).name, "gains": gains, "betas": betas,
-            "r": (1.0 - betas[None, :] ** 2) * d2[:, None], "edge": edge, "derivative_moment": d2}
+    return {
+        "base": get_activation(base).name,
+        "gains": gains,
+        "betas": betas,
+        "r": (1.0 - betas[None, :] ** 2) * d2[:, None],
+        "edge": edge,
+        "derivative_moment": d2,
+    }
 
 
 # ---- Gram matrices and the theorems -----------------------------------------------------------------
+
 
 def gram_ratio(theta):
     """Theta(x_i, x_j) / Theta(x_i, x_i) (the slides' normalisation): each row divided by its diagonal.
@@ -269,9 +308,9 @@ def theta_diagonal_formula(r: float, depth: int) -> float:
         (1.75, 3.0)
     """
     depth = check_depth(depth)
-    if abs(1.0 - r) < 1e-6:   # the closed form loses digits near r = 1: sum the series (exact there)
-        return float(math.fsum(r ** k for k in range(depth)))
-    return (1.0 - r ** depth) / (1.0 - r)
+    if abs(1.0 - r) < 1e-6:  # the closed form loses digits near r = 1: sum the series (exact there)
+        return float(math.fsum(r**k for k in range(depth)))
+    return (1.0 - r**depth) / (1.0 - r)
 
 
 def diagonal_identity_error(X, depths, *, activation, beta) -> np.ndarray:
@@ -344,16 +383,28 @@ def freeze_bound(X, depths, *, activation, beta, fit_max: int) -> dict:
     depths = np.array([check_depth(L) for L in depths])
     R = torch.stack([gram_ratio(T) for T in ntk_by_depth(X, depths, activation=act, beta=beta)])
     mn = R.amin(dim=(1, 2)).numpy()
-    off = R - torch.diag_embed(torch.diagonal(R, dim1=1, dim2=2))   # zero the (exactly 1) diagonal
+    off = R - torch.diag_embed(torch.diagonal(R, dim1=1, dim2=2))  # zero the (exactly 1) diagonal
     mx = off.amax(dim=(1, 2)).numpy()
     gap = 1.0 - mn
     scale = depths * r ** depths.astype(float)
     fit = depths <= fit_max
     if not fit.any():
-        raise ValueError(f"fit_max: got {fit_max}; accepted: at least the smallest depth {depths.min()}")
+        raise ValueError(
+            f"fit_max: got {fit_max}; accepted: at least the smallest depth {depths.min()}"
+        )
     C = float((gap[fit] / scale[fit]).max())
-    return {"name": act.name, "r": r, "depths": depths, "min_ratio": mn, "max_ratio": mx, "gap": gap,
-            "scaled_gap": gap / scale, "C": C, "bound": 1.0 - C * scale, "fit_max": fit_max}
+    return {
+        "name": act.name,
+        "r": r,
+        "depths": depths,
+        "min_ratio": mn,
+        "max_ratio": mx,
+        "gap": gap,
+        "scaled_gap": gap / scale,
+        "C": C,
+        "bound": 1.0 - C * scale,
+        "fit_max": fit_max,
+    }
 
 
 def chaos_decay(X, depths, *, activation, beta, antipodal_tol: float = 1e-9) -> np.ndarray:
@@ -376,12 +427,15 @@ def chaos_decay(X, depths, *, activation, beta, antipodal_tol: float = 1e-9) -> 
     cos = (U @ U.T).abs()
     mask = cos < 1.0 - antipodal_tol
     if not mask.any():
-        raise ValueError("X: every pair of inputs is x = +-y; accepted: at least two non-parallel inputs")
+        raise ValueError(
+            "X: every pair of inputs is x = +-y; accepted: at least two non-parallel inputs"
+        )
     T = ntk_by_depth(X, depths, activation=activation, beta=beta)
     return np.array([float(gram_ratio(TL)[mask].abs().max()) for TL in T])
 
 
 # ---- consequences: conditioning and training speed ------------------------------------------------
+
 
 def _condition(T):
     return condition_number(torch.linalg.eigvalsh((T + T.T) / 2))
@@ -403,11 +457,14 @@ def gram_condition_numbers(X, depths, *, activation, beta) -> np.ndarray:
         >>> bool(frozen[1] > frozen[0]), bool(chaotic[1] < chaotic[0])
         (True, True)
     """
-    return np.array([_condition(T) for T in ntk_by_depth(X, depths, activation=activation, beta=beta)])
+    return np.array(
+        [_condition(T) for T in ntk_by_depth(X, depths, activation=activation, beta=beta)]
+    )
 
 
-def empirical_condition_numbers(X, depths, *, activation, beta, width, n_seeds, seed=0,
-                                device=None) -> np.ndarray:
+def empirical_condition_numbers(
+    X, depths, *, activation, beta, width, n_seeds, seed=0, device=None
+) -> np.ndarray:
     """Condition numbers lambda_max / lambda_min of the empirical NTK of FCNets (one width, each depth,
     n_seeds networks with seeds seed + 1000 s + L).
 
@@ -426,9 +483,28 @@ def empirical_condition_numbers(X, depths, *, activation, beta, width, n_seeds, 
     X = as_inputs(X)
     act = resolve_activation(activation)
     device = resolve_device(device)
-    return np.array([[_condition(empirical_ntk(FCNet(X.shape[1], width, L, activation=act, beta=beta,
-                                                        seed=seed + 1000 * s + L, device=device), X).cpu())
-                      for s in range(check_positive_int(n_seeds, "n_seeds"))] for L in depths])
+    return np.array(
+        [
+            [
+                _condition(
+                    empirical_ntk(
+                        FCNet(
+                            X.shape[1],
+                            width,
+                            L,
+                            activation=act,
+                            beta=beta,
+                            seed=seed + 1000 * s + L,
+                            device=device,
+                        ),
+                        X,
+                    ).cpu()
+                )
+                for s in range(check_positive_int(n_seeds, "n_seeds"))
+            ]
+            for L in depths
+        ]
+    )
 
 
 def gd_step_size(theta, fraction: float = 0.5) -> float:
@@ -468,7 +544,9 @@ def kernel_gd_losses(theta, f0, Y, *, lr, steps) -> np.ndarray:
     T = torch.as_tensor(theta, dtype=torch.float64)
     N = T.shape[0]
     lam, V = torch.linalg.eigh((T + T.T) / 2)
-    res0 = V.T @ (torch.as_tensor(f0, dtype=T.dtype).reshape(N) - torch.as_tensor(Y, dtype=T.dtype).reshape(N))
+    res0 = V.T @ (
+        torch.as_tensor(f0, dtype=T.dtype).reshape(N) - torch.as_tensor(Y, dtype=T.dtype).reshape(N)
+    )
     factor = (1.0 - 2.0 * lr * lam / N).numpy()
     k = np.arange(steps + 1)[:, None]
     return ((factor[None, :] ** (2 * k)) * (res0.numpy() ** 2)[None, :]).sum(1) / N
@@ -490,8 +568,9 @@ def steps_to_loss(losses, rel_target: float) -> float:
     return float(hit[0]) if hit.size else math.inf
 
 
-def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fraction=0.5, seed=0,
-                   device=None) -> dict:
+def training_speed(
+    X, Y, regimes, *, depth, width, rel_target, max_steps, fraction=0.5, seed=0, device=None
+) -> dict:
     """Steps of gradient descent to bring the loss to rel_target times its initial value, per regime.
 
     regimes: {label: (activation spec, beta)}.  For each: Theta_inf = nk.ntk at `depth`; the step
@@ -523,19 +602,30 @@ def training_speed(X, Y, regimes, *, depth, width, rel_target, max_steps, fracti
         act = resolve_activation(spec)
         T = ntk_by_depth(X, [depth], activation=act, beta=beta)[0]
         lr = gd_step_size(T, fraction)
-        net = FCNet(X.shape[1], width, depth, activation=act, beta=beta, seed=seed + 7919 * i, device=device)
+        net = FCNet(
+            X.shape[1], width, depth, activation=act, beta=beta, seed=seed + 7919 * i, device=device
+        )
         with torch.no_grad():
             f0 = net(X).reshape(-1).cpu()
         theory = kernel_gd_losses(T, f0, Y, lr=lr, steps=max_steps)
-        rec = train_gd(net, X, Y, lr=lr, steps=max_steps, record_steps=range(max_steps + 1)).to("cpu")
+        rec = train_gd(net, X, Y, lr=lr, steps=max_steps, record_steps=range(max_steps + 1)).to(
+            "cpu"
+        )
         loss = rec.loss.numpy()
-        out[label] = {"r": r_value(act, beta), "lr": lr, "kappa": _condition(T), "loss_theory": theory,
-                      "loss_network": loss, "steps_theory": steps_to_loss(theory, rel_target),
-                      "steps_network": steps_to_loss(loss, rel_target)}
+        out[label] = {
+            "r": r_value(act, beta),
+            "lr": lr,
+            "kappa": _condition(T),
+            "loss_theory": theory,
+            "loss_network": loss,
+            "steps_theory": steps_to_loss(theory, rel_target),
+            "steps_network": steps_to_loss(loss, rel_target),
+        }
     return out
 
 
 # ---- the E[sigma] = 1 erratum: the diagonal drifts ----------------------------------------------------
+
 
 def diagonal_profile(activation, beta, depth, n0: int = 2) -> dict:
     """Sigma^(l)(x, x) and Theta^(l)(x, x), l = 1..depth, for one input with ||x||^2 = n_0
@@ -557,14 +647,19 @@ def diagonal_profile(activation, beta, depth, n0: int = 2) -> dict:
     x[0, 0] = math.sqrt(n0)
     k = kernel_layers(x, depth=depth, activation=act, beta=beta)
     r = r_value(act, beta)
-    return {"name": act.name, "r": r, "layers": np.arange(1, depth + 1),
-            "sigma": np.array([float(k.Sigma(l)[0, 0]) for l in range(1, depth + 1)]),
-            "theta": np.array([float(k.Theta(l)[0, 0]) for l in range(1, depth + 1)]),
-            "formula": np.array([theta_diagonal_formula(r, l) for l in range(1, depth + 1)])}
+    return {
+        "name": act.name,
+        "r": r,
+        "layers": np.arange(1, depth + 1),
+        "sigma": np.array([float(k.Sigma(l)[0, 0]) for l in range(1, depth + 1)]),
+        "theta": np.array([float(k.Theta(l)[0, 0]) for l in range(1, depth + 1)]),
+        "formula": np.array([theta_diagonal_formula(r, l) for l in range(1, depth + 1)]),
+    }
 
 
-def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, seed=0,
-                               device=None) -> np.ndarray:
+def empirical_diagonal_profile(
+    X, activation, beta, depth, *, width, n_seeds=1, seed=0, device=None
+) -> np.ndarray:
     """The finite-width Sigma^(l)(x, x): mean over neurons, inputs and n_seeds networks of z^(l)(x)^2,
     l = 1..depth, in FCNets whose output layer is also `width` wide (so the last layer is averaged
     too).  One network fluctuates by ~ sqrt(2/width) per layer, compounding with depth.
@@ -587,8 +682,16 @@ def empirical_diagonal_profile(X, activation, beta, depth, *, width, n_seeds=1, 
     acc = np.zeros(check_depth(depth))
     device = resolve_device(device)
     for s in range(check_positive_int(n_seeds, "n_seeds")):
-        net = FCNet(X.shape[1], width, depth, n_out=width, activation=act, beta=beta, seed=seed + 7 * s,
-                    device=device)
+        net = FCNet(
+            X.shape[1],
+            width,
+            depth,
+            n_out=width,
+            activation=act,
+            beta=beta,
+            seed=seed + 7 * s,
+            device=device,
+        )
         with torch.no_grad():
             _, pre = net.layers(X)
         acc += np.array([float((z * z).mean()) for z in pre])

@@ -11,6 +11,7 @@ batch-output NTK with eigenvalue N beta^2, at every width and depth.
 
 Everything here returns numbers (numpy arrays, floats, dicts); the pictures are in ntklib.plotting.phases.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,18 +29,33 @@ from ..empirical import empirical_ntk
 from ..kernels import edge_beta, r_value
 from ..networks import FCNet
 from ..stats import relative_error
-from .freeze_chaos import gd_step_size, kernel_gd_losses, phase_of, resolve_activation, steps_to_loss
+from .freeze_chaos import (
+    gd_step_size,
+    kernel_gd_losses,
+    phase_of,
+    resolve_activation,
+    steps_to_loss,
+)
 
-__all__ = ["gaussian_moments", "poincare_table", "hermite_poincare", "empirical_deviation",
-           "constant_mode", "constant_direction", "batchnorm_mass", "compare_norms"]
+__all__ = [
+    "gaussian_moments",
+    "poincare_table",
+    "hermite_poincare",
+    "empirical_deviation",
+    "constant_mode",
+    "constant_direction",
+    "batchnorm_mass",
+    "compare_norms",
+]
 
 
 # ---- notebook 05: the Gaussian Poincare inequality ------------------------------------------------
 
+
 @lru_cache(maxsize=None)
 def _legendre_half_line(n: int, cut: float):
     x, w = np.polynomial.legendre.leggauss(n)
-    z = 0.5 * cut * (x + 1.0)                  # nodes on [0, cut]
+    z = 0.5 * cut * (x + 1.0)  # nodes on [0, cut]
     wz = 0.5 * cut * w * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     return z, wz
 
@@ -70,8 +86,13 @@ def gaussian_moments(activation, n: int = 600, cut: float = 14.0) -> dict:
     mean = float(wt @ f)
     var = float(wt @ (f * f)) - mean * mean
     d2 = float(wt @ (d * d))
-    return {"name": act.name, "mean": mean, "var": var, "deriv2": d2,
-            "poincare": d2 / var if var > 1e-14 else float("nan")}
+    return {
+        "name": act.name,
+        "mean": mean,
+        "var": var,
+        "deriv2": d2,
+        "poincare": d2 / var if var > 1e-14 else float("nan"),
+    }
 
 
 def poincare_table(activations, beta: float = 0.1) -> list[dict]:
@@ -123,8 +144,10 @@ def hermite_poincare(activation, terms: int = 120) -> dict:
 
 # ---- notebook 05: LayerNorm and BatchNorm -----------------------------------------------------------
 
-def empirical_deviation(X, references: dict, *, widths, n_seeds, depth, activation, beta, norm=None,
-                        seed=0, device=None) -> dict:
+
+def empirical_deviation(
+    X, references: dict, *, widths, n_seeds, depth, activation, beta, norm=None, seed=0, device=None
+) -> dict:
     """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of the empirical NTK of
     FCNet(..., norm=norm) from each reference kernel (the same networks for every reference).
 
@@ -148,8 +171,19 @@ def empirical_deviation(X, references: dict, *, widths, n_seeds, depth, activati
     device = resolve_device(device)
     for i, w in enumerate(widths):
         for s in range(n_seeds):
-            K = empirical_ntk(FCNet(X.shape[1], w, depth, activation=act, beta=beta, norm=norm,
-                                    seed=seed + 100003 * s + i, device=device), X).cpu()
+            K = empirical_ntk(
+                FCNet(
+                    X.shape[1],
+                    w,
+                    depth,
+                    activation=act,
+                    beta=beta,
+                    norm=norm,
+                    seed=seed + 100003 * s + i,
+                    device=device,
+                ),
+                X,
+            ).cpu()
             for label, ref in references.items():
                 out[label][i, s] = relative_error(K, ref)
     return out
@@ -177,13 +211,18 @@ def constant_mode(theta) -> dict:
     N = T.shape[0]
     u = torch.full((N,), 1.0 / math.sqrt(N), dtype=T.dtype)
     lam, V = torch.linalg.eigh((T + T.T) / 2)
-    lam, V = lam.flip(0), V.flip(1)                      # descending
+    lam, V = lam.flip(0), V.flip(1)  # descending
     ov = (V.T @ u).abs()
     ray = float(u @ T @ u)
-    return {"mass": float(T.sum()) / N ** 2, "rayleigh": ray,
-            "eig_residual": float((T @ u - ray * u).norm() / torch.linalg.norm(T)),
-            "top_overlap": constant_mode_cosine(V[:, 0]), "eigenvalues": lam.numpy(),
-            "rank": int(ov.argmax()), "overlap": float(ov.max())}
+    return {
+        "mass": float(T.sum()) / N**2,
+        "rayleigh": ray,
+        "eig_residual": float((T @ u - ray * u).norm() / torch.linalg.norm(T)),
+        "top_overlap": constant_mode_cosine(V[:, 0]),
+        "eigenvalues": lam.numpy(),
+        "rank": int(ov.argmax()),
+        "overlap": float(ov.max()),
+    }
 
 
 def constant_direction(f_train, Y) -> np.ndarray:
@@ -204,7 +243,9 @@ def constant_direction(f_train, Y) -> np.ndarray:
     return (F - torch.as_tensor(Y, dtype=F.dtype).reshape(1, -1)).mean(1).numpy()
 
 
-def batchnorm_mass(X, *, widths, depths, betas, activation="relu", seed=0, device=None) -> np.ndarray:
+def batchnorm_mass(
+    X, *, widths, depths, betas, activation="relu", seed=0, device=None
+) -> np.ndarray:
     """(1/N^2) sum_ij Theta(x_i, x_j) - beta^2 of the batch-output NTK of FCNet(norm="batch") for every
     width, depth (>= 2: BatchNorm needs a hidden layer) and beta: array (len(widths), len(depths), len(betas)).
     Zero up to rounding at every width: the identity is exact, not a large-width limit.
@@ -228,16 +269,40 @@ def batchnorm_mass(X, *, widths, depths, betas, activation="relu", seed=0, devic
     for i, w in enumerate(widths):
         for j, L in enumerate(depths):
             if check_depth(L) < 2:
-                raise ValueError(f"depths: got {L}; accepted: depths >= 2 (BatchNorm acts on hidden layers)")
+                raise ValueError(
+                    f"depths: got {L}; accepted: depths >= 2 (BatchNorm acts on hidden layers)"
+                )
             for k, b in enumerate(betas):
-                net = FCNet(X.shape[1], w, L, activation=act, beta=b, norm="batch", seed=seed + 31 * i + 7 * j + k,
-                            device=device)
+                net = FCNet(
+                    X.shape[1],
+                    w,
+                    L,
+                    activation=act,
+                    beta=b,
+                    norm="batch",
+                    seed=seed + 31 * i + 7 * j + k,
+                    device=device,
+                )
                 out[i, j, k] = constant_mode(empirical_ntk(net, X).cpu())["mass"] - float(b) ** 2
     return out
 
 
-def compare_norms(X, Y, *, width, depth, activation, beta, steps, rel_target, norms=(None, "batch"),
-                  fraction=0.5, seed=0, train=True, device=None) -> dict:
+def compare_norms(
+    X,
+    Y,
+    *,
+    width,
+    depth,
+    activation,
+    beta,
+    steps,
+    rel_target,
+    norms=(None, "batch"),
+    fraction=0.5,
+    seed=0,
+    train=True,
+    device=None,
+) -> dict:
     """The same FCNet (same seed) with each norm: its NTK at initialisation (batch-output NTK for
     BatchNorm), where the constant vector sits in that spectrum, and gradient descent at the step
     eta = fraction N / lambda_max of its own kernel.
@@ -270,18 +335,31 @@ def compare_norms(X, Y, *, width, depth, activation, beta, steps, rel_target, no
     out = {}
     device = resolve_device(device)
     for norm in norms:
-        net = FCNet(X.shape[1], width, depth, activation=act, beta=beta, norm=norm, seed=seed, device=device)
+        net = FCNet(
+            X.shape[1], width, depth, activation=act, beta=beta, norm=norm, seed=seed, device=device
+        )
         T = empirical_ntk(net, X).cpu()
         lr = gd_step_size(T, fraction)
         with torch.no_grad():
             f0 = net(X).reshape(-1).cpu()
         th = kernel_gd_losses(T, f0, Y, lr=lr, steps=steps)
-        res = {"theta": T, "mode": constant_mode(T), "lr": lr, "loss_theory": th,
-               "steps_theory": steps_to_loss(th, rel_target)}
+        res = {
+            "theta": T,
+            "mode": constant_mode(T),
+            "lr": lr,
+            "loss_theory": th,
+            "steps_theory": steps_to_loss(th, rel_target),
+        }
         if train:
             rec = train_gd(net, X, Y, lr=lr, steps=steps, record_steps=range(steps + 1)).to("cpu")
             m = constant_direction(rec.f_train, Y)
-            res.update(loss_network=rec.loss.numpy(), steps_network=steps_to_loss(rec.loss, rel_target),
-                       mean_residual=m, mean_residual_theory=(1.0 - 2.0 * lr * beta * beta) ** np.arange(steps + 1) * m[0])
-        out["BatchNorm" if norm == "batch" else ("LayerNorm" if norm == "layer" else "no norm")] = res
+            res.update(
+                loss_network=rec.loss.numpy(),
+                steps_network=steps_to_loss(rec.loss, rel_target),
+                mean_residual=m,
+                mean_residual_theory=(1.0 - 2.0 * lr * beta * beta) ** np.arange(steps + 1) * m[0],
+            )
+        out["BatchNorm" if norm == "batch" else ("LayerNorm" if norm == "layer" else "no norm")] = (
+            res
+        )
     return out

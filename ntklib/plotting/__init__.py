@@ -11,12 +11,25 @@ Topics: gaussian (notebook 01), limits (02), convergence (03), phases (04, 05), 
 GAN pictures), architectures (07).  `save` writes to $NTKLIB_FIGURES when set (the Makefile sets it),
 else figures/ at the top of the repository, else ./figures.
 """
+
 from .style import COLORS, PHASE_COLORS, figure_dir, save, setup
 from .common import plot_curves, plot_loglog, plot_matrices, plot_vs_depth
 from . import architectures, convergence, deconv, gaussian, limits, phases
 
 __all__ = [
-    "setup", "save", "figure_dir", "COLORS", "PHASE_COLORS",
-    "plot_loglog", "plot_curves", "plot_matrices", "plot_vs_depth",
-    "gaussian", "limits", "convergence", "phases", "deconv", "architectures",
+    "setup",
+    "save",
+    "figure_dir",
+    "COLORS",
+    "PHASE_COLORS",
+    "plot_loglog",
+    "plot_curves",
+    "plot_matrices",
+    "plot_vs_depth",
+    "gaussian",
+    "limits",
+    "convergence",
+    "phases",
+    "deconv",
+    "architectures",
 ]

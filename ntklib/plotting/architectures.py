@@ -2,6 +2,7 @@
 program of an RNN, SGD against kernel gradient descent, parameter shares, width sweeps, the seed-mean
 bias of the empirical NTKs and attention maps.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -11,8 +12,14 @@ from ..stats import to_numpy
 from .common import plot_loglog
 from .style import COLORS
 
-__all__ = ["plot_tensor_program", "plot_sgd_trajectories", "plot_parameter_shares", "plot_width_sweep",
-           "plot_ntk_bias", "plot_attention_maps"]
+__all__ = [
+    "plot_tensor_program",
+    "plot_sgd_trajectories",
+    "plot_parameter_shares",
+    "plot_width_sweep",
+    "plot_ntk_bias",
+    "plot_attention_maps",
+]
 
 
 def _tp_axes(ax, size):
@@ -49,17 +56,38 @@ def plot_tensor_program(*, ax=None, n_steps=3):
         ax.text(x, y, label, ha="center", va="center", fontsize=9, zorder=4)
 
     def arrow(x0, y0, x1, y1, label=None, mat=None, dashed=False, lx=0.0, ly=0.0):
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle="-|>", lw=1.0, color="0.25", shrinkA=12, shrinkB=12))
+        ax.annotate(
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            arrowprops=dict(arrowstyle="-|>", lw=1.0, color="0.25", shrinkA=12, shrinkB=12),
+        )
         mx, my = (x0 + x1) / 2 + lx, (y0 + y1) / 2 + ly
         if mat is not None:
-            ax.add_patch(FancyBboxPatch((mx - 0.2, my - 0.2), 0.4, 0.4, boxstyle="square,pad=0",
-                                        facecolor=mat_col[mat.rstrip("T").rstrip("^")] if not dashed else "white",
-                                        edgecolor=mat_col[mat.rstrip("T").rstrip("^")], lw=1.5,
-                                        ls="--" if dashed else "-", zorder=5))
-            ax.text(mx, my, mat if not dashed else mat.replace("^T", "$^\\top$"), ha="center", va="center",
-                    fontsize=7.5, color="white" if not dashed else mat_col[mat.rstrip("T").rstrip("^")],
-                    zorder=6, fontweight="bold")
+            ax.add_patch(
+                FancyBboxPatch(
+                    (mx - 0.2, my - 0.2),
+                    0.4,
+                    0.4,
+                    boxstyle="square,pad=0",
+                    facecolor=mat_col[mat.rstrip("T").rstrip("^")] if not dashed else "white",
+                    edgecolor=mat_col[mat.rstrip("T").rstrip("^")],
+                    lw=1.5,
+                    ls="--" if dashed else "-",
+                    zorder=5,
+                )
+            )
+            ax.text(
+                mx,
+                my,
+                mat if not dashed else mat.replace("^T", "$^\\top$"),
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                color="white" if not dashed else mat_col[mat.rstrip("T").rstrip("^")],
+                zorder=6,
+                fontweight="bold",
+            )
         elif label:
             ax.text(mx, my + 0.16, label, ha="center", va="bottom", fontsize=8, color="0.25")
 
@@ -77,12 +105,29 @@ def plot_tensor_program(*, ax=None, n_steps=3):
     xp = xs[-1] + 3.0
     node(xp, y_h, r"$\bar h$")
     for x in xs:
-        ax.annotate("", xy=(xp, y_h + 0.28), xytext=(x + 1.6, y_h + 0.3),
-                    arrowprops=dict(arrowstyle="-|>", lw=0.6, color="0.6", shrinkA=10, shrinkB=8,
-                                    connectionstyle="arc3,rad=-0.18"))
+        ax.annotate(
+            "",
+            xy=(xp, y_h + 0.28),
+            xytext=(x + 1.6, y_h + 0.3),
+            arrowprops=dict(
+                arrowstyle="-|>",
+                lw=0.6,
+                color="0.6",
+                shrinkA=10,
+                shrinkB=8,
+                connectionstyle="arc3,rad=-0.18",
+            ),
+        )
     ax.text(xp, y_h + 0.5, "mean over t", ha="center", fontsize=7.5, color="0.4")
-    ax.text(xp + 0.75, y_h - 0.02, r"$f = v^\top \bar h / \sqrt{n}$", ha="left", va="center", fontsize=9,
-            color=COLORS[1])
+    ax.text(
+        xp + 0.75,
+        y_h - 0.02,
+        r"$f = v^\top \bar h / \sqrt{n}$",
+        ha="left",
+        va="center",
+        fontsize=9,
+        color=COLORS[1],
+    )
     ax.text(-0.55, y_h + 1.2, "forward", fontsize=9, fontweight="bold", rotation=90, va="center")
 
     # backward program (right to left)
@@ -95,23 +140,43 @@ def plot_tensor_program(*, ax=None, n_steps=3):
             arrow(xs[t + 1] + 0.2, y_b, x + 1.6, y_b, mat="W^T", dashed=True)
     node(xp, y_b, r"$v$", color=COLORS[1])
     for x in xs:
-        ax.annotate("", xy=(x + 1.6, y_b - 0.28), xytext=(xp, y_b - 0.3),
-                    arrowprops=dict(arrowstyle="-|>", lw=0.6, color="0.6", shrinkA=8, shrinkB=10,
-                                    connectionstyle="arc3,rad=-0.18"))
+        ax.annotate(
+            "",
+            xy=(x + 1.6, y_b - 0.28),
+            xytext=(xp, y_b - 0.3),
+            arrowprops=dict(
+                arrowstyle="-|>",
+                lw=0.6,
+                color="0.6",
+                shrinkA=8,
+                shrinkB=10,
+                connectionstyle="arc3,rad=-0.18",
+            ),
+        )
     ax.text(-0.55, y_b, "backward", fontsize=9, fontweight="bold", rotation=90, va="center")
 
-    notes = [r"each circle: a vector of $n$ coordinates $\to$ i.i.d. copies of one random variable $Z$",
-             r"square: multiplication by a Gaussian matrix $\to$ a fresh Gaussian $Z$, covariance $E[Z^h Z^{h'}]$; "
-             r"the same $W$ at every step $\Rightarrow$ shared (cross-time) covariances",
-             r"dashed $W^\top$: independent of $W$ in the limit (readout $v$ Gaussian, used once)",
-             r"NTK $= \sum_{\mathrm{uses}\,s,s'}$ E[backward Z Z'] $\times$ E[forward Z Z']  for every matrix"]
+    notes = [
+        r"each circle: a vector of $n$ coordinates $\to$ i.i.d. copies of one random variable $Z$",
+        r"square: multiplication by a Gaussian matrix $\to$ a fresh Gaussian $Z$, covariance $E[Z^h Z^{h'}]$; "
+        r"the same $W$ at every step $\Rightarrow$ shared (cross-time) covariances",
+        r"dashed $W^\top$: independent of $W$ in the limit (readout $v$ Gaussian, used once)",
+        r"NTK $= \sum_{\mathrm{uses}\,s,s'}$ E[backward Z Z'] $\times$ E[forward Z Z']  for every matrix",
+    ]
     for i, s in enumerate(notes):
         ax.text(-0.4, -2.3 - 0.36 * i, s, fontsize=8.3, va="center")
     return ax.figure
 
 
-def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, title_suffix="",
-                          kernel_label=r"kernel GD, $\Theta_\infty$", reference_label=None):
+def plot_sgd_trajectories(
+    results: dict,
+    *,
+    point=0,
+    widths=None,
+    axes=None,
+    title_suffix="",
+    kernel_label=r"kernel GD, $\Theta_\infty$",
+    reference_label=None,
+):
     """For each architecture {name: SGDComparison}: the output at one tracked input (point: an index
     into the tracked inputs, or {name: index}) during training,
     network (solid) against kernel gradient descent with the infinite-width kernel (dashed), at the
@@ -142,11 +207,19 @@ def plot_sgd_trajectories(results: dict, *, point=0, widths=None, axes=None, tit
         ws = widths or [int(res.widths[0]), int(res.widths[-1])]
         for i, w in enumerate(ws):
             col = COLORS[(2 * i) % len(COLORS)]
-            ax.plot(res.steps, to_numpy(res.f_net[w][:, pt]), color=col, lw=1.5, label=f"SGD, width {w}")
+            ax.plot(
+                res.steps, to_numpy(res.f_net[w][:, pt]), color=col, lw=1.5, label=f"SGD, width {w}"
+            )
             ax.plot(res.steps, to_numpy(res.f_kernel[w][:, pt]), color=col, lw=1.3, ls="--")
         if reference_label is not None and res.f_reference is not None:
-            ax.plot(res.steps, to_numpy(res.f_reference[ws[-1]][:, pt]), color="k", lw=1.2, ls=":",
-                    label=reference_label)
+            ax.plot(
+                res.steps,
+                to_numpy(res.f_reference[ws[-1]][:, pt]),
+                color="k",
+                lw=1.2,
+                ls=":",
+                label=reference_label,
+            )
         if pt < res.n_train:
             ax.axhline(float(res.Y[pt]), color="0.5", lw=0.8, ls=":")
         ax.plot([], [], "k--", lw=1.2, label=kernel_label)
@@ -171,11 +244,22 @@ def plot_parameter_shares(widths, shares: dict, *, ax=None, reference_slope=-1.0
         >>> fig = nk.plotting.architectures.plot_parameter_shares([64, 256], {"W_q, W_k": [1e-3, 2.5e-4]})
     """
     ys = {k: np.asarray(to_numpy(v)).reshape(len(widths), -1).mean(1) for k, v in shares.items()}
-    return plot_width_sweep(widths, ys, ax=ax, reference_slope=reference_slope, ylabel="share of the NTK")
+    return plot_width_sweep(
+        widths, ys, ax=ax, reference_slope=reference_slope, ylabel="share of the NTK"
+    )
 
 
-def plot_width_sweep(widths, ys: dict, *, ax=None, reference_slope=-0.5, ylabel="", title=None, legend_loc="best",
-                     size=(5.6, 4.0)):
+def plot_width_sweep(
+    widths,
+    ys: dict,
+    *,
+    ax=None,
+    reference_slope=-0.5,
+    ylabel="",
+    title=None,
+    legend_loc="best",
+    size=(5.6, 4.0),
+):
     """`plot_loglog` of curves {label: y} against width, with the widths themselves as x tick labels
     (powers of two, no overlapping minor labels) and the legend where asked.
 
@@ -219,18 +303,32 @@ def plot_ntk_bias(biases: dict, *, offset=0.03, n_se=3.0, ax=None):
     ax = _tp_axes(ax, (1.4 + 1.1 * len(biases), 3.4))
     names = list(biases)
     x = np.arange(len(names))
-    ax.errorbar(x, [biases[k].scale for k in names], yerr=[n_se * biases[k].scale_se for k in names],
-                fmt="o", color=COLORS[0], capsize=4, label=rf"measured, $\pm${n_se:g} s.e.")
+    ax.errorbar(
+        x,
+        [biases[k].scale for k in names],
+        yerr=[n_se * biases[k].scale_se for k in names],
+        fmt="o",
+        color=COLORS[0],
+        capsize=4,
+        label=rf"measured, $\pm${n_se:g} s.e.",
+    )
     ax.axhline(0.0, color="k", lw=1.0, label=r"the limit $\mathring\Theta$")
-    ax.axhline(-offset / (1 + offset), color=COLORS[3], lw=1.2, ls="--",
-               label=rf"if $\mathring\Theta$ were {100 * offset:g}% too large")
+    ax.axhline(
+        -offset / (1 + offset),
+        color=COLORS[3],
+        lw=1.2,
+        ls="--",
+        label=rf"if $\mathring\Theta$ were {100 * offset:g}% too large",
+    )
     ax.set_xticks(x, names, rotation=20, fontsize=8)
     ax.set_xlim(-0.5, len(names) - 0.5)
     ax.set_ylabel("seed-mean scale bias")
     widths = sorted({b.width for b in biases.values()})
     seeds = sorted({b.n_seeds for b in biases.values()})
-    ax.set_title(f"width {', '.join(map(str, widths))}, {', '.join(map(str, seeds))} networks each",
-                 fontsize=9)
+    ax.set_title(
+        f"width {', '.join(map(str, widths))}, {', '.join(map(str, seeds))} networks each",
+        fontsize=9,
+    )
     ax.legend(fontsize=7)
     ax.figure.tight_layout()
     return ax.figure
@@ -259,8 +357,15 @@ def plot_attention_maps(maps: dict, *, axes=None, vmax=None):
     for ax, (title, m) in zip(axes, mats.items()):
         ax.imshow(m, cmap="Blues", vmin=0.0, vmax=top)
         for (i, j), v in np.ndenumerate(m):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if v > 0.6 * top else "k")
+            ax.text(
+                j,
+                i,
+                f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if v > 0.6 * top else "k",
+            )
         T = m.shape[0]
         ax.set_xticks(range(T), [f"s={k + 1}" for k in range(T)], fontsize=7)
         ax.set_yticks(range(T), [f"t={k + 1}" for k in range(T)], fontsize=7)

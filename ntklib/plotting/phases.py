@@ -2,6 +2,7 @@
 r curves and phase maps, Gram ratios, the freeze bound, training losses, diagonal drift, spectra,
 the Poincare bars.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -11,8 +12,17 @@ from ..stats import to_numpy
 from .common import _ax, _many_colors
 from .style import COLORS, PHASE_COLORS
 
-__all__ = ["plot_r_curves", "plot_phase_map", "plot_gain_diagram", "plot_gram_grid", "plot_freeze_bound",
-           "plot_training_losses", "plot_diagonal_drift", "plot_spectra", "plot_poincare"]
+__all__ = [
+    "plot_r_curves",
+    "plot_phase_map",
+    "plot_gain_diagram",
+    "plot_gram_grid",
+    "plot_freeze_bound",
+    "plot_training_losses",
+    "plot_diagonal_drift",
+    "plot_spectra",
+    "plot_poincare",
+]
 
 
 def plot_r_curves(diagram: dict, *, ax=None, standardised_only=False):
@@ -38,18 +48,41 @@ def plot_r_curves(diagram: dict, *, ax=None, standardised_only=False):
         std = abs(diagram["second_moment"][i] - 1.0) < 1e-9
         if standardised_only and not std:
             continue
-        ax.plot(b, diagram["r"][i], ls="-" if std else "--", color=cols[i], lw=1.4,
-                label=name + ("" if std else r" ($E\sigma^2\neq1$)"))
+        ax.plot(
+            b,
+            diagram["r"][i],
+            ls="-" if std else "--",
+            color=cols[i],
+            lw=1.4,
+            label=name + ("" if std else r" ($E\sigma^2\neq1$)"),
+        )
     ax.axhline(1.0, color="k", lw=1)
     top = max(1.05, float(np.nanmax(diagram["r"]))) * 1.04
     ax.axhspan(0, 1, color=PHASE_COLORS["freeze"], alpha=0.06)
     ax.axhspan(1, top, color=PHASE_COLORS["chaos"], alpha=0.06)
-    ax.text(0.98, 0.60, "FREEZE  r < 1", transform=ax.transAxes, color=PHASE_COLORS["freeze"], ha="right")
-    ax.text(0.98, 0.95, "CHAOS  r > 1", transform=ax.transAxes, color=PHASE_COLORS["chaos"], ha="right", va="top")
+    ax.text(
+        0.98,
+        0.60,
+        "FREEZE  r < 1",
+        transform=ax.transAxes,
+        color=PHASE_COLORS["freeze"],
+        ha="right",
+    )
+    ax.text(
+        0.98,
+        0.95,
+        "CHAOS  r > 1",
+        transform=ax.transAxes,
+        color=PHASE_COLORS["chaos"],
+        ha="right",
+        va="top",
+    )
     ax.set_xlabel(r"$\beta$")
     ax.set_ylabel(r"$r(\sigma,\beta)=(1-\beta^2)\,E[\sigma'(z)^2]$")
     ax.set_ylim(0, top)
-    ax.legend(fontsize=5.8, loc="lower left", ncol=2, handlelength=1.6, columnspacing=0.8, framealpha=0.9)
+    ax.legend(
+        fontsize=5.8, loc="lower left", ncol=2, handlelength=1.6, columnspacing=0.8, framealpha=0.9
+    )
     return ax.figure
 
 
@@ -60,7 +93,9 @@ def _log2r_mesh(ax, x, y, r, clip):
     with np.errstate(divide="ignore"):
         lr = np.clip(np.log2(np.asarray(r, dtype=float)), -clip, clip)
     lim = max(1e-3, float(np.abs(lr).max()))
-    return ax.pcolormesh(x, y, lr, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim), shading="nearest")
+    return ax.pcolormesh(
+        x, y, lr, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim), shading="nearest"
+    )
 
 
 def plot_phase_map(diagram: dict, *, ax=None, clip=1.0):
@@ -113,7 +148,9 @@ def plot_gain_diagram(family: dict, *, ax=None, clip=1.0):
     """
     ax = _ax(ax, (4.4, 3.4))
     im = _log2r_mesh(ax, family["betas"], family["gains"], family["r"], clip)
-    ax.contour(family["betas"], family["gains"], family["r"], levels=[1.0], colors="k", linewidths=1.6)
+    ax.contour(
+        family["betas"], family["gains"], family["r"], levels=[1.0], colors="k", linewidths=1.6
+    )
     ax.plot(family["edge"], family["gains"], "k:", lw=0.8)
     ax.set_yscale("log")
     ax.set_xlabel(r"$\beta$")
