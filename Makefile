@@ -13,7 +13,7 @@ export MPLBACKEND := Agg
 export NTKLIB_QUIET := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all venv figures test unit unit-portable nbtest $(addprefix nbrun-,$(NAMES)) notebooks lab bench clean help book book-check mutants $(addprefix figure-,$(NAMES))
+.PHONY: all venv figures test unit unit-portable nbtest $(addprefix nbrun-,$(NAMES)) notebooks lab bench clean help book book-check mutants mutants-all $(addprefix figure-,$(NAMES))
 
 all: figures
 
@@ -24,8 +24,9 @@ help:
 	@echo "                its verdict cells compared with the committed outputs (tests/nbcheck.py)"
 	@echo "make unit-portable  the unit tests on another BLAS code path (no AVX-512, one thread)"
 	@echo "make notebooks  re-execute the notebooks in place at CI scale to refresh their committed outputs"
-	@echo "make mutants    every notebook at CI scale under each theory mutant (mutants/README.md) and a control;"
-	@echo "                kill table in build/mutants/, fails when a claim does not kill its mutant (JOBS=2)"
+	@echo "make mutants    each notebook at CI scale under each theory mutant its claim depends on"
+	@echo "                (mutants/README.md) and a control; kill table in build/mutants/, fails when a"
+	@echo "                claim does not kill its mutant (JOBS=2); make mutants-all: every pair"
 	@echo "make bench      speed and memory benchmarks (not part of make test; make bench DEVICE=cuda on a GPU)"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make book       build the course site build/book/html from the notebooks' committed outputs (offline)"
@@ -98,7 +99,12 @@ notebooks: $(STAMP)
 # whose claim depends on it.  JOBS notebooks at a time (make -jN mutants sets it too; default 2).
 JOBS ?= $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),2)
 mutants: $(STAMP)
-	$(PY) mutants/run.py --jobs $(JOBS) --out $(BUILD)/mutants
+	$(PY) mutants/run.py --jobs $(JOBS) --dependent-only --out $(BUILD)/mutants
+
+# Every (mutant, notebook) pair, also those whose claim does not depend on the mutant (informative:
+# which verdicts react to what); several times longer than `make mutants`.
+mutants-all: $(STAMP)
+	$(PY) mutants/run.py --jobs $(JOBS) --out $(BUILD)/mutants-all
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(if $(DEVICE),--device $(DEVICE))

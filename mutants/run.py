@@ -2,7 +2,7 @@
 control; write the kill table to build/mutants/ (table.md, results.json).  `make mutants` runs this.
 
     python mutants/run.py [--jobs 2] [--mutants NAME,...] [--notebooks 03,04] [--no-skip]
-                          [--timeout 900]
+                          [--dependent-only] [--timeout 900]
     python mutants/run.py --list
 
 Each run executes a copy of notebooks/NN_*.ipynb with papermill (from notebooks/, kernel python3,
@@ -457,6 +457,12 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--no-skip", action="store_true", help="also run pairs the control shows unreached"
     )
+    ap.add_argument(
+        "--dependent-only",
+        action="store_true",
+        help="run only the pairs whose notebook's claim depends on the mutant (depends_on): the "
+        "pairs that decide the exit status; the others are reported as 'not run'",
+    )
     ap.add_argument("--list", action="store_true", help="print the catalogue and exit")
     args = ap.parse_args(argv)
 
@@ -515,7 +521,12 @@ def main(argv=None) -> int:
 
     # longest notebooks first balances the two workers
     control_batch = [(catalogue.CONTROL, p) for p in nbs]
-    mutant_pairs = [(m, p) for m in mutants[1:] for p in nbs]
+    mutant_pairs = [
+        (m, p)
+        for m in mutants[1:]
+        for p in nbs
+        if not args.dependent_only or should_kill(m, p.stem)
+    ]
     print(
         f"mutants: {len(mutants) - 1} mutants x {len(nbs)} notebooks, and the control; {jobs} at a "
         f"time, {threads} thread(s) each; output in {out}",
@@ -556,7 +567,11 @@ def main(argv=None) -> int:
             1 for m in results for r in results[m].values() if r.get("status") != "unreached"
         ),
         "skipped": skipped,
-        "selection": {"mutants": wanted or "all", "notebooks": args.notebooks or "all"},
+        "selection": {
+            "mutants": wanted or "all",
+            "notebooks": args.notebooks or "all",
+            "pairs": "dependent only" if args.dependent_only else "all",
+        },
         "complete": True,
     }
     ok, flagged, failed_control = write_outputs(out, meta, names, mutants, results)
