@@ -13,7 +13,7 @@ export MPLBACKEND := Agg
 export NTKLIB_QUIET := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all venv figures test unit unit-portable nbtest $(addprefix nbrun-,$(NAMES)) notebooks lab bench clean help book book-check mutants mutants-all $(addprefix figure-,$(NAMES))
+.PHONY: all venv figures test lint unit unit-portable nbtest $(addprefix nbrun-,$(NAMES)) notebooks lab bench clean help book book-check mutants mutants-all $(addprefix figure-,$(NAMES))
 
 all: figures
 
@@ -22,6 +22,7 @@ help:
 	@echo "                (make figures DEVICE=cuda: the networks on a GPU; make -j2 figures: two at a time)"
 	@echo "make test       unit tests of ntklib and every notebook at CI scale, run once (papermill),"
 	@echo "                its verdict cells compared with the committed outputs (tests/nbcheck.py)"
+	@echo "make lint       ruff check and ruff format --check (part of make test)"
 	@echo "make unit-portable  the unit tests on another BLAS code path (no AVX-512, one thread)"
 	@echo "make notebooks  re-execute the notebooks in place at CI scale to refresh their committed outputs"
 	@echo "make mutants    each notebook at CI scale under each theory mutant its claim depends on"
@@ -56,11 +57,17 @@ $(addprefix figure-,$(NAMES)): figure-%: $(STAMP)
 # thread each (on the 2-core CI machine that keeps both cores busy without oversubscribing them),
 # then the notebooks' verdict cells are compared with the committed outputs.
 test: $(STAMP)
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 unit $(addprefix nbrun-,$(NAMES))
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 lint unit $(addprefix nbrun-,$(NAMES))
 	$(PY) tests/nbcheck.py $(BUILD)/ci $(NOTEBOOKS)
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# ruff: lines <= 100 columns and pyflakes/pycodestyle errors in ntklib, the notebooks, the tests and
+# the scripts, and the layout of `ruff format` (pyproject.toml [tool.ruff]).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/ruff format --check --quiet .
 
 # The unit tests again on another code path of the same machine: MKL without AVX-512, ATen's
 # baseline kernels, one thread.  No test may depend on bit-exact BLAS results or the thread count.

@@ -1,20 +1,24 @@
 """Build the course-material site: `make book` (python book/build.py).
 
 Stages the Sphinx sources under build/book/src, then runs Sphinx (myst-nb, sphinx-book-theme) to
-build/book/html.  Every notebook matching notebooks/[0-9][0-9]_*.ipynb is picked up, rendered from its
-committed outputs (never executed).  Generated here:
+build/book/html.  Every notebook matching notebooks/[0-9][0-9]_*.ipynb is picked up, rendered from
+its committed outputs (never executed).  Generated here:
 
 * the notebook table of the landing page (title, learning goals) from each notebook's first cell;
-* CONVENTIONS.md and REFERENCES.md of the repository root, copied as pages of the same names (one source: the
-  links between them and to notebooks/ read the same in the repository and in the book);
-* gallery.md: every figure a notebook saves with ``save(fig, "NAME")``, taken from figures/NAME.png (paper
-  scale, written by `make figures`) when present, else from the notebook's committed output (CI scale);
+* CONVENTIONS.md and REFERENCES.md of the repository root, copied as pages of the same names (one
+  source: the links between them and to notebooks/ read the same in the repository and in the
+  book);
+* gallery.md: every figure a notebook saves with ``save(fig, "NAME")``, taken from figures/NAME.png
+  (paper scale, written by `make figures`) when present, else from the notebook's committed output
+  (CI scale);
 * api/: one page per ntklib module or subpackage (autodoc, from the docstrings) and a table of every
-  name in ``ntklib.__all__`` and in each namespace's ``__all__`` (nk.phases, nk.plotting.phases, ...);
+  name in ``ntklib.__all__`` and in each namespace's ``__all__`` (nk.phases, nk.plotting.phases,
+  ...);
 * build/book/docstring_audit.txt: public names whose docstring lacks Args/Returns/Example sections.
 
-After the build, every HTML and CSS file is scanned: a script, style sheet, font or image loaded from an
-http(s) URL fails the build (the book must work offline).  Links (<a href>) to the web are allowed.
+After the build, every HTML and CSS file is scanned: a script, style sheet, font or image loaded
+from an http(s) URL fails the build (the book must work offline).  Links (<a href>) to the web are
+allowed.
 """
 
 import argparse
@@ -93,7 +97,8 @@ def notebook_table(nbs: list[Path]) -> str:
 
 
 def png_display_width(data: bytes) -> int | None:
-    """CSS width of a PNG at GALLERY_PX_PER_INCH, from its size and its pHYs resolution (matplotlib writes one)."""
+    """CSS width of a PNG at GALLERY_PX_PER_INCH, from its size and its pHYs resolution (matplotlib
+    writes one)."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         return None
     width = struct.unpack(">I", data[16:20])[0]
@@ -111,9 +116,18 @@ def gallery(nbs: list[Path], src: Path) -> tuple[str, list[str]]:
     out = [
         "# Figures gallery",
         "",
-        "Every figure the notebooks save, in notebook order. Figures marked *paper scale* come from",
-        "`figures/` (written by `make figures` with `params/NAME.yml`); the others are the notebook's committed",
-        "output at CI scale. Click a notebook link to see the figure in context, with the code that made it.",
+        (
+            "Every figure the notebooks save, in notebook order. Figures marked *paper scale* come "
+            "from"
+        ),
+        (
+            "`figures/` (written by `make figures` with `params/NAME.yml`); the others are the "
+            "notebook's committed"
+        ),
+        (
+            "output at CI scale. Click a notebook link to see the figure in context, with the code "
+            "that made it."
+        ),
         "",
     ]
     names = []
@@ -153,7 +167,8 @@ def gallery(nbs: list[Path], src: Path) -> tuple[str, list[str]]:
         for name, scale, heading, width in figs:
             names.append(name)
             caption = f"`{name}` ({scale}). {heading}" if heading else f"`{name}` ({scale})."
-            # the figure's own size (ntkbook.css caps it at the column width), never stretched to the column
+            # the figure's own size (ntkbook.css caps it at the column width), never stretched to
+            # the column
             out += [
                 f":::{{figure}} _gallery/{name}.png",
                 f":name: fig-{name}",
@@ -193,7 +208,8 @@ def first_line(obj) -> str:
 
 
 def name_rows(prefix: str, names, owner) -> list[str]:
-    """Table rows for the names of a namespace: `nk.PREFIX.NAME`, its home module, its first line."""
+    """Table rows for the names of a namespace: `nk.PREFIX.NAME`, its home module, its first
+    line."""
     rows = []
     for name in names:
         obj = getattr(owner, name)
@@ -215,7 +231,8 @@ def name_rows(prefix: str, names, owner) -> list[str]:
 
 
 def namespaces():
-    """(prefix, module) for every namespace in ntklib.__all__ and the modules listed in theirs (nk.plotting.phases)."""
+    """(prefix, module) for every namespace in ntklib.__all__ and the modules listed in theirs
+    (nk.plotting.phases)."""
     import ntklib
 
     out, todo = (
@@ -262,11 +279,26 @@ def api_pages(src: Path) -> dict[str, str]:
         [
             "# API reference: `ntklib`",
             "",
-            "Generated from the docstrings by `make book`. The reusable core is importable from the package top",
-            "level (`import ntklib as nk; nk.ntk(...)`); each topic is a namespace named after its concept, so a",
-            "call says where to look (`nk.phases.poincare_table(...)`, `nk.plotting.phases.plot_phase_map(...)`).",
-            "The pages below group the names by module; a topic with several files has one page with a section",
-            "per file. Conventions (NTK parametrisation, balance $\\beta$, `depth` = number of weight layers) are",
+            (
+                "Generated from the docstrings by `make book`. The reusable core is importable "
+                "from the package top"
+            ),
+            (
+                "level (`import ntklib as nk; nk.ntk(...)`); each topic is a namespace named "
+                "after its concept, so a"
+            ),
+            (
+                "call says where to look (`nk.phases.poincare_table(...)`, "
+                "`nk.plotting.phases.plot_phase_map(...)`)."
+            ),
+            (
+                "The pages below group the names by module; a topic with several files has one "
+                "page with a section"
+            ),
+            (
+                "per file. Conventions (NTK parametrisation, balance $\\beta$, `depth` = number of "
+                "weight layers) are"
+            ),
             "those of the [conventions page](../CONVENTIONS.md); docstrings cite its sections as",
             "CONVENTIONS.md §1, ...",
             "",
@@ -492,7 +524,8 @@ def main() -> int:
         and p.name not in ("genindex.html", "search.html", "py-modindex.html")
     )
     print(
-        f"book: {len(pages)} pages ({len(names)} notebooks: {', '.join(names)}) in {html.relative_to(ROOT) if html.is_relative_to(ROOT) else html}"
+        f"book: {len(pages)} pages ({len(names)} notebooks: {', '.join(names)}) in "
+        f"{html.relative_to(ROOT) if html.is_relative_to(ROOT) else html}"
         f" in {time.time() - t0:.0f} s; {n_warn} Sphinx warnings ({warnings.name}); "
         f"{len(gaps)} docstring gaps (docstring_audit.txt)"
         + (

@@ -3,25 +3,30 @@
 Serves build/book/html on 127.0.0.1 and opens every page in headless Chromium (Debian's `chromium`),
 driven over the Chrome DevTools Protocol (websocket-client).  A page fails when
 
-* a JavaScript error is thrown or logged (Runtime.exceptionThrown, console.error, Log error entries);
-* any request goes to another host than the local server (a CDN script, style, font or image: the book
-  must work offline) or any local request fails / answers >= 400 (a missing figure, script or style);
-* an <img> does not decode, or a notebook page shows fewer images than its notebook has PNG outputs;
+* a JavaScript error is thrown or logged (Runtime.exceptionThrown, console.error, Log error
+  entries);
+* any request goes to another host than the local server (a CDN script, style, font or image: the
+  book must work offline) or any local request fails / answers >= 400 (a missing figure, script or
+  style);
+* an <img> does not decode, or a notebook page shows fewer images than its notebook has PNG
+  outputs;
 * a formula is left unrendered by MathJax or MathJax reports a TeX error;
-* an internal link points to a file that was not built, or to an #anchor that the target page lacks;
+* an internal link points to a file that was not built, or to an #anchor that the target page
+  lacks;
 * the page is empty (less than 200 characters of text in its main area);
-* the layout overflows, in any of three views of the page (LAYOUTS): a desktop window (1280x900), a phone
-  (390x844, device scale factor 3, mobile viewport) and print (print media on a 720 px wide page, A4 less its
-  margins).  On screen the page may not be wider than the viewport, nothing may stick out of the main column,
-  and an element whose content is wider than its box (a code cell, an output, a table, a display formula)
-  must scroll (overflow-x auto or scroll): clipped content (overflow hidden or clip) fails.  In print nothing
-  may be wider than its box at all (a scroll bar does not print): book/_static/ntkbook.css wraps code and
-  outputs in print.  Each failure names the view, the element (e.g. "code cell 12 (source) pre") and its
-  longest line.
+* the layout overflows, in any of three views of the page (LAYOUTS): a desktop window (1280x900), a
+  phone (390x844, device scale factor 3, mobile viewport) and print (print media on a 720 px wide
+  page, A4 less its margins).  On screen the page may not be wider than the viewport, nothing may
+  stick out of the main column, and an element whose content is wider than its box (a code cell,
+  an output, a table, a display formula) must scroll (overflow-x auto or scroll): clipped content
+  (overflow hidden or clip) fails.  In print nothing may be wider than its box at all (a scroll bar
+  does not print): book/_static/ntkbook.css wraps code and outputs in print.  Each failure names
+  the view, the element (e.g. "code cell 12 (source) pre") and its longest line.
 
-Screenshots of the top of every page are written to build/book-check/ (not committed): NAME.png (desktop),
-NAME.phone.png and NAME.print.png, plus NAME.VIEW.overflow.png around the first overflowing element of a view.
-The last line reads "book-check: N passed, M failed"; the exit status is 1 when any page failed.
+Screenshots of the top of every page are written to build/book-check/ (not committed): NAME.png
+(desktop), NAME.phone.png and NAME.print.png, plus NAME.VIEW.overflow.png around the first
+overflowing element of a view. The last line reads "book-check: N passed, M failed"; the exit
+status is 1 when any page failed.
 """
 
 import argparse
@@ -85,11 +90,14 @@ PAGE_PROBE = r"""
     math: math.length,
     unrendered: math.filter(m => !m.querySelector("mjx-container") && m.tagName !== "MJX-CONTAINER")
                     .map(m => m.textContent.slice(0, 60)),
-    mathErrors: [...document.querySelectorAll("mjx-merror")].map(e => e.getAttribute("data-mjx-error") || e.textContent),
-    rawTex: (() => {            // $...\command...$ left as text outside code: a formula MathJax never saw
+    mathErrors: [...document.querySelectorAll("mjx-merror")]
+                  .map(e => e.getAttribute("data-mjx-error") || e.textContent),
+    // $...\command...$ left as text outside code: a formula MathJax never saw
+    rawTex: (() => {
       const out = [], walk = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
       for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-        if (n.parentElement.closest("pre, code, script, style, .math, mjx-container, .highlight")) continue;
+        if (n.parentElement.closest("pre, code, script, style, .math, mjx-container, .highlight"))
+          continue;
         const m = n.textContent.match(/\$[^$]*\\[A-Za-z]+[^$]*\$/);
         if (m) out.push(m[0].slice(0, 60));
       }
@@ -110,8 +118,9 @@ LAYOUTS = {
 # Horizontal overflow of the main column, in one view.  `media` is "screen" or "print".
 LAYOUT_PROBE = r"""
 (async (media) => {
-  // MathJax's invisible assistive MathML (clipped to nothing, for screen readers) is laid out by Chromium's own
-  // MathML engine and may be wider than the visible formula: leave it out of the measurement.
+  // MathJax's invisible assistive MathML (clipped to nothing, for screen readers) is laid out by
+  // Chromium's own MathML engine and may be wider than the visible formula: leave it out of the
+  // measurement.
   const hide = document.createElement("style");
   hide.textContent = "mjx-assistive-mml { display: none !important; }";
   document.head.appendChild(hide);
@@ -126,35 +135,54 @@ LAYOUT_PROBE = r"""
     const tag = el.tagName.toLowerCase() + [...el.classList].slice(0, 2).map(c => "." + c).join("");
     const cell = el.closest("div.cell");
     let where;
-    if (cell) where = `code cell ${cells.indexOf(cell) + 1} (${el.closest(".cell_output, .output") ? "output" : "source"})`;
+    if (cell) where = `code cell ${cells.indexOf(cell) + 1} ` +
+                      `(${el.closest(".cell_output, .output") ? "output" : "source"})`;
     else { const sec = el.closest("section[id]"); where = sec ? `section #${sec.id}` : "page"; }
     return `${where} ${tag}`;
   };
   const problems = [], marks = [];
-  const add = (el, what) => { problems.push(`${describe(el)}: ${what}; longest line: ${JSON.stringify(longest(el))}`);
-                               marks.push(el); };
+  const add = (el, what) => {
+    problems.push(`${describe(el)}: ${what}; longest line: ${JSON.stringify(longest(el))}`);
+    marks.push(el);
+  };
   const vw = document.documentElement.clientWidth, pageW = document.scrollingElement.scrollWidth;
-  if (pageW > vw + 1) problems.push(`the page is ${pageW}px wide in a ${vw}px viewport (horizontal scrolling)`);
+  if (pageW > vw + 1)
+    problems.push(`the page is ${pageW}px wide in a ${vw}px viewport (horizontal scrolling)`);
   if (article.scrollWidth > article.clientWidth + 1)
-    problems.push(`the main column's content is ${article.scrollWidth}px wide in its ${article.clientWidth}px`);
+    problems.push(`the main column's content is ${article.scrollWidth}px wide in its ` +
+                  `${article.clientWidth}px`);
   const edge = article.getBoundingClientRect().right;
   const reported = new Set();
   let scrollable = 0;
-  const insideReported = el => { for (let a = el.parentElement; a && a !== article; a = a.parentElement)
-                                   if (reported.has(a)) return true; return false; };
-  const contained = el => { for (let a = el.parentElement; a && a !== article; a = a.parentElement) {
-                              const o = getComputedStyle(a).overflowX; if (o !== "visible") return true; }
-                            return false; };
+  const insideReported = el => {
+    for (let a = el.parentElement; a && a !== article; a = a.parentElement)
+      if (reported.has(a)) return true;
+    return false;
+  };
+  const contained = el => {
+    for (let a = el.parentElement; a && a !== article; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX; if (o !== "visible") return true;
+    }
+    return false;
+  };
   for (const el of article.querySelectorAll("*")) {
     if (insideReported(el) || el.closest(".visually-hidden, .sr-only")) continue;
     const cs = getComputedStyle(el);
     const over = el.scrollWidth - el.clientWidth;
-    // MathJax clips its own glyph parts (stretchy delimiters): inside a formula only the formula box counts
+    // MathJax clips its own glyph parts (stretchy delimiters): inside a formula only the formula
+    // box counts
     const mathPart = el.parentElement && el.parentElement.closest("mjx-container");
     if (el.clientWidth && !mathPart && over > 1 && cs.overflowX !== "visible") {
       const scrolls = cs.overflowX === "auto" || cs.overflowX === "scroll";
-      if (media === "print") { add(el, `clipped in print: content ${el.scrollWidth}px wide in a ${el.clientWidth}px box`); reported.add(el); continue; }
-      if (!scrolls) { add(el, `clipped (overflow-x: ${cs.overflowX}): content ${el.scrollWidth}px wide in a ${el.clientWidth}px box`); reported.add(el); continue; }
+      if (media === "print") {
+        add(el, `clipped in print: content ${el.scrollWidth}px wide in a ${el.clientWidth}px box`);
+        reported.add(el); continue;
+      }
+      if (!scrolls) {
+        add(el, `clipped (overflow-x: ${cs.overflowX}): content ${el.scrollWidth}px wide in a ` +
+                `${el.clientWidth}px box`);
+        reported.add(el); continue;
+      }
       scrollable++;
     }
     const r = el.getBoundingClientRect();
@@ -162,8 +190,10 @@ LAYOUT_PROBE = r"""
       add(el, `sticks out of the main column by ${Math.round(r.right - edge)}px`); reported.add(el);
     }
   }
-  return {problems, scrollable, marked: marks.length ? (() => { const r = marks[0].getBoundingClientRect();
-          return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height}; })() : null};
+  return {problems, scrollable, marked: marks.length ? (() => {
+    const r = marks[0].getBoundingClientRect();
+    return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height};
+  })() : null};
   } finally { hide.remove(); }
 })
 """
@@ -230,7 +260,8 @@ class CDP:
         raise TimeoutError(method)
 
     def _collect(self, seconds, poll, stop=None):
-        """Record incoming events for up to `seconds`; return the first event named `stop`, if any."""
+        """Record incoming events for up to `seconds`; return the first event named `stop`, if
+        any."""
         end = time.time() + seconds
         self.ws.settimeout(poll)
         try:
@@ -275,7 +306,8 @@ def find_chromium(explicit: str | None) -> str:
         if c and shutil.which(c):
             return shutil.which(c)
     sys.exit(
-        "book-check: no Chromium found; install Debian's package: apt-get update && apt-get install -y chromium"
+        "book-check: no Chromium found; install Debian's package: "
+        "apt-get update && apt-get install -y chromium"
     )
 
 
@@ -305,7 +337,8 @@ def start_chromium(binary: str, profile: Path, log) -> tuple[subprocess.Popen, i
 
 
 def expected_images(html_dir: Path, page: str) -> tuple[int, int]:
-    """(image outputs, figures saved by its code) of the notebook behind a notebook page ((0, 0) for others)."""
+    """(image outputs, figures saved by its code) of the notebook behind a notebook page ((0, 0) for
+    others)."""
     if not page.startswith("notebooks/"):
         return 0, 0
     nb = html_dir.parent / "src" / Path(page).with_suffix(".ipynb")
@@ -373,7 +406,8 @@ def check_page(
             d = p["exceptionDetails"]
             desc = d.get("exception", {}).get("description") or d.get("text")
             problems.append(
-                f"JavaScript error: {str(desc).splitlines()[0]} ({d.get('url', '')}:{d.get('lineNumber')})"
+                f"JavaScript error: {str(desc).splitlines()[0]} "
+                f"({d.get('url', '')}:{d.get('lineNumber')})"
             )
         elif m == "Runtime.consoleAPICalled" and p.get("type") == "error":
             args = " ".join(
@@ -409,12 +443,14 @@ def check_page(
     if len(info["images"]) < n_saved:
         problems.append(
             f"missing figure(s): the notebook's code saves {n_saved} figures but the page shows "
-            f"{len(info['images'])}: commit it executed with its inline figures (call nk.plotting.setup(), which "
+            f"{len(info['images'])}: commit it executed with its inline figures "
+            f"(call nk.plotting.setup(), which "
             f"turns on the inline backend even under MPLBACKEND=Agg)"
         )
     if info["unrendered"]:
         problems.append(
-            f"{len(info['unrendered'])} formula(s) not rendered by MathJax, e.g. {info['unrendered'][0]!r}"
+            f"{len(info['unrendered'])} formula(s) not rendered by MathJax, "
+            f"e.g. {info['unrendered'][0]!r}"
         )
     if info["rawTex"]:
         problems.append(
@@ -445,7 +481,8 @@ def set_view(cdp: CDP, metrics: dict, media: str) -> None:
 def check_layout(
     cdp: CDP, view: str, metrics: dict, media: str, stem: Path, info: dict
 ) -> list[str]:
-    """Overflow problems of the loaded page in one view; screenshots stem[.view].png (+ .view.overflow.png)."""
+    """Overflow problems of the loaded page in one view; screenshots stem[.view].png
+    (+ .view.overflow.png)."""
     set_view(cdp, metrics, media)
     cdp.call("Runtime.evaluate", expression="window.scrollTo(0, 0)")
     res = cdp.call(
@@ -539,7 +576,8 @@ def main() -> int:
         )["result"]["value"]
         m = re.search(r"Chrome/([\d.]+)", version)
         print(
-            f"book-check: {len(pages)} pages of {html_dir} in headless Chromium {m.group(1) if m else version}"
+            f"book-check: {len(pages)} pages of {html_dir} in headless Chromium "
+            f"{m.group(1) if m else version}"
         )
         for page in pages:
             try:
@@ -560,7 +598,8 @@ def main() -> int:
                 print(
                     f"ok   {page}  ({len(info['images'])} images, {info['math']} formulas, "
                     f"{info['text']} characters, {len(set(info['links']))} links; "
-                    f"scrolling boxes: desktop {scroll.get('desktop', 0)}, phone {scroll.get('phone', 0)})"
+                    f"scrolling boxes: desktop {scroll.get('desktop', 0)}, "
+                    f"phone {scroll.get('phone', 0)})"
                 )
         cdp.close()
     finally:

@@ -2,8 +2,8 @@
 
 The sources Sphinx reads are staged by book/build.py into build/book/src: the pages of book/, a copy
 of every notebooks/NN_*.ipynb (rendered from its committed outputs, never executed), the generated
-gallery and API pages.  Everything the pages load (theme, fonts, MathJax) comes from installed Python
-packages: nothing is fetched from the network at build time or when a page is opened.
+gallery and API pages.  Everything the pages load (theme, fonts, MathJax) comes from installed
+Python packages: nothing is fetched from the network at build time or when a page is opened.
 """
 
 import os
@@ -51,8 +51,9 @@ autosummary_generate = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
-# "dtype, device: of the computation" documents two arguments at once: as one "Parameters" entry, not as two
-# entries that repeat the same text (napoleon_use_param=True splits the names at the comma).
+# "dtype, device: of the computation" documents two arguments at once: as one "Parameters" entry,
+# not as two entries that repeat the same text (napoleon_use_param=True splits the names at the
+# comma).
 napoleon_use_param = False
 
 # --- HTML ----------------------------------------------------------------------------------------
@@ -67,9 +68,10 @@ html_last_updated_fmt = None
 html_copy_source = True
 html_show_sourcelink = False
 
-# Binder / repository links need the repository's public URL: `make book BOOK_REPO=https://github.com/OWNER/REPO`
-# (or the git remote "origin" when it is a GitHub URL).  Without one, pages carry the local `make lab` route only.
-# The default is the project's one setting, book/links.py (also behind the notebooks' badges and the README).
+# Binder / repository links need the repository's public URL:
+# `make book BOOK_REPO=https://github.com/OWNER/REPO` (or the git remote "origin" when it is a
+# GitHub URL).  Without one, pages carry the local `make lab` route only.  The default is the
+# project's one setting, book/links.py (also behind the notebooks' badges and the README).
 sys.path.insert(0, str(HERE))
 import links  # noqa: E402
 

@@ -2,8 +2,8 @@
 what is accepted.
 
 One layer for the whole core: every check runs before any work, names the argument, repeats the
-value and states what is accepted.  Python numbers, numpy scalars and 0-d numpy/torch arrays are the same
-number here (depth=torch.tensor(3), beta=np.float32(0.1)); bools are never numbers.
+value and states what is accepted.  Python numbers, numpy scalars and 0-d numpy/torch arrays are the
+same number here (depth=torch.tensor(3), beta=np.float32(0.1)); bools are never numbers.
 """
 
 from __future__ import annotations
@@ -197,14 +197,16 @@ def as_inputs(X, name="X", *, dtype=torch.float64, device=None) -> torch.Tensor:
 
 
 def _finite_mask(t) -> np.ndarray:
-    """Elementwise isfinite as a numpy bool array (numpy for a CPU tensor, torch on an accelerator)."""
+    """Elementwise isfinite as a numpy bool array (numpy for a CPU tensor, torch on an
+    accelerator)."""
     if t.device.type == "cpu":
         return np.isfinite(t.numpy() if t.dtype != torch.bfloat16 else t.to(torch.float32).numpy())
     return torch.isfinite(t).cpu().numpy()
 
 
 def model_dtype_device(model):
-    """(dtype, device) of a module's first parameter: where functions that receive a model compute."""
+    """(dtype, device) of a module's first parameter: where functions that receive a model
+    compute."""
     try:
         p = next(model.parameters())
     except StopIteration:
@@ -215,8 +217,8 @@ def model_dtype_device(model):
 
 
 def model_inputs(model, X, name="X"):
-    """X in the model's dtype and on its device: a validated finite (N, n_0) array, or a tensor of another
-    layout (sequences (N, T, d)) converted as it is."""
+    """X in the model's dtype and on its device: a validated finite (N, n_0) array, or a tensor of
+    another layout (sequences (N, T, d)) converted as it is."""
     dtype, device = model_dtype_device(model)
     if isinstance(X, torch.Tensor) and X.ndim != 2:
         return X.to(dtype=dtype, device=device)
@@ -250,17 +252,17 @@ def check_hidden(value, depth, name, noun="sizes") -> list:
         hidden = [check_positive_int(v, name) for v in value]
         if len(hidden) != depth - 1:
             raise ValueError(
-                f"{name}: got {len(hidden)} hidden {noun} for depth={depth}; accepted: an int, or a "
-                f"list of depth - 1 = {depth - 1} ints"
+                f"{name}: got {len(hidden)} hidden {noun} for depth={depth}; accepted: an int, "
+                f"or a list of depth - 1 = {depth - 1} ints"
             )
         return hidden
     return [check_positive_int(value, name)] * (depth - 1)
 
 
 def check_network_inputs(X, n_in, like, *, couples_batch=False, accepted=None):
-    """Inputs of a network's forward pass: (N, n_in), converted to the dtype/device of the tensor `like`
-    when not already a tensor (a tensor is only moved to `like`'s device, so torch.func transforms can
-    trace the call); at least 2 rows when the network normalises over the batch."""
+    """Inputs of a network's forward pass: (N, n_in), converted to the dtype/device of the tensor
+    `like` when not already a tensor (a tensor is only moved to `like`'s device, so torch.func
+    transforms can trace the call); at least 2 rows when the network normalises over the batch."""
     if not isinstance(X, torch.Tensor):
         X = as_inputs(X, "X", dtype=like.dtype, device=like.device)
     else:
@@ -273,7 +275,8 @@ def check_network_inputs(X, n_in, like, *, couples_batch=False, accepted=None):
             X = X.to(device=like.device, dtype=like.dtype)
     if X.ndim != 2 or X.shape[1] != n_in:
         raise ValueError(
-            f"X: got shape {tuple(X.shape)}; accepted: {accepted or f'shape (N, n_in) = (N, {n_in})'}"
+            f"X: got shape {tuple(X.shape)}; accepted: "
+            f"{accepted or f'shape (N, n_in) = (N, {n_in})'}"
         )
     if couples_batch and X.shape[0] < 2:
         raise ValueError(

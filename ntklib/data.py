@@ -16,7 +16,8 @@ def circle(n: int, *, radius: float = 1.0, offset: float = 0.0, dtype=torch.floa
     """n points x = radius (cos g, sin g), g = offset + 2 pi k / n, evenly spaced on a circle.
 
     Args:
-        n: number of points.  radius: of the circle.  offset: angle of the first point.  dtype: of X and g.
+        n: number of points.  radius: of the circle.  offset: angle of the first point.  dtype: of X
+            and g.
     Returns:
         (X, g): X of shape (n, 2) and the angles g of shape (n,).
     Example:
@@ -29,12 +30,14 @@ def circle(n: int, *, radius: float = 1.0, offset: float = 0.0, dtype=torch.floa
 
 
 def sphere(n: int, dim: int, *, seed: int = 0, dtype=torch.float64):
-    """n points drawn uniformly on the sphere ||x||^2 = dim in R^dim (the scaling of Jacot et al. 2019b).
+    """n points drawn uniformly on the sphere ||x||^2 = dim in R^dim (the scaling of
+    Jacot et al. 2019b).
 
     With ||x||^2 = n_0 every input has Sigma^(1)(x, x) = 1 - beta^2 + beta^2 = 1.
 
     Args:
-        n: number of points.  dim: the input dimension n_0.  seed: of a private generator.  dtype: of X.
+        n: number of points.  dim: the input dimension n_0.  seed: of a private generator.  dtype:
+            of X.
     Returns:
         tensor of shape (n, dim).
     Example:
@@ -52,7 +55,8 @@ def digits(n: int | None = None, *, seed: int = 0, standardise: bool = True):
 
     Args:
         n: number of images (a random subset); None means all 1797.  seed: of the subset.
-        standardise: centre each image and scale it to ||x||^2 = 64 (the sphere scaling of the kernels).
+        standardise: centre each image and scale it to ||x||^2 = 64 (the sphere scaling of the
+            kernels).
     Returns:
         (X, labels): X of shape (n, 64) float64 and the digit labels (n,).
     Example:

@@ -6,10 +6,10 @@ Convention (the same everywhere in ntklib):
 - functions that *build* networks or kernels (nk.ntk, nk.FCNet, nk.sample_outputs, the width sweeps
   nk.fc_ntk_deviation, nk.ntk_training_snapshots, nk.ode_gap_sweep, nk.empirical_deviation, ...,
   nk.architecture(..., device=)) take `device=`: None (the default: the inputs' device, CPU for new
-  networks), "cpu", "cuda", "cuda:1", a torch.device, or "auto" (CUDA when torch.cuda.is_available(),
-  else CPU);
-- functions that receive a model (nk.empirical_ntk, nk.train_gd, nk.layerwise_ntk, ...) compute on the
-  model's device and move their inputs there;
+  networks), "cpu", "cuda", "cuda:1", a torch.device, or "auto" (CUDA when
+  torch.cuda.is_available(), else CPU);
+- functions that receive a model (nk.empirical_ntk, nk.train_gd, nk.layerwise_ntk, ...) compute on
+  the model's device and move their inputs there;
 - random parameters are drawn by a seeded CPU generator and then moved, so a seed gives the same
   network on every device (figures made on a GPU match those made on a CPU up to rounding).
 
@@ -27,8 +27,8 @@ def resolve_device(device) -> torch.device | None:
     """The torch.device meant by a `device=` argument (None stays None: "the inputs' own device").
 
     Args:
-        device: None, "auto" (CUDA when torch.cuda.is_available(), else CPU), "cpu", "cuda", "cuda:K",
-            "mps", or a torch.device.
+        device: None, "auto" (CUDA when torch.cuda.is_available(), else CPU), "cpu", "cuda",
+            "cuda:K", "mps", or a torch.device.
     Returns:
         torch.device, or None.
     Raises:

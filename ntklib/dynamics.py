@@ -1,11 +1,13 @@
-"""Training dynamics: gradient descent on the mean squared error, recorded in function space, beside the
-infinite-width linear ODE and its eigen-decomposition ("NTK PCA").  Notebook 03's experiments built on
-them (decay per eigendirection, the narrow valley, the sweep over widths) are in ntklib.convergence.
+"""Training dynamics: gradient descent on the mean squared error, recorded in function space, beside
+the infinite-width linear ODE and its eigen-decomposition ("NTK PCA").  Notebook 03's experiments
+built on them (decay per eigendirection, the narrow valley, the sweep over widths) are in
+ntklib.convergence.
 
-Cost C(theta) = (1/N) ||f_theta(X) - Y||^2.  Gradient flow gives d/dt f_t(X) = (2/N) Theta (Y - f_t(X))
-(Jacot, Gabriel, Hongler 2018, §5); gradient descent with step eta follows the flow at t = eta * steps.
-With Theta(X, X) = V diag(lam) V^T, the residual along eigenvector v_i decays as exp(-2 lam_i t / N)
-(flow) or (1 - 2 eta lam_i / N)^k (gradient descent, step eta, k steps).
+Cost C(theta) = (1/N) ||f_theta(X) - Y||^2.  Gradient flow gives
+d/dt f_t(X) = (2/N) Theta (Y - f_t(X)) (Jacot, Gabriel, Hongler 2018, §5); gradient descent with
+step eta follows the flow at t = eta * steps.  With Theta(X, X) = V diag(lam) V^T, the residual
+along eigenvector v_i decays as exp(-2 lam_i t / N) (flow) or (1 - 2 eta lam_i / N)^k (gradient
+descent, step eta, k steps).
 """
 
 from __future__ import annotations
@@ -43,12 +45,14 @@ __all__ = [
 
 
 def quiet() -> bool:
-    """Whether progress bars stay silent: under CI, papermill runs of the Makefile, or NTKLIB_QUIET=1.
+    """Whether progress bars stay silent: under CI, papermill runs of the Makefile, or
+    NTKLIB_QUIET=1.
 
     Every tqdm bar in ntklib and in the notebooks is created with `disable=nk.dynamics.quiet()`.
 
     Returns:
-        True when the environment variable NTKLIB_QUIET or CI is set to a non-empty value, else False.
+        True when the environment variable NTKLIB_QUIET or CI is set to a non-empty value, else
+        False.
     Example:
         >>> isinstance(nk.dynamics.quiet(), bool)
         True
@@ -58,20 +62,24 @@ def quiet() -> bool:
 
 @dataclass
 class TrainRecord:
-    """What `train_gd` recorded: at each recorded step k, the outputs on the training and test inputs.
+    """What `train_gd` recorded: at each recorded step k, the outputs on the training and test
+    inputs.
 
     Step k of gradient descent with step lr is compared with the gradient flow at time t = lr * k
     (the property `times`), which is where `ntk_flow` evaluates the infinite-width prediction.
 
     Args:
-        steps: (T,) numpy array of the recorded step numbers (by default 0 and the last step included).
+        steps: (T,) numpy array of the recorded step numbers (by default 0 and the last step
+            included).
         f_train: (T, N) tensor, f_theta(X) on the training inputs at each recorded step.
-        f_test: (T, M) tensor, the outputs on X_test at each recorded step, or None without test inputs.
+        f_test: (T, M) tensor, the outputs on X_test at each recorded step, or None without test
+            inputs.
         loss: (T,) tensor, C(theta) = (1/N) ||f_theta(X) - Y||^2 at each recorded step.
         lr: the gradient-descent step eta.
     Example:
         >>> X, _ = nk.data.circle(4); net = nk.FCNet(2, 64, 2, seed=0)
-        >>> rec = nk.train_gd(net, X, X[:, 0], lr=0.5, steps=20, record_steps=[0, 10, 20], progress=False)
+        >>> rec = nk.train_gd(net, X, X[:, 0], lr=0.5, steps=20, record_steps=[0, 10, 20],
+        ...                   progress=False)
         >>> rec.steps.tolist(), rec.times.tolist(), tuple(rec.f_train.shape), rec.f_test
         ([0, 10, 20], [0.0, 5.0, 10.0], (3, 4), None)
     """
@@ -88,7 +96,8 @@ class TrainRecord:
         return self.lr * self.steps
 
     def to(self, device=None, dtype=None) -> "TrainRecord":
-        """The same record with its tensors on `device` (e.g. "cpu" after training on a GPU) / in `dtype`."""
+        """The same record with its tensors on `device` (e.g. "cpu" after training on a GPU) / in
+        `dtype`."""
 
         def move(t):
             return None if t is None else t.to(device=resolve_device(device), dtype=dtype)
@@ -101,7 +110,8 @@ class TrainRecord:
 def _flat_outputs(out, n, name="model"):
     if out.shape not in ((n,), (n, 1)):
         raise ValueError(
-            f"{name}: returned shape {tuple(out.shape)}; accepted: scalar outputs, ({n},) or ({n}, 1)"
+            f"{name}: returned shape {tuple(out.shape)}; accepted: scalar outputs, "
+            f"({n},) or ({n}, 1)"
         )
     return out.reshape(n)
 
@@ -147,19 +157,22 @@ def train_gd(
 
     Args:
         model: scalar-output torch module (trained in place, on its own device).
-        X: training inputs (N, n_0); moved to the model's dtype and device.  Y: targets (N,) or (N, 1).
+        X: training inputs (N, n_0); moved to the model's dtype and device.
+        Y: targets (N,) or (N, 1).
         lr: learning rate eta > 0; the flow time after k steps is t = eta k.
         steps: number of steps.
         record_steps: the steps at which f is recorded (default about 100, evenly spaced, 0 and
             `steps` included).
         X_test: optional inputs whose outputs are recorded too (evaluated as one batch).
         progress: show a tqdm bar (default: yes, unless quiet()).
-        record_times: alternatively, the flow times t = lr * step at which to record (multiples of lr).
+        record_times: alternatively, the flow times t = lr * step at which to record (multiples of
+            lr).
         method: "autograd" (any module: torch.autograd.grad, then p -= lr g), "lowrank" (an FCNet
-            without norm: the same arithmetic with each weight kept as W0 + U V^T; with N inputs a step
-            changes W^(l) by the rank-N matrix -lr c_l g^T a^(l), so the low-rank factors replace the
-            ~8 passes over every weight matrix per step by 2 reads of W0; the factors are folded into W0
-            every ~width/8 ranks) or "auto" (lowrank where it applies, else autograd).
+            without norm: the same arithmetic with each weight kept as W0 + U V^T; with N inputs a
+            step changes W^(l) by the rank-N matrix -lr c_l g^T a^(l), so the low-rank factors
+            replace the ~8 passes over every weight matrix per step by 2 reads of W0; the factors
+            are folded into W0 every ~width/8 ranks) or "auto" (lowrank where it applies, else
+            autograd).
     Returns:
         TrainRecord with steps, f_train, f_test, loss, lr (and times = lr * steps), tensors on the
         model's device (`rec.to("cpu")` brings them back).
@@ -289,8 +302,9 @@ class _LowRankWeight:
 
 
 def _train_fc_lowrank(net, X, Y, lr, steps, record, X_test, bar):
-    """Gradient descent of an FCNet (norm=None) by hand: forward, backward through the layers, rank-N
-    weight updates kept as factors.  Same arithmetic as autograd + p -= lr g (up to rounding)."""
+    """Gradient descent of an FCNet (norm=None) by hand: forward, backward through the layers,
+    rank-N weight updates kept as factors.  Same arithmetic as autograd + p -= lr g (up to
+    rounding)."""
     N = X.shape[0]
     L, beta, act, c = net.depth, net.beta, net.activation, net.scales
     rec_steps, f_tr, f_te, losses = [], [], [], []
@@ -336,7 +350,8 @@ def _train_fc_lowrank(net, X, Y, lr, steps, record, X_test, bar):
 
 def _gd_factors(lam, t, N, lr):
     """decay(t) = exp(-2 t lam / N) (lr None) or (1 - 2 lr lam / N)^(t / lr), and
-    gain(t) = (1 - decay) / lam (-> 2t/N as lam -> 0), both (T, n), computed without cancellation."""
+    gain(t) = (1 - decay) / lam (-> 2t/N as lam -> 0), both (T, n), computed without
+    cancellation."""
     tiny = lam.abs() <= 1e-300
     safe = torch.where(tiny, torch.ones_like(lam), lam)
     if lr is None:
@@ -356,22 +371,24 @@ def _gd_factors(lam, t, N, lr):
 
 
 def ntk_flow(theta_XX, f0_X, Y, times, *, theta_tX=None, f0_t=None, lr=None):
-    """Infinite-width prediction of gradient flow on C = (1/N) ||f(X) - Y||^2 (Jacot et al. 2018, §5):
+    """Infinite-width prediction of gradient flow on C = (1/N) ||f(X) - Y||^2
+    (Jacot et al. 2018, §5):
 
         f_t(X) = Y - exp(-(2t/N) Theta(X, X)) (Y - f_0(X))
         f_t(x) = f_0(x) + Theta(x, X) Theta(X, X)^{-1} (I - exp(-(2t/N) Theta(X, X))) (Y - f_0(X))
 
-    computed from one eigendecomposition Theta(X, X) = V diag(lam) V^T (no matrix exponential per time;
-    (1 - exp(-2 t lam / N)) / lam is evaluated stably, tending to 2t/N as lam -> 0).
+    computed from one eigendecomposition Theta(X, X) = V diag(lam) V^T (no matrix exponential per
+    time; (1 - exp(-2 t lam / N)) / lam is evaluated stably, tending to 2t/N as lam -> 0).
 
-    With `lr` given, the same linear model trained by gradient descent with step lr instead (the Euler
-    discretisation of the ODE, exact for a network whose NTK is constant): exp(-2 t lam / N) becomes
-    (1 - 2 lr lam / N)^k at t = lr k.
+    With `lr` given, the same linear model trained by gradient descent with step lr instead (the
+    Euler discretisation of the ODE, exact for a network whose NTK is constant): exp(-2 t lam / N)
+    becomes (1 - 2 lr lam / N)^k at t = lr k.
 
     Args:
         theta_XX: (N, N) symmetric kernel on the training inputs.  f0_X: (N,) outputs at t = 0.
         Y: (N,) targets.  times: flow times t (gradient descent with step eta at step k: t = eta k).
-        theta_tX: optional (M, N) kernel between test and training inputs, with f0_t (M,) test outputs at t = 0.
+        theta_tX: optional (M, N) kernel between test and training inputs, with f0_t (M,) test
+            outputs at t = 0.
         lr: None for the flow, or the gradient-descent step (then times must be multiples of lr).
     Returns:
         (f_X, f_t): float64 tensors (T, N) and (T, M) (f_t is None without test inputs).
@@ -478,15 +495,15 @@ def kernel_gd(theta, f0, Y, train_idx, *, lr, batches, record_steps=None):
     return np.array(steps), torch.stack(out)
 
 
-# ---- eigen-decomposition: speed per eigendirection, NTK PCA ----------------------------------------
+# ---- eigen-decomposition: speed per eigendirection, NTK PCA --------------------------------------
 
 
 def ntk_pca(theta, k=None):
     """Eigen-decomposition of a kernel Gram matrix, largest eigenvalue first ("NTK PCA").
 
-    Theta(X, X) = sum_i lam_i v_i v_i^T.  Signs are fixed for reproducibility: each eigenvector has a
-    non-negative sum (or, when the sum vanishes, a positive largest-magnitude entry).  The principal
-    coordinates of input x_j are sqrt(lam_i) v_i[j] (kernel PCA without centring).
+    Theta(X, X) = sum_i lam_i v_i v_i^T.  Signs are fixed for reproducibility: each eigenvector has
+    a non-negative sum (or, when the sum vanishes, a positive largest-magnitude entry).  The
+    principal coordinates of input x_j are sqrt(lam_i) v_i[j] (kernel PCA without centring).
 
     Args:
         theta: (N, N) symmetric kernel.  k: keep the top k (default all).
@@ -525,7 +542,8 @@ def mode_coefficients(F, Y, V):
         (T, k) float64 tensor.
     Example:
         >>> K = nk.ntk(nk.data.circle(4)[0], depth=2); lam, V = nk.ntk_pca(K)
-        >>> c = nk.mode_coefficients(torch.zeros(1, 4), V[:, 0], V)        # Y = v_1: one unit along mode 1
+        >>> # Y = v_1: one unit along mode 1
+        >>> c = nk.mode_coefficients(torch.zeros(1, 4), V[:, 0], V)
         >>> [round(float(v), 6) + 0.0 for v in c[0]]
         [1.0, 0.0, 0.0, 0.0]
     """
@@ -535,20 +553,22 @@ def mode_coefficients(F, Y, V):
 
 
 def mode_rates(lam, N, lr=None):
-    """Decay rate per unit time of each eigendirection: 2 lam / N (flow), or with gradient-descent step
-    lr, -log(1 - 2 lr lam / N) / lr (which tends to 2 lam / N as lr -> 0).
+    """Decay rate per unit time of each eigendirection: 2 lam / N (flow), or with gradient-descent
+    step lr, -log(1 - 2 lr lam / N) / lr (which tends to 2 lam / N as lr -> 0).
 
     The residual along eigenvector v_i of Theta(X, X) behaves as exp(-rate_i t), t = lr * steps.
 
     Args:
         lam: (k,) eigenvalues of Theta(X, X).  N: number of training inputs.
-        lr: None for the flow, or the gradient-descent step (needs 2 lr lam / N < 1 for a finite rate).
+        lr: None for the flow, or the gradient-descent step (needs 2 lr lam / N < 1 for a finite
+            rate).
     Returns:
         (k,) float64 tensor of rates.
     Example:
         >>> [round(float(v), 6) for v in nk.mode_rates([2.0, 1.0], 4)]               # 2 lam / N
         [1.0, 0.5]
-        >>> [round(float(v), 6) for v in nk.mode_rates([2.0, 1.0], 4, lr=0.5)]       # -log(1 - 2 lr lam / N) / lr
+        >>> # -log(1 - 2 lr lam / N) / lr
+        >>> [round(float(v), 6) for v in nk.mode_rates([2.0, 1.0], 4, lr=0.5)]
         [1.386294, 0.575364]
     """
     lam = as_vector(lam, "lam")

@@ -104,21 +104,22 @@ def _recursion(
 
 
 def _symmetrised(A):
-    """(A + A^T)/2, exactly symmetric: IEEE addition is commutative, so entry (i, j) and (j, i) are the
-    same sum.  A BLAS product X X^T need not be (MKL's AVX-512 kernels differ by an ulp across the
-    diagonal), and arccos near 1 would turn that ulp into ~1e-8."""
+    """(A + A^T)/2, exactly symmetric: IEEE addition is commutative, so entry (i, j) and (j, i) are
+    the same sum.  A BLAS product X X^T need not be (MKL's AVX-512 kernels differ by an ulp across
+    the diagonal), and arccos near 1 would turn that ulp into ~1e-8."""
     return (A + A.T).mul_(0.5)
 
 
-# Tile edge of the blocked evaluation: all layers of one tile are computed while it sits in cache, so
-# memory traffic is one pass over the output and peak memory is the output plus a few tiles.  TILE
-# is the generic path's; the closed-form families (_fused) choose theirs by the scratch bytes
+# Tile edge of the blocked evaluation: all layers of one tile are computed while it sits in cache,
+# so memory traffic is one pass over the output and peak memory is the output plus a few tiles.
+# TILE is the generic path's; the closed-form families (_fused) choose theirs by the scratch bytes
 # (_fused.tile_for, measured there).
 TILE = 256
 
 
 def _diagonals(X, depth, act, w2, b2):
-    """Sigma^(l)(x, x) for l = 1..depth - 1 (the variances each layer's recursion needs), shape (depth - 1, N)."""
+    """Sigma^(l)(x, x) for l = 1..depth - 1 (the variances each layer's recursion needs), shape
+    (depth - 1, N)."""
     q = w2 * (X * X).sum(1) / X.shape[1] + b2
     out = [q]
     for _ in range(depth - 2):
@@ -132,7 +133,8 @@ def _tiled(
 ):
     """Sigma^(L) or Theta^(L) on (X, Y), tile by tile, all layers per tile; symmetric tiles once
     when Y is None.  Activations of the relu and erf families (recognised by _fused.family) take
-    the fused tile kernels of _fused (fused=False forces this generic code, the tests' reference)."""
+    the fused tile kernels of _fused (fused=False forces this generic code, the tests'
+    reference)."""
     act = get_activation(activation)
     w2, b2 = _weights(beta, parametrization)
     sym = Y is None
@@ -206,7 +208,8 @@ def nngp(
     device=None,
     parametrization="balanced",
 ):
-    """Infinite-width NNGP kernel Sigma^(depth)(X, Y): the covariance of the outputs at initialisation.
+    """Infinite-width NNGP kernel Sigma^(depth)(X, Y): the covariance of the outputs at
+    initialisation.
 
     Network (NTK parametrisation, CONVENTIONS.md §1):
         z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1)
@@ -250,7 +253,8 @@ def ntk(
     Network (NTK parametrisation, CONVENTIONS.md §1):
         z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l),  W, b ~ N(0, 1)
     Recursion: Theta^(1) = Sigma^(1);  Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1),
-    i.e. Theta^(L) = sum_l Sigma^(l) prod_{k > l} SigmaDot^(k) (Jacot, Gabriel, Hongler 2018, Thm. 1).
+    i.e. Theta^(L) = sum_l Sigma^(l) prod_{k > l} SigmaDot^(k)
+    (Jacot, Gabriel, Hongler 2018, Thm. 1).
 
     Args:
         X: inputs, shape (N, n_0).  Y: inputs, shape (M, n_0); None means X.
@@ -284,15 +288,18 @@ def kernel_layers(
 ):
     """Sigma^(l), SigmaDot^(l) and Theta^(l) for every layer l = 1..depth, as a `KernelLayers`.
 
-    The recursions of `nngp` and `ntk` (NTK parametrisation, CONVENTIONS.md §1), kept layer by layer:
-        Sigma^(1) = (1 - beta^2) x.y / n_0 + beta^2,   Sigma^(l+1) = (1 - beta^2) E[sigma(u) sigma(v)] + beta^2,
+    The recursions of `nngp` and `ntk` (NTK parametrisation, CONVENTIONS.md §1), kept layer by
+    layer:
+        Sigma^(1) = (1 - beta^2) x.y / n_0 + beta^2,
+        Sigma^(l+1) = (1 - beta^2) E[sigma(u) sigma(v)] + beta^2,
         SigmaDot^(l+1) = (1 - beta^2) E[sigma'(u) sigma'(v)],   (u, v) ~ N(0, Sigma^(l) on {x, y}),
         Theta^(1) = Sigma^(1),   Theta^(l+1) = Theta^(l) SigmaDot^(l+1) + Sigma^(l+1).
 
     Args:
         X, Y, depth, activation, beta, dtype, device, parametrization: as in `ntk`.
     Returns:
-        KernelLayers: `.Sigma(l)`, `.SigmaDot(l)` (l >= 2) and `.Theta(l)`, 1-based, each of shape (N, M).
+        KernelLayers: `.Sigma(l)`, `.SigmaDot(l)` (l >= 2) and `.Theta(l)`, 1-based, each of shape
+        (N, M).
     Example:
         >>> k = nk.kernel_layers([[1.0, 0.0]], depth=3); k.Theta(3).shape
         torch.Size([1, 1])
@@ -325,18 +332,21 @@ def r_value(activation, beta) -> float:
 
 
 def edge_beta(activation) -> float:
-    """The balance beta at which r(sigma, beta) = (1 - beta^2) E sigma'(z)^2 = 1: sqrt(1 - 1/E sigma'(z)^2).
+    """The balance beta at which r(sigma, beta) = (1 - beta^2) E sigma'(z)^2 = 1:
+    sqrt(1 - 1/E sigma'(z)^2).
 
-    For a normalised sigma (E sigma'^2 > 1 by the Gaussian Poincare inequality) beta < edge_beta is the
-    chaos and beta > edge_beta the freeze.  When E sigma'^2 < 1, r < 1 for every beta (always frozen) and
-    there is no edge: nan is returned.  The identity (E sigma'^2 = 1) has its edge at beta = 0.
+    For a normalised sigma (E sigma'^2 > 1 by the Gaussian Poincare inequality) beta < edge_beta is
+    the chaos and beta > edge_beta the freeze.  When E sigma'^2 < 1, r < 1 for every beta (always
+    frozen) and there is no edge: nan is returned.  The identity (E sigma'^2 = 1) has its edge at
+    beta = 0.
 
     Args:
         activation: a name, an Activation (e.g. nk.normalized("tanh")), or a torch callable.
     Returns:
         float in [0, 1), or nan.
     Example:
-        >>> round(nk.edge_beta(nk.scaled("relu", 2.0)), 6), nk.edge_beta("erf")   # E s'^2 = 2; 4/(pi sqrt 5) < 1
+        >>> (round(nk.edge_beta(nk.scaled("relu", 2.0)), 6),  # E s'^2 = 2
+        ...  nk.edge_beta("erf"))                              # 4/(pi sqrt 5) < 1
         (0.707107, nan)
     """
     d2 = get_activation(activation).moments()[2]

@@ -273,9 +273,9 @@ def fc_empirical_ntks(
 
     The networks are `nk.FCNet` instances, z^(l+1) = c/sqrt(n_l) W a + beta b with
     c = sqrt(1 - beta^2) ("balanced", CONVENTIONS.md §1) or 1 ("jacot2018", Jacot et al. 2018 §2);
-    by Thm. 1 of Jacot et al. 2018 they converge to nk.ntk(X, Y, ..., same parametrisation) as the width grows.  The
-    seeds do not depend on the parametrisation, so the two parametrisations draw the same weights
-    and their difference is resolved far better than either kernel.
+    by Thm. 1 of Jacot et al. 2018 they converge to nk.ntk(X, Y, ..., same parametrisation) as the
+    width grows.  The seeds do not depend on the parametrisation, so the two parametrisations draw
+    the same weights and their difference is resolved far better than either kernel.
 
     Args:
         X, Y: inputs (N, n_0) and optional (M, n_0).
@@ -382,8 +382,9 @@ def ntk_training_snapshots(
 
     The networks are `nk.FCNet` instances, z^(l+1) = c/sqrt(n_l) W a + beta b with
     c = sqrt(1 - beta^2) ("balanced") or 1 ("jacot2018", the network of Jacot et al. 2018's Fig. 1);
-    by their Thm. 2 the kernel stays at Theta_inf during training as the width grows.  Jacot et al.'s own cost is
-    (1/(2N)) ||f - Y||^2 (their §5), so their learning rate eta is lr = eta/2 here.
+    by their Thm. 2 the kernel stays at Theta_inf during training as the width grows.
+    Jacot et al.'s own cost is (1/(2N)) ||f - Y||^2 (their §5), so their learning rate eta is
+    lr = eta/2 here.
 
     Args:
         X_eval, Y_eval: inputs (N, n_0) and (M, n_0) where the kernel is recorded; Y_eval None

@@ -30,7 +30,8 @@ def loglog_slope(x, y):
     Returns:
         (slope, intercept) as floats.
     Example:
-        >>> [round(v, 6) + 0.0 for v in nk.stats.loglog_slope([1, 4, 16], [1.0, 0.5, 0.25])]   # y = x^(-1/2)
+        >>> [round(v, 6) + 0.0
+        ...  for v in nk.stats.loglog_slope([1, 4, 16], [1.0, 0.5, 0.25])]   # y = x^(-1/2)
         [-0.5, 0.0]
     """
     x, y = to_numpy(x).astype(float).ravel(), to_numpy(y).astype(float).ravel()

@@ -8,9 +8,9 @@
    a number, ...) is refused with a message naming the key, the value and what is accepted.
 2. The notebook runs headlessly under papermill with its figures written to a staging folder
    (build/stage/NAME/), and the executed copy to build/figures/NAME.ipynb.
-3. Only when every cell ran (every verdict held), the staged figures replace the notebook's figures in
-   figures/ (each file by an atomic rename; figures of this notebook that the run no longer makes are
-   removed).  A failing or interrupted run leaves figures/ exactly as it was, and the staging
+3. Only when every cell ran (every verdict held), the staged figures replace the notebook's figures
+   in figures/ (each file by an atomic rename; figures of this notebook that the run no longer makes
+   are removed).  A failing or interrupted run leaves figures/ exactly as it was, and the staging
    folder is removed in every case.
 """
 
@@ -81,7 +81,8 @@ def notebook_defaults(path: Path) -> dict:
 
 
 def check_params(params: dict, defaults: dict, source: str) -> list[str]:
-    """Problems of a params mapping against the notebook's defaults (empty when it is acceptable)."""
+    """Problems of a params mapping against the notebook's defaults
+    (empty when it is acceptable)."""
     problems = []
     if not isinstance(params, dict):
         return [f"{source}: expected a mapping of NAME: value, got {_kind(params)}"]
@@ -111,7 +112,8 @@ def load_params(path: Path | None) -> dict:
 
 
 def publish(stage: Path, figures: Path, name: str) -> list[str]:
-    """Move the staged figures into figures/ and remove this notebook's figures the run did not make."""
+    """Move the staged figures into figures/ and remove this notebook's figures the run did not
+    make."""
     figures.mkdir(parents=True, exist_ok=True)
     prefix = name.split("_", 1)[0] + "_"
     made = sorted(

@@ -1,8 +1,8 @@
 """Shared references for the ntklib unit tests.
 
 Everything here is written independently of the code under test: numpy/scipy integrals, a
-hand-written autograd Jacobian, a numpy re-implementation of the CONVENTIONS.md §1 recursion.  The tests
-import these helpers directly (`from conftest import ...`; pytest puts tests/ on sys.path).
+hand-written autograd Jacobian, a numpy re-implementation of the CONVENTIONS.md §1 recursion.  The
+tests import these helpers directly (`from conftest import ...`; pytest puts tests/ on sys.path).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import nn
 DTYPE = torch.float64
 
 
-# ---- inputs ----------------------------------------------------------------------------------------
+# ---- inputs --------------------------------------------------------------------------------------
 
 
 def randn(*shape, seed):
@@ -43,14 +43,14 @@ def inputs():
 
 
 def arccos_rounding_tol(X, Y, depth, rtol=1e-12):
-    """Relative tolerance, entry by entry, for two evaluations of the same kernel formulas that differ
-    only in rounding (another matmul blocking, another summation order).
+    """Relative tolerance, entry by entry, for two evaluations of the same kernel formulas that
+    differ only in rounding (another matmul blocking, another summation order).
 
-    Floating-point argument: a dot product of n_0 terms is exact to gamma = n_0 eps (Higham, Thm. 3.5),
-    so the first-layer correlation c carries an error dc <= 4 n_0 eps.  Each layer's arccos amplifies
-    it to dt <= min(dc / sqrt(1 - c^2), sqrt(2 dc)) (the square root at c -> 1, near-duplicate
-    inputs), which enters the kernel relative to its scale; L - 1 layers add up.  Away from c = 1
-    this is ~1e-14, so the tolerance stays rtol there."""
+    Floating-point argument: a dot product of n_0 terms is exact to gamma = n_0 eps
+    (Higham, Thm. 3.5), so the first-layer correlation c carries an error dc <= 4 n_0 eps.  Each
+    layer's arccos amplifies it to dt <= min(dc / sqrt(1 - c^2), sqrt(2 dc)) (the square root
+    at c -> 1, near-duplicate inputs), which enters the kernel relative to its scale; L - 1 layers
+    add up.  Away from c = 1 this is ~1e-14, so the tolerance stays rtol there."""
     Yv = X if Y is None else Y
     nx, ny = X.norm(dim=1), Yv.norm(dim=1)
     c = ((X @ Yv.T) / (nx[:, None] * ny[None, :])).clamp(-1, 1)
@@ -72,7 +72,7 @@ def assert_close_within(actual, expected, tol):
     )
 
 
-# ---- 1-D reference integrals for ReLU-type activations s * relu + h --------------------------------
+# ---- 1-D reference integrals for ReLU-type activations s * relu + h ------------------------------
 
 
 def _phi(z):
@@ -91,10 +91,10 @@ def _quad(f, lo, hi):
 def relu_affine_dual_1d(s, h, a, b, c):
     """E[(s relu(u) + h)(s relu(v) + h)], (u, v) ~ N(0, [[a, c], [c, b]]), a, b > 0, |c| < sqrt(ab).
 
-    Condition on z1 = u / sqrt(a): v | z1 ~ N(m, sd^2), m = sqrt(b) rho z1, sd = sqrt(b (1 - rho^2)),
-    and E[relu(m + sd Z)] = m Phi(m/sd) + sd phi(m/sd) (the mean of a rectified Gaussian).  The
-    remaining 1-D integral over z1 is smooth on each half-line, so scipy's adaptive quadrature
-    reaches ~1e-13.
+    Condition on z1 = u / sqrt(a): v | z1 ~ N(m, sd^2), m = sqrt(b) rho z1,
+    sd = sqrt(b (1 - rho^2)), and E[relu(m + sd Z)] = m Phi(m/sd) + sd phi(m/sd) (the mean of a
+    rectified Gaussian).  The remaining 1-D integral over z1 is smooth on each half-line, so scipy's
+    adaptive quadrature reaches ~1e-13.
     """
     rho = c / math.sqrt(a * b)
     sd = math.sqrt(b * (1.0 - rho * rho))
@@ -110,7 +110,8 @@ def relu_affine_dual_1d(s, h, a, b, c):
 
 
 def relu_affine_dual_deriv_1d(s, a, b, c):
-    """E[(s step(u))(s step(v))] = s^2 P(u > 0, v > 0) = s^2 int_0^inf phi(z) Phi(rho z / sqrt(1 - rho^2)) dz."""
+    """E[(s step(u))(s step(v))] = s^2 P(u > 0, v > 0) = s^2 int_0^inf phi(z)
+    Phi(rho z / sqrt(1 - rho^2)) dz."""
     rho = c / math.sqrt(a * b)
     k = rho / math.sqrt(1.0 - rho * rho)
     return s * s * _quad(lambda z: _phi(z) * _Phi(k * z), 0.0, np.inf)
@@ -128,7 +129,7 @@ def gaussian_moment_1d(f):
     return _quad(lambda z: f(z) * _phi(z), -np.inf, np.inf)
 
 
-# ---- numpy reference of the infinite-width recursion (CONVENTIONS.md §1), one pair at a time -------------
+# ---- numpy reference of the infinite-width recursion (CONVENTIONS.md §1), one pair at a time -----
 
 
 @lru_cache(maxsize=None)
@@ -175,7 +176,8 @@ NP_DUALS = {"relu": np_relu_duals, "erf": np_erf_duals, "tanh": np_tanh_duals}
 
 
 def reference_kernels(X, Y, depth, duals, beta):
-    """(Sigma^(depth), Theta^(depth)) by tracking the 2x2 covariance of each pair (x, y) separately."""
+    """(Sigma^(depth), Theta^(depth)) by tracking the 2x2 covariance of each pair (x, y)
+    separately."""
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     n0 = X.shape[1]
@@ -198,11 +200,12 @@ def reference_kernels(X, Y, depth, duals, beta):
     return S, T
 
 
-# ---- empirical NTK by hand ------------------------------------------------------------------------
+# ---- empirical NTK by hand -----------------------------------------------------------------------
 
 
 def autograd_ntk(model, X, Y=None, *, batch=False):
-    """J(X) J(Y)^T with J built row by row from torch.autograd.grad of one output w.r.t. all parameters.
+    """J(X) J(Y)^T with J built row by row from torch.autograd.grad of one output w.r.t. all
+    parameters.
 
     batch=False: output i is model(x_i) alone.  batch=True: output i is the i-th entry of the batch
     output model([X; Y]) (BatchNorm couples the batch), and the (X, Y) block is returned.
@@ -231,8 +234,8 @@ def autograd_ntk(model, X, Y=None, *, batch=False):
 
 
 class NTKDense(nn.Module):
-    """A dense layer in NTK parametrisation with balance beta (CONVENTIONS.md §1), for nn.Sequential models:
-    x -> sqrt(1 - beta^2)/sqrt(n_in) x W^T + beta b,  W, b ~ N(0, 1)."""
+    """A dense layer in NTK parametrisation with balance beta (CONVENTIONS.md §1), for nn.Sequential
+    models: x -> sqrt(1 - beta^2)/sqrt(n_in) x W^T + beta b,  W, b ~ N(0, 1)."""
 
     def __init__(self, n_in, n_out, beta, seed):
         super().__init__()

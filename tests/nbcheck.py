@@ -1,13 +1,14 @@
-"""Compare the verdict cells of executed notebooks with the committed ones (nbval's semantics, one run).
+"""Compare the verdict cells of executed notebooks with the committed ones
+(nbval's semantics, one run).
 
     python tests/nbcheck.py EXECUTED_DIR notebooks/01_gp_init.ipynb [...]
 
 `make test` executes every notebook once with papermill (which fails on any error or failing
-assert) into EXECUTED_DIR, then this script compares, cell by cell, the outputs of the verdict cells:
-code cells tagged `nbval-check-output` or containing the `# NBVAL_CHECK_OUTPUT` marker, as nbval's
-`--nbval-lax` mode selects them.  As nbval does, it compares stream text (consecutive chunks of one
-stream joined), errors, and the `text/plain`, `text/html` and `image/svg+xml` data of results and
-displays; PNG images and execution counts are not compared.  Committed notebooks without any
+assert) into EXECUTED_DIR, then this script compares, cell by cell, the outputs of the verdict
+cells: code cells tagged `nbval-check-output` or containing the `# NBVAL_CHECK_OUTPUT` marker, as
+nbval's `--nbval-lax` mode selects them.  As nbval does, it compares stream text (consecutive chunks
+of one stream joined), errors, and the `text/plain`, `text/html` and `image/svg+xml` data of results
+and displays; PNG images and execution counts are not compared.  Committed notebooks without any
 verdict output fail: a notebook committed unexecuted would otherwise compare nothing.
 
 It prints one line per notebook and closes with 'N passed, M failed' (verdict cells); exit 1 on any

@@ -1,6 +1,7 @@
-"""The public facade: a small core at the top of ntklib, each topic a namespace named after its concept,
-explicit imports only (no `import *`), no file over 600 lines, and every public name resolving to the
-object its module defines (so `nk.NAME` and `nk.topic.NAME` mean one thing each)."""
+"""The public facade: a small core at the top of ntklib, each topic a namespace named after its
+concept, explicit imports only (no `import *`), no file over 600 lines, and every public name
+resolving to the object its module defines (so `nk.NAME` and `nk.topic.NAME` mean one thing
+each)."""
 
 import ast
 import collections
@@ -70,7 +71,8 @@ def test_no_file_over_600_lines():
 
 
 def test_no_public_name_is_defined_by_two_modules():
-    """Among the modules that define code (packages only re-export), no name is public in two of them."""
+    """Among the modules that define code (packages only re-export), no name is public in two
+    of them."""
     owners = collections.defaultdict(list)
     for name, mod in _modules():
         if hasattr(mod, "__path__"):
@@ -82,8 +84,8 @@ def test_no_public_name_is_defined_by_two_modules():
 
 
 def test_every_public_name_resolves_to_its_home_object():
-    """Every name in any __all__ exists; a re-exported function or class is the object of the module that
-    defines it (no copies, no shadowing)."""
+    """Every name in any __all__ exists; a re-exported function or class is the object of the module
+    that defines it (no copies, no shadowing)."""
     for name, mod in [("", ntklib), *_modules()]:
         public = getattr(mod, "__all__", [])
         assert len(set(public)) == len(public), f"ntklib.{name}: a name listed twice in __all__"
@@ -124,7 +126,8 @@ def test_design_api_names_exist():
 
 
 def test_every_subpackage_is_packaged():
-    """pyproject.toml lists the packages explicitly: a subpackage missing there would be absent from a wheel."""
+    """pyproject.toml lists the packages explicitly: a subpackage missing there would be absent from
+    a wheel."""
     import tomllib
 
     listed = set(

@@ -1,9 +1,10 @@
 """The project's own reference pages: CONVENTIONS.md, REFERENCES.md, CITATION.cff, LICENSE.
 
-Text checks only (no Sphinx needed): every author-year citation in the notebooks, the package, the book's pages and
-the reference pages has an entry in REFERENCES.md; every "CONVENTIONS.md §N" names a section that exists; the
-errata table links existing notebooks; CITATION.cff and LICENSE say what pyproject.toml says.  The citation finder
-is the one the book uses to link citations (book/_ext/ntkrefs.py).
+Text checks only (no Sphinx needed): every author-year citation in the notebooks, the package,
+the book's pages and the reference pages has an entry in REFERENCES.md; every "CONVENTIONS.md §N"
+names a section that exists; the errata table links existing notebooks; CITATION.cff and LICENSE say
+what pyproject.toml says.  The citation finder is the one the book uses to link citations
+(book/_ext/ntkrefs.py).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import ntkrefs  # noqa: E402
 
-# Citations that cannot be resolved from the text alone.  "Yang 2019" (ntklib/tensor_programs.py, "Tensor
-# Programs (Yang 2019, 2020; ...)") may mean Yang's 2019 "Scaling limits of wide neural networks with weight
-# sharing" (arXiv 1902.04760) or Tensor Programs I (arXiv 1910.12478): the docstring should say which.
+# Citations that cannot be resolved from the text alone.  "Yang 2019" (ntklib/tensor_programs.py,
+# "Tensor Programs (Yang 2019, 2020; ...)") may mean Yang's 2019 "Scaling limits of wide neural
+# networks with weight sharing" (arXiv 1902.04760) or Tensor Programs I (arXiv 1910.12478):
+# the docstring should say which.
 AMBIGUOUS = {"yang2019"}
 WITHOUT_LINK = {
     "ntktalk2019",
@@ -56,7 +58,8 @@ SECTIONS = ntkrefs.convention_sections(read(ROOT / "CONVENTIONS.md"))
 
 
 def test_reference_keys_are_author_and_year():
-    """Each entry's anchor is its first author's surname and year, so "Jacot et al. 2019b" finds jacot2019b."""
+    """Each entry's anchor is its first author's surname and year, so "Jacot et al. 2019b" finds
+    jacot2019b."""
     assert len(REFS) >= 20
     for key, label in REFS.items():
         if key == "ntktalk2019":
@@ -70,7 +73,8 @@ def test_reference_keys_are_author_and_year():
 
 
 def test_reference_links_are_well_formed():
-    """Every entry but those of WITHOUT_LINK links an arXiv abstract or a DOI; the link text matches its target."""
+    """Every entry but those of WITHOUT_LINK links an arXiv abstract or a DOI; the link text matches
+    its target."""
     entries = re.split(r'\n(?=\* <a id=")', read(ROOT / "REFERENCES.md"))
     for entry in entries:
         m = re.match(r'\* <a id="([^"]+)">', entry)
@@ -92,7 +96,8 @@ def test_reference_links_are_well_formed():
 
 
 def test_every_citation_has_a_reference():
-    """An author-year citation in a notebook, in ntklib or on a page resolves to an entry of REFERENCES.md."""
+    """An author-year citation in a notebook, in ntklib or on a page resolves to an entry
+    of REFERENCES.md."""
     missing = {}
     for name, text in cited_texts().items():
         for a, b, key in ntkrefs.citations(text):
@@ -102,7 +107,8 @@ def test_every_citation_has_a_reference():
 
 
 def test_conventions_sections():
-    """§1 is the network and its kernels (what the code cites); the top-level sections run 1, 2, ... 7."""
+    """§1 is the network and its kernels (what the code cites); the top-level sections run 1, 2,
+    ... 7."""
     top = [n for n in SECTIONS if "." not in n]
     assert top == [str(k) for k in range(1, len(top) + 1)] and len(top) == 7, top
     assert SECTIONS["1"] == "Network, parametrisation and kernels"
@@ -110,7 +116,8 @@ def test_conventions_sections():
 
 
 def test_cited_convention_sections_exist():
-    """Every "CONVENTIONS.md §N" in the code, the tests, the notebooks and the pages names an existing section."""
+    """Every "CONVENTIONS.md §N" in the code, the tests, the notebooks and the pages names
+    an existing section."""
     texts = cited_texts()
     texts.update(
         {p.relative_to(ROOT).as_posix(): read(p) for p in sorted((ROOT / "tests").glob("*.py"))}

@@ -1,5 +1,5 @@
-"""Deconvolutional generators: pixel bookkeeping, the analytic pixel NTK against an explicit per-pair
-reference and against wide finite generators, the exact tree formula against autograd, the
+"""Deconvolutional generators: pixel bookkeeping, the analytic pixel NTK against an explicit
+per-pair reference and against wide finite generators, the exact tree formula against autograd, the
 checkerboard bounds, BatchNorm identities, and the Fourier view of pixel kernels."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import ntklib as nk
 from conftest import DTYPE, NP_DUALS, gaussian_moment_1d, on_sphere, randn
 
 
-# ---- pixel bookkeeping ----------------------------------------------------------------------------
+# ---- pixel bookkeeping ---------------------------------------------------------------------------
 
 
 def _digits(p, stride, depth):
@@ -25,10 +25,11 @@ def _digits(p, stride, depth):
 
 @pytest.mark.parametrize("stride,depth,dim", [(2, 3, 1), (3, 2, 1), (2, 2, 2)])
 def test_pixel_levels_count_agreeing_taps(stride, depth, dim):
-    """Property: m(p, p') is the number of top layers whose filter taps agree on the two ancestor paths.
-    Reference: per pair, walk the base-s digits (digit k of a coordinate is the tap of layer L - k) and
-    count agreeing digits from the least significant one until the first disagreement, per axis, then
-    take the smaller (a pixel pair shares a tap only if both axes do).  Exact integers."""
+    """Property: m(p, p') is the number of top layers whose filter taps agree on the two ancestor
+    paths.  Reference: per pair, walk the base-s digits (digit k of a coordinate is the tap
+    of layer L - k) and count agreeing digits from the least significant one until the first
+    disagreement, per axis, then take the smaller (a pixel pair shares a tap only if both axes do).
+    Exact integers."""
     S = stride**depth
     coords = [(p,) for p in range(S)] if dim == 1 else [(a, b) for a in range(S) for b in range(S)]
     want = np.zeros((len(coords), len(coords)), dtype=np.int64)
@@ -61,14 +62,15 @@ def test_upsample_conv_is_the_transposed_convolution():
     )
 
 
-# ---- the analytic pixel NTK -----------------------------------------------------------------------
+# ---- the analytic pixel NTK ----------------------------------------------------------------------
 
 
 def _reference_pixel_ntk(x, y, depth, stride, duals, beta):
     """Explicit per-pair numpy reference (1-D): for each pair of output pixels, follow both ancestor
-    paths from layer 1 up; the pre-activation covariance is beta^2 at every layer whose taps differ (the
-    bias is the only shared parameter), the FC update where they agree (fresh from beta^2 above the
-    last disagreement), and a layer's parameters count in the NTK only if all taps above agree."""
+    paths from layer 1 up; the pre-activation covariance is beta^2 at every layer whose taps differ
+    (the bias is the only shared parameter), the FC update where they agree (fresh from beta^2 above
+    the last disagreement), and a layer's parameters count in the NTK only if all taps above
+    agree."""
     n0 = x.size
     w2, b2 = 1 - beta**2, beta**2
     S = stride**depth
@@ -107,9 +109,10 @@ def _reference_pixel_ntk(x, y, depth, stride, duals, beta):
 
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh"])
 def test_deconv_ntk_matches_explicit_reference(act):
-    """Property: nk.deconv.deconv_ntk (a vectorised level recursion) equals the explicit per-pair reference
-    above (numpy, arc-cosine / Williams / Gauss-Hermite duals of conftest) for x != y with different
-    norms, stride 2 and 3.  Tolerance 1e-9 (tanh: the 200-node reference rule against Mehler)."""
+    """Property: nk.deconv.deconv_ntk (a vectorised level recursion) equals the explicit per-pair
+    reference above (numpy, arc-cosine / Williams / Gauss-Hermite duals of conftest) for x != y with
+    different norms, stride 2 and 3.  Tolerance 1e-9 (tanh: the 200-node reference rule against
+    Mehler)."""
     x, y = randn(2, 4, seed=7)
     y = 0.7 * y
     for stride, depth in ((2, 3), (3, 2)):
@@ -121,8 +124,8 @@ def test_deconv_ntk_matches_explicit_reference(act):
 
 
 def test_top_level_is_the_fc_ntk_and_levels_ignore_the_inputs():
-    """Properties: T_L = nk.ntk (a pixel followed along its ancestors is an FC network), and for m < L
-    T_m depends on the inputs only through their norms (equal for inputs on the sphere).
+    """Properties: T_L = nk.ntk (a pixel followed along its ancestors is an FC network), and
+    for m < L T_m depends on the inputs only through their norms (equal for inputs on the sphere).
     Tolerance 1e-12 (the same recursion evaluated in two orders)."""
     X = on_sphere(randn(5, 6, seed=3))
     act = nk.normalized("tanh")
@@ -135,8 +138,9 @@ def test_top_level_is_the_fc_ntk_and_levels_ignore_the_inputs():
 
 
 def test_diagonal_is_the_geometric_sum_for_standardised_sigma():
-    """Property (CONVENTIONS.md §1): with E sigma^2 = 1 and |x|^2 = n_0, Theta_{p,p}(x, x) = (1 - r^L)/(1 - r)
-    at every pixel.  Tolerance 1e-10 (Mehler quadrature of tanh' ~1e-12 per layer)."""
+    """Property (CONVENTIONS.md §1): with E sigma^2 = 1 and |x|^2 = n_0,
+    Theta_{p,p}(x, x) = (1 - r^L)/(1 - r) at every pixel.  Tolerance 1e-10 (Mehler quadrature
+    of tanh' ~1e-12 per layer)."""
     X = on_sphere(randn(2, 5, seed=4))
     act = nk.normalized("tanh")
     for beta in (0.1, 0.7):
@@ -148,13 +152,14 @@ def test_diagonal_is_the_geometric_sum_for_standardised_sigma():
         )
 
 
-# ---- finite generators ----------------------------------------------------------------------------
+# ---- finite generators ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dim,stride", [(1, 2), (1, 3), (2, 2)])
 def test_tree_formula_equals_autograd_jacobians(dim, stride):
-    """Property: the exact tree formula of empirical_pixel_ntk (no Jacobian formed) equals J J^T with J
-    from one autograd backward pass per output pixel, for X and for (X, Y).  Tolerance 1e-10."""
+    """Property: the exact tree formula of empirical_pixel_ntk (no Jacobian formed) equals J J^T
+    with J from one autograd backward pass per output pixel, for X and for (X, Y).  Tolerance
+    1e-10."""
     X = randn(3, 4, seed=5)
     Y = randn(2, 4, seed=6)
     g = nk.deconv.DeconvGenerator(
@@ -174,11 +179,12 @@ def test_tree_formula_equals_autograd_jacobians(dim, stride):
 
 
 def test_empirical_pixel_ntk_approaches_the_analytic_one():
-    """Claim: the empirical pixel NTK of a generator with C channels converges to nk.deconv.deconv_ntk with
-    relative Frobenius error ~ C^(-1/2).  Monte Carlo: 3 seeds at C = 64, 256, 1024 (1-D, L = 3, s = 2,
-    normalised tanh, beta = 0.3).  Tolerances: fitted log-log slope within 0.2 of -1/2 (3 widths x 3
-    seeds; the error at C is ~0.1 (1024/C)^(1/2) here), and error < 0.1 at C = 1024.  A recursion with
-    a wrong term (e.g. without the bias covariance beta^2 between different taps) fails both."""
+    """Claim: the empirical pixel NTK of a generator with C channels converges to
+    nk.deconv.deconv_ntk with relative Frobenius error ~ C^(-1/2).  Monte Carlo: 3 seeds at C = 64,
+    256, 1024 (1-D, L = 3, s = 2, normalised tanh, beta = 0.3).  Tolerances: fitted log-log slope
+    within 0.2 of -1/2 (3 widths x 3 seeds; the error at C is ~0.1 (1024/C)^(1/2) here),
+    and error < 0.1 at C = 1024.  A recursion with a wrong term (e.g. without the bias covariance
+    beta^2 between different taps) fails both."""
     X = on_sphere(randn(3, 6, seed=1))
     act = nk.normalized("tanh")
     A = nk.deconv.deconv_ntk(X, depth=3, stride=2, dim=1, activation=act, beta=0.3)
@@ -206,10 +212,11 @@ def test_empirical_pixel_ntk_approaches_the_analytic_one():
 
 
 def test_batchnorm_generator_identities():
-    """Properties of BatchNorm (over batch and positions, after every hidden nonlinearity, no affine),
-    exact at every width: the batch-summed output of each filter-tap class of pixels is beta b times
-    its size, so (i) (1/(B P)^2) sum Theta = beta^2 and (ii) the batch-mean output image has no mass at
-    the stride frequencies in the NTK.  Tested at C = 5 channels, 2-D.  Tolerance 1e-10."""
+    """Properties of BatchNorm (over batch and positions, after every hidden nonlinearity, no
+    affine), exact at every width: the batch-summed output of each filter-tap class of pixels is
+    beta b times its size, so (i) (1/(B P)^2) sum Theta = beta^2 and (ii) the batch-mean output
+    image has no mass at the stride frequencies in the NTK.  Tested at C = 5 channels, 2-D.
+    Tolerance 1e-10."""
     B, beta = 4, 0.6
     g = nk.deconv.DeconvGenerator(
         3, 5, 3, stride=2, dim=2, activation="tanh", beta=beta, norm="batch", seed=2
@@ -246,7 +253,7 @@ def test_generator_output_shapes_and_bad_arguments():
         g(randn(5, 3, seed=0))
 
 
-# ---- the checkerboard theorem ---------------------------------------------------------------------
+# ---- the checkerboard theorem --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -264,9 +271,10 @@ def test_upper_bound_holds_for_every_pixel_pair(act, beta):
     Theta_{p,p'}(x, y)/Theta_{p,p}(x, x) <= (1 - r^(v+1))/(1 - r^L) for every pixel pair and inputs,
     in freeze and chaos (Cauchy-Schwarz: Sigma <= 1, SigmaDot <= r).  2-D, L = 3, 3 inputs.
     Tolerance L sqrt(2 eps) ~ 6e-8 (floating point, not bit-exact): the bound is attained at x = y,
-    where the correlation c / sqrt(ab) is 1 only up to an ulp eps (a * b is rounded; on_sphere's norms
-    are n_0 (1 +- 2e-16)), and arccos(1 - eps) = sqrt(2 eps) turns that ulp into ~2e-8 per layer for
-    ReLU's step dual.  A theorem violation (e.g. r 1% too small) exceeds this by orders of magnitude."""
+    where the correlation c / sqrt(ab) is 1 only up to an ulp eps (a * b is rounded; on_sphere's
+    norms are n_0 (1 +- 2e-16)), and arccos(1 - eps) = sqrt(2 eps) turns that ulp into ~2e-8 per
+    layer for ReLU's step dual.  A theorem violation (e.g. r 1% too small) exceeds this by orders
+    of magnitude."""
     X = on_sphere(randn(3, 5, seed=8))
     L = 3
     K = nk.deconv.deconv_ntk(X, depth=L, stride=2, dim=2, activation=act, beta=beta)
@@ -280,9 +288,10 @@ def test_upper_bound_holds_for_every_pixel_pair(act, beta):
 
 def test_lower_bound_constant_levels_off_for_smooth_sigma_only():
     """Theorem (lower half) in the freeze: the smallest C1 with ratio >= upper - C1 (v+1) r^v stays
-    bounded as the depth grows for a smooth sigma (normalised tanh, beta = 0.7, r = 0.60: C1 changes by
-    < 10% from L = 16 to 32), while for ReLU (sigma' jumps, SigmaDot -> r only like sqrt(1 - rho))
-    it more than doubles.  Deterministic numbers; margins of 2x on both sides."""
+    bounded as the depth grows for a smooth sigma (normalised tanh, beta = 0.7, r = 0.60: C1 changes
+    by < 10% from L = 16 to 32), while for ReLU (sigma' jumps, SigmaDot -> r only
+    like sqrt(1 - rho)) it more than doubles.  Deterministic numbers; margins of 2x on both
+    sides."""
     x = on_sphere(randn(1, 6, seed=9))
 
     def c1(act, beta, L):
@@ -298,8 +307,8 @@ def test_lower_bound_constant_levels_off_for_smooth_sigma_only():
 
 
 def test_standardized_and_edge_beta():
-    """Properties: E standardized(sigma)(z)^2 = 1 (1-D quadrature reference); r(sigma, edge_beta) = 1.
-    Tolerance 1e-9."""
+    """Properties: E standardized(sigma)(z)^2 = 1 (1-D quadrature reference);
+    r(sigma, edge_beta) = 1.  Tolerance 1e-9."""
     softplus = lambda z: max(z, 0.0) + math.log1p(math.exp(-abs(z)))  # noqa: E731 - overflow-safe
     for name, fn in (("softplus", softplus), ("relu", lambda z: max(z, 0.0))):
         s = nk.standardized(name)
@@ -310,14 +319,14 @@ def test_standardized_and_edge_beta():
         assert abs(nk.r_value(act, nk.edge_beta(act)) - 1.0) < 1e-9
 
 
-# ---- Fourier view ---------------------------------------------------------------------------------
+# ---- Fourier view --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dim", [1, 2])
 def test_fourier_mass_gives_the_eigenvalues_of_the_pixel_ntk(dim):
-    """Property: the pixel NTK at x = y is translation invariant modulo s^L (it depends on p - p' only
-    through its s-adic valuation), so the Fourier masses are its eigenvalues: sorted, they equal
-    torch.linalg.eigvalsh.  Also the identity kernel has the uniform share (s^d - 1)/(P - 1).
+    """Property: the pixel NTK at x = y is translation invariant modulo s^L (it depends on p - p'
+    only through its s-adic valuation), so the Fourier masses are its eigenvalues: sorted, they
+    equal torch.linalg.eigvalsh.  Also the identity kernel has the uniform share (s^d - 1)/(P - 1).
     Tolerance 1e-9 relative to the largest eigenvalue."""
     X = on_sphere(randn(1, 5, seed=2))
     L = 4 if dim == 1 else 3
@@ -335,14 +344,14 @@ def test_fourier_mass_gives_the_eigenvalues_of_the_pixel_ntk(dim):
     assert imgs.shape == (3,) + (S,) * dim and float(lam[0] - eig[-1]) < 1e-9
 
 
-# ---- overlapping filters, size and dtype guards -----------------------------------------------------
+# ---- overlapping filters, size and dtype guards --------------------------------------------------
 
 
 @pytest.mark.parametrize("dim,depth,act", [(1, 4, "relu"), (2, 3, "relu"), (1, 3, "tanh")])
 def test_pixel_pair_recursion_equals_the_tree_levels(dim, depth, act):
     """Property: for kernel = stride, padding 0, the general pixel-pair recursion (lifts by 0/1 tap
-    matrices) and the level formula (T_m placed by the s-adic valuation) are two different algorithms
-    for the same kernel.  Tolerance 1e-12: O(depth) float64 roundings of O(1) entries."""
+    matrices) and the level formula (T_m placed by the s-adic valuation) are two different
+    algorithms for the same kernel.  Tolerance 1e-12: O(depth) float64 roundings of O(1) entries."""
     from ntklib.deconv.theory import _pixel_pair_ntk
 
     X, Y = on_sphere(randn(3, 5, seed=1)), on_sphere(randn(2, 5, seed=2))
@@ -383,11 +392,12 @@ def test_overlapping_generator_is_torch_conv_transpose():
 
 
 def test_overlapping_pixel_ntk_approaches_finite_generators():
-    """Property: the exact pixel-pair NTK (kernel 4, stride 2, padding 1, 1-D, L = 2, 4 pixels) is the
-    limit of finite generators' empirical NTKs: the seed-averaged relative error falls like C^(-1/2)
-    (64 -> 1024 channels: predicted factor 1/4; accepted [0.12, 0.45], 6 seeds, the spread measured at
-    about 20%), and at C = 1024 the seed mean of the kernel is within 4.5 standard errors of the limit
-    at every entry (a 3%-wrong border or interior entry would be 4-10 SE off at this width)."""
+    """Property: the exact pixel-pair NTK (kernel 4, stride 2, padding 1, 1-D, L = 2, 4 pixels) is
+    the limit of finite generators' empirical NTKs: the seed-averaged relative error falls like
+    C^(-1/2) (64 -> 1024 channels: predicted factor 1/4; accepted [0.12, 0.45], 6 seeds, the spread
+    measured at about 20%), and at C = 1024 the seed mean of the kernel is within 4.5 standard
+    errors of the limit at every entry (a 3%-wrong border or interior entry would be 4-10 SE off at
+    this width)."""
     act = nk.normalized("tanh")
     X = on_sphere(randn(2, 6, seed=5))
     K = nk.deconv.deconv_ntk(

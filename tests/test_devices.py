@@ -5,13 +5,14 @@ CI has no GPU, so three kinds of check stand in for one:
 * device="cpu" and device="auto" (which is the CPU here) give results identical to the default, for
   every sweep and constructor that takes `device=` (exact equality: the same seeded draws, the same
   arithmetic);
-* an audit of the source: a public function that builds a network must take `device=` (or take a model,
-  or an Architecture that carries one);
-* a fake CUDA device (torch's FakeTensorMode runs shapes and devices without data): the FC fast paths of
-  the empirical NTK and of gradient descent, and the forward passes of the architectures, are traced on
-  "cuda:0".  Any tensor that the code leaves on the CPU and mixes with a GPU tensor raises there, as it
-  would on a real GPU.  (Data-dependent steps - the NaN check of the inputs, .item() - cannot run on fake
-  tensors; the test replaces only the input finiteness check, and keeps to code without .item().)
+* an audit of the source: a public function that builds a network must take `device=` (or take
+  a model, or an Architecture that carries one);
+* a fake CUDA device (torch's FakeTensorMode runs shapes and devices without data): the FC fast
+  paths of the empirical NTK and of gradient descent, and the forward passes of the architectures,
+  are traced on "cuda:0".  Any tensor that the code leaves on the CPU and mixes with a GPU tensor
+  raises there, as it would on a real GPU.  (Data-dependent steps - the NaN check
+  of the inputs, .item() - cannot run on fake tensors; the test replaces only the input finiteness
+  check, and keeps to code without .item().)
 The real-GPU comparison is tests/test_kernels.py::test_cuda_matches_cpu (runs where CUDA exists).
 """
 
@@ -30,11 +31,12 @@ from ntklib import architectures as archs
 X4 = nk.data.sphere(5, 3, seed=1)
 
 
-# ---- resolve_device ------------------------------------------------------------------------------------
+# ---- resolve_device ------------------------------------------------------------------------------
 
 
 def test_resolve_device_forms():
-    """None stays None; cpu forms give the CPU; 'auto' is the CPU when CUDA is absent and CUDA when present."""
+    """None stays None; cpu forms give the CPU; 'auto' is the CPU when CUDA is absent and CUDA when
+    present."""
     assert nk.resolve_device(None) is None
     assert nk.resolve_device("cpu") == torch.device("cpu")
     assert nk.resolve_device(torch.device("cpu")) == torch.device("cpu")
@@ -82,7 +84,7 @@ def test_cuda_index_beyond_the_devices(monkeypatch):
         nk.resolve_device("cuda:2")
 
 
-# ---- the same numbers wherever told to run ---------------------------------------------------------------
+# ---- the same numbers wherever told to run -------------------------------------------------------
 
 
 def _same(a, b):
@@ -270,9 +272,9 @@ def test_a_bad_device_is_refused_by_the_sweeps():
 
 
 def test_every_network_building_function_takes_device():
-    """Audit of the public API: a function or class whose source builds a network (FCNet, DeconvGenerator,
-    EnsembleMLP, an architecture's network) or samples one (sample_outputs) takes `device=`, unless it
-    receives the model or an Architecture (which carries its device)."""
+    """Audit of the public API: a function or class whose source builds a network (FCNet,
+    DeconvGenerator, EnsembleMLP, an architecture's network) or samples one (sample_outputs) takes
+    `device=`, unless it receives the model or an Architecture (which carries its device)."""
     builders = ("FCNet(", "DeconvGenerator(", "EnsembleMLP(", ".network(", "torch.randn(")
     missing = []
     public = [(name, getattr(nk, name)) for name in nk.__all__]
@@ -294,18 +296,20 @@ def test_every_network_building_function_takes_device():
         if "device" in params or {"model", "arch", "gen", "generator"} & set(params):
             continue
         missing.append(name)
-    # the data helpers draw small fixed inputs on the CPU (nk.data.sphere, sequences, regression_targets, ...)
+    # the data helpers draw small fixed inputs on the CPU (nk.data.sphere, sequences,
+    # regression_targets, ...)
     allowed = {"sphere", "sequences", "regression_targets"}
     assert set(missing) <= allowed, (
         f"build networks but take no device=: {sorted(set(missing) - allowed)}"
     )
 
 
-# ---- functions that receive a model follow it -----------------------------------------------------------
+# ---- functions that receive a model follow it ----------------------------------------------------
 
 
 def test_train_gd_moves_inputs_to_the_model():
-    """numpy / float32 inputs are moved to the model's dtype and device; the record says where it ran."""
+    """numpy / float32 inputs are moved to the model's dtype and device; the record says where it
+    ran."""
     net_a, net_b = nk.FCNet(2, 16, 2, seed=0), nk.FCNet(2, 16, 2, seed=0)
     rec_a = nk.train_gd(net_a, X_circ, Y_circ, lr=0.5, steps=3, progress=False, X_test=X_circ[:2])
     rec_b = nk.train_gd(
@@ -324,7 +328,7 @@ def test_train_gd_moves_inputs_to_the_model():
         nk.train_gd(net_a, X_circ * float("nan"), Y_circ, lr=0.5, steps=1, progress=False)
 
 
-# ---- a fake CUDA device ---------------------------------------------------------------------------------
+# ---- a fake CUDA device --------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -339,9 +343,10 @@ def fake_cuda(monkeypatch):
 
 
 def test_fc_fast_paths_stay_on_the_gpu(fake_cuda):
-    """FCNet built on "cuda:0" from CPU inputs: its exact empirical NTK (hand-backpropagated features),
-    its low-rank gradient descent, LayerNorm's autograd-free forward, all on cuda:0 with no CPU tensor
-    mixed in (FakeTensorMode raises on a device mismatch)."""
+    """FCNet built on "cuda:0" from CPU inputs: its exact empirical NTK
+    (hand-backpropagated features), its low-rank gradient descent, LayerNorm's autograd-free
+    forward, all on cuda:0 with no CPU tensor mixed in (FakeTensorMode raises on a device
+    mismatch)."""
     X = torch.randn(5, 3, dtype=torch.float64)
     for dtype in (torch.float64, torch.float32):
         net = nk.FCNet(3, 32, 3, activation="tanh", seed=0, dtype=dtype, device="cuda:0")
@@ -363,7 +368,8 @@ def test_fc_fast_paths_stay_on_the_gpu(fake_cuda):
 
 
 def test_architectures_run_on_the_gpu(fake_cuda):
-    """archs.architecture(..., device="cuda:0") builds its networks there and they accept CPU inputs."""
+    """archs.architecture(..., device="cuda:0") builds its networks there and they accept CPU
+    inputs."""
     for name in ("ResNet", "Attention", "BatchNorm MLP"):
         arch = archs.architecture(name, device="cuda:0")
         shape = (8, arch.n_steps, arch.n_in) if arch.sequential else (8, arch.n_in)
@@ -376,7 +382,7 @@ def test_architectures_run_on_the_gpu(fake_cuda):
         assert G(torch.randn(4, 3)).device == fake_cuda
 
 
-# ---- the sweeps pass the device on to every network they build ------------------------------------------
+# ---- the sweeps pass the device on to every network they build -----------------------------------
 
 SWEEPS = [
     "fc_ntk_deviation",
@@ -396,10 +402,10 @@ SWEEPS = [
 
 @pytest.mark.parametrize("name", SWEEPS)
 def test_sweeps_hand_the_device_to_their_networks(name, monkeypatch):
-    """Property: told device="cpu", a sweep builds every network with device cpu (not the default None):
-    a sweep that accepted device= and dropped it would build them with None, and on a GPU machine train
-    on the CPU.  Spies on the two places parameters are made (normal_parameters; the architectures'
-    _TPNet)."""
+    """Property: told device="cpu", a sweep builds every network with device cpu
+    (not the default None): a sweep that accepted device= and dropped it would build them with None,
+    and on a GPU machine train on the CPU.  Spies on the two places parameters are made
+    (normal_parameters; the architectures' _TPNet)."""
     from ntklib import architectures, deconv, networks
 
     seen = []

@@ -3,10 +3,10 @@
 The docstrings are the API pages of the course book (book/build.py renders them and writes a
 docstring audit); this file makes the same promise a test:
 
-* the doctests of every ntklib module pass, run as a reader would run them: `import ntklib as nk` and
-  `import torch` in the globals, default doctest options.  Each docstring runs with torch's global
-  generator seeded (and restored afterwards), so an example that draws torch.randn is reproducible
-  and leaves no trace in the other tests; figures are closed after each docstring.
+* the doctests of every ntklib module pass, run as a reader would run them: `import ntklib as nk`
+  and `import torch` in the globals, default doctest options.  Each docstring runs with torch's
+  global generator seeded (and restored afterwards), so an example that draws torch.randn is
+  reproducible and leaves no trace in the other tests; figures are closed after each docstring.
 * no example is switched off (`# doctest: +SKIP`): an example that cannot run is not an example.
 * every public function and class (the `__all__` of each module, and everything in `ntklib.__all__`)
   has a docstring with an "Args:" section when it takes arguments, a "Returns" section when it is a
@@ -87,7 +87,8 @@ def _assert_complete(found: dict):
 
 def test_top_level_names_documented():
     """Everything `import ntklib as nk` offers: nk.<name> for name in ntklib.__all__ (functions and
-    classes wherever they are defined; the modules nk.data, nk.stats, nk.plotting need a docstring)."""
+    classes wherever they are defined; the modules nk.data, nk.stats, nk.plotting need
+    a docstring)."""
     found = {}
     for n in ntklib.__all__:
         obj = getattr(ntklib, n)

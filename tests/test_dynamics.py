@@ -1,9 +1,10 @@
 """ntklib.dynamics: the linear-ODE prediction, gradient descent, eigendirections, the narrow valley.
 
-References independent of the code under test: finite differences of the prediction (the ODE itself),
-kernel regression by a linear solve (the t -> infinity limit), the linear model f(x) = c W x + beta b
-whose NTK (1 - beta^2) x.y / n_0 + beta^2 is written out here by hand and never moves, a plain loop of
-gradient-descent steps in the eigenbasis, and torch.autograd training.
+References independent of the code under test: finite differences of the prediction
+(the ODE itself), kernel regression by a linear solve (the t -> infinity limit), the linear
+model f(x) = c W x + beta b whose NTK (1 - beta^2) x.y / n_0 + beta^2 is written out here by hand
+and never moves, a plain loop of gradient-descent steps in the eigenbasis, and torch.autograd
+training.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ def problem():
 
 
 def test_flow_solves_the_ode(problem):
-    """d/dt f_t(X) = (2/N) Theta (Y - f_t(X)) and d/dt f_t(x) = (2/N) Theta(x, X) (Y - f_t(X)), checked
-    by central differences with h = 1e-4: truncation error ~ h^2 |f'''| ~ 1e-8 * (2 lam_max / N)^3 |r|,
-    rounding ~ 1e-16 / h = 1e-12, so a relative tolerance 1e-7 is safe and an O(1) error fails it."""
+    """d/dt f_t(X) = (2/N) Theta (Y - f_t(X)) and d/dt f_t(x) = (2/N) Theta(x, X) (Y - f_t(X)),
+    checked by central differences with h = 1e-4:
+    truncation error ~ h^2 |f'''| ~ 1e-8 * (2 lam_max / N)^3 |r|, rounding ~ 1e-16 / h = 1e-12, so
+    a relative tolerance 1e-7 is safe and an O(1) error fails it."""
     p, h = problem, 1e-4
     t = np.array([0.3, 1.0, 5.0, 20.0])
     times = np.concatenate([t - h, t, t + h])
@@ -65,7 +67,8 @@ def test_flow_solves_the_ode(problem):
 
 
 def test_flow_starts_at_f0(problem):
-    """At t = 0 the prediction is the network's own output, on training and test points (round-off only)."""
+    """At t = 0 the prediction is the network's own output, on training and test points
+    (round-off only)."""
     p = problem
     fX, ft = nk.ntk_flow(p["K"], p["f0"], p["Y"], [0.0], theta_tX=p["Kt"], f0_t=p["ft0"])
     assert torch.allclose(fX[0], p["f0"], atol=1e-13, rtol=0)
@@ -75,9 +78,10 @@ def test_flow_starts_at_f0(problem):
 
 
 def test_flow_reaches_Y_and_kernel_regression(problem):
-    """Theta positive definite: f_t(X) -> Y, and the test outputs tend to kernel regression on the residual,
-    f_0(x) + Theta(x, X) Theta^{-1} (Y - f_0(X)) (a linear solve).  At t = 60 N / (2 lam_min) the slowest
-    mode has decayed by e^-60 ~ 1e-26, so 1e-9 leaves room for the solve's conditioning."""
+    """Theta positive definite: f_t(X) -> Y, and the test outputs tend to kernel regression on
+    the residual, f_0(x) + Theta(x, X) Theta^{-1} (Y - f_0(X)) (a linear solve).
+    At t = 60 N / (2 lam_min) the slowest mode has decayed by e^-60 ~ 1e-26, so 1e-9 leaves room for
+    the solve's conditioning."""
     p = problem
     lam_min = float(torch.linalg.eigvalsh(p["K"]).min())
     t_end = 60 * p["N"] / (2 * lam_min)
@@ -92,8 +96,9 @@ def test_flow_reaches_Y_and_kernel_regression(problem):
 
 
 def test_flow_with_singular_kernel_moves_only_in_its_range():
-    """A rank-deficient Theta: the component of the residual in its null space never moves, and the stable
-    (1 - exp(-2 t lam / N)) / lam -> 2t/N branch keeps test outputs finite (exactly zero eigenvalues)."""
+    """A rank-deficient Theta: the component of the residual in its null space never moves, and
+    the stable (1 - exp(-2 t lam / N)) / lam -> 2t/N branch keeps test outputs finite
+    (exactly zero eigenvalues)."""
     N = 4
     v = torch.tensor([1.0, 1.0, 1.0, 1.0], dtype=DTYPE) / 2
     K = 3.0 * torch.outer(v, v)  # rank one, three zero eigenvalues
@@ -107,14 +112,15 @@ def test_flow_with_singular_kernel_moves_only_in_its_range():
     assert abs(float(v @ (Y - fX[-1]))) < 1e-12
 
 
-# ---- gradient descent -----------------------------------------------------------------------------
+# ---- gradient descent ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", ["autograd", "lowrank"])
 def test_linear_model_gd_matches_prediction(method):
-    """The linear model (depth 1) has a constant NTK, written by hand, so gradient descent with step lr is
-    exactly the Euler scheme of the ODE: f_k = Y - (I - 2 lr Theta / N)^k (Y - f_0), on training and test
-    points.  Only round-off separates them (~1e-15 per step, 200 steps): tolerance 1e-8."""
+    """The linear model (depth 1) has a constant NTK, written by hand, so gradient descent with step
+    lr is exactly the Euler scheme of the ODE: f_k = Y - (I - 2 lr Theta / N)^k (Y - f_0), on
+    training and test points.  Only round-off separates them (~1e-15 per step, 200 steps): tolerance
+    1e-8."""
     beta, lr, steps = 0.3, 0.7, 200
     X, Xt = randn(7, 5, seed=1), randn(3, 5, seed=2)
     Y = randn(7, seed=3)
@@ -144,8 +150,9 @@ def test_linear_model_gd_matches_prediction(method):
 
 
 def test_lowrank_training_equals_autograd():
-    """The hand-written FCNet trainer (rank-N factors, folded every few steps) against torch.autograd with
-    p -= lr g: same arithmetic, different summation order; 30 steps of a ReLU net stay within 1e-11."""
+    """The hand-written FCNet trainer (rank-N factors, folded every few steps) against
+    torch.autograd with p -= lr g: same arithmetic, different summation order; 30 steps of a ReLU
+    net stay within 1e-11."""
     X, Xt = randn(4, 3, seed=7), randn(5, 3, seed=8)
     Y = randn(4, seed=9)
     net = nk.FCNet(
@@ -197,9 +204,10 @@ def test_ntk_pca_is_an_ordered_orthonormal_decomposition():
 
 
 def test_each_eigendirection_decays_at_its_own_rate():
-    """Linear model, gradient descent: the residual along eigenvector v_i of its (constant) NTK is multiplied
-    by exactly (1 - 2 lr lam_i / N) per step, i.e. decays at rate -log(1 - 2 lr lam_i / N) / lr.  The fitted
-    rates and the decay errors recover it to round-off (1e-9); the flow rate 2 lam / N differs by O(lr)."""
+    """Linear model, gradient descent: the residual along eigenvector v_i of its (constant) NTK is
+    multiplied by exactly (1 - 2 lr lam_i / N) per step, i.e. decays
+    at rate -log(1 - 2 lr lam_i / N) / lr.  The fitted rates and the decay errors recover it to
+    round-off (1e-9); the flow rate 2 lam / N differs by O(lr)."""
     beta, lr = 0.1, 0.5
     X = randn(6, 8, seed=21)
     Y = randn(6, seed=22)
@@ -222,8 +230,9 @@ def test_each_eigendirection_decays_at_its_own_rate():
 
 
 def test_convergence_time_against_simulated_descent():
-    """The best constant step lr* = N / (lam_max + lam_min) needs log(1/tol) / log((k+1)/(k-1)) steps for
-    the extreme modes to shrink by tol; simulated descent in the eigenbasis agrees to within one step."""
+    """The best constant step lr* = N / (lam_max + lam_min) needs log(1/tol) / log((k+1)/(k-1))
+    steps for the extreme modes to shrink by tol; simulated descent in the eigenbasis agrees to
+    within one step."""
     lam = torch.tensor([3.0, 1.0, 0.2, 0.05], dtype=DTYPE)
     N, tol = 4, 1e-3
     out = nk.convergence.convergence_time(lam, N, tol=tol)
@@ -237,8 +246,8 @@ def test_convergence_time_against_simulated_descent():
 
 
 def test_narrow_valley_of_a_linear_model_is_exactly_quadratic():
-    """For the linear model C(theta) is a quadratic with Hessian (2/N) J^T J: the loss on the grid equals the
-    second-order model and the curvature along d_i is 2 lam_i / N, to round-off."""
+    """For the linear model C(theta) is a quadratic with Hessian (2/N) J^T J: the loss on the grid
+    equals the second-order model and the curvature along d_i is 2 lam_i / N, to round-off."""
     X, Y = randn(5, 7, seed=31), randn(5, seed=32)
     net = nk.FCNet(7, 1, 1, beta=0.2, seed=33)
     v = nk.convergence.narrow_valley(net, X, Y, n_grid=5)

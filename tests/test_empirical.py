@@ -1,4 +1,5 @@
-"""Empirical NTK: fast FCNet path, generic Jacobian path, chunking, hand-written autograd, BatchNorm."""
+"""Empirical NTK: fast FCNet path, generic Jacobian path, chunking, hand-written autograd,
+BatchNorm."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ ACTS = [
 ]
 
 
-# ---- three ways to the same matrix ----------------------------------------------------------------
+# ---- three ways to the same matrix ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("act", [a for _, a in ACTS], ids=[n for n, _ in ACTS])
@@ -26,9 +27,9 @@ ACTS = [
 @pytest.mark.parametrize("beta", [0.0, 0.3])
 def test_fast_path_equals_jacobian_contraction(act, norm, beta):
     """Property: the layer-structure formula for FCNet (no Jacobian formed) equals the generic
-    per-sample Jacobian contraction (empirical_ntk(fast=False) and jacobian_contraction_ntk), with and
-    without Y, depths 1..4.  Tolerance 1e-10 in float64 (the same sums in another order; entries are
-    O(1-10); measured agreement ~1e-15 relative)."""
+    per-sample Jacobian contraction (empirical_ntk(fast=False) and jacobian_contraction_ntk), with
+    and without Y, depths 1..4.  Tolerance 1e-10 in float64 (the same sums in another order; entries
+    are O(1-10); measured agreement ~1e-15 relative)."""
     X = randn(5, 3, seed=31)
     Y = randn(3, 3, seed=32)
     for depth in range(1, 5):
@@ -47,8 +48,8 @@ def test_fast_path_equals_jacobian_contraction(act, norm, beta):
 @pytest.mark.parametrize("norm", [None, "layer"])
 def test_empirical_ntk_matches_hand_written_autograd_loop(norm):
     """Property: on a tiny FCNet, all three paths equal J J^T built row by row from
-    torch.autograd.grad of each scalar output w.r.t. every parameter (independent of torch.func and of
-    the layer formula).  Tolerance 1e-12 (a handful of parameters, plain float64 sums)."""
+    torch.autograd.grad of each scalar output w.r.t. every parameter (independent of torch.func and
+    of the layer formula).  Tolerance 1e-12 (a handful of parameters, plain float64 sums)."""
     X = randn(4, 2, seed=33)
     Y = randn(2, 2, seed=34)
     net = nk.FCNet(2, [5, 4], 3, activation="tanh", beta=0.3, norm=norm, seed=3)
@@ -70,8 +71,8 @@ def _sequential(seed=0):
 
 
 def test_non_fcnet_module():
-    """Property: a plain torch.nn.Sequential (outputs (N, 1)) and the same network returning shape (N,)
-    get the NTK of the hand-written autograd loop, with and without Y.  Tolerance 1e-12."""
+    """Property: a plain torch.nn.Sequential (outputs (N, 1)) and the same network returning shape
+    (N,) get the NTK of the hand-written autograd loop, with and without Y.  Tolerance 1e-12."""
     X = randn(5, 3, seed=35)
     Y = randn(2, 3, seed=36)
     model = _sequential()
@@ -89,10 +90,10 @@ def test_non_fcnet_module():
     "chunk_size,memory_budget", [(1, 2**30), (2, 2**30), (3, 2**30), (None, 1), (2, 1)]
 )
 def test_chunked_contraction_equals_unchunked(chunk_size, memory_budget):
-    """Property: chunking the generic path (tiny chunk_size, and a 1-byte memory_budget that forces the
-    recompute-the-right-hand-side branch) gives the unchunked matrix, for N not a multiple of the
-    chunk, with and without Y, per-sample and batch-coupled models.  Tolerance 1e-12 (the same dot
-    products, grouped differently)."""
+    """Property: chunking the generic path (tiny chunk_size, and a 1-byte memory_budget that forces
+    the recompute-the-right-hand-side branch) gives the unchunked matrix, for N not a multiple
+    of the chunk, with and without Y, per-sample and batch-coupled models.  Tolerance 1e-12 (the
+    same dot products, grouped differently)."""
     X = randn(7, 3, seed=37)
     Y = randn(4, 3, seed=38)
     kw = dict(chunk_size=chunk_size, memory_budget=memory_budget)
@@ -122,8 +123,8 @@ def test_chunked_contraction_equals_unchunked(chunk_size, memory_budget):
 )
 def test_empirical_ntk_is_symmetric_psd(model_name):
     """Property: with Y = None the empirical NTK is a Gram matrix J J^T: symmetric and positive
-    semi-definite.  Tolerance: symmetry 1e-12; eigenvalues >= -1e-10 * largest (rounding of a 12 x 12
-    Gram matrix; a sign error in one layer's term would give eigenvalues of order -1)."""
+    semi-definite.  Tolerance: symmetry 1e-12; eigenvalues >= -1e-10 * largest (rounding of a
+    12 x 12 Gram matrix; a sign error in one layer's term would give eigenvalues of order -1)."""
     X = randn(12, 3, seed=39)
     model = {
         "fcnet_relu": lambda: nk.FCNet(3, 32, 3, activation="relu", beta=0.2, seed=1),
@@ -145,9 +146,9 @@ def test_empirical_ntk_is_symmetric_psd(model_name):
 
 
 def test_batch_coupled_fcnet_matches_autograd_over_the_batch_output():
-    """Property: for FCNet(norm="batch") the empirical NTK is the NTK of the batch output F(X) in R^N,
-    i.e. J_F J_F^T with rows torch.autograd.grad(F(X)_i, params); with Y it is the (X, Y) block of the
-    joint batch [X; Y].  Tolerance 1e-12."""
+    """Property: for FCNet(norm="batch") the empirical NTK is the NTK of the batch output F(X) in
+    R^N, i.e. J_F J_F^T with rows torch.autograd.grad(F(X)_i, params); with Y it is the (X, Y) block
+    of the joint batch [X; Y].  Tolerance 1e-12."""
     X = randn(5, 3, seed=40)
     Y = randn(3, 3, seed=41)
     net = nk.FCNet(3, [6, 5], 3, activation="tanh", beta=0.4, norm="batch", seed=7)
@@ -212,11 +213,11 @@ def test_batchnorm_sequential_constant_mode_identity(beta):
 
 
 def test_batch_coupling_matters():
-    """Property: ignoring the coupling breaks the identity.  The same BatchNorm network in eval mode,
-    with running statistics set to this batch's own mean and (biased) variance, computes exactly the
-    same outputs on X, yet each output then depends on its own input only, and its per-sample NTK
-    does NOT satisfy (1/N^2) sum_ij Theta = beta^2 (it misses it by > 0.05), while the batch-output
-    NTK of the training-mode network (hand-written autograd) does, to 1e-10."""
+    """Property: ignoring the coupling breaks the identity.  The same BatchNorm network in eval
+    mode, with running statistics set to this batch's own mean and (biased) variance, computes
+    exactly the same outputs on X, yet each output then depends on its own input only, and its
+    per-sample NTK does NOT satisfy (1/N^2) sum_ij Theta = beta^2 (it misses it by > 0.05), while
+    the batch-output NTK of the training-mode network (hand-written autograd) does, to 1e-10."""
     beta = 0.3
     X = randn(6, 3, seed=44)
     model = _bn_sequential(beta, seed=4)
@@ -239,9 +240,9 @@ def test_batch_coupling_matters():
 
 
 def test_empirical_ntk_leaves_the_model_unchanged():
-    """Property: computing an NTK does not change the model: parameters, BatchNorm running statistics,
-    num_batches_tracked, track_running_stats and training flags are all as before (exact equality),
-    for the batch-coupled path, the per-sample path (eval mode) and FCNet."""
+    """Property: computing an NTK does not change the model: parameters, BatchNorm running
+    statistics, num_batches_tracked, track_running_stats and training flags are all as before
+    (exact equality), for the batch-coupled path, the per-sample path (eval mode) and FCNet."""
     X = randn(6, 3, seed=45)
     model = _bn_sequential(0.3, seed=6)
     with torch.no_grad():
@@ -267,9 +268,10 @@ def test_empirical_ntk_leaves_the_model_unchanged():
 
 @pytest.mark.parametrize("norm", ["layer", "batch"])
 def test_fcnet_norms_standardise_hidden_features(norm):
-    """Property: with norm="layer" every hidden layer's input a^(l) (l >= 1) has mean 0 and mean square 1
-    over its neurons, for each sample; with norm="batch" over the batch, for each neuron (CONVENTIONS.md §1,
-    no affine parameters).  Tolerance 1e-9 (the 1e-12 epsilon in the denominator and rounding)."""
+    """Property: with norm="layer" every hidden layer's input a^(l) (l >= 1) has mean 0 and mean
+    square 1 over its neurons, for each sample; with norm="batch" over the batch, for each neuron
+    (CONVENTIONS.md §1, no affine parameters).  Tolerance 1e-9 (the 1e-12 epsilon in the denominator
+    and rounding)."""
     X = randn(7, 3, seed=47)
     net = nk.FCNet(3, [9, 6], 3, activation="relu", beta=0.2, norm=norm, seed=8)
     inputs, _ = net.layers(X)
@@ -282,7 +284,8 @@ def test_fcnet_norms_standardise_hidden_features(norm):
         )
 
 
-# ---- several outputs: (N, M, O, O), trace and diagonal; Jacobian contraction and NTK-vector products
+# ---- several outputs: (N, M, O, O), trace and diagonal; Jacobian contraction and NTK-vector
+# products
 
 
 def _jacrev_einsum(model, X, Y=None, batch=False):
@@ -347,10 +350,11 @@ def test_multi_output_generic_path_matches_jacrev_einsum(implementation, mode):
 @pytest.mark.parametrize("norm", [None, "layer"])
 @pytest.mark.parametrize("act", ["relu", "tanh"])
 def test_multi_output_fcnet_fast_path_matches_jacrev_einsum(norm, act):
-    """Property: the FCNet layer-structure path with n_out = 3 (delta^(L) the identity on the outputs,
-    hand-backpropagated or by autograd with LayerNorm) gives the (N, M, 3, 3) kernel and its trace
-    and diagonal equal to the jacrev + einsum reference and to the generic path, depths 1..3, with
-    and without Y, also with features computed in chunks (chunk_size=2).  Tolerance 1e-12."""
+    """Property: the FCNet layer-structure path with n_out = 3 (delta^(L) the identity on
+    the outputs, hand-backpropagated or by autograd with LayerNorm) gives the (N, M, 3, 3) kernel
+    and its trace and diagonal equal to the jacrev + einsum reference and to the generic path,
+    depths 1..3, with and without Y, also with features computed in chunks (chunk_size=2).
+    Tolerance 1e-12."""
     X, Y = randn(5, 3, seed=62), randn(4, 3, seed=63)
     for depth in (1, 2, 3):
         net = nk.FCNet(3, 7, depth, n_out=3, activation=act, beta=0.3, norm=norm, seed=depth)
@@ -365,9 +369,9 @@ def test_multi_output_fcnet_fast_path_matches_jacrev_einsum(norm, act):
 
 
 def test_multi_output_batch_coupled_matches_jacrev_of_the_batch_output():
-    """Property: for a BatchNorm FCNet with 2 outputs, both methods give the NTK of the batch output,
-    sum_p dF(X)_{n o}/d theta_p dF(X)_{m o'}/d theta_p, equal to jacrev of the whole batch function
-    (with Y: the (X, Y) block of the batch [X; Y]).  Tolerance 1e-12."""
+    """Property: for a BatchNorm FCNet with 2 outputs, both methods give the NTK of the batch
+    output, sum_p dF(X)_{n o}/d theta_p dF(X)_{m o'}/d theta_p, equal to jacrev of the whole batch
+    function (with Y: the (X, Y) block of the batch [X; Y]).  Tolerance 1e-12."""
     X, Y = randn(5, 3, seed=64), randn(3, 3, seed=65)
     bn = nk.FCNet(3, 6, 3, n_out=2, activation="tanh", beta=0.3, norm="batch", seed=9)
     for YY in (None, Y):

@@ -16,8 +16,8 @@ from ntklib import gan
 def test_mode_coverage_on_exact_samples_and_a_collapsed_generator():
     """Property: samples of the mixture itself cover all 8 modes and are good with probability
     P(|N(0, I_2)| <= 3) = 1 - exp(-9/2) (a chi distribution with 2 degrees of freedom).  Monte Carlo
-    with 20000 samples: 5 standard errors (~0.004).  A generator that puts every sample on one centre
-    covers exactly 1 mode with all samples good."""
+    with 20000 samples: 5 standard errors (~0.004).  A generator that puts every sample on one
+    centre covers exactly 1 mode with all samples good."""
     g = torch.Generator().manual_seed(0)
     s = gan.ring_of_gaussians(20000, std=0.1, generator=g, dtype=torch.float64)
     c = gan.ring_centres(8, 2.0, torch.float64)
@@ -31,8 +31,9 @@ def test_mode_coverage_on_exact_samples_and_a_collapsed_generator():
 
 def test_checkerboard_score_closed_cases():
     """Properties: a pure checkerboard (-1)^(i+j) scores 1; a smooth image (constant plus the lowest
-    cosine) scores 0 (tolerance 1e-12); white noise scores (s^2 - 1)/(S^2 - 1) on average (Monte Carlo
-    over 4000 images of 16 x 16: the per-image score has sd ~0.008, so 5 standard errors ~ 7e-4)."""
+    cosine) scores 0 (tolerance 1e-12); white noise scores (s^2 - 1)/(S^2 - 1) on average (Monte
+    Carlo over 4000 images of 16 x 16: the per-image score has sd ~0.008, so 5 standard
+    errors ~ 7e-4)."""
     i = torch.arange(16, dtype=torch.float64)
     board = (-1.0) ** (i[:, None] + i[None, :])
     assert abs(float(gan.checkerboard_score(board)) - 1.0) < 1e-12
@@ -57,8 +58,8 @@ def test_sample_diversity_extremes():
 @pytest.mark.parametrize("norm", [None, "batch"])
 def test_ensemble_member_is_an_fcnet(norm):
     """Property: member k of EnsembleMLP computes the same function as nk.FCNet (an independent
-    implementation of CONVENTIONS.md §1, with its own BatchNorm) given member k's weights, with FCNet's BatchNorm
-    epsilon.  Tolerance 1e-10 (float64, same operations in another order)."""
+    implementation of CONVENTIONS.md §1, with its own BatchNorm) given member k's weights, with
+    FCNet's BatchNorm epsilon.  Tolerance 1e-10 (float64, same operations in another order)."""
     ens = gan.EnsembleMLP(
         3,
         4,
@@ -86,8 +87,8 @@ def test_ensemble_member_is_an_fcnet(norm):
 
 
 def test_ensemble_members_train_independently():
-    """Property: the gradient of the summed loss with respect to member 0 does not depend on member 1's
-    parameters (so Adam on the sum trains M independent models).  Exact (tolerance 0)."""
+    """Property: the gradient of the summed loss with respect to member 0 does not depend on member
+    1's parameters (so Adam on the sum trains M independent models).  Exact (tolerance 0)."""
     ens = gan.EnsembleMLP(2, 3, 8, 3, seed=0, dtype=torch.float64)
     x = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
 
@@ -105,8 +106,8 @@ def test_ensemble_members_train_independently():
 
 
 def test_training_loops_are_deterministic():
-    """Property: same seeds give identical records (toy GAN and DCGAN, a few steps each); the records
-    have the documented shapes."""
+    """Property: same seeds give identical records (toy GAN and DCGAN, a few steps each);
+    the records have the documented shapes."""
 
     def toy():
         G = gan.EnsembleMLP(2, 4, 8, 3, n_out=2, activation=nk.normalized("tanh"), beta=0.7, seed=1)
@@ -164,7 +165,7 @@ def test_training_loops_are_deterministic():
     assert np.array_equal(a.score, b.score) and torch.equal(a.samples, b.samples)
     with pytest.raises(ValueError, match="optimizer_g"):
         gan.train_dcgan(
-            G := nk.deconv.DeconvGenerator(4, 8, 3, dim=2, seed=0, dtype=torch.float32),
+            nk.deconv.DeconvGenerator(4, 8, 3, dim=2, seed=0, dtype=torch.float32),
             gan.ImageDiscriminator(8, 16),
             data,
             steps=1,

@@ -1,4 +1,5 @@
-"""Infinite-width kernels: a reference recursion, Monte Carlo over wide networks, freeze/chaos, API shape."""
+"""Infinite-width kernels: a reference recursion, Monte Carlo over wide networks, freeze/chaos, API
+shape."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from conftest import (
 
 @pytest.mark.parametrize("beta", [0.0, 0.1, 0.5, 1.0])
 def test_depth_one_is_the_linear_kernel(inputs, beta):
-    """Property: with depth = 1, nngp = ntk = (1 - beta^2) x.y / n_0 + beta^2 (CONVENTIONS.md §1, with the
-    1/n_0 the slides omit).  Tolerance 1e-14 (one matmul).  Dropping the 1/n_0 (n_0 = 3) fails it."""
+    """Property: with depth = 1, nngp = ntk = (1 - beta^2) x.y / n_0 + beta^2 (CONVENTIONS.md §1,
+    with the 1/n_0 the slides omit).  Tolerance 1e-14 (one matmul).  Dropping the 1/n_0 (n_0 = 3)
+    fails it."""
     X = inputs
     Y = randn(2, 3, seed=5)
     want = (1 - beta**2) * (X @ Y.T) / X.shape[1] + beta**2
@@ -38,11 +40,12 @@ def test_depth_one_is_the_linear_kernel(inputs, beta):
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh"])
 @pytest.mark.parametrize("beta", [0.0, 0.1, 0.6])
 def test_kernels_match_pairwise_numpy_reference(act, beta):
-    """Property: nk.nngp and nk.ntk equal a separate numpy implementation of CONVENTIONS.md §1 that tracks
-    the 2x2 covariance of each pair (x, y) on its own (arc-cosine and Williams kernels written from
-    the CONVENTIONS.md formulas in angle form; tanh by a 200 x 200 Cholesky-factor Gauss-Hermite rule), for
-    X != Y, depths 1..4.  Tolerance 1e-9: closed forms agree to rounding; for tanh the reference
-    rule is converged to ~1e-11 at these variances (<= 2.5) and Mehler to ~1e-10."""
+    """Property: nk.nngp and nk.ntk equal a separate numpy implementation of CONVENTIONS.md §1 that
+    tracks the 2x2 covariance of each pair (x, y) on its own (arc-cosine and Williams kernels
+    written from the CONVENTIONS.md formulas in angle form; tanh by a 200 x 200 Cholesky-factor
+    Gauss-Hermite rule), for X != Y, depths 1..4.  Tolerance 1e-9: closed forms agree to rounding;
+    for tanh the reference rule is converged to ~1e-11 at these variances (<= 2.5) and Mehler to
+    ~1e-10."""
     X = randn(4, 3, seed=1)
     Y = randn(3, 3, seed=2) * 0.8
     for depth in range(1, 5):
@@ -55,9 +58,9 @@ def test_kernels_match_pairwise_numpy_reference(act, beta):
 
 @pytest.mark.parametrize("act", ["relu", nk.normalized("tanh")], ids=["relu", "normalized_tanh"])
 def test_ntk_is_the_sum_over_layers(inputs, act):
-    """Property: Theta^(L) = sum_l Sigma^(l) prod_{k > l} SigmaDot^(k) (the unrolled form in the slides)
-    with the layers of nk.kernel_layers, and kernel_layers agrees with nngp/ntk at its last layer.
-    Tolerance 1e-12 relative (the same numbers summed in a different order)."""
+    """Property: Theta^(L) = sum_l Sigma^(l) prod_{k > l} SigmaDot^(k) (the unrolled form in
+    the slides) with the layers of nk.kernel_layers, and kernel_layers agrees with nngp/ntk at its
+    last layer.  Tolerance 1e-12 relative (the same numbers summed in a different order)."""
     depth, beta = 5, 0.2
     kl = nk.kernel_layers(inputs, depth=depth, activation=act, beta=beta)
     unrolled = 0
@@ -85,8 +88,8 @@ def test_ntk_is_the_sum_over_layers(inputs, act):
 
 @pytest.mark.parametrize("beta", [0.0, 0.1, 0.3, 0.5])
 def test_relu_sigma_dot_diagonal_is_exactly_half(beta):
-    """Property: SigmaDot^(l)(x, x) = (1 - beta^2) E[step(u)^2] = (1 - beta^2)/2 for ReLU, for every x
-    and layer (u = v on the diagonal, P(u > 0) = 1/2).  Tolerance 1e-12: the true value is a
+    """Property: SigmaDot^(l)(x, x) = (1 - beta^2) E[step(u)^2] = (1 - beta^2)/2 for ReLU, for every
+    x and layer (u = v on the diagonal, P(u > 0) = 1/2).  Tolerance 1e-12: the true value is a
     constant, so anything beyond rounding is a numerical defect.  (A one-ulp mismatch between
     Sigma(x, x) from the matmul and the separately computed variances puts the correlation at
     1 - 2e-16, and arccos turns that into a ~1e-8 error.)"""
@@ -104,8 +107,9 @@ def test_relu_sigma_dot_diagonal_is_exactly_half(beta):
 @pytest.mark.parametrize("scale,shift", [(1.0, 0.0), (2.0, 0.0), (1.5, 0.3)])
 @pytest.mark.parametrize("beta", [0.0, 0.4])
 def test_linear_activation_gives_the_linear_network_recursion(scale, shift, beta):
-    """Property: for sigma(x) = s x + h the expectations are elementary, E[sigma(u) sigma(v)] = s^2 c + h^2,
-    E[sigma' sigma'] = s^2, so Sigma^(l+1) = (1 - beta^2)(s^2 Sigma^(l) + h^2) + beta^2 and
+    """Property: for sigma(x) = s x + h the expectations are elementary,
+    E[sigma(u) sigma(v)] = s^2 c + h^2, E[sigma' sigma'] = s^2, so
+    Sigma^(l+1) = (1 - beta^2)(s^2 Sigma^(l) + h^2) + beta^2 and
     Theta^(l+1) = (1 - beta^2) s^2 Theta^(l) + Sigma^(l+1), computed here in a plain loop.
     Tolerance 1e-12 (rounding; values O(10))."""
     X = randn(4, 3, seed=15)
@@ -130,8 +134,9 @@ def test_many_inputs_match_the_layerwise_recursion(act):
     """Property: for N = 260 inputs (more than one 256-row evaluation tile), nk.ntk / nk.nngp equal
     the layer-by-layer Theta^(L), Sigma^(L) of nk.kernel_layers, with and without Y.  The two use
     different matmul blockings, so they agree to rounding only: tolerance 1e-12 relative, widened
-    entry by entry where arccos amplifies an ulp (near-duplicate inputs; conftest.arccos_rounding_tol
-    states the argument).  Two near-duplicate rows are planted so that case is exercised."""
+    entry by entry where arccos amplifies an ulp (near-duplicate inputs;
+    conftest.arccos_rounding_tol states the argument).  Two near-duplicate rows are planted so that
+    case is exercised."""
     X = randn(260, 4, seed=17)
     X[259] = X[3] + 1e-9
     Y = randn(20, 4, seed=18)
@@ -168,13 +173,14 @@ def test_symmetric_call_is_exactly_symmetric_and_equals_the_pair_call(act, fn):
         assert torch.equal(fn(X, Y, depth=4, activation=act, beta=0.1), K)
 
 
-# ---- Monte Carlo: the analytic kernels describe wide random networks --------------------------------
+# ---- Monte Carlo: the analytic kernels describe wide random networks -----------------------------
 
 
 def _check_mc(samples, theory, n_se, max_rel_se):
-    """samples: (S, N, M) i.i.d. over the first axis.  Every entry of their mean must lie within n_se
-    standard errors (computed from the samples) of theory; the standard errors must be small enough
-    (relative to the scale sqrt(theory(x, x) theory(y, y))) for the comparison to mean something."""
+    """samples: (S, N, M) i.i.d. over the first axis.  Every entry of their mean must lie within
+    n_se standard errors (computed from the samples) of theory; the standard errors must be small
+    enough (relative to the scale sqrt(theory(x, x) theory(y, y))) for the comparison to mean
+    something."""
     S = samples.shape[0]
     mean = samples.mean(0)
     se = samples.std(0) / math.sqrt(S)
@@ -191,9 +197,9 @@ def _check_mc(samples, theory, n_se, max_rel_se):
 @pytest.mark.parametrize("beta", [0.1, 0.5])
 def test_nngp_matches_output_covariance_of_wide_networks(act, beta):
     """Property: outputs of nk.FCNet at initialisation have covariance nk.nngp (depth 3).
-    Estimate: 150 independent networks (seeds) of width 256 with 64 output units each; per network the
-    statistic F F^T / 64 is an unbiased estimate of E[f(x) f(y)] (outputs have mean 0), and networks
-    are i.i.d., so the standard error comes from the spread over the 150 seeds.
+    Estimate: 150 independent networks (seeds) of width 256 with 64 output units each; per network
+    the statistic F F^T / 64 is an unbiased estimate of E[f(x) f(y)] (outputs have mean 0), and
+    networks are i.i.d., so the standard error comes from the spread over the 150 seeds.
     Tolerance: 5 standard errors (relative s.e. ~1.5-2.5%): the suite makes ~60 such comparisons of
     somewhat heavy-tailed statistics (a 3.6 s.e. excursion was seen for one seed block, none
     systematic over 1800 more networks), and 5 s.e. keeps false alarms negligible; the finite-width
@@ -232,7 +238,7 @@ def test_mean_empirical_ntk_matches_ntk(act, depth, beta):
     _check_mc(samples, nk.ntk(X, depth=depth, activation=act, beta=beta), n_se=5.0, max_rel_se=0.06)
 
 
-# ---- freeze and chaos -----------------------------------------------------------------------------
+# ---- freeze and chaos ----------------------------------------------------------------------------
 
 STANDARDISED = [
     ("normalized_relu", nk.normalized("relu"), 1e-10),
@@ -271,8 +277,9 @@ def test_freeze_chaos_diagonal_identity(name, act, tol, beta):
     "act", ["identity", nk.scaled("relu", 2**0.5)], ids=["identity", "sqrt2_relu"]
 )
 def test_freeze_chaos_edge_r_equals_one(act):
-    """Property: at r = 1 (identity or sqrt(2) relu with beta = 0) the limit of (1 - r^L)/(1 - r) is L:
-    Theta^(L)(x, x) = L and Sigma^(L)(x, x) = 1 on the sphere.  Tolerance 1e-10 (closed forms)."""
+    """Property: at r = 1 (identity or sqrt(2) relu with beta = 0) the limit of (1 - r^L)/(1 - r) is
+    L: Theta^(L)(x, x) = L and Sigma^(L)(x, x) = 1 on the sphere.  Tolerance 1e-10
+    (closed forms)."""
     X = on_sphere(randn(6, 5, seed=9))
     assert nk.r_value(act, 0.0) == pytest.approx(1.0, abs=1e-15)
     for L in range(1, 9):
@@ -290,12 +297,12 @@ def test_freeze_chaos_edge_r_equals_one(act):
         )
 
 
-# ---- vectorisation, input types, devices -----------------------------------------------------------
+# ---- vectorisation, input types, devices ---------------------------------------------------------
 
 
 def test_numpy_input_gives_float64_tensor_of_shape_n_m():
-    """Property: numpy (and float32, and integer) inputs are accepted and give float64 torch tensors of
-    shape (N, M), equal to the float64 torch computation (tolerance 1e-7 for the float32 input:
+    """Property: numpy (and float32, and integer) inputs are accepted and give float64 torch tensors
+    of shape (N, M), equal to the float64 torch computation (tolerance 1e-7 for the float32 input:
     its rounding, ~6e-8 relative, propagates through the kernel)."""
     rng = np.random.default_rng(0)
     Xn, Yn = rng.normal(size=(5, 4)), rng.normal(size=(3, 4))
@@ -356,8 +363,8 @@ def test_list_input_from_the_brief():
     reason="no CUDA device (CI has none; the CPU tests cover the maths)",
 )
 def test_cuda_matches_cpu():
-    """Property: on CUDA the kernels and the empirical NTK come back on the GPU, float64, equal to the
-    CPU result.  Tolerance 1e-10 (different BLAS summation orders; the Mehler sums are long)."""
+    """Property: on CUDA the kernels and the empirical NTK come back on the GPU, float64, equal to
+    the CPU result.  Tolerance 1e-10 (different BLAS summation orders; the Mehler sums are long)."""
     X = randn(6, 4, seed=14)
     for act in ("relu", "tanh"):
         for fn in (nk.nngp, nk.ntk):

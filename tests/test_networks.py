@@ -1,7 +1,7 @@
 """FCNet's two parametrisations: the slides' balanced network and Jacot et al. 2018's own.
 
     balanced:   z^(l+1) = sqrt(1 - beta^2)/sqrt(n_l) W^(l) a^(l) + beta b^(l)   (CONVENTIONS.md §1)
-    jacot2018:  z^(l+1) = W^(l) a^(l)/sqrt(n_l) + beta b^(l)                     (Jacot et al. 2018, §2)
+    jacot2018:  z^(l+1) = W^(l) a^(l)/sqrt(n_l) + beta b^(l)                 (Jacot et al. 2018, §2)
 
 with W, b ~ N(0, 1).  The references here are written independently of ntklib: the forward pass
 from the network's parameters in numpy, the NTK from torch.autograd (conftest.autograd_ntk), and
@@ -65,8 +65,8 @@ def pooled_z(samples, reference):
 
 
 def circle_inputs():
-    """x_0 = (1, 0) and three more points x = (cos g, sin g) of the unit circle (n_0 = 2): the inputs
-    of Jacot et al.'s Fig. 1."""
+    """x_0 = (1, 0) and three more points x = (cos g, sin g) of the unit circle (n_0 = 2):
+    the inputs of Jacot et al.'s Fig. 1."""
     g = np.array([0.0, 0.7, 1.9, 3.0])
     return torch.tensor(np.stack([np.cos(g), np.sin(g)], 1), dtype=DTYPE)
 
@@ -284,8 +284,8 @@ def test_function_space_sampler_has_the_weight_space_law(width):
     at widths 2 and 5 where that law is far from Gaussian (depth 3, 3 inputs, 20000 draws each):
     the means of f(x) f(y), f(x)^4 and of the kernel entries and their squares agree within 4.5
     two-sample standard errors (18 statistics: a false alarm ~1e-4), and a two-sample KS test of
-    f(x_0) and of Sigma_hat(x_0, x_1) keeps p > 1e-3 (3 tests).  A wrong factor (the bias dropped from K) is
-    rejected: the control at the end."""
+    f(x_0) and of Sigma_hat(x_0, x_1) keeps p > 1e-3 (3 tests).  A wrong factor
+    (the bias dropped from K) is rejected: the control at the end."""
     from scipy import stats
 
     X = np.array([[1.0, 0.0, 0.5], [0.2, -1.0, 0.3], [-0.7, 0.4, 0.0]])
@@ -344,9 +344,9 @@ def test_sample_empirical_nngp_is_empirical_nngp_of_fcnets():
 
 def test_width_law_test_accepts_the_law_and_rejects_a_floor():
     """Property: synthetic deviations C width^-1/2 (1 + 0.3 noise), 64 seeds at 6 widths, pass the
-    chi-square test of flatness (p > 1e-3; the seed is fixed, a false alarm would be 1 in 1000); with
-    a floor b = 5% under them (sqrt(C^2/width + b^2), the signature of a biased kernel) they fail it
-    (p < 1e-6), while a log-log slope over the same widths stays within 0.15 of -1/2."""
+    chi-square test of flatness (p > 1e-3; the seed is fixed, a false alarm would be 1 in 1000);
+    with a floor b = 5% under them (sqrt(C^2/width + b^2), the signature of a biased kernel) they
+    fail it (p < 1e-6), while a log-log slope over the same widths stays within 0.15 of -1/2."""
     rng = np.random.default_rng(0)
     widths = np.array([128, 256, 512, 1024, 2048, 4096])
     noise = 1 + 0.3 * rng.standard_normal((6, 64))
@@ -381,9 +381,10 @@ def test_scale_test_and_width_exponent_on_synthetic_draws():
 
 
 def test_fc_empirical_ntks_share_seeds_across_parametrizations():
-    """Property: fc_empirical_ntks[i, s] is the empirical NTK of nk.FCNet(seed = offset + 1000 s + i)
-    in either parametrisation (the same draws for both, so their difference is paired), and
-    fc_ntk_deviation is its relative Frobenius error.  Tolerance 1e-12 (the same arithmetic)."""
+    """Property: fc_empirical_ntks[i, s] is the empirical NTK
+    of nk.FCNet(seed = offset + 1000 s + i) in either parametrisation (the same draws for both, so
+    their difference is paired), and fc_ntk_deviation is its relative Frobenius error.  Tolerance
+    1e-12 (the same arithmetic)."""
     X = circle_inputs()
     kw = dict(widths=[8, 16], seeds=3, depth=3, beta=0.3, seed_offset=5)
     for p in BOTH:

@@ -1,7 +1,7 @@
 """ntklib.phases: freeze and chaos, the normalised nonlinearity, LayerNorm and BatchNorm.
 
-Every test compares with something computed another way: scipy's adaptive quadrature, closed forms of
-Gaussian integrals, a plain numpy recursion for one pair of inputs, autograd, an explicit loop.
+Every test compares with something computed another way: scipy's adaptive quadrature, closed forms
+of Gaussian integrals, a plain numpy recursion for one pair of inputs, autograd, an explicit loop.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def _sphere(n, dim, seed):
 
 
 def _quad_moment(f):
-    """E f(z), z ~ N(0, 1), for a python function of a float, by scipy's adaptive quadrature on each half-line."""
+    """E f(z), z ~ N(0, 1), for a python function of a float, by scipy's adaptive quadrature on each
+    half-line."""
     phi = lambda z: math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)  # noqa: E731
     a, _ = integrate.quad(
         lambda z: f(z) * phi(z), -np.inf, 0.0, epsabs=1e-14, epsrel=1e-13, limit=200
@@ -42,12 +43,12 @@ def _scalar(act):
     return lambda z: float(act.fn(torch.tensor(z, dtype=DTYPE)))
 
 
-# ---- nonlinearities ---------------------------------------------------------------------------------
+# ---- nonlinearities ------------------------------------------------------------------------------
 
 
 def test_standardized_relu_is_sqrt2_relu():
-    """standardized("relu") has E sigma^2 = 1 (scipy quadrature, 1e-12) and the same closed-form duals as
-    sqrt(2) relu (same formulas up to rounding of the scale: 1e-14)."""
+    """standardized("relu") has E sigma^2 = 1 (scipy quadrature, 1e-12) and the same closed-form
+    duals as sqrt(2) relu (same formulas up to rounding of the scale: 1e-14)."""
     s = nk.standardized("relu")
     assert abs(_quad_moment(lambda z: _scalar(s)(z) ** 2) - 1) < 1e-12
     a = torch.tensor([[0.5], [1.0], [2.0]], dtype=DTYPE)
@@ -60,8 +61,8 @@ def test_standardized_relu_is_sqrt2_relu():
 
 @pytest.mark.parametrize("name", ["relu", "softplus", "gelu"])
 def test_mean_one_has_unit_gaussian_mean(name):
-    """mean_one(sigma) has E sigma(z) = 1 by scipy quadrature (1e-10; the library uses Gauss-Hermite or a
-    closed form) and, by Jensen, E sigma^2 > 1."""
+    """mean_one(sigma) has E sigma(z) = 1 by scipy quadrature (1e-10; the library uses Gauss-Hermite
+    or a closed form) and, by Jensen, E sigma^2 > 1."""
     act = ph.mean_one(name)
     assert abs(_quad_moment(_scalar(act)) - 1) < 1e-10
     assert _quad_moment(lambda z: _scalar(act)(z) ** 2) > 1.01
@@ -73,9 +74,10 @@ def test_mean_one_rejects_odd_functions():
 
 
 def test_input_scaled_closed_forms_match_quadrature():
-    """erf(g z) keeps its closed forms; they equal E[s(u)s(v)], E[s'(u)s'(v)] by a 2-D Gauss-Hermite rule
-    with 256^2 nodes applied to the function itself (erf is entire: measured ~3e-15 for effective
-    variances up to 6; 128^2 nodes are off by ~2e-9 there, so 1e-9 still checks convergence)."""
+    """erf(g z) keeps its closed forms; they equal E[s(u)s(v)], E[s'(u)s'(v)] by a 2-D Gauss-Hermite
+    rule with 256^2 nodes applied to the function itself (erf is entire: measured ~3e-15 for
+    effective variances up to 6; 128^2 nodes are off by ~2e-9 there, so 1e-9 still checks
+    convergence)."""
     act = ph.input_scaled("erf", 1.7)
     assert act.closed_form
     a = torch.tensor([[0.3], [1.0], [2.0]], dtype=DTYPE)
@@ -93,9 +95,9 @@ def test_input_scaled_closed_forms_match_quadrature():
 
 
 def test_gain_family_matches_erf_closed_form():
-    """For sigma_g = erf(g z): Var = (2/pi) asin(2 g^2/(1 + 2 g^2)), E sigma_g'^2 = (4 g^2/pi)/sqrt(1 + 4 g^2)
-    (Williams' formulas at a = b = c = g^2), so E sigma_bar'^2 is their ratio: 1e-12.  The identity limit
-    g -> 0 gives 1 (+ O(g^4))."""
+    """For sigma_g = erf(g z): Var = (2/pi) asin(2 g^2/(1 + 2 g^2)),
+    E sigma_g'^2 = (4 g^2/pi)/sqrt(1 + 4 g^2) (Williams' formulas at a = b = c = g^2), so
+    E sigma_bar'^2 is their ratio: 1e-12.  The identity limit g -> 0 gives 1 (+ O(g^4))."""
     gains = np.array([1e-3, 0.3, 1.0, 4.0])
     fam = ph.gain_family_diagram("erf", gains, [0.0, 0.5])
     g2 = gains**2
@@ -128,8 +130,8 @@ def test_resolve_activation_grammar():
 
 
 def test_edge_beta_and_phase_diagram():
-    """r(sigma, edge_beta) = 1 (1e-12); sqrt(2) relu has r = 1 - beta^2 (the slides' edge); plain tanh has
-    E tanh'^2 < 1 (always frozen: edge nan)."""
+    """r(sigma, edge_beta) = 1 (1e-12); sqrt(2) relu has r = 1 - beta^2 (the slides' edge); plain
+    tanh has E tanh'^2 < 1 (always frozen: edge nan)."""
     for spec in ["normalized(tanh)", "normalized(relu)", "normalized(gelu)"]:
         act = ph.resolve_activation(spec)
         assert abs(nk.r_value(act, nk.edge_beta(act)) - 1) < 1e-12
@@ -142,14 +144,15 @@ def test_edge_beta_and_phase_diagram():
     )
 
 
-# ---- the theorems -------------------------------------------------------------------------------------
+# ---- the theorems --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "spec,beta", [("normalized(erf)", 0.3), ("standardized(relu)", 0.0), ("normalized(tanh)", 0.6)]
 )
 def test_theta_diagonal_identity(spec, beta):
-    """On the sphere with E sigma^2 = 1: Theta^(L)(x, x) = (1 - r^L)/(1 - r), for random inputs (1e-11)."""
+    """On the sphere with E sigma^2 = 1: Theta^(L)(x, x) = (1 - r^L)/(1 - r), for random inputs
+    (1e-11)."""
     X = _sphere(5, 6, seed=3)
     err = ph.diagonal_identity_error(X, [1, 2, 4, 9, 17], activation=spec, beta=beta)
     assert err.max() < 1e-11
@@ -163,8 +166,9 @@ def test_theta_diagonal_formula_near_and_at_one():
 
 
 def _np_pair_ratio(angle, depth, beta, s, h):
-    """Theta^(L)(x, y)/Theta^(L)(x, x) for sigma = s erf + h, ||x||^2 = ||y||^2 = n_0 and angle(x, y) = angle,
-    by the CONVENTIONS.md recursion on the 2x2 covariance with Williams' erf formulas (numpy, scalar)."""
+    """Theta^(L)(x, y)/Theta^(L)(x, x) for sigma = s erf + h, ||x||^2 = ||y||^2 = n_0 and
+    angle(x, y) = angle, by the CONVENTIONS.md recursion on the 2x2 covariance with Williams' erf
+    formulas (numpy, scalar)."""
     w2, b2 = 1 - beta**2, beta**2
     a, c = 1.0, w2 * math.cos(angle) + b2  # Sigma(x, x), Sigma(x, y); a stays 1 when standardised
     tx, txy = a, c
@@ -183,8 +187,9 @@ def _np_pair_ratio(angle, depth, beta, s, h):
 
 
 def test_freeze_bound_ratios_match_numpy_pair_recursion():
-    """freeze_bound's min ratio for two points is the pair ratio of an independent numpy recursion (1e-12),
-    its C is the largest scaled gap on the fit depths, and the bound holds for smooth erf."""
+    """freeze_bound's min ratio for two points is the pair ratio of an independent numpy recursion
+    (1e-12), its C is the largest scaled gap on the fit depths, and the bound holds for smooth
+    erf."""
     beta = 0.7
     act = nk.normalized("erf")
     s = 1 / math.sqrt((2 / math.pi) * math.asin(2 / 3))
@@ -206,8 +211,9 @@ def test_resolvable_depth():
 
 
 def test_chaos_decay_excludes_antipodes():
-    """For an odd sigma at beta = 0, Theta(x, -x) = -Theta(x, x) exactly (symmetry of the recursion), so the
-    antipodal pair must be left out: chaos_decay then reports the decaying ratio of the other pairs."""
+    """For an odd sigma at beta = 0, Theta(x, -x) = -Theta(x, x) exactly
+    (symmetry of the recursion), so the antipodal pair must be left out: chaos_decay then reports
+    the decaying ratio of the other pairs."""
     X = math.sqrt(2) * torch.tensor(
         [[1.0, 0.0], [-1.0, 0.0], [math.cos(1.0), math.sin(1.0)]], dtype=DTYPE
     )
@@ -232,7 +238,7 @@ def test_ntk_by_depth_matches_separate_calls():
         )
 
 
-# ---- conditioning and training speed ------------------------------------------------------------------
+# ---- conditioning and training speed -------------------------------------------------------------
 
 
 def test_condition_numbers_match_numpy():
@@ -244,7 +250,8 @@ def test_condition_numbers_match_numpy():
 
 
 def test_kernel_gd_losses_match_explicit_iteration():
-    """Eigen-decomposed losses = an explicit loop f <- f - lr (2/N) Theta (f - Y) (1e-12 relative)."""
+    """Eigen-decomposed losses = an explicit loop f <- f - lr (2/N) Theta (f - Y)
+    (1e-12 relative)."""
     g = torch.Generator().manual_seed(0)
     A = torch.randn(6, 6, generator=g, dtype=DTYPE)
     T = A @ A.T + 0.1 * torch.eye(6, dtype=DTYPE)
@@ -263,8 +270,9 @@ def test_kernel_gd_losses_match_explicit_iteration():
 
 
 def test_training_speed_linear_model_is_exact():
-    """depth 1 is the linear model f = sqrt(1 - beta^2)/sqrt(n_0) W x + beta b: its NTK is Sigma^(1) at every
-    parameter value, so gradient descent on the network IS kernel gradient descent (1e-10)."""
+    """depth 1 is the linear model f = sqrt(1 - beta^2)/sqrt(n_0) W x + beta b: its NTK is Sigma^(1)
+    at every parameter value, so gradient descent on the network IS kernel gradient descent
+    (1e-10)."""
     X = _sphere(
         4, 5, seed=4
     )  # N <= n_0: the linear kernel is positive definite (no zero eigenvalue)
@@ -277,12 +285,13 @@ def test_training_speed_linear_model_is_exact():
     assert res["steps_network"] == res["steps_theory"]
 
 
-# ---- the E[sigma] = 1 erratum -------------------------------------------------------------------------
+# ---- the E[sigma] = 1 erratum --------------------------------------------------------------------
 
 
 def test_mean_one_relu_drift_closed_form():
-    """sigma = sqrt(2 pi) relu has E sigma(sqrt(q) z)^2 = pi q, so Sigma^(l+1)(x, x) = (1 - beta^2) pi q_l + beta^2
-    (closed form, 1e-12 relative), while the standardised relu stays at 1."""
+    """sigma = sqrt(2 pi) relu has E sigma(sqrt(q) z)^2 = pi q, so
+    Sigma^(l+1)(x, x) = (1 - beta^2) pi q_l + beta^2 (closed form, 1e-12 relative), while the
+    standardised relu stays at 1."""
     beta, depth = 0.2, 6
     p = ph.diagonal_profile("mean_one(relu)", beta, depth)
     q, ref = 1.0, [1.0]
@@ -296,21 +305,21 @@ def test_mean_one_relu_drift_closed_form():
 
 
 def test_empirical_diagonal_profile_follows_drift():
-    """Finite networks (width 4096, 3 seeds) follow Sigma^(l)(x, x) of the mean-one relu.  Each layer's
-    ||z||^2/n fluctuates by ~ sqrt(2/4096) = 2% per network, compounding over 3 layers and averaged over
-    3 seeds: ~2% total (measured 0.4-1%); tolerance 10%."""
+    """Finite networks (width 4096, 3 seeds) follow Sigma^(l)(x, x) of the mean-one relu.  Each
+    layer's ||z||^2/n fluctuates by ~ sqrt(2/4096) = 2% per network, compounding over 3 layers and
+    averaged over 3 seeds: ~2% total (measured 0.4-1%); tolerance 10%."""
     X = _sphere(8, 6, seed=5)
     p = ph.diagonal_profile("mean_one(relu)", 0.1, 3)
     e = ph.empirical_diagonal_profile(X, "mean_one(relu)", 0.1, 3, width=4096, n_seeds=3)
     np.testing.assert_allclose(e, p["sigma"], rtol=0.10)
 
 
-# ---- notebook 05: Poincare ----------------------------------------------------------------------------
+# ---- notebook 05: Poincare -----------------------------------------------------------------------
 
 
 def test_gaussian_moments_closed_forms():
-    """Closed forms: relu (1/sqrt(2 pi), 1/2 - 1/(2 pi), 1/2); abs: E sbar'^2 = 1/(1 - 2/pi); sin: coth(1);
-    erf: (4/(pi sqrt 5)) / ((2/pi) asin(2/3)).  Gauss-Legendre on each half-line: 1e-11."""
+    """Closed forms: relu (1/sqrt(2 pi), 1/2 - 1/(2 pi), 1/2); abs: E sbar'^2 = 1/(1 - 2/pi); sin:
+    coth(1); erf: (4/(pi sqrt 5)) / ((2/pi) asin(2/3)).  Gauss-Legendre on each half-line: 1e-11."""
     m = ph.gaussian_moments("relu")
     assert abs(m["mean"] - 1 / math.sqrt(2 * math.pi)) < 1e-12
     assert abs(m["var"] - (0.5 - 1 / (2 * math.pi))) < 1e-12 and abs(m["deriv2"] - 0.5) < 1e-12
@@ -322,8 +331,9 @@ def test_gaussian_moments_closed_forms():
 
 @pytest.mark.parametrize("name", ["tanh", "gelu", "sin", "softplus"])
 def test_hermite_average_equals_poincare_ratio(name):
-    """sum_k k c_k^2 / sum_{k>=1} c_k^2 (Hermite coefficients) = E sigma'^2 / Var sigma (derivative moments):
-    two different integrals of two different functions; smooth sigma converge fast (tolerance 1e-8)."""
+    """sum_k k c_k^2 / sum_{k>=1} c_k^2 (Hermite coefficients) = E sigma'^2 / Var sigma
+    (derivative moments): two different integrals of two different functions; smooth sigma converge
+    fast (tolerance 1e-8)."""
     assert abs(ph.hermite_poincare(name)["ratio"] - ph.gaussian_moments(name)["poincare"]) < 1e-8
 
 
@@ -335,18 +345,20 @@ def test_poincare_table_bound():
 
 
 def test_poincare_for_a_polynomial():
-    """sigma = z + a z^2 = (1 + ...) : Var = 1 + 2 a^2, E sigma'^2 = 1 + 4 a^2 (moments of z), ratio exact."""
+    """sigma = z + a z^2 = (1 + ...) : Var = 1 + 2 a^2, E sigma'^2 = 1 + 4 a^2 (moments of z), ratio
+    exact."""
     a = 0.3
     m = ph.gaussian_moments(lambda z: z + a * z**2)
     assert abs(m["poincare"] - (1 + 4 * a * a) / (1 + 2 * a * a)) < 1e-12
 
 
-# ---- notebook 05: LayerNorm and BatchNorm ---------------------------------------------------------------
+# ---- notebook 05: LayerNorm and BatchNorm --------------------------------------------------------
 
 
 def test_layernorm_ntk_approaches_normalised_kernel():
-    """A wide LayerNorm network's NTK is within 15% (Frobenius) of the normalised-relu NTK and > 50% away
-    from the plain relu NTK (measured 6-8% and ~4.4 (440%) at width 2048, 2 seeds: 2x margin each way)."""
+    """A wide LayerNorm network's NTK is within 15% (Frobenius) of the normalised-relu NTK and > 50%
+    away from the plain relu NTK (measured 6-8% and ~4.4 (440%) at width 2048, 2 seeds: 2x margin
+    each way)."""
     X = _sphere(6, 4, seed=6)
     refs = {
         "bar": nk.ntk(X, depth=3, activation=nk.normalized("relu"), beta=0.1),
@@ -360,8 +372,9 @@ def test_layernorm_ntk_approaches_normalised_kernel():
 
 @pytest.mark.parametrize("width,depth,beta", [(3, 2, 0.1), (16, 3, 0.5), (64, 4, 0.9)])
 def test_batchnorm_constant_mode_identity(width, depth, beta):
-    """(1/N^2) sum_ij Theta_ij = beta^2 and Theta 1 = N beta^2 1 for the batch-output NTK; independently,
-    the squared gradient norm of the batch-mean output (autograd) is beta^2.  Exact: 1e-12."""
+    """(1/N^2) sum_ij Theta_ij = beta^2 and Theta 1 = N beta^2 1 for the batch-output NTK;
+    independently, the squared gradient norm of the batch-mean output (autograd) is beta^2.  Exact:
+    1e-12."""
     X = _sphere(7, 5, seed=7)
     net = nk.FCNet(5, width, depth, activation="tanh", beta=beta, norm="batch", seed=8)
     cm = ph.constant_mode(nk.empirical_ntk(net, X))
@@ -374,15 +387,16 @@ def test_batchnorm_constant_mode_identity(width, depth, beta):
 
 
 def test_constant_mode_without_norm_is_dominant():
-    """In the freeze the plain network's Gram matrix is nearly constant: the top eigenvector is ~ 1/sqrt(N)."""
+    """In the freeze the plain network's Gram matrix is nearly constant: the top eigenvector
+    is ~ 1/sqrt(N)."""
     X = _sphere(10, 6, seed=9)
     cm = ph.constant_mode(nk.ntk(X, depth=6, activation=nk.normalized("erf"), beta=0.8))
     assert cm["rank"] == 0 and cm["top_overlap"] > 0.99
 
 
 def test_compare_norms_constant_direction_exact_rate():
-    """With BatchNorm the batch mean of the residual obeys m_{k+1} = (1 - 2 eta beta^2) m_k exactly during
-    training (the mean output is beta b^(L)): 1e-11 relative to m_0 after 15 steps."""
+    """With BatchNorm the batch mean of the residual obeys m_{k+1} = (1 - 2 eta beta^2) m_k exactly
+    during training (the mean output is beta b^(L)): 1e-11 relative to m_0 after 15 steps."""
     X = _sphere(8, 4, seed=10)
     Y = torch.linspace(-1, 2, 8, dtype=DTYPE)
     out = ph.compare_norms(
@@ -411,9 +425,9 @@ def test_phase_of_rejects_non_finite(bad):
 
 
 def test_finite_diagonal_test_agrees_and_detects_a_non_standardised_sigma():
-    """At L = 2, E Theta_hat(x, x) = 1 + r exactly at any width (the first-layer weights are independent
-    of the readout), so the seed mean is within 4 standard errors; mean_one(relu) (E sigma^2 = 2.14,
-    not 1) breaks the formula by > 20% and is flagged far outside them."""
+    """At L = 2, E Theta_hat(x, x) = 1 + r exactly at any width (the first-layer weights are
+    independent of the readout), so the seed mean is within 4 standard errors; mean_one(relu)
+    (E sigma^2 = 2.14, not 1) breaks the formula by > 20% and is flagged far outside them."""
     X = nk.data.sphere(6, 4, seed=0)
     ok = ph.finite_diagonal_test(X, "standardized(relu)", 0.3, [2], width=64, n_seeds=8)
     assert ok["values"].shape == (8, 1) and abs(ok["z"][0]) < 4, ok["z"]

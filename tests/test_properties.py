@@ -3,15 +3,16 @@
 Property, for every generated call: either it raises a ValueError/TypeError whose message starts
 with the name of one of the function's arguments ("beta: got ...", "batches[3]: ..."), or it returns
 a result whose every number is finite.  Never a NaN/inf result, a raw RuntimeError/IndexError/
-LinAlgError, or a hang (each call runs under a 60 s alarm; the slowest legal call here takes ~50 ms).
+LinAlgError, or a hang (each call runs under a 60 s alarm; the slowest legal call here takes
+~50 ms).
 
-Inputs are drawn from mixtures of legal values and the bad kinds of issue 20: wrong shapes (0-D to 3-D,
-empty), NaN/inf and huge entries (up to 1e200: the kernels refuse ||x||^2/n_0 > 1e100 by name),
-wrong dtypes (bool, complex, int, strings), out-of-range or non-number beta/depth/lr/steps, numpy and
-torch scalars (which are legal numbers), indices out of range or negative.
+Inputs are drawn from mixtures of legal values and the bad kinds of issue 20: wrong shapes (0-D to
+3-D, empty), NaN/inf and huge entries (up to 1e200: the kernels refuse ||x||^2/n_0 > 1e100 by name),
+wrong dtypes (bool, complex, int, strings), out-of-range or non-number beta/depth/lr/steps, numpy
+and torch scalars (which are legal numbers), indices out of range or negative.
 
-Budget: 7 tests x 150 examples + 100 (empirical_ntk) = 1150 examples per run, derandomised (the same examples every run, no
-example database), measured at ~10 s on a quiet 2-core machine.
+Budget: 7 tests x 150 examples + 100 (empirical_ntk) = 1150 examples per run, derandomised (the same
+examples every run, no example database), measured at ~10 s on a quiet 2-core machine.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def check_call(fn, *args, **kwargs):
     return "finite"
 
 
-# ---- strategies ------------------------------------------------------------------------------------
+# ---- strategies ----------------------------------------------------------------------------------
 
 _finite = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
 _any_float = st.one_of(
@@ -178,7 +179,7 @@ _device = st.sampled_from([None, None, "cpu", "CPU", " auto ", "gpu", 3, torch.d
 _index_list = st.lists(st.integers(-3, 8), min_size=0, max_size=5)
 
 
-# ---- the kernels -----------------------------------------------------------------------------------
+# ---- the kernels ---------------------------------------------------------------------------------
 
 
 @SETTINGS
@@ -224,7 +225,7 @@ def test_activation_helpers_refuse_by_name_or_return_finite(activation, beta, fa
         check_call(getattr(nk, which), activation)
 
 
-# ---- networks and their empirical NTK ----------------------------------------------------------------
+# ---- networks and their empirical NTK ------------------------------------------------------------
 
 _size = st.one_of(
     st.integers(-1, 6),
@@ -271,7 +272,7 @@ def test_empirical_ntk(X, Y, chunk_size, memory_budget, model, trace):
     )
 
 
-# ---- training and the linearised dynamics ----------------------------------------------------------
+# ---- training and the linearised dynamics --------------------------------------------------------
 
 _steps = st.one_of(_numberlike(st.integers(-1, 3)), st.sampled_from([True, 2.5, "3", None]))
 

@@ -1,5 +1,5 @@
-"""`make figures`' runner (scripts/run_notebook.py): params checked before running, figures published
-only when every cell ran, nothing half-written left behind."""
+"""`make figures`' runner (scripts/run_notebook.py): params checked before running, figures
+published only when every cell ran, nothing half-written left behind."""
 
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ X = np.random.default_rng(0).normal(size=(3, 2))
 
 
 def _kernel_calls(**kw):
-    """Every public entry point that takes depth/activation/beta, with kw overriding the defaults."""
+    """Every public entry point that takes depth/activation/beta, with kw overriding
+    the defaults."""
     args = dict(depth=2, activation="relu", beta=0.1) | kw
     return [
         lambda: nk.nngp(X, **args),
@@ -28,13 +29,13 @@ def _kernel_calls(**kw):
     ]
 
 
-# ---- beta, depth ----------------------------------------------------------------------------------
+# ---- beta, depth ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("beta", [-0.1, 1.5, float("nan"), "0.1", None, True])
 def test_beta_outside_unit_interval_raises(beta):
-    """Property: beta not a real number in [0, 1] (negative, > 1, NaN, a string, None, a bool) raises a
-    ValueError that names beta, repeats the value and states the accepted range."""
+    """Property: beta not a real number in [0, 1] (negative, > 1, NaN, a string, None, a bool)
+    raises a ValueError that names beta, repeats the value and states the accepted range."""
     pattern = rf"beta: got {re.escape(repr(beta))}; accepted: a real number in \[0, 1\]"
     for call in _kernel_calls(beta=beta) + [lambda: nk.r_value("relu", beta)]:
         with pytest.raises(ValueError, match=pattern):
@@ -51,8 +52,9 @@ def test_depth_below_one_or_not_an_integer_raises(depth):
 
 
 def test_edge_values_of_beta_and_depth_are_accepted():
-    """Property: the closed ends beta = 0, beta = 1 and depth = 1 are legal; numpy scalars are accepted.
-    beta = 1 makes every layer's kernel the constant beta^2 = 1 (pure bias network): checked exactly."""
+    """Property: the closed ends beta = 0, beta = 1 and depth = 1 are legal; numpy scalars are
+    accepted.  beta = 1 makes every layer's kernel the constant beta^2 = 1 (pure bias network):
+    checked exactly."""
     K = nk.ntk(X, depth=3, activation="tanh", beta=1.0)
     torch.testing.assert_close(
         nk.nngp(X, depth=3, activation="tanh", beta=1.0),
@@ -64,12 +66,13 @@ def test_edge_values_of_beta_and_depth_are_accepted():
     assert nk.ntk(X, depth=np.int64(1), beta=np.float64(0.0)).shape == (3, 3)
 
 
-# ---- X and Y ---------------------------------------------------------------------------------------
+# ---- X and Y -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("bad", [X[0], X[None], np.zeros((0, 2))], ids=["1-D", "3-D", "empty"])
 def test_inputs_must_be_nonempty_2d(bad):
-    """Property: X (or Y) that is not a non-empty 2-D array raises, naming the argument and the shape."""
+    """Property: X (or Y) that is not a non-empty 2-D array raises, naming the argument and
+    the shape."""
     shape = re.escape(str(tuple(np.shape(bad))))
     for fn in (nk.nngp, nk.ntk):
         with pytest.raises(
@@ -124,7 +127,7 @@ def test_non_numeric_input_raises():
         nk.ntk([["a", "b"]], depth=2)
 
 
-# ---- activations -----------------------------------------------------------------------------------
+# ---- activations ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["relux", "ReLU6", ""])
@@ -166,7 +169,8 @@ def test_names_are_case_insensitive_with_aliases():
     ids=["numpy", "float", "wrong_shape"],
 )
 def test_callable_activation_must_return_a_tensor_of_the_input_shape(fn, got):
-    """Property: a callable whose output is not a tensor of the input's shape raises, saying what it got."""
+    """Property: a callable whose output is not a tensor of the input's shape raises, saying what it
+    got."""
     pattern = (
         rf"activation: the callable .* must return a torch tensor of the input's shape, got {got}"
     )
@@ -176,8 +180,9 @@ def test_callable_activation_must_return_a_tensor_of_the_input_shape(fn, got):
 
 
 def test_failing_callable_or_non_callable_activation_raises():
-    """Property: a callable that raises on a float64 tensor, or an object that is neither a name nor a
-    callable, gives a ValueError naming activation (the original error is chained, not swallowed)."""
+    """Property: a callable that raises on a float64 tensor, or an object that is neither a name nor
+    a callable, gives a ValueError naming activation (the original error is chained, not
+    swallowed)."""
 
     def broken(x):
         raise RuntimeError("boom")
@@ -190,7 +195,7 @@ def test_failing_callable_or_non_callable_activation_raises():
         nk.ntk(X, depth=2, activation=3)
 
 
-# ---- FCNet and empirical_ntk -----------------------------------------------------------------------
+# ---- FCNet and empirical_ntk ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -201,13 +206,17 @@ def test_failing_callable_or_non_callable_activation_raises():
         (2.5, r"width: got 2.5; accepted: an integer >= 1"),
         (
             [8],
-            r"width: got 1 hidden widths for depth=3; accepted: an int, or a list of depth - 1 = 2 ints",
+            (
+                r"width: got 1 hidden widths for depth=3; "
+                r"accepted: an int, or a list of depth - 1 = 2 ints"
+            ),
         ),
         ([8, 0], r"width: got 0; accepted: an integer >= 1"),
     ],
 )
 def test_fcnet_bad_width_raises(width, pattern):
-    """Property: FCNet rejects widths that are not positive integers or lists of depth - 1 of them."""
+    """Property: FCNet rejects widths that are not positive integers or lists
+    of depth - 1 of them."""
     with pytest.raises(ValueError, match=pattern):
         nk.FCNet(2, width, 3)
 
@@ -235,7 +244,8 @@ def test_fcnet_bad_n_in_raises(n_in):
 
 
 def test_fcnet_wrong_input_dimension_raises():
-    """Property: feeding FCNet an input of the wrong dimension names X, its shape and the expected one."""
+    """Property: feeding FCNet an input of the wrong dimension names X, its shape and the expected
+    one."""
     net = nk.FCNet(2, 8, 3, seed=0)
     with pytest.raises(
         ValueError, match=r"X: got shape \(4, 3\); accepted: shape \(N, n_in\) = \(N, 2\)"
@@ -284,7 +294,8 @@ def test_empirical_ntk_rejects_non_modules_and_parameterless_modules():
 
 
 def test_batchnorm_needs_at_least_two_inputs():
-    """Property: norm="batch" standardises over the batch, so a single input raises (forward and NTK)."""
+    """Property: norm="batch" standardises over the batch, so a single input raises
+    (forward and NTK)."""
     net = nk.FCNet(2, 8, 2, norm="batch", seed=0)
     with pytest.raises(
         ValueError,
@@ -296,13 +307,14 @@ def test_batchnorm_needs_at_least_two_inputs():
 
 
 def test_batchnorm_fcnet_refuses_per_sample_ntk():
-    """Property: the per-sample NTK of a batch-coupled FCNet is not defined; asking for it raises."""
+    """Property: the per-sample NTK of a batch-coupled FCNet is not defined; asking for it
+    raises."""
     net = nk.FCNet(2, 8, 2, norm="batch", seed=0)
     with pytest.raises(ValueError, match=r"batch_coupled: got False .*accepted: None or True"):
         nk.empirical_ntk(net, X[:3], batch_coupled=False)
 
 
-# ---- zero-norm inputs --------------------------------------------------------------------------------
+# ---- zero-norm inputs ----------------------------------------------------------------------------
 
 ZERO_ACTS = [
     ("relu", "relu"),
@@ -325,10 +337,10 @@ def _with_zero_row():
 @pytest.mark.parametrize("act", [a for _, a in ZERO_ACTS], ids=[n for n, _ in ZERO_ACTS])
 @pytest.mark.parametrize("beta", [0.0, 0.1])
 def test_zero_norm_input_gives_finite_continuous_kernels(act, beta):
-    """Property: an input x = 0 gives finite nngp/ntk (no 0/0 in the correlation), with and without Y,
-    depths 1..4, and the value is the limit of x = eps * u as eps -> 0.  Tolerance 1e-4 at eps = 1e-6:
-    the kernels are Lipschitz in x near 0 with constants << 100 here (measured change ~4e-7 at
-    eps = 1e-7), while a wrong convention at 0 would be off by O(0.1)."""
+    """Property: an input x = 0 gives finite nngp/ntk (no 0/0 in the correlation), with and
+    without Y, depths 1..4, and the value is the limit of x = eps * u as eps -> 0.  Tolerance 1e-4
+    at eps = 1e-6: the kernels are Lipschitz in x near 0 with constants << 100 here (measured change
+    ~4e-7 at eps = 1e-7), while a wrong convention at 0 would be off by O(0.1)."""
     Z = _with_zero_row()
     Ze = Z.clone()
     Ze[0] = 1e-6 * torch.tensor([0.6, -0.8, 0.0], dtype=DTYPE)
@@ -356,15 +368,15 @@ def test_zero_input_kernels_vanish_without_bias(act):
 
 def test_zero_input_normalized_relu_value():
     """Property: for sigma_bar = normalized relu, beta = 0, x = 0: Sigma^(1)(0, 0) = 0, so u = 0 and
-    Sigma^(2)(0, 0) = sigma_bar(0)^2 = (E relu / sd relu)^2 = (1/(2 pi)) / (1/2 - 1/(2 pi)) = 1/(pi - 1).
-    Tolerance 1e-12 (closed form)."""
+    Sigma^(2)(0, 0) = sigma_bar(0)^2 = (E relu / sd relu)^2 = (1/(2 pi)) / (1/2 - 1/(2 pi)) =
+    1/(pi - 1).  Tolerance 1e-12 (closed form)."""
     K = nk.nngp(np.zeros((1, 3)), depth=2, activation=nk.normalized("relu"), beta=0.0)
     assert float(K[0, 0]) == pytest.approx(1.0 / (math.pi - 1.0), abs=1e-12)
 
 
 def test_an_overflow_in_the_dtype_cast_is_caught():
-    """1e300 is finite in float64 and inf in float32: the check runs after the cast, so float32 kernels
-    refuse it instead of returning NaN."""
+    """1e300 is finite in float64 and inf in float32: the check runs after the cast, so float32
+    kernels refuse it instead of returning NaN."""
     X = torch.tensor([[1e300, 0.0], [0.0, 1.0]], dtype=torch.float64)
     assert torch.isfinite(nk.nngp(X / 1e300, depth=2, dtype=torch.float32)).all()
     with pytest.raises(ValueError, match="NaN or inf"):
@@ -401,7 +413,8 @@ def test_huge_inputs_are_refused_by_name_not_nan():
 
 
 def test_integer_or_complex_dtype_and_complex_inputs_are_refused():
-    """dtype=torch.int64 gave int64 zeros (nngp) or a raw cast error; complex input lost its imaginary part."""
+    """dtype=torch.int64 gave int64 zeros (nngp) or a raw cast error; complex input lost its
+    imaginary part."""
     for fn in (nk.ntk, nk.nngp, nk.kernel_layers):
         for dtype in (torch.int64, torch.complex128):
             with pytest.raises(
@@ -413,7 +426,8 @@ def test_integer_or_complex_dtype_and_complex_inputs_are_refused():
 
 
 def test_activation_callables_undefined_on_r_and_nan_factors_are_refused():
-    """torch.log gave NaN kernels and r_value 21.22 (true: infinite); scaled(relu, nan) was accepted."""
+    """torch.log gave NaN kernels and r_value 21.22 (true: infinite); scaled(relu, nan) was
+    accepted."""
     for call in (
         lambda: nk.ntk(X, depth=2, activation=torch.log),
         lambda: nk.r_value(torch.log, 0.1),
@@ -441,7 +455,8 @@ def test_activation_callables_undefined_on_r_and_nan_factors_are_refused():
     ],
 )
 def test_train_gd_refuses_bad_arguments_before_training(kw, pattern):
-    """Each refused before any step (the network is unchanged), on both the low-rank and autograd paths."""
+    """Each refused before any step (the network is unchanged), on both the low-rank and autograd
+    paths."""
     for method in ("lowrank", "autograd"):
         net = nk.FCNet(2, 8, 2, seed=0)
         before = [p.clone() for p in net.parameters()]

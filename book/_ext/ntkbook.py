@@ -1,24 +1,29 @@
 """Sphinx extension of the ntk-notebooks book: notebook conventions rendered as call-outs.
 
-A notebook stays plain Markdown (it reads the same in JupyterLab and on GitHub); the book recognises:
+A notebook stays plain Markdown (it reads the same in JupyterLab and on GitHub); the book
+recognises:
 
 * a paragraph that starts with bold ``**Learning goals.**`` (alone or inside a ``>`` quote)
   -> a "Learning goals" call-out (green, class ``learning-goals``);
-* a ``>`` quote whose first word is bold ``**Erratum...**`` (e.g. ``> **Erratum (slide "Freeze and Chaos").**``)
+* a ``>`` quote whose first word is bold ``**Erratum...**``
+  (e.g. ``> **Erratum (slide "Freeze and Chaos").**``)
   -> an "Erratum" call-out titled by that bold text (orange, class ``erratum``);
-* HTML ``<details><summary>Solution ...</summary>`` ... ``</details>`` in a Markdown cell -> a collapsed
-  solution (MyST passes the raw HTML through; blank lines around the inner Markdown keep it Markdown).
+* HTML ``<details><summary>Solution ...</summary>`` ... ``</details>`` in a Markdown cell -> a
+  collapsed solution (MyST passes the raw HTML through; blank lines around the inner Markdown keep
+  it Markdown).
 
-Every notebook page also gets a "Run it" box under its title: ``make lab`` locally, and the "Open in Colab" and
-Binder links built from book/links.py's REPOSITORY_URL (``make book BOOK_REPO=https://github.com/OWNER/REPO``
-overrides it for one build).
+Every notebook page also gets a "Run it" box under its title: ``make lab`` locally, and the "Open in
+Colab" and Binder links built from book/links.py's REPOSITORY_URL
+(``make book BOOK_REPO=https://github.com/OWNER/REPO`` overrides it for one build).
 
-Links added to running text (not to code, formulas or headings), on every page including the API reference:
+Links added to running text (not to code, formulas or headings), on every page including the API
+reference:
 
-* "CONVENTIONS.md §1" (or §1.4) -> the numbered section of the conventions page; "CONVENTIONS.md" alone -> the
-  page; on the conventions page itself, "§3" -> that section;
-* an author-year citation ("Jacot et al. 2019b", "Jacot, Gabriel, Hongler 2018", "Neal 1996") -> its entry on
-  the references page, when REFERENCES.md has one (book/_ext/ntkrefs.py finds and keys them).
+* "CONVENTIONS.md §1" (or §1.4) -> the numbered section of the conventions page; "CONVENTIONS.md"
+  alone -> the page; on the conventions page itself, "§3" -> that section;
+* an author-year citation ("Jacot et al. 2019b", "Jacot, Gabriel, Hongler 2018", "Neal 1996") -> its
+  entry on the references page, when REFERENCES.md has one (book/_ext/ntkrefs.py finds and keys
+  them).
 """
 
 import re
@@ -146,8 +151,9 @@ def add_run_box(app, doctree):
     section.insert(1, box)
 
 
-# --- docstrings: ntklib writes plain text (formulas such as |x|, a*b, x_ and indented equation lines); make it
-# safe reStructuredText before napoleon turns the Google sections (Args:, Returns:, Example:) into fields.
+# --- docstrings: ntklib writes plain text (formulas such as |x|, a*b, x_ and indented equation
+# lines); make it safe reStructuredText before napoleon turns the Google sections (Args:, Returns:,
+# Example:) into fields.
 
 SECTION = re.compile(
     r"^(\s*)(Args|Arguments|Parameters|Keyword Args|Keyword Arguments|Other Parameters|"
@@ -236,7 +242,7 @@ def process_docstring(app, what, name, obj, options, lines):
         lines[:] = plain_docstring_to_rst(list(lines))
 
 
-# --- links in running text: the conventions' sections and the references --------------------------------
+# --- links in running text: the conventions' sections and the references -------------------------
 
 CONVENTIONS_DOC, REFERENCES_DOC = "CONVENTIONS", "REFERENCES"
 NO_LINK_INSIDE = (

@@ -1,12 +1,15 @@
-"""Citations and conventions sections of the ntk-notebooks text (no Sphinx, no docutils: the unit tests import it).
+"""Citations and conventions sections of the ntk-notebooks text (no Sphinx, no docutils: the unit
+tests import it).
 
-* REFERENCES.md lists one work per entry, each starting with an anchor and a bold label that ends with the
-  year, e.g. ``<a id="jacot2019b"></a>**Jacot, Gabriel and Hongler 2019b.**``.  ``references(text)`` reads them.
-* An author-year citation in running text ("Jacot et al. 2019b", "Jacot, Gabriel, Hongler 2018", "Yang and
-  Littwin (2021", "Neal 1996"; a line break may fall inside it) is found by ``CITATION``; ``citation_key`` turns it into the anchor of its entry:
-  first author's surname, lower case, and the year (``jacot2019b``).
-* ``CONVENTION_REF`` finds "CONVENTIONS.md §1" (or §1.4), the way code and notebooks cite the conventions page;
-  ``convention_sections(text)`` lists the numbered headings of CONVENTIONS.md.
+* REFERENCES.md lists one work per entry, each starting with an anchor and a bold label that ends
+  with the year, e.g. ``<a id="jacot2019b"></a>**Jacot, Gabriel and Hongler 2019b.**``.
+  ``references(text)`` reads them.
+* An author-year citation in running text ("Jacot et al. 2019b", "Jacot, Gabriel, Hongler 2018",
+  "Yang and Littwin (2021", "Neal 1996"; a line break may fall inside it) is found by
+  ``CITATION``; ``citation_key`` turns it into the anchor of its entry: first author's surname,
+  lower case, and the year (``jacot2019b``).
+* ``CONVENTION_REF`` finds "CONVENTIONS.md §1" (or §1.4), the way code and notebooks cite the
+  conventions page; ``convention_sections(text)`` lists the numbered headings of CONVENTIONS.md.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ def references(text: str) -> dict[str, str]:
 
 
 def citations(text: str):
-    """(start, end, key) of every author-year citation in `text` (the citation text is text[start:end])."""
+    """(start, end, key) of every author-year citation in `text` (the citation text is
+    text[start:end])."""
     for m in CITATION.finditer(text):
         end = m.end()
         if text[m.start() : end].endswith(")") and "(" not in text[m.start() : end]:
@@ -45,5 +49,6 @@ def citations(text: str):
 
 
 def convention_sections(text: str) -> dict[str, str]:
-    """{"1": "Network, parametrisation and kernels", "1.4": ..., ...} from the headings of CONVENTIONS.md."""
+    """{"1": "Network, parametrisation and kernels", "1.4": ..., ...} from the headings of
+    CONVENTIONS.md."""
     return {m.group("number"): m.group("title") for m in HEADING.finditer(text)}

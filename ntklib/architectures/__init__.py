@@ -9,15 +9,14 @@ recursions, and the experiments of Tensor Programs IIb.
 
 networks.py holds the finite networks (and layerwise_ntk, batch_ntk), kernels.py the infinite-width
 recursions, transformer.py the transformer and its kernel, experiments.py the Architecture
-interface, the width sweeps, the bias test and SGD against kernel gradient descent.  The pictures
-are in ntklib.plotting.architectures.
+interface, the width sweeps and the bias test, sgd.py SGD against kernel gradient descent.  The
+pictures are in ntklib.plotting.architectures.
 """
 
 from .experiments import (
     ARCHITECTURE_NAMES,
     Architecture,
     NTKBias,
-    SGDComparison,
     architecture,
     geometric_slope,
     ntk_bias,
@@ -25,10 +24,7 @@ from .experiments import (
     parameter_share,
     regression_targets,
     sequences,
-    sgd_speed_bias,
-    sgd_vs_kernel,
     sqrt_width_flatness,
-    train_sgd,
 )
 from .kernels import attention_ntk, batch_kernels, batchnorm_ntk, resnet_ntk, rnn_ntk
 from .networks import (
@@ -40,6 +36,7 @@ from .networks import (
     batch_ntk,
     layerwise_ntk,
 )
+from .sgd import SGDComparison, sgd_speed_bias, sgd_vs_kernel, train_sgd
 from .transformer import QUERY_KEY, Transformer, transformer_attention, transformer_ntk
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Infinite-width NTKs of an RNN, a residual MLP, an attention block and a BatchNorm MLP, by the
 tensor-program recursions of forward and backward covariances (the theory side of networks.py; the
 transformer's is in transformer.py; the experiments of Tensor Programs IIb, empirical NTK ->
-infinite-width NTK and SGD -> kernel GD, are in experiments.py).
+infinite-width NTK and SGD -> kernel GD, are in experiments.py and sgd.py).
 
 Tensor Programs (Yang 2019, 2020; Yang and Littwin 2021) in one paragraph.  Write the forward pass
 as a program whose vectors (length n) are made by multiplying a Gaussian matrix with a vector
@@ -16,7 +16,8 @@ Yang 2020, Tensor Programs II).
 Writing delta = sqrt(n) dF/d(vector), every parameter's share of the NTK converges to a product
 "backward covariance x forward covariance":
 
-    Theta(x, y) = sum over uses (s, s') of each W of   E[Z^{delta_s(x)} Z^{delta_s'(y)}] E[Z^{A_s(x)} Z^{A_s'(y)}]
+    Theta(x, y) = sum over uses (s, s') of each W of
+                      E[Z^{delta_s(x)} Z^{delta_s'(y)}] E[Z^{A_s(x)} Z^{A_s'(y)}]
 
 and Yang and Littwin (2021, Thm. 2.2) show that SGD in NTK parametrisation then follows kernel
 gradient descent with this *fixed* kernel throughout training.
@@ -121,7 +122,7 @@ def _var_pairs(K):
     return v[:, None], v[None, :]
 
 
-# ---- RNN -------------------------------------------------------------------------------------------
+# ---- RNN -----------------------------------------------------------------------------------------
 
 
 def rnn_ntk(
@@ -146,21 +147,23 @@ def rnn_ntk(
     Forward (tensor program, W shared across time so g_s(x), g_t(y) are correlated for all s, t):
         K_g(s, t) = s_w^2 K_h(s-1, t-1) + s_u^2 x_s.y_t/d + s_b^2,   K_h(0, .) = 0
         K_h(s, t) = E[phi(u) phi(v)],  (u, v) ~ N(0, [[K_g(s,s;x,x), K_g(s,t)], [., K_g(t,t;y,y)]])
-    Backward, delta_t = sqrt(n) dF/dg_t = phi'(g_t) * (w_t v + s_w W^T delta_{t+1}/sqrt(n)), w_t = 1/T
-    ("mean") or [t = T] ("last"), with W^T independent of W (v used once, TP II):
+    Backward, delta_t = sqrt(n) dF/dg_t = phi'(g_t) * (w_t v + s_w W^T delta_{t+1}/sqrt(n)),
+    w_t = 1/T ("mean") or [t = T] ("last"), with W^T independent of W (v used once, TP II):
         Pi(s, t) = E[phi'(u) phi'(v)] (w_s w_t + s_w^2 Pi(s+1, t+1)),   Pi(T+1, .) = 0
     NTK (v; then W, U, b together: each use at time s of x against time t of y):
         Theta(x, y) = sum_{s,t} w_s w_t K_h(s, t) + sum_{s,t} Pi(s, t) K_g(s, t).
-    tied=False (an independent W_t per step) keeps only s = t in the W terms of K_g and Pi: a different
-    kernel, which the tests use to show that tying is seen by the recursion.
+    tied=False (an independent W_t per step) keeps only s = t in the W terms of K_g and Pi: a
+    different kernel, which the tests use to show that tying is seen by the recursion.
     parametrization="standard" (module docstring): U and b drop out and W counts 1/s_w^2 times,
         Theta_SP = sum_{s,t} w_s w_t K_h(s, t) + sum_{s,t} Pi(s, t) K_h(s-1, t-1).
 
     Args:
-        X: sequences (N, T, d).  Y: (M, T, d) or None (X).  Other arguments as in `nk.architectures.RNN`.
+        X: sequences (N, T, d).  Y: (M, T, d) or None (X).  Other arguments as in
+            `nk.architectures.RNN`.
         parametrization: "ntk" or "standard" (the kernel of SP with step lr/width).
         return_nngp: also return the output covariance Sigma(x, y) = sum_{s,t} w_s w_t K_h(s, t).
-        device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
+        device: where the recursion runs (None: X's device; "cuda", "auto", ... as in
+            `nk.resolve_device`).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel when return_nngp).
     Example:
@@ -213,7 +216,7 @@ def rnn_ntk(
     return _block(theta, N, Y)
 
 
-# ---- residual MLP ----------------------------------------------------------------------------------
+# ---- residual MLP --------------------------------------------------------------------------------
 
 
 def resnet_ntk(
@@ -231,28 +234,34 @@ def resnet_ntk(
 ):
     """Infinite-width NTK of the residual MLP `nk.architectures.ResNet` (NTK parametrisation):
 
-        h^0 = U x/sqrt(d),  z^l = (s_w/sqrt(n)) W1_l h^(l-1) + s_b b_l,  h^l = h^(l-1) + (alpha/sqrt(n)) W2_l phi(z^l),
+        h^0 = U x/sqrt(d),  z^l = (s_w/sqrt(n)) W1_l h^(l-1) + s_b b_l,
+        h^l = h^(l-1) + (alpha/sqrt(n)) W2_l phi(z^l),
         f = v . h^L / sqrt(n).
 
     Forward (the skip and the branch are uncorrelated: W2_l is fresh and centred):
-        K_h^0 = x.y/d,   K_z^l = s_w^2 K_h^(l-1) + s_b^2,   E^l = E[phi phi](K_z^l),   K_h^l = K_h^(l-1) + alpha^2 E^l
+        K_h^0 = x.y/d,   K_z^l = s_w^2 K_h^(l-1) + s_b^2,   E^l = E[phi phi](K_z^l),
+        K_h^l = K_h^(l-1) + alpha^2 E^l
     Backward (Pi = limit of delta.delta'/n, delta = sqrt(n) dF/d(vector)):
-        Pi_h^L = 1,   Pi_z^l = alpha^2 Edot^l Pi_h^l,   Pi_h^(l-1) = Pi_h^l + s_w^2 Pi_z^l,   Edot^l = E[phi' phi'](K_z^l)
+        Pi_h^L = 1,   Pi_z^l = alpha^2 Edot^l Pi_h^l,   Pi_h^(l-1) = Pi_h^l + s_w^2 Pi_z^l,
+        Edot^l = E[phi' phi'](K_z^l)
     NTK:
-        Theta = K_h^L  (v)  +  sum_l [ alpha^2 Pi_h^l E^l  (W2_l)  +  Pi_z^l K_z^l  (W1_l, b_l) ]  +  Pi_h^0 K_h^0  (U).
-    parametrization="standard" (module docstring): U and b_l drop out, W2_l counts 1/alpha^2 and W1_l
-    1/s_w^2 times:  Theta_SP = K_h^L + sum_l [ Pi_h^l E^l + Pi_z^l K_h^(l-1) ].
+        Theta = K_h^L  (v)  +  sum_l [ alpha^2 Pi_h^l E^l  (W2_l)  +  Pi_z^l K_z^l  (W1_l, b_l) ]
+                +  Pi_h^0 K_h^0  (U).
+    parametrization="standard" (module docstring): U and b_l drop out, W2_l counts 1/alpha^2 and
+    W1_l 1/s_w^2 times:  Theta_SP = K_h^L + sum_l [ Pi_h^l E^l + Pi_z^l K_h^(l-1) ].
 
     Args:
         X: inputs (N, d).  Y: (M, d) or None.  Other arguments as in `nk.architectures.ResNet`
             (alpha = 1/sqrt(L) if None).
         parametrization: "ntk" or "standard" (the kernel of SP with step lr/width).
-        device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
+        device: where the recursion runs (None: X's device; "cuda", "auto", ... as in
+            `nk.resolve_device`).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel K_h^L when return_nngp).
     Example:
         >>> X = torch.eye(2, dtype=torch.float64)
-        >>> nk.architectures.resnet_ntk(X, branch_scale=0.0)          # no branches: f = v.Ux/sqrt(nd), Theta = 2 x.y/d
+        >>> nk.architectures.resnet_ntk(X, branch_scale=0.0)  # no branches: f = v.Ux/sqrt(nd),
+        ...                                                   # Theta = 2 x.y/d
         tensor([[1., 0.],
                 [0., 1.]], dtype=torch.float64)
     """
@@ -285,32 +294,38 @@ def resnet_ntk(
     return _block(theta, N, Y)
 
 
-# ---- attention block -------------------------------------------------------------------------------
+# ---- attention block -----------------------------------------------------------------------------
 
 
 def attention_ntk(
     X, Y=None, *, activation="relu", parametrization="ntk", return_nngp=False, device=None
 ):
-    """Infinite-width NTK of the attention block `nk.architectures.AttentionBlock` (NTK parametrisation, scores q.k/n).
+    """Infinite-width NTK of the attention block `nk.architectures.AttentionBlock` (NTK
+    parametrisation, scores q.k/n).
 
-    At infinite width the scores q_t.k_s/n vanish, so the attention is uniform (a = 1/T) and the output of
-    attention is o = (1/T) sum_s u_s for every token.  Forward, with hh_t = LN(U x_t/sqrt(d)) -> U x_t/|x_t|
-    (LayerNorm divides by the norm; the mean is 0 in the limit):
-        K_hh(t, s) = x_t.y_s / (|x_t| |y_s|),   K_o = (1/T^2) sum_{t,s} K_hh(t, s)  (o is independent of hh)
+    At infinite width the scores q_t.k_s/n vanish, so the attention is uniform (a = 1/T) and the
+    output of attention is o = (1/T) sum_s u_s for every token.  Forward, with
+    hh_t = LN(U x_t/sqrt(d)) -> U x_t/|x_t| (LayerNorm divides by the norm; the mean is 0 in the
+    limit):
+        K_hh(t, s) = x_t.y_s / (|x_t| |y_s|),   K_o = (1/T^2) sum_{t,s} K_hh(t, s)
+            (o is independent of hh)
         K_r(t, s) = K_hh(t, s) + K_o,            K_y(t, s) = E[phi phi](K_r)
-    Backward: delta_r(t) = phi'(r_t) v / T, so Pi_r(t, s) = E[phi' phi'](K_r)(t, s) / T^2; the values see
-    dbar = (1/T) sum_t delta_r(t) (Pi_bar = sum_{t,s} Pi_r / T^2); LayerNorm's Jacobian is 1/|h| in the
-    limit (its projections act on O(n^-1/2) components), so the embedding sees Pi_hh = Pi_r + Pi_bar.
+    Backward: delta_r(t) = phi'(r_t) v / T, so Pi_r(t, s) = E[phi' phi'](K_r)(t, s) / T^2; the
+    values see dbar = (1/T) sum_t delta_r(t) (Pi_bar = sum_{t,s} Pi_r / T^2); LayerNorm's Jacobian
+    is 1/|h| in the limit (its projections act on O(n^-1/2) components), so the embedding sees
+    Pi_hh = Pi_r + Pi_bar.
     NTK (v; W_v; U):
         Theta = (1/T^2) sum K_y  +  (sum Pi_r) K_o  +  sum_{t,s} (Pi_r + Pi_bar)(t, s) K_hh(t, s).
-    W_q and W_k do not appear: their gradients pass through the scores, whose derivative in q is k/n, so
-    their share of the empirical NTK is O(1/n) (shown in the notebook and the tests).
-    parametrization="standard" (module docstring): U drops out, Theta_SP = (1/T^2) sum K_y + (sum Pi_r) K_o.
+    W_q and W_k do not appear: their gradients pass through the scores, whose derivative in q is
+    k/n, so their share of the empirical NTK is O(1/n) (shown in the notebook and the tests).
+    parametrization="standard" (module docstring): U drops out,
+    Theta_SP = (1/T^2) sum K_y + (sum Pi_r) K_o.
 
     Args:
         X: sequences (N, T, d) with nonzero tokens.  Y: (M, T, d) or None.  activation: phi.
         parametrization: "ntk" or "standard" (the kernel of SP with step lr/width).
-        device: where the recursion runs (None: X's device; "cuda", "auto", ... as in `nk.resolve_device`).
+        device: where the recursion runs (None: X's device; "cuda", "auto", ... as in
+            `nk.resolve_device`).
     Returns:
         float64 tensor (N, M) (and the NNGP kernel (1/T^2) sum K_y when return_nngp).
     Example:
@@ -338,11 +353,12 @@ def attention_ntk(
     return _block(theta, N, Y)
 
 
-# ---- BatchNorm MLP: batch-level Gaussian expectations --------------------------------------------------
+# ---- BatchNorm MLP: batch-level Gaussian expectations --------------------------------------------
 
 
 def _gaussian_points(cov, n_samples, seed, scramble_id):
-    """n_samples draws of N(0, cov) from scrambled Sobol points mapped through the normal quantile."""
+    """n_samples draws of N(0, cov) from scrambled Sobol points mapped through the normal
+    quantile."""
     from scipy.stats import norm, qmc
 
     lam, V = np.linalg.eigh(cov)
@@ -356,7 +372,8 @@ def _gaussian_points(cov, n_samples, seed, scramble_id):
 
 
 def _bn_map(z, act, eps):
-    """F(z) = phi(BN(z)) over the batch axis (last), and its Jacobian J[m, p] = dF_m/dz_p, per sample."""
+    """F(z) = phi(BN(z)) over the batch axis (last), and its Jacobian J[m, p] = dF_m/dz_p, per
+    sample."""
     zt = torch.as_tensor(z)
     B = zt.shape[-1]
     c = zt - zt.mean(-1, keepdim=True)
@@ -402,33 +419,36 @@ def batch_kernels(
     parametrization="ntk",
     device=None,
 ) -> BatchKernels:
-    """Infinite-width batch NNGP/NTK of an MLP whose hidden layers apply a batch map F, on the batch X,
-    by the tensor-program recursion with batch-level Gaussian expectations.
+    """Infinite-width batch NNGP/NTK of an MLP whose hidden layers apply a batch map F, on the batch
+    X, by the tensor-program recursion with batch-level Gaussian expectations.
 
     Network: z^(l+1) = c W a^(l)/sqrt(n_l) + beta b,  c = sqrt(1 - beta^2),  a^(l) = F(z^(l)), with
-    F = phi o BN applied per neuron across the batch (norm="batch": `nk.architectures.BatchNormMLP`, beta = 0) or
-    F = phi (norm=None: `nk.FCNet`, CONVENTIONS.md §1).  Each neuron's pre-activations over the batch are
-    N(0, Sigma^(l)), independent across neurons, so with z ~ N(0, Sigma^(l)) in R^B and J = dF/dz (B x B):
+    F = phi o BN applied per neuron across the batch (norm="batch": `nk.architectures.BatchNormMLP`,
+    beta = 0) or F = phi (norm=None: `nk.FCNet`, CONVENTIONS.md §1).  Each neuron's pre-activations
+    over the batch are N(0, Sigma^(l)), independent across neurons, so with z ~ N(0, Sigma^(l)) in
+    R^B and J = dF/dz (B x B):
         Sigma^(1) = c^2 X X^T/n_0 + beta^2,      Sigma^(l+1) = c^2 E[F(z) F(z)^T] + beta^2
-        Pi^(L)[i, m, j, m'] = [i = m][j = m'],   Pi^(l)[i, p, j, p'] = c^2 sum_{m,m'} E[J_mp J_m'p'] Pi^(l+1)[i, m, j, m']
+        Pi^(L)[i, m, j, m'] = [i = m][j = m'],
+        Pi^(l)[i, p, j, p'] = c^2 sum_{m,m'} E[J_mp J_m'p'] Pi^(l+1)[i, m, j, m']
         Theta[i, j] = sum_{l=1}^{L} sum_{m, m'} Pi^(l)[i, m, j, m'] Sigma^(l)[m, m']
-    (Pi^(l)[i, m, j, m'] = lim (1/n) sum_k n dF_i/dz_k^(l)(x_m) dF_j/dz_k^(l)(x_m'); the backward uses W^T
-    independent of W: the readout is N(0, 1) and used once).  With F = phi this is exactly the
-    CONVENTIONS.md §1 recursion, which the tests use as a check.
+    (Pi^(l)[i, m, j, m'] = lim (1/n) sum_k n dF_i/dz_k^(l)(x_m) dF_j/dz_k^(l)(x_m'); the backward
+    uses W^T independent of W: the readout is N(0, 1) and used once).  With F = phi this is exactly
+    the CONVENTIONS.md §1 recursion, which the tests use as a check.
 
-    The B-dimensional expectations have no closed form for phi o BN: they are estimated by randomised
-    quasi-Monte Carlo, n_scrambles independent scrambles of n_samples Sobol points each (scipy.stats.qmc),
-    mapped to N(0, Sigma^(l)) through its eigendecomposition and the normal quantile.  The whole
-    recursion runs once per scramble; the mean is returned and its standard error
-    (std over scrambles / sqrt(n_scrambles)) is `theta_se`.
-    parametrization="standard" (module docstring): the first layer (fan-in n_0) and the biases drop out
-    and the hidden layers count 1/c^2 times:  theta = sum_{l>=2} Pi^(l) (Sigma^(l) - beta^2) / c^2.
+    The B-dimensional expectations have no closed form for phi o BN: they are estimated by
+    randomised quasi-Monte Carlo, n_scrambles independent scrambles of n_samples Sobol points each
+    (scipy.stats.qmc), mapped to N(0, Sigma^(l)) through its eigendecomposition and the normal
+    quantile.  The whole recursion runs once per scramble; the mean is returned and its standard
+    error (std over scrambles / sqrt(n_scrambles)) is `theta_se`.
+    parametrization="standard" (module docstring): the first layer (fan-in n_0) and the biases drop
+    out and the hidden layers count 1/c^2 times:
+    theta = sum_{l>=2} Pi^(l) (Sigma^(l) - beta^2) / c^2.
 
     Args:
         X: the batch (B, n_0).  depth: weight layers L >= 2 for the map to act.  activation: phi.
         beta: bias balance (0 for BatchNorm, which removes biases).  norm: "batch" or None.
-        n_samples: Sobol points per scramble (a power of 2).  n_scrambles: independent scrambles (>= 2
-        for an error estimate).  seed: of the scrambles.  eps: BN's variance floor.
+        n_samples: Sobol points per scramble (a power of 2).  n_scrambles: independent scrambles
+        (>= 2 for an error estimate).  seed: of the scrambles.  eps: BN's variance floor.
         parametrization: "ntk" or "standard" (the kernel of SP with step lr/width).
         device: where the Gaussian maps and their moments are computed (None: X's device; "cuda",
             "auto", ... as in `nk.resolve_device`); the Sobol points are drawn on the CPU (scipy).
@@ -436,7 +456,8 @@ def batch_kernels(
         BatchKernels, tensors on that device.
     Example:
         >>> X = nk.data.sphere(5, 3)
-        >>> k = nk.architectures.batch_kernels(X, depth=2, beta=0.1, norm=None, n_samples=2 ** 12)  # the FC recursion
+        >>> k = nk.architectures.batch_kernels(X, depth=2, beta=0.1, norm=None,
+        ...                                    n_samples=2 ** 12)  # the FC recursion
         >>> bool((k.theta - nk.ntk(X, depth=2, beta=0.1)).abs().max() < 0.01)
         True
     """
@@ -496,10 +517,10 @@ def batchnorm_ntk(
     return_error=False,
     device=None,
 ):
-    """Infinite-width batch NTK of `nk.architectures.BatchNormMLP(n_0, n, depth, activation=...)` on the batch X:
-    Theta[i, j] = lim sum_p dF_i/dtheta_p dF_j/dtheta_p for the batch output F(X).  See `batch_kernels`
-    for the recursion and the quasi-Monte-Carlo error.  Needs B >= 6 and a batch spanning >= 5
-    dimensions (see `nk.architectures.BatchNormMLP`).
+    """Infinite-width batch NTK of `nk.architectures.BatchNormMLP(n_0, n, depth, activation=...)` on
+    the batch X: Theta[i, j] = lim sum_p dF_i/dtheta_p dF_j/dtheta_p for the batch output F(X).  See
+    `batch_kernels` for the recursion and the quasi-Monte-Carlo error.  Needs B >= 6 and a batch
+    spanning >= 5 dimensions (see `nk.architectures.BatchNormMLP`).
 
     Args:
         X: the batch, shape (B, n_0).  depth: weight layers L >= 2.  activation: phi (relu).
@@ -511,7 +532,8 @@ def batchnorm_ntk(
         float64 tensor (B, B) (and its standard error when return_error), on that device.
     Example:
         >>> X = nk.architectures.sequences(8, 1, 12)[:, 0]
-        >>> theta, se = nk.architectures.batchnorm_ntk(X, depth=3, n_samples=2 ** 12, return_error=True)
+        >>> theta, se = nk.architectures.batchnorm_ntk(X, depth=3, n_samples=2 ** 12,
+        ...                                            return_error=True)
         >>> bool(se.max() < 0.05 * theta.abs().max())
         True
     """

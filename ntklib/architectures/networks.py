@@ -6,21 +6,23 @@ Every weight matrix W (fan-in F) and bias b is a parameter with N(0, 1) entries,
 fixed multiplier:
 
     NTK parametrisation ("ntk"):        W_eff = (s / sqrt(F)) W,   b_eff = s_b b,   W, b ~ N(0, 1)
-    standard parametrisation ("standard"): the parameter *is* W_eff, drawn N(0, s^2 / F) (multiplier 1)
+    standard parametrisation ("standard"): the parameter *is* W_eff, drawn N(0, s^2 / F)
+                                           (multiplier 1)
 
 Both give the same function at initialisation (same seed, same draws); they differ in their
 gradients: SGD with step eta on a standard-parametrised tensor moves it like NTK-parametrised SGD
 with step eta * F / s^2 (so the hidden layers' effective step grows with the width).
 
 Each model records, when asked, the input A and the output Z of every affine map it applies
-("taps"), so that `layerwise_ntk` gets the exact empirical NTK from one backward pass without forming
-a Jacobian: for a weight used as Z = m A W^T (possibly at several time steps or tokens s),
+("taps"), so that `layerwise_ntk` gets the exact empirical NTK from one backward pass without
+forming a Jacobian: for a weight used as Z = m A W^T (possibly at several time steps or tokens s),
 
     Theta_W(x, y) = m^2 sum_{s, s'} [dF/dZ_s(x) . dF/dZ_s'(y)] [A_s(x) . A_s'(y)]
 
 (the sum over s, s' is what weight sharing across time or tokens does), and m^2 sum dF/dZ . dF/dZ
-for a bias.  `nk.empirical_ntk` (torch.func) gives the same numbers and is the reference in the tests;
-this path is needed at widths 2^12 - 2^13, where a Jacobian row of an n x n matrix no longer fits.
+for a bias.  `nk.empirical_ntk` (torch.func) gives the same numbers and is the reference in the
+tests; this path is needed at widths 2^12 - 2^13, where a Jacobian row of an n x n matrix no longer
+fits.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ def _check_scale(v, name):
 
 
 def layer_norm(a):
-    """Standardise over the last (feature) axis: (a - mean) / sqrt(mean((a - mean)^2) + eps), no affine."""
+    """Standardise over the last (feature) axis: (a - mean) / sqrt(mean((a - mean)^2) + eps), no
+    affine."""
     a = a - a.mean(-1, keepdim=True)
     return a / torch.sqrt((a * a).mean(-1, keepdim=True) + LN_EPS)
 
@@ -131,23 +134,28 @@ class _TPNet(nn.Module):
 class RNN(_TPNet):
     """A simple (Elman) RNN in NTK parametrisation, scalar output from the pooled or the last state.
 
-        h_0 = 0,   g_t = (s_w/sqrt(n)) W h_{t-1} + (s_u/sqrt(d)) U x_t + s_b b,   h_t = phi(g_t),  t = 1..T
+        h_0 = 0,   g_t = (s_w/sqrt(n)) W h_{t-1} + (s_u/sqrt(d)) U x_t + s_b b,
+        h_t = phi(g_t),  t = 1..T
         f(x) = (1/sqrt(n)) v . pool(h_1, ..., h_T),   pool = mean over t ("mean") or h_T ("last")
 
-    with W (n x n), U (n x d), b (n), v (n) all N(0, 1).  W is shared across time (tied=True); tied=False
-    draws an independent W_t for each step (n_steps of them), only to show that tying matters.
+    with W (n x n), U (n x d), b (n), v (n) all N(0, 1).  W is shared across time (tied=True);
+    tied=False draws an independent W_t for each step (n_steps of them), only to show that tying
+    matters.
 
     Args:
         n_in: token dimension d.  width: hidden width n.
-        activation: phi (a name, nk.normalized(...), or a callable); erf by default (closed-form duals).
+        activation: phi (a name, nk.normalized(...), or a callable); erf by default (closed-form
+            duals).
         sigma_w, sigma_u, sigma_b: the scales s_w, s_u, s_b.
         readout: "mean" (average pooling over time) or "last".
         tied: share W across time.  n_steps: sequence length T (needed when tied=False).
-        parametrization: "ntk" or "standard" (module docstring).  seed, dtype, device: of the parameters
-            (device as in `nk.resolve_device`; the seeded draws are made on the CPU, the same on every device).
+        parametrization: "ntk" or "standard" (module docstring).  seed, dtype, device: of the
+            parameters (device as in `nk.resolve_device`; the seeded draws are made on the CPU, the
+            same on every device).
     Forward: X of shape (N, T, d), or flattened (N, T*d) -> f of shape (N,).
     Example:
-        >>> net = nk.architectures.RNN(3, 64, seed=0); net(nk.architectures.sequences(5, 4, 3)).shape
+        >>> net = nk.architectures.RNN(3, 64, seed=0)
+        >>> net(nk.architectures.sequences(5, 4, 3)).shape
         torch.Size([5])
     """
 
@@ -210,8 +218,8 @@ class RNN(_TPNet):
 
     def extra_repr(self):
         return (
-            f"n_in={self.n_in}, width={self.width}, activation={self.activation.name}, readout={self.readout}, "
-            f"tied={self.tied}, parametrization={self.parametrization}"
+            f"n_in={self.n_in}, width={self.width}, activation={self.activation.name}, "
+            f"readout={self.readout}, tied={self.tied}, parametrization={self.parametrization}"
         )
 
 
@@ -219,7 +227,8 @@ class ResNet(_TPNet):
     """A residual MLP in NTK parametrisation with branch scale alpha.
 
         h^0 = (1/sqrt(d)) U x
-        z^l = (s_w/sqrt(n)) W1_l h^(l-1) + s_b b_l,   h^l = h^(l-1) + (alpha/sqrt(n)) W2_l phi(z^l),  l = 1..L
+        z^l = (s_w/sqrt(n)) W1_l h^(l-1) + s_b b_l,
+        h^l = h^(l-1) + (alpha/sqrt(n)) W2_l phi(z^l),  l = 1..L
         f(x) = (1/sqrt(n)) v . h^L
 
     all parameters N(0, 1).  alpha = 1/sqrt(L) by default keeps the forward variance bounded in L.
@@ -281,15 +290,16 @@ class ResNet(_TPNet):
 
     def extra_repr(self):
         return (
-            f"n_in={self.n_in}, width={self.width}, n_blocks={self.n_blocks}, alpha={self.alpha:.4g}, "
-            f"activation={self.activation.name}, parametrization={self.parametrization}"
+            f"n_in={self.n_in}, width={self.width}, n_blocks={self.n_blocks}, "
+            f"alpha={self.alpha:.4g}, activation={self.activation.name}, "
+            f"parametrization={self.parametrization}"
         )
 
 
 class AttentionBlock(_TPNet):
     """One self-attention block with LayerNorm, in NTK parametrisation, mean over tokens.
 
-        h_t = (1/sqrt(d)) U x_t,                 hh_t = LN(h_t)      (no affine; statistics over features)
+        h_t = (1/sqrt(d)) U x_t,   hh_t = LN(h_t)   (no affine; statistics over features)
         q_t, k_t, u_t = (1/sqrt(n)) (W_q, W_k, W_v) hh_t
         a_{t.} = softmax_s( q_t . k_s / n )     (query-key scaling 1/n, W_q and W_k independent)
         r_t = hh_t + sum_s a_{ts} u_s             (residual)
@@ -354,26 +364,29 @@ class AttentionBlock(_TPNet):
 
 
 class BatchNormMLP(_TPNet):
-    """An MLP with BatchNorm before each nonlinearity, in NTK parametrisation (outputs couple the batch).
+    """An MLP with BatchNorm before each nonlinearity, in NTK parametrisation (outputs couple the
+    batch).
 
-        z^(1) = W_0 x/sqrt(d),   a^(l) = phi(BN(z^(l))),   z^(l+1) = W_l a^(l)/sqrt(n),   f = z^(L) = v . a^(L-1)/sqrt(n)
+        z^(1) = W_0 x/sqrt(d),   a^(l) = phi(BN(z^(l))),   z^(l+1) = W_l a^(l)/sqrt(n),
+        f = z^(L) = v . a^(L-1)/sqrt(n)
 
-    BN standardises each neuron over the batch (mean 0, biased variance 1, no affine parameters, as in
-    Yang 2020); biases are omitted because BN removes them.  All parameters N(0, 1).
+    BN standardises each neuron over the batch (mean 0, biased variance 1, no affine parameters, as
+    in Yang 2020); biases are omitted because BN removes them.  All parameters N(0, 1).
 
-    Why BN *before* phi (Yang's ordering) and not after it as in `nk.FCNet(norm="batch")`: BN(relu(z))
-    has Jacobian ~ 1/r when only two entries of relu(z) over the batch are positive and small (norm r),
-    an event of probability ~ r^2 dr, so E|dF/dz|^2 ~ int dr/r diverges and the infinite-width NTK does
-    not exist (the empirical NTK has heavy-tailed fluctuations).  BN(z) of the Gaussian z has
-    Jacobian ~ 1/|z - mean|, with E|.|^2 and E|.|^4 finite when the batch spans >= 5 dimensions
-    (batch size B >= 6 and inputs of dimension >= 5): use such batches.
+    Why BN *before* phi (Yang's ordering) and not after it as in `nk.FCNet(norm="batch")`:
+    BN(relu(z)) has Jacobian ~ 1/r when only two entries of relu(z) over the batch are positive and
+    small (norm r), an event of probability ~ r^2 dr, so E|dF/dz|^2 ~ int dr/r diverges and the
+    infinite-width NTK does not exist (the empirical NTK has heavy-tailed fluctuations).  BN(z) of
+    the Gaussian z has Jacobian ~ 1/|z - mean|, with E|.|^2 and E|.|^4 finite when the batch spans
+    >= 5 dimensions (batch size B >= 6 and inputs of dimension >= 5): use such batches.
 
     Args:
         n_in: input dimension d.  width: n.  depth: weight layers L >= 2.  activation: phi (relu).
         parametrization, seed, dtype, device: as for `RNN`.
     Forward: X of shape (B, d) -> f of shape (B,), the batch output.
     Example:
-        >>> nk.architectures.BatchNormMLP(12, 64, 3, seed=0)(torch.randn(8, 12, dtype=torch.float64)).shape
+        >>> nk.architectures.BatchNormMLP(12, 64, 3, seed=0)(
+        ...     torch.randn(8, 12, dtype=torch.float64)).shape
         torch.Size([8])
     """
 
@@ -432,22 +445,24 @@ class BatchNormMLP(_TPNet):
 
     def extra_repr(self):
         return (
-            f"n_in={self.n_in}, width={self.width}, depth={self.depth}, activation={self.activation.name}, "
-            f"parametrization={self.parametrization}"
+            f"n_in={self.n_in}, width={self.width}, depth={self.depth}, "
+            f"activation={self.activation.name}, parametrization={self.parametrization}"
         )
 
 
 def batch_norm(a):
-    """Standardise each feature over the batch (axis 0): mean 0, biased variance 1, no affine parameters."""
+    """Standardise each feature over the batch (axis 0): mean 0, biased variance 1, no affine
+    parameters."""
     a = a - a.mean(0, keepdim=True)
     return a / torch.sqrt((a * a).mean(0, keepdim=True) + LN_EPS)
 
 
-# ---- exact empirical NTK from the taps ---------------------------------------------------------------
+# ---- exact empirical NTK from the taps -----------------------------------------------------------
 
 
 def _tap_features(model, X):
-    """Per parameter name: list of (A (N, S, F) or None for a bias, G (N, S, n_out)) with G = dF/dZ."""
+    """Per parameter name: list of (A (N, S, F) or None for a bias, G (N, S, n_out)) with
+    G = dF/dZ."""
     model._taps = []
     try:
         with torch.enable_grad():
@@ -474,11 +489,12 @@ def layerwise_ntk(model, X, Y=None, *, by_parameter=False):
     """Exact empirical NTK of an RNN, ResNet, AttentionBlock or Transformer from one backward pass
     per input set.
 
-        Theta_hat(x, y) = sum_W m_W^2 sum_{s, s'} [dF/dZ_s(x) . dF/dZ_s'(y)] [A_s(x) . A_s'(y)]  (+ biases)
+        Theta_hat(x, y) = sum_W m_W^2 sum_{s, s'} [dF/dZ_s(x) . dF/dZ_s'(y)] [A_s(x) . A_s'(y)]
+                          (+ biases)
 
-    over every use s of each parameter (time steps, tokens): weight sharing enters through the double
-    sum.  Equal to `nk.empirical_ntk(model, X, Y)` (torch.func) up to rounding; much cheaper at large
-    width (no Jacobian is formed: cost ~ N^2 S^2 n per parameter).
+    over every use s of each parameter (time steps, tokens): weight sharing enters through the
+    double sum.  Equal to `nk.empirical_ntk(model, X, Y)` (torch.func) up to rounding; much cheaper
+    at large width (no Jacobian is formed: cost ~ N^2 S^2 n per parameter).
 
     Args:
         model: an `RNN`, `ResNet`, `AttentionBlock` or `Transformer`.  X: inputs (N, ...).
@@ -488,7 +504,8 @@ def layerwise_ntk(model, X, Y=None, *, by_parameter=False):
         (N, M) tensor in the model's dtype (and the dict when by_parameter).
     Example:
         >>> net, X = nk.architectures.RNN(3, 32, seed=0), nk.architectures.sequences(4, 3, 3)
-        >>> bool(torch.allclose(nk.architectures.layerwise_ntk(net, X), nk.empirical_ntk(net, X.reshape(4, -1))))
+        >>> bool(torch.allclose(nk.architectures.layerwise_ntk(net, X),
+        ...                     nk.empirical_ntk(net, X.reshape(4, -1))))
         True
     """
     if not isinstance(model, _TPNet):
@@ -525,8 +542,8 @@ def batch_ntk(model, X):
                                          [c_l^2 a^(l)(x_m) . a^(l)(x_m') + beta^2]
 
     with c_l the layer's multiplier and one (vectorised) backward pass per output F_i.  Equal to
-    `nk.empirical_ntk(model, X)` (batch path) up to rounding, without forming the Jacobian (needed at
-    widths 2^12 - 2^13).
+    `nk.empirical_ntk(model, X)` (batch path) up to rounding, without forming the Jacobian (needed
+    at widths 2^12 - 2^13).
 
     Args:
         model: an nk.architectures.BatchNormMLP, or an nk.FCNet with one output (any norm).
@@ -534,7 +551,8 @@ def batch_ntk(model, X):
     Returns:
         (B, B) tensor in the model's dtype: the NTK of the batch output F(X).
     Example:
-        >>> net, X = nk.architectures.BatchNormMLP(12, 32, 3, seed=0), torch.randn(6, 12, dtype=torch.float64)
+        >>> net, X = (nk.architectures.BatchNormMLP(12, 32, 3, seed=0),
+        ...           torch.randn(6, 12, dtype=torch.float64))
         >>> bool(torch.allclose(nk.architectures.batch_ntk(net, X), nk.empirical_ntk(net, X)))
         True
     """

@@ -1,29 +1,28 @@
-"""Deconvolutional generators (notebook 06): the finite network, its infinite-width pixel NTK and the
-checkerboard theorem, with Fourier and eigen views of pixel kernels.
+"""Deconvolutional generators (notebook 06): the finite network, its infinite-width pixel NTK and
+the checkerboard theorem, with Fourier and eigen views of pixel kernels.
 
-    nk.deconv.deconv_ntk(X, depth=L, stride=2, dim=2, activation=..., beta=...)   # (N, M, P, P) pixel NTK
-    nk.deconv.DeconvGenerator(n_in, channels, depth, stride=2, dim=2)            # the finite generator
-    nk.deconv.empirical_pixel_ntk(gen, X)                                        # its pixel NTK
-    nk.deconv.checkerboard_upper_bound(r, v, depth)                              # the theorem's bounds
+    nk.deconv.deconv_ntk(X, depth=L, stride=2, dim=2,
+                         activation=..., beta=...)                      # (N, M, P, P) pixel NTK
+    nk.deconv.DeconvGenerator(n_in, channels, depth, stride=2, dim=2)   # the finite generator
+    nk.deconv.empirical_pixel_ntk(gen, X)                               # its pixel NTK
+    nk.deconv.checkerboard_upper_bound(r, v, depth)                     # the theorem's bounds
 
-theory.py holds the infinite-width side (the derivation is its module docstring), generator.py the
-finite generator.  The toy and DCGAN experiments are in ntklib.gan; the pictures in ntklib.plotting.deconv.
+theory.py holds the infinite-width side (the derivation is its module docstring), spectra.py the
+Fourier and eigen views of pixel kernels, generator.py the finite generator.  The toy and DCGAN
+experiments are in ntklib.gan; the pictures in ntklib.plotting.deconv.
 """
 
 from .generator import DeconvGenerator, empirical_pixel_ntk, upsample_conv
+from .spectra import checkerboard_share, eigen_images, fourier_mass, stride_frequencies
 from .theory import (
     checkerboard_lower_bound,
-    checkerboard_share,
     checkerboard_upper_bound,
     checkerboard_v,
     deconv_ntk,
     deconv_ntk_levels,
-    eigen_images,
     fit_c1,
-    fourier_mass,
     output_size,
     pixel_levels,
-    stride_frequencies,
 )
 
 __all__ = [

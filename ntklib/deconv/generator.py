@@ -1,17 +1,19 @@
 """The finite deconvolutional generator and its empirical pixel NTK (the infinite-width side is in
 ntklib.deconv.theory).
 
-Network (NTK parametrisation, CONVENTIONS.md §1, with transposed convolutions).  A latent code x in R^{n_0}
-is an image of one pixel with n_0 channels; layer l = 0..L-1 maps a^(l) (C_l channels, S_l = s^l
-pixels per axis) to
+Network (NTK parametrisation, CONVENTIONS.md §1, with transposed convolutions).  A latent code x in
+R^{n_0} is an image of one pixel with n_0 channels; layer l = 0..L-1 maps a^(l) (C_l channels,
+S_l = s^l pixels per axis) to
 
-    z^(l+1) = sqrt(1 - beta^2)/sqrt(C_l) * ConvTranspose_s(a^(l); W^(l)) + beta b^(l),   W, b ~ N(0, 1)
-    a^(l+1) = norm(sigma(z^(l+1))),           f(x) = z^(L)(x)   (n_out channels, s^L pixels per axis)
+    z^(l+1) = sqrt(1 - beta^2)/sqrt(C_l) * ConvTranspose_s(a^(l); W^(l)) + beta b^(l),
+              W, b ~ N(0, 1)
+    a^(l+1) = norm(sigma(z^(l+1))),   f(x) = z^(L)(x)   (n_out channels, s^L pixels per axis)
 
-with stride s and filter size s (per axis, in `dim` = 1 or 2 dimensions), no padding.  Filter size =
-stride makes the generator a tree: pixel q of layer l+1 has exactly ONE parent, q // s (per axis), and
-is produced by the filter tap t = q mod s.  The fan-in of every pre-activation is C_l, so each pixel,
-followed along its ancestors, is an FC network of depth L (same kernels Sigma^(l), SigmaDot^(l)).
+with stride s and filter size s (per axis, in `dim` = 1 or 2 dimensions), no padding.  Filter
+size = stride makes the generator a tree: pixel q of layer l+1 has exactly ONE parent, q // s (per
+axis), and is produced by the filter tap t = q mod s.  The fan-in of every pre-activation is C_l, so
+each pixel, followed along its ancestors, is an FC network of depth L (same kernels Sigma^(l),
+SigmaDot^(l)).
 """
 
 from __future__ import annotations
@@ -39,16 +41,16 @@ __all__ = ["DeconvGenerator", "empirical_pixel_ntk", "upsample_conv"]
 GEN_NORMS = (None, "batch")
 
 
-# ---- the finite generator -------------------------------------------------------------------------
+# ---- the finite generator ------------------------------------------------------------------------
 
 
 def upsample_conv(a, W):
     """Transposed convolution with kernel = stride and no padding, as one tensor contraction.
 
     out[n, i, q s + k] = sum_j W[j, i, k] a[n, j, q] (per axis), which equals
-    F.conv_transpose1d/2d(a, W, stride=s) but runs as a matrix product (torch's float64 CPU transposed
-    convolution backward is ~100x slower at these sizes).  No scaling and no bias: DeconvGenerator adds
-    those.
+    F.conv_transpose1d/2d(a, W, stride=s) but runs as a matrix product (torch's float64 CPU
+    transposed convolution backward is ~100x slower at these sizes).  No scaling and no bias:
+    DeconvGenerator adds those.
 
     Args:
         a: input (N, C_in, S) or (N, C_in, S, S).
@@ -76,7 +78,8 @@ def upsample_conv(a, W):
 class DeconvGenerator(nn.Module):
     """A deconvolutional generator in NTK parametrisation (module docstring), 1-D or 2-D.
 
-        z^(l+1) = sqrt(1 - beta^2)/sqrt(C_l) ConvTranspose(a^(l); W^(l), stride=s, kernel=s) + beta b^(l)
+        z^(l+1) = sqrt(1 - beta^2)/sqrt(C_l) ConvTranspose(a^(l); W^(l), stride=s, kernel=s)
+                  + beta b^(l)
         a^(l+1) = norm(sigma(z^(l+1))),  f(x) = z^(L)(x),   W, b ~ N(0, 1)
 
     Args:
@@ -84,15 +87,16 @@ class DeconvGenerator(nn.Module):
         channels: hidden channels (an int, or the list [C_1, ..., C_{L-1}]).
         depth: number of transposed-convolution layers L >= 1; output size stride^L per axis.
         stride: s >= 2.  dim: 1 or 2.
-        kernel_size: filter size per axis, a multiple of stride; None (default) means stride, so each
-            pixel has one parent (a tree).  padding: in [0, kernel_size) (torch's ConvTranspose padding).
-            Overlapping filters (e.g. DCGAN's kernel 4, stride 2, padding 1) scale the weights by
-            sqrt(1 - beta^2)/sqrt(C_l (kernel_size/stride)^dim), the parents of an interior pixel.
+        kernel_size: filter size per axis, a multiple of stride; None (default) means stride, so
+            each pixel has one parent (a tree).  padding: in [0, kernel_size) (torch's ConvTranspose
+            padding). Overlapping filters (e.g. DCGAN's kernel 4, stride 2, padding 1) scale the
+            weights by sqrt(1 - beta^2)/sqrt(C_l (kernel_size/stride)^dim), the parents of an
+            interior pixel.
         n_out: output channels.
         activation: a name, nk.normalized(...), nk.standardized(...), ... or a torch callable.
         beta: weight/bias balance in [0, 1].
-        norm: None, or "batch" (each hidden channel standardised over the batch and all positions after
-            its nonlinearity, no affine parameters; outputs then couple the batch).
+        norm: None, or "batch" (each hidden channel standardised over the batch and all positions
+            after its nonlinearity, no affine parameters; outputs then couple the batch).
         seed: seeds the N(0, 1) initialisation.  dtype, device: of the parameters.
     Forward: (N, n_in) -> (N, n_out, S) for dim=1 or (N, n_out, S, S) for dim=2, S = stride^depth.
     Example:
@@ -191,7 +195,8 @@ class DeconvGenerator(nn.Module):
         return batch_norm(a) if self.norm == "batch" else a
 
     def layers(self, X):
-        """Forward pass keeping each layer's input a^(l) and output z^(l+1) (l = 0..L-1), as images."""
+        """Forward pass keeping each layer's input a^(l) and output z^(l+1) (l = 0..L-1), as
+        images."""
         a = self._check(X).reshape(X.shape[0], -1, *(1,) * self.dim)
         biases = [b.reshape((1, -1) + (1,) * self.dim) for b in self.biases]
         return ntk_layers(
@@ -216,12 +221,12 @@ class DeconvGenerator(nn.Module):
         )
 
 
-# ---- empirical pixel NTK --------------------------------------------------------------------------
+# ---- empirical pixel NTK -------------------------------------------------------------------------
 
 
 def _ancestry(depth, stride, dim):
-    """anc[l]: (P,) flat index of each output pixel's ancestor at layer l = 0..L (layer 0: one pixel);
-    tap[l]: (P,) flat filter tap that produced that ancestor (l = 1..L; tap[0] unused)."""
+    """anc[l]: (P,) flat index of each output pixel's ancestor at layer l = 0..L (layer 0: one
+    pixel); tap[l]: (P,) flat filter tap that produced that ancestor (l = 1..L; tap[0] unused)."""
     S = stride**depth
     grids = torch.meshgrid(*[torch.arange(S)] * dim, indexing="ij")
     anc, tap = [], []
@@ -238,11 +243,12 @@ def _ancestry(depth, stride, dim):
 def _fast_pixel_ntk(gen: DeconvGenerator, X, Y):
     """Exact pixel NTK of a generator without batch coupling and one output channel, from its tree:
 
-        Theta_{pp'} = sum_l [c_l^2 a^(l)_{anc(p)}(x).a^(l)_{anc(p')}(y) 1{tap_{l+1}(p) = tap_{l+1}(p')} + beta^2]
+        Theta_{pp'} = sum_l [c_l^2 a^(l)_{anc(p)}(x).a^(l)_{anc(p')}(y)
+                             1{tap_{l+1}(p) = tap_{l+1}(p')} + beta^2]
                              * delta^(l+1)_p(x).delta^(l+1)_{p'}(y)
 
-    with delta^(l+1)_p = d f_p / d z^(l+1) at the ancestor of p (each pixel depends on a weight tap only
-    through its one ancestor on that tap).
+    with delta^(l+1)_p = d f_p / d z^(l+1) at the ancestor of p (each pixel depends on a weight tap
+    only through its one ancestor on that tap).
     """
     L, s, d = gen.depth, gen.stride, gen.dim
     anc, tap = _ancestry(L, s, d)
@@ -283,8 +289,9 @@ def _fast_pixel_ntk(gen: DeconvGenerator, X, Y):
 
 
 def _generic_pixel_ntk(gen, X, Y):
-    """J J^T over every output of the batch [X; Y] (all channels and pixels), one backward pass per row
-    (on CPU a plain loop of small backward passes beats vmap-batched VJPs of transposed convolutions)."""
+    """J J^T over every output of the batch [X; Y] (all channels and pixels), one backward pass per
+    row (on CPU a plain loop of small backward passes beats vmap-batched VJPs of transposed
+    convolutions)."""
     Z = X if Y is None else torch.cat([X, Y])
     params = [q for q in gen.parameters() if q.requires_grad]
     with torch.enable_grad():
@@ -316,19 +323,22 @@ def empirical_pixel_ntk(gen: DeconvGenerator, X, Y=None, *, fast=True):
     Args:
         gen: a DeconvGenerator (or any module mapping (N, n_0) to (N, channels, pixels...)).
         X: (N, n_0).  Y: (M, n_0); None means X.
-        fast: use the exact tree formula (no Jacobian formed) when the generator is a tree (kernel =
-            stride, no padding), has one output channel and no batch coupling; otherwise full Jacobians by vector-Jacobian products (memory: outputs of
-            the batch x parameters).  For BatchNorm generators the batch is [X; Y] (or X) and the kernel is
-            that of the batch output.
+        fast: use the exact tree formula (no Jacobian formed) when the generator is a tree
+            (kernel = stride, no padding), has one output channel and no batch coupling; otherwise
+            full Jacobians by vector-Jacobian products (memory: outputs of the batch x parameters).
+            For BatchNorm generators the batch is [X; Y] (or X) and the kernel is that of the batch
+            output.
     Returns:
-        tensor (N, M, O, O) with O = n_out * P outputs per input (P for one channel), flattened row-major.
+        tensor (N, M, O, O) with O = n_out * P outputs per input (P for one channel), flattened
+        row-major.
     Example:
         >>> gen = nk.deconv.DeconvGenerator(4, 16, 2, stride=2, dim=1, seed=0)
         >>> X = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
         >>> K = nk.deconv.empirical_pixel_ntk(gen, X)
         >>> K.shape                                          # 3 codes, 4 pixels
         torch.Size([3, 3, 4, 4])
-        >>> torch.allclose(K, nk.deconv.empirical_pixel_ntk(gen, X, fast=False))   # tree formula = J J^T
+        >>> torch.allclose(K, nk.deconv.empirical_pixel_ntk(gen, X,
+        ...                                                 fast=False))   # tree formula = J J^T
         True
     """
     p = next(gen.parameters())

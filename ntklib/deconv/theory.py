@@ -1,35 +1,39 @@
-"""Deconvolutional generators at infinite width: the pixel NTK, the bounds of the checkerboard theorem,
-Fourier and eigen views of pixel kernels (the finite generator is in ntklib.deconv.generator).
+"""Deconvolutional generators at infinite width: the pixel NTK, the bounds of the checkerboard
+theorem, Fourier and eigen views of pixel kernels (the finite generator is in
+ntklib.deconv.generator).
 
-Network (NTK parametrisation, CONVENTIONS.md §1, with transposed convolutions).  A latent code x in R^{n_0}
-is an image of one pixel with n_0 channels; layer l = 0..L-1 maps a^(l) (C_l channels, S_l = s^l
-pixels per axis) to
+Network (NTK parametrisation, CONVENTIONS.md §1, with transposed convolutions).  A latent code x in
+R^{n_0} is an image of one pixel with n_0 channels; layer l = 0..L-1 maps a^(l) (C_l channels,
+S_l = s^l pixels per axis) to
 
-    z^(l+1) = sqrt(1 - beta^2)/sqrt(C_l) * ConvTranspose_s(a^(l); W^(l)) + beta b^(l),   W, b ~ N(0, 1)
-    a^(l+1) = norm(sigma(z^(l+1))),           f(x) = z^(L)(x)   (n_out channels, s^L pixels per axis)
+    z^(l+1) = sqrt(1 - beta^2)/sqrt(C_l) * ConvTranspose_s(a^(l); W^(l)) + beta b^(l),
+              W, b ~ N(0, 1)
+    a^(l+1) = norm(sigma(z^(l+1))),   f(x) = z^(L)(x)   (n_out channels, s^L pixels per axis)
 
-with stride s and filter size s (per axis, in `dim` = 1 or 2 dimensions), no padding.  Filter size =
-stride makes the generator a tree: pixel q of layer l+1 has exactly ONE parent, q // s (per axis), and
-is produced by the filter tap t = q mod s.  The fan-in of every pre-activation is C_l, so each pixel,
-followed along its ancestors, is an FC network of depth L (same kernels Sigma^(l), SigmaDot^(l)).
+with stride s and filter size s (per axis, in `dim` = 1 or 2 dimensions), no padding.  Filter
+size = stride makes the generator a tree: pixel q of layer l+1 has exactly ONE parent, q // s (per
+axis), and is produced by the filter tap t = q mod s.  The fan-in of every pre-activation is C_l, so
+each pixel, followed along its ancestors, is an FC network of depth L (same kernels Sigma^(l),
+SigmaDot^(l)).
 
-Infinite-width pixel NTK (derived here; the bounds are stated by Jacot, Gabriel, Hongler 2019b).  For
-output pixels p, p' let m(p, p') in {0..L} be the number of top layers L, L-1, ... whose taps agree
-along the two ancestor paths: the s-adic valuation of p - p' capped at L (in 2-D: the smaller of the
-two axes' valuations); m = L iff p = p'.  Weights are shared across positions but differ between taps,
-so (i) the pre-activations of the two paths are independent except for the bias until the layer
-j = L - m where the taps first agree from there on: their covariance there is beta^2 (both see the same
-bias, different filter taps); (ii) above it they follow the FC recursion; (iii) a layer's weights
-contribute only if all the taps from that layer up agree.  Hence
+Infinite-width pixel NTK (derived here; the bounds are stated by Jacot, Gabriel, Hongler 2019b).
+For output pixels p, p' let m(p, p') in {0..L} be the number of top layers L, L-1, ... whose taps
+agree along the two ancestor paths: the s-adic valuation of p - p' capped at L (in 2-D: the smaller
+of the two axes' valuations); m = L iff p = p'.  Weights are shared across positions but differ
+between taps, so (i) the pre-activations of the two paths are independent except for the bias until
+the layer j = L - m where the taps first agree from there on: their covariance there is beta^2 (both
+see the same bias, different filter taps); (ii) above it they follow the FC recursion; (iii) a
+layer's weights contribute only if all the taps from that layer up agree.  Hence
 
     Theta_{p,p'}(x, y) = T_m(x, y) = sum_{l = L-m}^{L} Sigma_m^(l) prod_{k=l+1}^{L} SigmaDot_m^(k),
     Sigma_m^(L-m) = beta^2 (m < L),   Sigma_L^(1)(x, y) = (1 - beta^2) x.y/n_0 + beta^2,
-    Sigma_m^(l+1) = (1 - beta^2) E[sigma(u) sigma(v)] + beta^2,  SigmaDot_m^(l+1) = (1 - beta^2) E[sigma'(u) sigma'(v)]
+    Sigma_m^(l+1) = (1 - beta^2) E[sigma(u) sigma(v)] + beta^2,
+    SigmaDot_m^(l+1) = (1 - beta^2) E[sigma'(u) sigma'(v)]
 
-with (u, v) ~ N(0, [[q_x^(l), Sigma_m^(l)], [Sigma_m^(l), q_y^(l)]]) and q^(l) the FC variances.  T_L is
-the FC NTK (nk.ntk); for m < L, T_m depends on x, y only through |x|^2, |y|^2.  With a standardised
-sigma (E sigma(z)^2 = 1) and |x|^2 = n_0 every Sigma <= 1 and SigmaDot <= r (Cauchy-Schwarz), so with
-v = min(m, L-1) and Theta_{p,p}(x, x) = (1 - r^L)/(1 - r):
+with (u, v) ~ N(0, [[q_x^(l), Sigma_m^(l)], [Sigma_m^(l), q_y^(l)]]) and q^(l) the FC variances.
+T_L is the FC NTK (nk.ntk); for m < L, T_m depends on x, y only through |x|^2, |y|^2.  With a
+standardised sigma (E sigma(z)^2 = 1) and |x|^2 = n_0 every Sigma <= 1 and SigmaDot <= r
+(Cauchy-Schwarz), so with v = min(m, L-1) and Theta_{p,p}(x, x) = (1 - r^L)/(1 - r):
 
     Theta_{p,p'}(x, y)/Theta_{p,p}(x, x) <= (1 - r^(v+1))/(1 - r^L)       (any r, any sigma)
 
@@ -52,10 +56,6 @@ __all__ = [
     "checkerboard_upper_bound",
     "checkerboard_lower_bound",
     "fit_c1",
-    "stride_frequencies",
-    "fourier_mass",
-    "checkerboard_share",
-    "eigen_images",
     "output_size",
 ]
 
@@ -95,8 +95,9 @@ def _check_kernel_padding(stride, kernel_size, padding):
 
 def output_size(depth, stride=2, kernel_size=None, padding=0):
     """Pixels per axis after `depth` transposed convolutions from one pixel:
-    S_(l+1) = (S_l - 1) stride - 2 padding + kernel_size, S_0 = 1 (stride^depth when kernel = stride,
-    padding 0; also 2^depth for DCGAN's kernel 4, stride 2, padding 1: 1 -> 2 -> 4 -> 8).
+    S_(l+1) = (S_l - 1) stride - 2 padding + kernel_size, S_0 = 1 (stride^depth when
+    kernel = stride, padding 0; also 2^depth for DCGAN's kernel 4, stride 2, padding 1:
+    1 -> 2 -> 4 -> 8).
 
     Args:
         depth: number of transposed convolutions L >= 1.  stride: s >= 1.
@@ -134,7 +135,7 @@ def _check_stride_dim(stride, dim):
 
 # ---- activations used in the phase diagram -------------------------------------------------------
 
-# ---- pixel bookkeeping ----------------------------------------------------------------------------
+# ---- pixel bookkeeping ---------------------------------------------------------------------------
 
 
 def _valuation(d, stride, cap):
@@ -151,12 +152,14 @@ def _valuation(d, stride, cap):
 def pixel_levels(depth, stride=2, dim=1):
     """m(p, p') for every pair of output pixels (row-major flattening), an int64 tensor (P, P).
 
-    m is the number of top layers whose filter taps agree on the two ancestor paths: the s-adic valuation
-    of p - p' capped at `depth` (in 2-D the smaller of the two axes'); m = depth iff p = p'.  The pixel
-    NTK is Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with T from `deconv_ntk_levels`.
+    m is the number of top layers whose filter taps agree on the two ancestor paths: the s-adic
+    valuation of p - p' capped at `depth` (in 2-D the smaller of the two axes'); m = depth iff
+    p = p'.  The pixel NTK is Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with T from
+    `deconv_ntk_levels`.
 
     Args:
-        depth: number of transposed-convolution layers L >= 1; the output has stride^L pixels per axis.
+        depth: number of transposed-convolution layers L >= 1; the output has stride^L pixels per
+            axis.
         stride: s >= 2.
         dim: 1 (signals) or 2 (images).
     Returns:
@@ -187,7 +190,8 @@ def pixel_levels(depth, stride=2, dim=1):
 
 
 def checkerboard_v(depth, stride=2, dim=1):
-    """v(p, p') = min(m(p, p'), depth - 1): the largest v in {0..L-1} with s^v dividing p - p' (per axis).
+    """v(p, p') = min(m(p, p'), depth - 1): the largest v in {0..L-1} with s^v dividing p - p'
+    (per axis).
 
     The exponent of the checkerboard bounds (CONVENTIONS.md §1): in the freeze
     Theta_{p,p'}(x, y) / Theta_{p,p}(x, x) lies between `checkerboard_lower_bound` and
@@ -204,17 +208,19 @@ def checkerboard_v(depth, stride=2, dim=1):
     return pixel_levels(depth, stride, dim).clamp(max=depth - 1)
 
 
-# ---- infinite-width pixel NTK ---------------------------------------------------------------------
+# ---- infinite-width pixel NTK --------------------------------------------------------------------
 
 
 def deconv_ntk_levels(
     X, Y=None, *, depth, activation="relu", beta=0.1, dtype=torch.float64, device=None
 ):
-    """T_m(x, y), m = 0..depth: the infinite-width pixel NTK of a deconvolutional generator by level.
+    """T_m(x, y), m = 0..depth: the infinite-width pixel NTK of a deconvolutional generator by
+    level.
 
-    Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with m = nk.deconv.pixel_levels(...) (independent of the stride and
-    of the dimension: those only decide which pixel pairs have which level).  Recursion in the module
-    docstring: the level-m chain starts at layer L - m from covariance beta^2 (m = L: the FC NTK).
+    Theta_{p,p'}(x, y) = T_{m(p,p')}(x, y) with m = nk.deconv.pixel_levels(...) (independent of the
+    stride and of the dimension: those only decide which pixel pairs have which level).  Recursion
+    in the module docstring: the level-m chain starts at layer L - m from covariance beta^2 (m = L:
+    the FC NTK).
 
     Args:
         X: latent codes (N, n_0).  Y: (M, n_0); None means X.
@@ -222,8 +228,9 @@ def deconv_ntk_levels(
         activation, beta: as for nk.ntk.
         dtype, device: of the computation.
     Returns:
-        tensor (depth + 1, N, M): T[m] is the NTK of two output pixels at level m; T[0] = beta^2 (the
-        two pixels share only the last layer's bias), T[depth] = nk.ntk(X, Y, depth=depth, ...) (p = p').
+        tensor (depth + 1, N, M): T[m] is the NTK of two output pixels at level m; T[0] = beta^2
+        (the two pixels share only the last layer's bias), T[depth] = nk.ntk(X, Y, depth=depth, ...)
+        (p = p').
     Example:
         >>> X = [[1.0, -1.0], [1.0, 1.0]]
         >>> T = nk.deconv.deconv_ntk_levels(X, depth=3, activation="relu", beta=0.1)
@@ -244,7 +251,8 @@ def deconv_ntk_levels(
     qx = w2 * (X * X).sum(1) / n0 + b2  # variances at layer 1, (N,)
     qy = w2 * (Y * Y).sum(1) / n0 + b2
     N, M = X.shape[0], Y.shape[0]
-    # C[m], T[m]: covariance and NTK of chain m at the current layer; chain m is live from layer L - m.
+    # C[m], T[m]: covariance and NTK of chain m at the current layer; chain m is live from
+    # layer L - m.
     C = torch.full((depth + 1, N, M), b2, dtype=X.dtype, device=X.device)
     C[depth] = w2 * (X @ Y.T) / n0 + b2
     T = C.clone()
@@ -274,35 +282,40 @@ def deconv_ntk(
     dtype=torch.float64,
     device=None,
 ):
-    """Infinite-width pixel NTK Theta_{p,p'}(x, y) of a deconvolutional generator (module docstring).
+    """Infinite-width pixel NTK Theta_{p,p'}(x, y) of a deconvolutional generator (module
+    docstring).
 
     kernel_size = stride, padding = 0 (the defaults): the tree, T_m by `deconv_ntk_levels` placed by
     `pixel_levels`.  Otherwise (overlapping filters, e.g. DCGAN's kernel 4, stride 2, padding 1) the
     exact recursion over pixel pairs (the CNN NTK of Arora et al. 2019, eq. 7-8, for transposed
-    convolutions; not Monte Carlo).  With A_t the 0/1 matrix that sends an input pixel i to the output
-    pixel q = i stride + t - padding through filter tap t (per axis; a Kronecker product in 2-D) and
-    n = (kernel_size/stride)^dim the parents of an interior pixel (the generator's weights are scaled by
-    sqrt(1 - beta^2)/sqrt(C_l n)):
+    convolutions; not Monte Carlo).  With A_t the 0/1 matrix that sends an input pixel i to the
+    output pixel q = i stride + t - padding through filter tap t (per axis; a Kronecker product in
+    2-D) and n = (kernel_size/stride)^dim the parents of an interior pixel (the generator's weights
+    are scaled by sqrt(1 - beta^2)/sqrt(C_l n)):
 
         Sigma^(l+1) = (1 - beta^2)/n sum_t A_t E[sigma(u) sigma(v)] A_t^T + beta^2,
-        Theta^(l+1) = Sigma^(l+1) + (1 - beta^2)/n sum_t A_t (E[sigma'(u) sigma'(v)] * Theta^(l)) A_t^T,
+        Theta^(l+1) = Sigma^(l+1)
+                      + (1 - beta^2)/n sum_t A_t (E[sigma'(u) sigma'(v)] * Theta^(l)) A_t^T,
 
     with (u, v) Gaussian with the pixel pair's layer-l covariance, each pixel with its OWN variance
-    (border pixels have fewer parents, hence smaller variance), Sigma^(1) = (1 - beta^2)/n A x.y/n_0 A^T
-    + beta^2.  Memory: four (N, M, P_l, P_l) tensors per layer, refused above MAX_BYTES.
+    (border pixels have fewer parents, hence smaller variance),
+    Sigma^(1) = (1 - beta^2)/n A x.y/n_0 A^T + beta^2.  Memory: four (N, M, P_l, P_l) tensors per
+    layer, refused above MAX_BYTES.
 
     Args:
         X: latent codes (N, n_0).  Y: (M, n_0); None means X.
         depth: layers L.  stride: s >= 2.  dim: 1 or 2.
-        kernel_size: filter size per axis, a multiple of stride (None: stride).  padding: in [0, kernel).
-        activation, beta: as for nk.ntk (the theorem's scaling: a standardised sigma and |x|^2 = n_0).
+        kernel_size: filter size per axis, a multiple of stride (None: stride).  padding: in
+            [0, kernel).
+        activation, beta: as for nk.ntk (the theorem's scaling: a standardised sigma and
+            |x|^2 = n_0).
         dtype, device: of the computation (a floating dtype).
     Returns:
         tensor (N, M, P, P), P = output_size(...)^dim (stride^(L dim) by default), pixels row-major.
     Example:
         >>> nk.deconv.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2).shape
         torch.Size([1, 1, 16, 16])
-        >>> nk.deconv.deconv_ntk([[1.0, -1.0]], depth=3, kernel_size=4, padding=1).shape   # 8 pixels
+        >>> nk.deconv.deconv_ntk([[1.0, -1.0]], depth=3, kernel_size=4, padding=1).shape  # 8 pixels
         torch.Size([1, 1, 8, 8])
     """
     depth = check_depth(depth)
@@ -313,7 +326,8 @@ def deconv_ntk(
     tree = k == stride and padding == 0
     _check_bytes(
         (1 if tree else 4) * n * m * S ** (2 * dim) * 8,
-        f"deconv_ntk with {n} x {m} codes, depth={depth}, stride={stride}, dim={dim} ({S**dim} pixels)",
+        f"deconv_ntk with {n} x {m} codes, depth={depth}, stride={stride}, dim={dim} "
+        f"({S**dim} pixels)",
         "N M P^2 float64 entries, four such tensors for overlapping filters",
     )
     if tree:
@@ -328,9 +342,9 @@ def deconv_ntk(
 def _pixel_pair_ntk(
     X, Y, depth, stride, dim, kernel_size, padding, activation, beta, dtype, device
 ):
-    """The recursion over pixel pairs of `deconv_ntk` (its docstring), for any kernel_size and padding
-    (the tree case too: the tests compare the two).  The lift sum_t A_t K A_t^T is separable in 2-D:
-    one 1-D lift on the first axis of both pixels, then one on the second."""
+    """The recursion over pixel pairs of `deconv_ntk` (its docstring), for any kernel_size and
+    padding (the tree case too: the tests compare the two).  The lift sum_t A_t K A_t^T is separable
+    in 2-D: one 1-D lift on the first axis of both pixels, then one on the second."""
     beta = check_beta(beta)
     X, Y = as_input_pair(X, Y, dtype=_check_float_dtype(dtype), device=device)
     Y = X if Y is None else Y
@@ -379,7 +393,8 @@ def _row_count(X):
 
 
 def _tap_matrices(size, stride, kernel_size, padding, dtype, device):
-    """(taps, S_out, S_in) 0/1 matrices of one axis: A_t[q, i] = 1 iff q = i stride + t - padding."""
+    """(taps, S_out, S_in) 0/1 matrices of one axis: A_t[q, i] = 1 iff
+    q = i stride + t - padding."""
     out = (size - 1) * stride - 2 * padding + kernel_size
     t = torch.arange(kernel_size, device=device)[:, None, None]
     q = torch.arange(out, device=device)[None, :, None]
@@ -387,14 +402,14 @@ def _tap_matrices(size, stride, kernel_size, padding, dtype, device):
     return (q == i * stride + t - padding).to(dtype)
 
 
-# ---- bounds of the checkerboard theorem -----------------------------------------------------------
+# ---- bounds of the checkerboard theorem ----------------------------------------------------------
 
 
 def checkerboard_upper_bound(r, v, depth):
     """Upper bound of the checkerboard theorem: (1 - r^(v+1)) / (1 - r^L), elementwise in v.
 
-    Bounds Theta_{p,p'}(x, y) / Theta_{p,p}(x, x) for pixels at level v = `checkerboard_v` (any r, any
-    standardised sigma, |x|^2 = n_0; module docstring); the limit (v+1)/L is used at r = 1.
+    Bounds Theta_{p,p'}(x, y) / Theta_{p,p}(x, x) for pixels at level v = `checkerboard_v` (any r,
+    any standardised sigma, |x|^2 = n_0; module docstring); the limit (v+1)/L is used at r = 1.
 
     Args:
         r: r(sigma, beta) = (1 - beta^2) E[sigma'(z)^2], a float (nk.r_value).
@@ -415,7 +430,8 @@ def checkerboard_upper_bound(r, v, depth):
 
 
 def checkerboard_lower_bound(r, v, depth, c1):
-    """Lower bound of the checkerboard theorem in the freeze: (1 - r^(v+1)) / (1 - r^L) - C1 (v+1) r^v.
+    """Lower bound of the checkerboard theorem in the freeze:
+    (1 - r^(v+1)) / (1 - r^L) - C1 (v+1) r^v.
 
     Holds for r < 1 and smooth sigma with a constant C1 the theorem does not give (fit it with
     `fit_c1`); elementwise in v.
@@ -438,7 +454,8 @@ def checkerboard_lower_bound(r, v, depth, c1):
 def fit_c1(ratio, v, r, depth) -> float:
     """The smallest C1 >= 0 for which the lower bound holds at every given pair.
 
-        C1 = max(0, max_i (upper(v_i) - ratio_i) / ((v_i + 1) r^v_i)),  upper = checkerboard_upper_bound
+        C1 = max(0, max_i (upper(v_i) - ratio_i) / ((v_i + 1) r^v_i)),
+        upper = checkerboard_upper_bound
 
     Args:
         ratio: measured Theta_{p,p'}(x, y) / Theta_{p,p}(x, x) (any shape).
@@ -452,133 +469,11 @@ def fit_c1(ratio, v, r, depth) -> float:
         >>> c1 = nk.deconv.fit_c1(ratio, v, 0.5, 3)
         >>> round(c1, 4)
         0.0714
-        >>> bool((nk.deconv.checkerboard_lower_bound(0.5, v, 3, c1) <= torch.tensor(ratio) + 1e-12).all())
+        >>> bool((nk.deconv.checkerboard_lower_bound(0.5, v, 3, c1)
+        ...       <= torch.tensor(ratio) + 1e-12).all())
         True
     """
     ratio = torch.as_tensor(ratio, dtype=torch.float64)
     v = torch.as_tensor(v, dtype=torch.float64)
     gap = (checkerboard_upper_bound(r, v, depth) - ratio) / ((v + 1) * r**v)
     return max(float(gap.max()), 0.0)
-
-
-# ---- Fourier and eigen views of pixel kernels -----------------------------------------------------
-
-
-def stride_frequencies(size, stride=2, dim=1):
-    """Boolean mask over the DFT grid (size,)*dim: the non-zero frequencies k with k_i multiple of
-    size/stride on every axis - the patterns that repeat every `stride` pixels (checkerboards).
-
-    There are stride^dim - 1 of them (k_i in {0, size/stride, ..., (stride-1) size/stride}, not all 0).
-
-    Args:
-        size: pixels per axis, a multiple of stride.
-        stride: the period s.
-        dim: 1 or 2.
-    Returns:
-        bool tensor of shape (size,) or (size, size), indexed like torch.fft.fftn's output.
-    Example:
-        >>> nk.deconv.stride_frequencies(8, 2, 1)
-        tensor([False, False, False, False,  True, False, False, False])
-        >>> int(nk.deconv.stride_frequencies(8, 2, 2).sum())         # (0, 4), (4, 0), (4, 4)
-        3
-    """
-    size, stride = check_positive_int(size, "size"), check_positive_int(stride, "stride")
-    if size % stride:
-        raise ValueError(f"size: got {size}, not a multiple of stride={stride}")
-    k = torch.arange(size)
-    ok = (k * stride) % size == 0
-    mask = ok if dim == 1 else ok[:, None] & ok[None, :]
-    mask = mask.clone()
-    mask[(0,) * dim] = False
-    return mask
-
-
-def fourier_mass(K, size, dim=1):
-    """Kernel mass per spatial frequency: mass_k = u_k^* K u_k with u_k the unit Fourier mode k.
-
-    u_k(p) = exp(2 pi i k.p / size) / sqrt(P).  The masses are real, sum to trace(K), and for a
-    translation-invariant (circulant) kernel they are its eigenvalues.
-
-    Args:
-        K: pixel kernel(s) (..., P, P) with P = size^dim (pixels row-major).
-        size: pixels per axis.
-        dim: 1 or 2.
-    Returns:
-        float64 tensor (..., size) or (..., size, size), indexed like torch.fft.fftn's output.
-    Example:
-        >>> nk.deconv.fourier_mass(torch.eye(4, dtype=torch.float64), 4)          # white: equal mass
-        tensor([1., 1., 1., 1.], dtype=torch.float64)
-        >>> u = torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64)
-        >>> mass = nk.deconv.fourier_mass(u[:, None] * u[None, :], 4)            # period-2 pattern
-        >>> int(mass.argmax()), round(float(mass.sum()), 6)                 # frequency 2, trace 4
-        (2, 4.0)
-    """
-    K = torch.as_tensor(K)
-    P = size**dim
-    if K.shape[-1] != P or K.shape[-2] != P:
-        raise ValueError(
-            f"K: got shape {tuple(K.shape)}; accepted: (..., {P}, {P}) for size={size}, dim={dim}"
-        )
-    lead = K.shape[:-2]
-    A = K.reshape(*lead, *(size,) * dim, *(size,) * dim).to(torch.complex128)
-    nd = len(lead)
-    left = tuple(range(nd, nd + dim))
-    right = tuple(range(nd + dim, nd + 2 * dim))
-    A = torch.fft.fftn(A, dim=left)  # sum_p e^{-i k p} ...
-    A = torch.fft.ifftn(A, dim=right) * P  # ... e^{+i k' p'}
-    A = A.reshape(*lead, P, P)
-    return (torch.diagonal(A, dim1=-2, dim2=-1).real / P).reshape(*lead, *(size,) * dim)
-
-
-def checkerboard_share(K, size, stride=2, dim=1):
-    """Share of a pixel kernel's non-constant mass at the stride frequencies (period-s patterns):
-    sum_{k in stride_frequencies} mass_k / sum_{k != 0} mass_k.  Compare with the uniform share
-    (stride^dim - 1)/(size^dim - 1) of a kernel with no preferred pattern (the identity).
-
-    Args:
-        K: pixel kernel(s) (..., P, P) with P = size^dim.
-        size: pixels per axis.  stride: the period s.  dim: 1 or 2.
-    Returns:
-        float64 tensor over the leading dims of K, in [0, 1] for a positive semi-definite K.
-    Example:
-        >>> round(float(nk.deconv.checkerboard_share(torch.eye(8, dtype=torch.float64), 8)), 4)   # 1/7
-        0.1429
-        >>> K = nk.deconv.deconv_ntk([[1.0, -1.0]], depth=3, stride=2)[0, 0]     # 8 pixels
-        >>> round(float(nk.deconv.checkerboard_share(K, 8)), 4)
-        0.2244
-    """
-    mass = fourier_mass(K, size, dim)
-    mask = stride_frequencies(size, stride, dim).to(mass.device)
-    flat = mass.reshape(*mass.shape[: mass.ndim - dim], -1)
-    m = mask.reshape(-1)
-    nonconst = flat[..., 1:].sum(-1)
-    return flat[..., m].sum(-1) / nonconst
-
-
-def eigen_images(K, size, dim=1, k=4):
-    """Top-k eigenvalues and eigenvectors of a symmetric (P, P) pixel kernel, vectors as images.
-
-    The NTK PCA of pixels: K (symmetrised as (K + K^T)/2) = sum_j lambda_j v_j v_j^T, lambda_1 >= ...;
-    the sign of each vector is fixed so that its largest-magnitude entry is positive (deterministic
-    pictures).
-
-    Args:
-        K: pixel kernel (P, P), P = size^dim (pixels row-major), e.g. nk.deconv.deconv_ntk(...)[i, i].
-        size: pixels per axis.  dim: 1 or 2.
-        k: how many eigenpairs.
-    Returns:
-        (eigenvalues, float64 (k,), largest first; unit eigenvectors as images, (k, size) or (k, size, size)).
-    Example:
-        >>> K = nk.deconv.deconv_ntk([[1.0, -1.0]], depth=2, stride=2, dim=2)[0, 0]     # 4 x 4 images
-        >>> lam, images = nk.deconv.eigen_images(K, 4, dim=2, k=3)
-        >>> images.shape
-        torch.Size([3, 4, 4])
-        >>> bool(lam[0] >= lam[1] >= lam[2])
-        True
-    """
-    K = torch.as_tensor(K, dtype=torch.float64)
-    lam, V = torch.linalg.eigh((K + K.T) / 2)
-    lam, V = lam.flip(0)[:k], V.flip(1)[:, :k].T
-    idx = V.abs().argmax(1)
-    V = V * torch.sign(V[torch.arange(V.shape[0], device=V.device), idx])[:, None]
-    return lam, V.reshape(-1, *(size,) * dim)

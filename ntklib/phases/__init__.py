@@ -6,36 +6,37 @@
 
 r = r(sigma, beta) = (1 - beta^2) E[sigma'(z)^2] decides the phase: FREEZE (r < 1), the Gram ratios
 Theta(x, y)/Theta(x, x) tend to 1 with depth; CHAOS (r > 1), they tend to 0 (Jacot, Gabriel, Hongler
-2019b).  freeze_chaos.py holds notebook 04 (families of nonlinearities, the phase diagram, the bounds,
-conditioning and training speed, the E[sigma] = 1 erratum); normalization.py holds notebook 05 (the
-Gaussian Poincare inequality, LayerNorm and BatchNorm).  Everything returns numbers; the pictures are
-in ntklib.plotting.phases.
+2019b).  freeze_chaos.py holds notebook 04's theory (families of nonlinearities, the phase diagram,
+the bounds), training.py its consequences (conditioning and training speed), diagonal.py the
+diagonal (1 - r^L)/(1 - r) against finite networks and the E[sigma] = 1 erratum; normalization.py
+holds notebook 05 (the Gaussian Poincare inequality, LayerNorm and BatchNorm).  Everything returns
+numbers; the pictures are in ntklib.plotting.phases.
 """
 
 from .freeze_chaos import (
     chaos_decay,
     diagonal_identity_error,
-    diagonal_profile,
-    empirical_condition_numbers,
-    empirical_diagonal_profile,
     freeze_bound,
     gain_family_diagram,
-    gd_step_size,
-    gram_condition_numbers,
     gram_ratio,
     input_scaled,
-    kernel_gd_losses,
     mean_one,
     ntk_by_depth,
     phase_diagram,
     phase_of,
     resolvable_depth,
     resolve_activation,
-    steps_to_loss,
     theta_diagonal_formula,
+)
+from .diagonal import diagonal_profile, empirical_diagonal_profile, finite_diagonal_test
+from .training import (
+    empirical_condition_numbers,
+    gd_step_size,
+    gram_condition_numbers,
+    kernel_gd_losses,
+    steps_to_loss,
     training_speed,
 )
-from .diagonal import finite_diagonal_test
 from .normalization import (
     batchnorm_mass,
     compare_norms,

@@ -1,9 +1,11 @@
-"""Freeze and chaos (notebook 04): families of nonlinearities, the phase diagram, Gram ratios and the
-theorems' bounds, their consequences for conditioning and training speed, and the E[sigma] = 1 erratum.
+"""Freeze and chaos (notebook 04): families of nonlinearities, the phase diagram, Gram ratios and
+the theorems' bounds, their consequences for conditioning and training speed, and the E[sigma] = 1
+erratum.
 
-Conventions of CONVENTIONS.md §1.  For inputs on the sphere ||x||^2 = n_0 and a *standardised* sigma,
-E_{z ~ N(0,1)}[sigma(z)^2] = 1 (the slides write E[sigma(z)] = 1: an erratum, see `mean_one`),
-Sigma^(l)(x, x) = 1 at every layer, SigmaDot^(l)(x, x) = r and (Jacot, Gabriel, Hongler 2019b, Thm. 3)
+Conventions of CONVENTIONS.md §1.  For inputs on the sphere ||x||^2 = n_0 and a *standardised*
+sigma, E_{z ~ N(0,1)}[sigma(z)^2] = 1 (the slides write E[sigma(z)] = 1: an erratum, see
+`mean_one`), Sigma^(l)(x, x) = 1 at every layer, SigmaDot^(l)(x, x) = r and
+(Jacot, Gabriel, Hongler 2019b, Thm. 3)
 
     r = r(sigma, beta) = (1 - beta^2) E[sigma'(z)^2]
     Theta^(L)(x, x) = sum_{l=1}^{L} r^(L - l) = (1 - r^L) / (1 - r)
@@ -11,7 +13,8 @@ Sigma^(l)(x, x) = 1 at every layer, SigmaDot^(l)(x, x) = r and (Jacot, Gabriel, 
     CHAOS  (r > 1):  Theta(x, y)/Theta(x, x) -> 0 for x != +-y
     EDGE:  sqrt(2) relu has r = 1 - beta^2.
 
-Everything here returns numbers (numpy arrays, floats, dicts); the pictures are in ntklib.plotting.phases.
+Everything here returns numbers (numpy arrays, floats, dicts); the pictures are in
+ntklib.plotting.phases.
 """
 
 from __future__ import annotations
@@ -23,15 +26,10 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .._checks import as_inputs, check_beta, check_depth, check_positive_int
-from ..devices import resolve_device
+from .._checks import as_inputs, check_beta, check_depth
 from ..activations import Activation, get_activation, normalized, scaled
-from ..dynamics import condition_number, train_gd
-from ..empirical import empirical_ntk
 from ..activations import standardized  # noqa: F401 - used by resolve_activation's wrappers
 from ..kernels import edge_beta, kernel_layers, r_value
-from ..networks import FCNet
-from ..stats import to_numpy
 
 
 __all__ = [
@@ -50,20 +48,10 @@ __all__ = [
     "freeze_bound",
     "resolvable_depth",
     "chaos_decay",
-    # consequences: conditioning and training speed
-    "gram_condition_numbers",
-    "empirical_condition_numbers",
-    "gd_step_size",
-    "kernel_gd_losses",
-    "steps_to_loss",
-    "training_speed",
-    # the E[sigma] = 1 erratum
-    "diagonal_profile",
-    "empirical_diagonal_profile",
 ]
 
 
-# ---- nonlinearities -------------------------------------------------------------------------------
+# ---- nonlinearities ------------------------------------------------------------------------------
 
 
 def mean_one(activation) -> Activation:
@@ -74,11 +62,13 @@ def mean_one(activation) -> Activation:
     E sigma = 0 and cannot meet the hypothesis at all.
 
     Args:
-        activation: a name, an Activation or a callable with E sigma(z) != 0 (relu, gelu, softplus, ...).
+        activation: a name, an Activation or a callable with E sigma(z) != 0 (relu, gelu,
+            softplus, ...).
     Returns:
         Activation named "mean_one(NAME)", closed forms kept.
     Example:
-        >>> [round(m, 6) for m in nk.phases.mean_one("relu").moments()[:2]]     # E sigma = 1, E sigma^2 = pi
+        >>> # E sigma = 1, E sigma^2 = pi
+        >>> [round(m, 6) for m in nk.phases.mean_one("relu").moments()[:2]]
         [1.0, 3.141593]
     """
     act = get_activation(activation)
@@ -92,7 +82,8 @@ def mean_one(activation) -> Activation:
 
 
 def input_scaled(activation, gain: float) -> Activation:
-    """z -> sigma(gain z), closed forms kept (E[s(gu) s(gv)] is the dual at covariance gain^2 Sigma).
+    """z -> sigma(gain z), closed forms kept (E[s(gu) s(gv)] is the dual at covariance gain^2
+    Sigma).
 
     normalized(input_scaled("erf", g)) runs from the identity (g -> 0, r = 1 - beta^2) to the sign
     function (g -> inf, E sigma_bar'^2 -> inf): a continuous family for the phase diagram.
@@ -100,9 +91,11 @@ def input_scaled(activation, gain: float) -> Activation:
     Args:
         activation: a name, an Activation or a callable.  gain: g > 0.
     Returns:
-        Activation named "NAME(gz)" with fn sigma(g z), derivative g sigma'(g z) and the rescaled duals.
+        Activation named "NAME(gz)" with fn sigma(g z), derivative g sigma'(g z) and the rescaled
+        duals.
     Example:
-        >>> round(nk.phases.input_scaled("relu", 3.0).moments()[1], 12)     # relu(3z) = 3 relu(z): E = 9/2
+        >>> # relu(3z) = 3 relu(z): E = 9/2
+        >>> round(nk.phases.input_scaled("relu", 3.0).moments()[1], 12)
         4.5
     """
     act = get_activation(activation)
@@ -169,12 +162,12 @@ def resolve_activation(spec) -> Activation:
     so the moments of a spec are computed once per session.
 
     Args:
-        spec: a string as above (wrappers nest: "normalized(input_scaled(erf, 2))"), an Activation, a name
-            or a callable.
+        spec: a string as above (wrappers nest: "normalized(input_scaled(erf, 2))"), an Activation,
+            a name or a callable.
     Returns:
         Activation.
     Example:
-        >>> edge = nk.phases.resolve_activation("sqrt2*relu")            # E sigma'^2 = 1: r = 1 - beta^2
+        >>> edge = nk.phases.resolve_activation("sqrt2*relu")  # E sigma'^2 = 1: r = 1 - beta^2
         >>> edge.name, round(nk.r_value(edge, 0.6), 12)
         ('1.414*relu', 0.64)
     """
@@ -207,10 +200,12 @@ def phase_diagram(activations, betas) -> dict:
     `resolve_activation`) and a beta grid; the edge r = 1 is at beta = sqrt(1 - 1/E sigma'^2).
 
     Args:
-        activations: list of specs, e.g. ["sqrt2*relu", "normalized(tanh)"].  betas: (B,) values in [0, 1].
+        activations: list of specs, e.g. ["sqrt2*relu", "normalized(tanh)"].  betas: (B,) values in
+            [0, 1].
     Returns:
         dict: names (A,), betas (B,), r (A, B), edge (A,) the beta with r = 1 (nan: frozen for every
-        beta), second_moment (A,) E sigma(z)^2 (the theorem needs 1), derivative_moment (A,) E sigma'^2.
+        beta), second_moment (A,) E sigma(z)^2 (the theorem needs 1), derivative_moment (A,)
+        E sigma'^2.
     Example:
         >>> d = nk.phases.phase_diagram(["sqrt2*relu", "normalized(tanh)"], [0.0, 0.5])
         >>> d["r"].round(6).tolist()
@@ -230,15 +225,15 @@ def phase_diagram(activations, betas) -> dict:
 
 
 def gain_family_diagram(base, gains, betas) -> dict:
-    """r = (1 - beta^2) E[sigma_g'(z)^2] of the normalised family sigma_g = normalized(base(g z)) over
-    gains g and betas (E sigma_g'^2 grows from 1 at g -> 0, the identity, without bound).
+    """r = (1 - beta^2) E[sigma_g'(z)^2] of the normalised family sigma_g = normalized(base(g z))
+    over gains g and betas (E sigma_g'^2 grows from 1 at g -> 0, the identity, without bound).
 
     Args:
         base: the nonlinearity (a name or an Activation, e.g. "erf").  gains: (G,) positive gains.
         betas: (B,) values in [0, 1].
     Returns:
-        dict: base (name), gains (G,), betas (B,), r (G, B), edge (G,) the beta with r = 1 (nan where
-        E sigma_g'^2 < 1), derivative_moment (G,) E sigma_g'^2.
+        dict: base (name), gains (G,), betas (B,), r (G, B), edge (G,) the beta with r = 1 (nan
+        where E sigma_g'^2 < 1), derivative_moment (G,) E sigma_g'^2.
     Example:
         >>> g = nk.phases.gain_family_diagram("erf", [0.5, 2.0], [0.0, 0.5])
         >>> g["r"].shape, g["derivative_moment"].round(4).tolist()
@@ -258,11 +253,12 @@ def gain_family_diagram(base, gains, betas) -> dict:
     }
 
 
-# ---- Gram matrices and the theorems -----------------------------------------------------------------
+# ---- Gram matrices and the theorems --------------------------------------------------------------
 
 
 def gram_ratio(theta):
-    """Theta(x_i, x_j) / Theta(x_i, x_i) (the slides' normalisation): each row divided by its diagonal.
+    """Theta(x_i, x_j) / Theta(x_i, x_i) (the slides' normalisation): each row divided by its
+    diagonal.
 
     Args:
         theta: (N, N) kernel matrix.
@@ -286,8 +282,10 @@ def ntk_by_depth(X, depths, *, activation, beta):
     Returns:
         float64 tensor (len(depths), N, N).
     Example:
-        >>> X = nk.data.sphere(5, 3); T = nk.phases.ntk_by_depth(X, [1, 3], activation="relu", beta=0.1)
-        >>> tuple(T.shape), bool(torch.allclose(T[1], nk.ntk(X, depth=3, activation="relu", beta=0.1)))
+        >>> X = nk.data.sphere(5, 3)
+        >>> T = nk.phases.ntk_by_depth(X, [1, 3], activation="relu", beta=0.1)
+        >>> tuple(T.shape), bool(torch.allclose(T[1],
+        ...                                     nk.ntk(X, depth=3, activation="relu", beta=0.1)))
         ((2, 5, 5), True)
     """
     depths = [check_depth(L) for L in depths]
@@ -304,7 +302,8 @@ def theta_diagonal_formula(r: float, depth: int) -> float:
     Returns:
         float.
     Example:
-        >>> nk.phases.theta_diagonal_formula(0.5, 3), nk.phases.theta_diagonal_formula(1.0, 3)     # 1 + r + r^2
+        >>> # 1 + r + r^2
+        >>> nk.phases.theta_diagonal_formula(0.5, 3), nk.phases.theta_diagonal_formula(1.0, 3)
         (1.75, 3.0)
     """
     depth = check_depth(depth)
@@ -324,8 +323,8 @@ def diagonal_identity_error(X, depths, *, activation, beta) -> np.ndarray:
     Returns:
         numpy array (len(depths),) of relative errors.
     Example:
-        >>> err = nk.phases.diagonal_identity_error(nk.data.sphere(5, 3), [2, 5], activation="standardized(erf)",
-        ...                                         beta=0.3)
+        >>> err = nk.phases.diagonal_identity_error(nk.data.sphere(5, 3), [2, 5],
+        ...                                         activation="standardized(erf)", beta=0.3)
         >>> bool(err.max() < 1e-12)
         True
     """
@@ -340,8 +339,9 @@ def diagonal_identity_error(X, depths, *, activation, beta) -> np.ndarray:
 
 
 def resolvable_depth(r: float, floor: float = 1e-11, cap: int = 400) -> int:
-    """The largest L <= cap with L r^L >= floor: beyond it 1 - C L r^L is below float64 resolution of
-    the ratio Theta(x, y)/Theta(x, x) (rounding ~1e-16), so the freeze bound cannot be tested there.
+    """The largest L <= cap with L r^L >= floor: beyond it 1 - C L r^L is below float64 resolution
+    of the ratio Theta(x, y)/Theta(x, x) (rounding ~1e-16), so the freeze bound cannot be tested
+    there.
 
     Args:
         r: r(sigma, beta) < 1.  floor: smallest L r^L still resolved.  cap: largest depth returned.
@@ -360,8 +360,8 @@ def resolvable_depth(r: float, floor: float = 1e-11, cap: int = 400) -> int:
 def freeze_bound(X, depths, *, activation, beta, fit_max: int) -> dict:
     """The freeze lower bound 1 - C L r^L, with C fitted on the depths <= fit_max and tested on all.
 
-    For each depth: min_ratio = min_ij Theta(x_i, x_j)/Theta(x_i, x_i), max_ratio (the upper bound 1),
-    gap = 1 - min_ratio.  C = max over depths <= fit_max of gap / (L r^L); bound = 1 - C L r^L;
+    For each depth: min_ratio = min_ij Theta(x_i, x_j)/Theta(x_i, x_i), max_ratio (the upper bound
+    1), gap = 1 - min_ratio.  C = max over depths <= fit_max of gap / (L r^L); bound = 1 - C L r^L;
     scaled_gap = gap / (L r^L) (bounded, with a limit, for twice differentiable sigma; it grows like
     r^(-L/2)/L for relu, whose derivative jumps).
 
@@ -370,11 +370,11 @@ def freeze_bound(X, depths, *, activation, beta, fit_max: int) -> dict:
         activation: a spec for `resolve_activation` (standardised).  beta: balance in [0, 1].
         fit_max: C is fitted on the depths <= fit_max only.
     Returns:
-        dict: name, r, depths, min_ratio, max_ratio, gap, scaled_gap, bound (numpy arrays over depths),
-        C and fit_max.
+        dict: name, r, depths, min_ratio, max_ratio, gap, scaled_gap, bound (numpy arrays over
+        depths), C and fit_max.
     Example:
-        >>> fb = nk.phases.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6], activation="standardized(erf)",
-        ...                             beta=0.5, fit_max=3)
+        >>> fb = nk.phases.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6],
+        ...                             activation="standardized(erf)", beta=0.5, fit_max=3)
         >>> round(fb["r"], 6), bool((fb["min_ratio"] >= fb["bound"] - 1e-12).all())
         (0.919275, True)
     """
@@ -408,17 +408,20 @@ def freeze_bound(X, depths, *, activation, beta, fit_max: int) -> dict:
 
 
 def chaos_decay(X, depths, *, activation, beta, antipodal_tol: float = 1e-9) -> np.ndarray:
-    """max |Theta(x_i, x_j)/Theta(x_i, x_i)| over pairs with x_i != +-x_j, for each depth: in the chaos
-    (r > 1) it tends to 0 as the depth grows, and the Gram matrix to a multiple of the identity.
+    """max |Theta(x_i, x_j)/Theta(x_i, x_i)| over pairs with x_i != +-x_j, for each depth: in the
+    chaos (r > 1) it tends to 0 as the depth grows, and the Gram matrix to a multiple of the
+    identity.
 
     Args:
         X: inputs (N, n_0), at least two not parallel.  depths: the L to evaluate.
         activation: a spec for `resolve_activation`.  beta: balance in [0, 1].
-        antipodal_tol: pairs with |cos(x_i, x_j)| >= 1 - antipodal_tol count as x = +-y and are left out.
+        antipodal_tol: pairs with |cos(x_i, x_j)| >= 1 - antipodal_tol count as x = +-y and are left
+            out.
     Returns:
         numpy array (len(depths),).
     Example:
-        >>> d = nk.phases.chaos_decay(nk.data.sphere(5, 3), [2, 10, 30], activation="normalized(relu)", beta=0.1)
+        >>> d = nk.phases.chaos_decay(nk.data.sphere(5, 3), [2, 10, 30],
+        ...                           activation="normalized(relu)", beta=0.1)
         >>> [round(float(v), 3) + 0.0 for v in d]           # r = 0.99 E[relu_bar'^2] = 1.45
         [0.746, 0.069, 0.0]
     """
@@ -432,267 +435,3 @@ def chaos_decay(X, depths, *, activation, beta, antipodal_tol: float = 1e-9) -> 
         )
     T = ntk_by_depth(X, depths, activation=activation, beta=beta)
     return np.array([float(gram_ratio(TL)[mask].abs().max()) for TL in T])
-
-
-# ---- consequences: conditioning and training speed ------------------------------------------------
-
-
-def _condition(T):
-    return condition_number(torch.linalg.eigvalsh((T + T.T) / 2))
-
-
-def gram_condition_numbers(X, depths, *, activation, beta) -> np.ndarray:
-    """kappa = lambda_max / lambda_min of Theta^(L)_inf(X, X) for each L (it grows with depth in the
-    freeze and falls towards 1 in the chaos).
-
-    Args:
-        X: inputs (N, n_0).  depths: the L to evaluate.
-        activation: a spec for `resolve_activation`.  beta: balance in [0, 1].
-    Returns:
-        numpy array (len(depths),).
-    Example:
-        >>> X = nk.data.sphere(5, 3)
-        >>> frozen = nk.phases.gram_condition_numbers(X, [2, 8], activation="standardized(erf)", beta=0.8)    # r = 0.44
-        >>> chaotic = nk.phases.gram_condition_numbers(X, [2, 8], activation="normalized(erf)", beta=0.1)     # r = 1.21
-        >>> bool(frozen[1] > frozen[0]), bool(chaotic[1] < chaotic[0])
-        (True, True)
-    """
-    return np.array(
-        [_condition(T) for T in ntk_by_depth(X, depths, activation=activation, beta=beta)]
-    )
-
-
-def empirical_condition_numbers(
-    X, depths, *, activation, beta, width, n_seeds, seed=0, device=None
-) -> np.ndarray:
-    """Condition numbers lambda_max / lambda_min of the empirical NTK of FCNets (one width, each depth,
-    n_seeds networks with seeds seed + 1000 s + L).
-
-    Args:
-        X: inputs (N, n_0).  depths: the L to evaluate.  activation: a spec for `resolve_activation`.
-        beta: balance in [0, 1].  width: hidden width.  n_seeds: networks per depth.  seed: first seed.
-        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
-            results come back on the CPU.
-    Returns:
-        numpy array (len(depths), n_seeds).
-    Example:
-        >>> nk.phases.empirical_condition_numbers(nk.data.sphere(4, 3), [2, 3], activation="relu", beta=0.1,
-        ...                                       width=32, n_seeds=2).shape
-        (2, 2)
-    """
-    X = as_inputs(X)
-    act = resolve_activation(activation)
-    device = resolve_device(device)
-    return np.array(
-        [
-            [
-                _condition(
-                    empirical_ntk(
-                        FCNet(
-                            X.shape[1],
-                            width,
-                            L,
-                            activation=act,
-                            beta=beta,
-                            seed=seed + 1000 * s + L,
-                            device=device,
-                        ),
-                        X,
-                    ).cpu()
-                )
-                for s in range(check_positive_int(n_seeds, "n_seeds"))
-            ]
-            for L in depths
-        ]
-    )
-
-
-def gd_step_size(theta, fraction: float = 0.5) -> float:
-    """eta = fraction * N / lambda_max(Theta).  Gradient descent on (1/N)||f - Y||^2 multiplies the
-    residual along an eigenvector by 1 - 2 eta lambda / N: stable for fraction < 1, and fraction 1/2
-    kills the top mode in one step.  With this step the slowest mode needs ~ kappa steps.
-
-    Args:
-        theta: (N, N) kernel matrix.  fraction: in (0, 1).
-    Returns:
-        float, the step eta.
-    Example:
-        >>> nk.phases.gd_step_size(torch.diag(torch.tensor([4.0, 2.0])))       # 0.5 * 2 / 4
-        0.25
-    """
-    T = torch.as_tensor(theta, dtype=torch.float64)
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction: got {fraction!r}; accepted: a number in (0, 1) (stable steps)")
-    return fraction * T.shape[0] / float(torch.linalg.eigvalsh((T + T.T) / 2)[-1])
-
-
-def kernel_gd_losses(theta, f0, Y, *, lr, steps) -> np.ndarray:
-    """Loss (1/N)||f_k - Y||^2 of gradient descent on the linearised model (kernel fixed at theta),
-    f_{k+1} = f_k - lr (2/N) Theta (f_k - Y), for k = 0..steps, from one eigendecomposition:
-    the residual along eigenvector v_i is multiplied by (1 - 2 lr lambda_i / N) per step.
-
-    Args:
-        theta: (N, N) kernel.  f0: (N,) initial outputs.  Y: (N,) targets.  lr: the step.
-        steps: number of steps.
-    Returns:
-        numpy array (steps + 1,).
-    Example:
-        >>> K = torch.diag(torch.tensor([4.0, 2.0]))           # factors 1 - 2 * 0.25 * (4, 2) / 2 = (0, 1/2)
-        >>> nk.phases.kernel_gd_losses(K, torch.zeros(2), torch.ones(2), lr=0.25, steps=2).tolist()
-        [1.0, 0.125, 0.03125]
-    """
-    T = torch.as_tensor(theta, dtype=torch.float64)
-    N = T.shape[0]
-    lam, V = torch.linalg.eigh((T + T.T) / 2)
-    res0 = V.T @ (
-        torch.as_tensor(f0, dtype=T.dtype).reshape(N) - torch.as_tensor(Y, dtype=T.dtype).reshape(N)
-    )
-    factor = (1.0 - 2.0 * lr * lam / N).numpy()
-    k = np.arange(steps + 1)[:, None]
-    return ((factor[None, :] ** (2 * k)) * (res0.numpy() ** 2)[None, :]).sum(1) / N
-
-
-def steps_to_loss(losses, rel_target: float) -> float:
-    """The first step k with losses[k] <= rel_target * losses[0]; inf when never reached.
-
-    Args:
-        losses: (steps + 1,) losses, step 0 first.  rel_target: the fraction of the initial loss.
-    Returns:
-        float (an integer value, or inf).
-    Example:
-        >>> nk.phases.steps_to_loss([1.0, 0.5, 0.1, 0.01], 0.2), nk.phases.steps_to_loss([1.0, 0.5], 0.1)
-        (2.0, inf)
-    """
-    losses = to_numpy(losses).astype(float).ravel()
-    hit = np.nonzero(losses <= rel_target * losses[0])[0]
-    return float(hit[0]) if hit.size else math.inf
-
-
-def training_speed(
-    X, Y, regimes, *, depth, width, rel_target, max_steps, fraction=0.5, seed=0, device=None
-) -> dict:
-    """Steps of gradient descent to bring the loss to rel_target times its initial value, per regime.
-
-    regimes: {label: (activation spec, beta)}.  For each: Theta_inf = nk.ntk at `depth`; the step
-    eta = gd_step_size(Theta_inf, fraction); a FCNet of `width` trained by nk.train_gd for max_steps
-    steps; the theory is gradient descent on the linearised model with Theta_inf from the network's
-    own f_0 (`kernel_gd_losses`).
-
-    Args:
-        X: inputs (N, n_0).  Y: (N,) targets.  regimes: {label: (activation spec, beta)}.
-        depth, width: of the FCNets.  rel_target: loss fraction to reach.  max_steps: steps trained.
-        fraction: of the largest stable step (see `gd_step_size`).  seed: network seed (plus 7919 i per regime).
-        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
-            results come back on the CPU.
-    Returns:
-        {label: dict(r, lr, kappa, loss_theory (max_steps + 1,), loss_network (max_steps + 1,),
-        steps_theory, steps_network)}.
-    Example:
-        >>> X = nk.data.sphere(4, 3)
-        >>> s = nk.phases.training_speed(X, X[:, 0], {"freeze": ("standardized(tanh)", 0.8)}, depth=3, width=32,
-        ...                              rel_target=0.1, max_steps=20)
-        >>> sorted(s["freeze"]), s["freeze"]["loss_network"].shape
-        (['kappa', 'loss_network', 'loss_theory', 'lr', 'r', 'steps_network', 'steps_theory'], (21,))
-    """
-    X = as_inputs(X)
-    Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
-    device = resolve_device(device)
-    out = {}
-    for i, (label, (spec, beta)) in enumerate(regimes.items()):
-        act = resolve_activation(spec)
-        T = ntk_by_depth(X, [depth], activation=act, beta=beta)[0]
-        lr = gd_step_size(T, fraction)
-        net = FCNet(
-            X.shape[1], width, depth, activation=act, beta=beta, seed=seed + 7919 * i, device=device
-        )
-        with torch.no_grad():
-            f0 = net(X).reshape(-1).cpu()
-        theory = kernel_gd_losses(T, f0, Y, lr=lr, steps=max_steps)
-        rec = train_gd(net, X, Y, lr=lr, steps=max_steps, record_steps=range(max_steps + 1)).to(
-            "cpu"
-        )
-        loss = rec.loss.numpy()
-        out[label] = {
-            "r": r_value(act, beta),
-            "lr": lr,
-            "kappa": _condition(T),
-            "loss_theory": theory,
-            "loss_network": loss,
-            "steps_theory": steps_to_loss(theory, rel_target),
-            "steps_network": steps_to_loss(loss, rel_target),
-        }
-    return out
-
-
-# ---- the E[sigma] = 1 erratum: the diagonal drifts ----------------------------------------------------
-
-
-def diagonal_profile(activation, beta, depth, n0: int = 2) -> dict:
-    """Sigma^(l)(x, x) and Theta^(l)(x, x), l = 1..depth, for one input with ||x||^2 = n_0
-    (nk.kernel_layers), beside the standardised prediction Sigma = 1, Theta = (1 - r^l)/(1 - r).
-
-    Args:
-        activation: a spec for `resolve_activation`.  beta: balance in [0, 1].  depth: layers L.
-        n0: input dimension (the input is sqrt(n0) e_1).
-    Returns:
-        dict: name, r, and numpy arrays (depth,) layers, sigma, theta, formula.
-    Example:
-        >>> [round(float(v), 9) for v in nk.phases.diagonal_profile("sqrt2*relu", 0.1, 3)["sigma"]]     # E sigma^2 = 1
-        [1.0, 1.0, 1.0]
-        >>> [round(float(v), 3) for v in nk.phases.diagonal_profile("mean_one(relu)", 0.1, 3)["sigma"]]  # the erratum
-        [1.0, 3.12, 9.714]
-    """
-    act = resolve_activation(activation)
-    x = torch.zeros(1, n0, dtype=torch.float64)
-    x[0, 0] = math.sqrt(n0)
-    k = kernel_layers(x, depth=depth, activation=act, beta=beta)
-    r = r_value(act, beta)
-    return {
-        "name": act.name,
-        "r": r,
-        "layers": np.arange(1, depth + 1),
-        "sigma": np.array([float(k.Sigma(l)[0, 0]) for l in range(1, depth + 1)]),
-        "theta": np.array([float(k.Theta(l)[0, 0]) for l in range(1, depth + 1)]),
-        "formula": np.array([theta_diagonal_formula(r, l) for l in range(1, depth + 1)]),
-    }
-
-
-def empirical_diagonal_profile(
-    X, activation, beta, depth, *, width, n_seeds=1, seed=0, device=None
-) -> np.ndarray:
-    """The finite-width Sigma^(l)(x, x): mean over neurons, inputs and n_seeds networks of z^(l)(x)^2,
-    l = 1..depth, in FCNets whose output layer is also `width` wide (so the last layer is averaged
-    too).  One network fluctuates by ~ sqrt(2/width) per layer, compounding with depth.
-
-    Args:
-        X: inputs (N, n_0).  activation: a spec for `resolve_activation`.  beta: balance in [0, 1].
-        depth: layers L.  width: width of every layer (the output layer included).
-        n_seeds: networks averaged (seeds seed + 7 s).  seed: first seed.
-        device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
-            results come back on the CPU.
-    Returns:
-        numpy array (depth,).
-    Example:
-        >>> p = nk.phases.empirical_diagonal_profile(nk.data.sphere(5, 3), "sqrt2*relu", 0.1, 3, width=256, n_seeds=2)
-        >>> p.shape, bool(abs(p - 1).max() < 0.2)           # near the infinite-width Sigma^(l)(x, x) = 1
-        ((3,), True)
-    """
-    X = as_inputs(X)
-    act = resolve_activation(activation)
-    acc = np.zeros(check_depth(depth))
-    device = resolve_device(device)
-    for s in range(check_positive_int(n_seeds, "n_seeds")):
-        net = FCNet(
-            X.shape[1],
-            width,
-            depth,
-            n_out=width,
-            activation=act,
-            beta=beta,
-            seed=seed + 7 * s,
-            device=device,
-        )
-        with torch.no_grad():
-            _, pre = net.layers(X)
-        acc += np.array([float((z * z).mean()) for z in pre])
-    return acc / n_seeds

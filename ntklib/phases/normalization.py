@@ -1,15 +1,17 @@
 """The normalised nonlinearity, LayerNorm and BatchNorm (notebook 05).
 
-Conventions of CONVENTIONS.md §1.  The normalised nonlinearity sigma_bar = (sigma - E sigma)/sd(sigma)
-has E sigma_bar'^2 >= 1, with equality only for affine sigma (Gaussian Poincare inequality; in the
-Hermite basis sigma = sum c_k h_k, Var sigma = sum_{k>=1} c_k^2 and E sigma'^2 = sum_k k c_k^2), so a
-small beta puts it in the chaos (r = (1 - beta^2) E sigma_bar'^2 > 1, ntklib.phases.freeze_chaos).
-BatchNorm (batch statistics, no affine parameters) after the last nonlinearity centres every last
-hidden neuron over the batch, so the batch mean of the outputs is beta b^(L) alone and
+Conventions of CONVENTIONS.md §1.  The normalised nonlinearity
+sigma_bar = (sigma - E sigma)/sd(sigma) has E sigma_bar'^2 >= 1, with equality only for affine
+sigma (Gaussian Poincare inequality; in the Hermite basis sigma = sum c_k h_k,
+Var sigma = sum_{k>=1} c_k^2 and E sigma'^2 = sum_k k c_k^2), so a small beta puts it in the
+chaos (r = (1 - beta^2) E sigma_bar'^2 > 1, ntklib.phases.freeze_chaos).  BatchNorm (batch
+statistics, no affine parameters) after the last nonlinearity centres every last hidden neuron over
+the batch, so the batch mean of the outputs is beta b^(L) alone and
 (1/N^2) sum_ij Theta(x_i, x_j) = beta^2 exactly: the constant vector is an exact eigenvector of the
 batch-output NTK with eigenvalue N beta^2, at every width and depth.
 
-Everything here returns numbers (numpy arrays, floats, dicts); the pictures are in ntklib.plotting.phases.
+Everything here returns numbers (numpy arrays, floats, dicts); the pictures are in
+ntklib.plotting.phases.
 """
 
 from __future__ import annotations
@@ -29,13 +31,8 @@ from ..empirical import empirical_ntk
 from ..kernels import edge_beta, r_value
 from ..networks import FCNet
 from ..stats import relative_error
-from .freeze_chaos import (
-    gd_step_size,
-    kernel_gd_losses,
-    phase_of,
-    resolve_activation,
-    steps_to_loss,
-)
+from .freeze_chaos import phase_of, resolve_activation
+from .training import gd_step_size, kernel_gd_losses, steps_to_loss
 
 __all__ = [
     "gaussian_moments",
@@ -49,7 +46,7 @@ __all__ = [
 ]
 
 
-# ---- notebook 05: the Gaussian Poincare inequality ------------------------------------------------
+# ---- notebook 05: the Gaussian Poincare inequality -----------------------------------------------
 
 
 @lru_cache(maxsize=None)
@@ -70,8 +67,8 @@ def gaussian_moments(activation, n: int = 600, cut: float = 14.0) -> dict:
         activation: a spec for `resolve_activation`.  n: Gauss-Legendre nodes per half-line.
         cut: the integrals run over [-cut, cut].
     Returns:
-        dict: name, mean (E sigma), var (Var sigma), deriv2 (E sigma'^2), poincare (deriv2 / var, nan for
-        a constant).
+        dict: name, mean (E sigma), var (Var sigma), deriv2 (E sigma'^2), poincare (deriv2 / var,
+        nan for a constant).
     Example:
         >>> m = nk.phases.gaussian_moments("relu")          # 1/sqrt(2 pi), 1/2 - 1/(2 pi), 1/2
         >>> [round(m[k], 6) for k in ("mean", "var", "deriv2")]
@@ -104,7 +101,8 @@ def poincare_table(activations, beta: float = 0.1) -> list[dict]:
     Returns:
         list of dicts: the keys of `gaussian_moments` plus poincare_library, edge_beta, r, phase.
     Example:
-        >>> [(r["name"], round(r["poincare"], 6), r["phase"]) for r in nk.phases.poincare_table(["relu", "identity"])]
+        >>> [(r["name"], round(r["poincare"], 6), r["phase"])
+        ...  for r in nk.phases.poincare_table(["relu", "identity"])]
         [('relu', 1.466942, 'chaos'), ('identity', 1.0, 'freeze')]
     """
     rows = []
@@ -129,10 +127,12 @@ def hermite_poincare(activation, terms: int = 120) -> dict:
     Args:
         activation: a spec for `resolve_activation`.  terms: highest Hermite degree kept.
     Returns:
-        dict: c (terms + 1,) the coefficients c_0..c_terms, ratio = sum_k k c_k^2 / sum_{k>=1} c_k^2.
+        dict: c (terms + 1,) the coefficients c_0..c_terms, ratio = sum_k k c_k^2 / sum_{k>=1}
+        c_k^2.
     Example:
-        >>> h = nk.phases.hermite_poincare("erf")           # agrees with the quadrature of gaussian_moments
-        >>> h["c"].shape, round(h["ratio"], 9) == round(nk.phases.gaussian_moments("erf")["poincare"], 9)
+        >>> h = nk.phases.hermite_poincare("erf")  # agrees with the quadrature of gaussian_moments
+        >>> (h["c"].shape,
+        ...  round(h["ratio"], 9) == round(nk.phases.gaussian_moments("erf")["poincare"], 9))
         ((121,), True)
     """
     act = resolve_activation(activation)
@@ -142,26 +142,28 @@ def hermite_poincare(activation, terms: int = 120) -> dict:
     return {"c": c, "ratio": float((k * c * c).sum()) / var}
 
 
-# ---- notebook 05: LayerNorm and BatchNorm -----------------------------------------------------------
+# ---- notebook 05: LayerNorm and BatchNorm --------------------------------------------------------
 
 
 def empirical_deviation(
     X, references: dict, *, widths, n_seeds, depth, activation, beta, norm=None, seed=0, device=None
 ) -> dict:
-    """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of the empirical NTK of
-    FCNet(..., norm=norm) from each reference kernel (the same networks for every reference).
+    """Relative Frobenius deviation ||Theta_hat - reference||_F / ||reference||_F of the empirical
+    NTK of FCNet(..., norm=norm) from each reference kernel (the same networks for every reference).
 
     Args:
         X: inputs (N, n_0).  references: {label: (N, N) kernel}.  widths: hidden widths.
-        n_seeds: networks per width.  depth, activation (spec), beta, norm: of the FCNets.  seed: first seed.
+        n_seeds: networks per width.  depth, activation (spec), beta, norm: of the FCNets.  seed:
+            first seed.
         device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
             results come back on the CPU.
     Returns:
         {label: numpy array (len(widths), n_seeds)}.
     Example:
         >>> X = nk.data.sphere(4, 3)
-        >>> d = nk.phases.empirical_deviation(X, {"Theta_inf": nk.ntk(X, depth=2)}, widths=[64, 256], n_seeds=2,
-        ...                                   depth=2, activation="relu", beta=0.1)
+        >>> d = nk.phases.empirical_deviation(X, {"Theta_inf": nk.ntk(X, depth=2)},
+        ...                                   widths=[64, 256], n_seeds=2, depth=2,
+        ...                                   activation="relu", beta=0.1)
         >>> d["Theta_inf"].shape
         (2, 2)
     """
@@ -194,8 +196,8 @@ def constant_mode(theta) -> dict:
 
     mass = (1/N^2) sum_ij Theta_ij (= beta^2 with BatchNorm after the last nonlinearity);
     rayleigh = u^T Theta u = N mass; eig_residual = ||Theta u - rayleigh u|| / ||Theta|| (0 when u
-    is an eigenvector); top_overlap = |<u, top eigenvector>|; rank = the position (0 = largest) of the
-    eigenvector closest to u in the descending spectrum; overlap = |<u, that eigenvector>|;
+    is an eigenvector); top_overlap = |<u, top eigenvector>|; rank = the position (0 = largest) of
+    the eigenvector closest to u in the descending spectrum; overlap = |<u, that eigenvector>|;
     eigenvalues (descending, numpy).
 
     Args:
@@ -203,7 +205,8 @@ def constant_mode(theta) -> dict:
     Returns:
         dict with the keys above.
     Example:
-        >>> m = nk.phases.constant_mode(torch.ones(3, 3) + torch.eye(3))     # u is the top eigenvector, eigenvalue 4
+        >>> # u is the top eigenvector, eigenvalue 4
+        >>> m = nk.phases.constant_mode(torch.ones(3, 3) + torch.eye(3))
         >>> m["rank"], round(m["rayleigh"], 12), round(m["mass"], 6), m["eig_residual"] < 1e-12
         (0, 4.0, 1.333333, True)
     """
@@ -228,15 +231,16 @@ def constant_mode(theta) -> dict:
 def constant_direction(f_train, Y) -> np.ndarray:
     """The batch mean of the residual, mean_i (f(x_i) - y_i), at each recorded step: (T,).
 
-    With BatchNorm after the last nonlinearity the mean output is beta b^(L), so gradient descent with
-    step eta gives exactly m_k = (1 - 2 eta beta^2)^k m_0 at every width.
+    With BatchNorm after the last nonlinearity the mean output is beta b^(L), so gradient descent
+    with step eta gives exactly m_k = (1 - 2 eta beta^2)^k m_0 at every width.
 
     Args:
         f_train: (T, N) outputs at each recorded step (TrainRecord.f_train).  Y: (N,) targets.
     Returns:
         numpy array (T,).
     Example:
-        >>> nk.phases.constant_direction(torch.tensor([[1.0, 3.0], [0.5, 0.5]]), torch.tensor([0.0, 2.0])).tolist()
+        >>> nk.phases.constant_direction(torch.tensor([[1.0, 3.0], [0.5, 0.5]]),
+        ...                              torch.tensor([0.0, 2.0])).tolist()
         [1.0, -0.5]
     """
     F = torch.as_tensor(f_train, dtype=torch.float64)
@@ -246,9 +250,10 @@ def constant_direction(f_train, Y) -> np.ndarray:
 def batchnorm_mass(
     X, *, widths, depths, betas, activation="relu", seed=0, device=None
 ) -> np.ndarray:
-    """(1/N^2) sum_ij Theta(x_i, x_j) - beta^2 of the batch-output NTK of FCNet(norm="batch") for every
-    width, depth (>= 2: BatchNorm needs a hidden layer) and beta: array (len(widths), len(depths), len(betas)).
-    Zero up to rounding at every width: the identity is exact, not a large-width limit.
+    """(1/N^2) sum_ij Theta(x_i, x_j) - beta^2 of the batch-output NTK of FCNet(norm="batch") for
+    every width, depth (>= 2: BatchNorm needs a hidden layer) and beta: array (len(widths),
+    len(depths), len(betas)).  Zero up to rounding at every width: the identity is exact, not a
+    large-width limit.
 
     Args:
         X: inputs (N, n_0).  widths: hidden widths.  depths: L >= 2.  betas: balances.
@@ -258,7 +263,8 @@ def batchnorm_mass(
     Returns:
         numpy array (len(widths), len(depths), len(betas)).
     Example:
-        >>> m = nk.phases.batchnorm_mass(nk.data.sphere(6, 3), widths=[16], depths=[2, 3], betas=[0.1, 0.5])
+        >>> m = nk.phases.batchnorm_mass(nk.data.sphere(6, 3), widths=[16], depths=[2, 3],
+        ...                              betas=[0.1, 0.5])
         >>> m.shape, bool(abs(m).max() < 1e-12)
         ((1, 2, 2), True)
     """
@@ -307,14 +313,15 @@ def compare_norms(
     BatchNorm), where the constant vector sits in that spectrum, and gradient descent at the step
     eta = fraction N / lambda_max of its own kernel.
 
-    Returns {norm label: dict(theta, mode (constant_mode), lr, loss_theory (linearised model with the
-    initial kernel), steps_theory, and when train: loss_network, steps_network, mean_residual
+    Returns {norm label: dict(theta, mode (constant_mode), lr, loss_theory (linearised model with
+    the initial kernel), steps_theory, and when train: loss_network, steps_network, mean_residual
     (constant_direction), mean_residual_theory = (1 - 2 eta beta^2)^k m_0 (exact with BatchNorm))}.
 
     Args:
         X: inputs (N, n_0).  Y: (N,) targets.  width, depth, activation (spec), beta: of the FCNet.
         steps: gradient-descent steps.  rel_target: loss fraction for steps_theory / steps_network.
-        norms: the norm of each variant (None, "layer", "batch").  fraction: of the largest stable step.
+        norms: the norm of each variant (None, "layer", "batch").  fraction: of the largest stable
+            step.
         seed: the network seed (the same for every norm).  train: also train the networks.
         device: where the networks run ("cuda", "auto", ... as in `nk.resolve_device`; None: CPU);
             results come back on the CPU.
@@ -322,11 +329,13 @@ def compare_norms(
         {"no norm" | "LayerNorm" | "BatchNorm": dict as above}.
     Example:
         >>> X = nk.data.sphere(6, 3)
-        >>> c = nk.phases.compare_norms(X, X[:, 0], width=32, depth=3, activation="relu", beta=0.3, steps=5,
-        ...                             rel_target=0.1)
-        >>> bn = c["BatchNorm"]; sorted(c), round(bn["mode"]["mass"], 9)      # (1/N^2) sum Theta = beta^2
+        >>> c = nk.phases.compare_norms(X, X[:, 0], width=32, depth=3, activation="relu", beta=0.3,
+        ...                             steps=5, rel_target=0.1)
+        >>> bn = c["BatchNorm"]
+        >>> sorted(c), round(bn["mode"]["mass"], 9)  # (1/N^2) sum Theta = beta^2
         (['BatchNorm', 'no norm'], 0.09)
-        >>> bool(torch.allclose(torch.as_tensor(bn["mean_residual"]), torch.as_tensor(bn["mean_residual_theory"])))
+        >>> bool(torch.allclose(torch.as_tensor(bn["mean_residual"]),
+        ...                     torch.as_tensor(bn["mean_residual_theory"])))
         True
     """
     X = as_inputs(X)

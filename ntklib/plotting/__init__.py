@@ -2,14 +2,14 @@
 module of pictures per topic.  Every helper draws numbers computed elsewhere and returns the Figure.
 
     from ntklib.plotting import save
-    nk.plotting.setup()                              # the style (style.py), inline PNG in a notebook
-    nk.plotting.plot_loglog(widths, {"deviation": d}, reference_slope=-0.5)     # shared (common.py)
-    nk.plotting.phases.plot_phase_map(nk.phases.phase_diagram(...))             # one topic's pictures
-    save(fig, "04_phase_diagram")                   # figures/04_phase_diagram.png and .pdf, byte-stable
+    nk.plotting.setup()                  # the style (style.py), inline PNG in a notebook
+    nk.plotting.plot_loglog(widths, {"deviation": d}, reference_slope=-0.5)  # shared (common.py)
+    nk.plotting.phases.plot_phase_map(nk.phases.phase_diagram(...))  # one topic's pictures
+    save(fig, "04_phase_diagram")        # figures/04_phase_diagram.png and .pdf, byte-stable
 
 Topics: gaussian (notebook 01), limits (02), convergence (03), phases (04, 05), deconv (06, with the
-GAN pictures), architectures (07).  `save` writes to $NTKLIB_FIGURES when set (the Makefile sets it),
-else figures/ at the top of the repository, else ./figures.
+GAN pictures), architectures (07).  `save` writes to $NTKLIB_FIGURES when set (the Makefile sets
+it), else figures/ at the top of the repository, else ./figures.
 """
 
 from .style import COLORS, PHASE_COLORS, figure_dir, save, setup

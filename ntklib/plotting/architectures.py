@@ -1,6 +1,6 @@
-"""Pictures of notebook 07 (architectural universality; numbers from ntklib.architectures): the tensor
-program of an RNN, SGD against kernel gradient descent, parameter shares, width sweeps, the seed-mean
-bias of the empirical NTKs and attention maps.
+"""Pictures of notebook 07 (architectural universality; numbers from ntklib.architectures): the
+tensor program of an RNN, SGD against kernel gradient descent, parameter shares, width sweeps, the
+seed-mean bias of the empirical NTKs and attention maps.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ def _tp_axes(ax, size):
 
 
 def plot_tensor_program(*, ax=None, n_steps=3):
-    """The simple RNN of `nk.architectures.RNN` drawn as a tensor program (the graphical notation of Yang and
-    Littwin 2021, simplified): vectors are circles, each multiplication by a Gaussian matrix is a
-    square on an edge (one colour per matrix: the tied W appears at every step), nonlinearities are
-    plain edges; the backward program below runs right to left and uses W^T (dashed squares), which
-    the gradient-independence assumption treats as a fresh matrix.
+    """The simple RNN of `nk.architectures.RNN` drawn as a tensor program (the graphical notation of
+    Yang and Littwin 2021, simplified): vectors are circles, each multiplication by a Gaussian
+    matrix is a square on an edge (one colour per matrix: the tied W appears at every step),
+    nonlinearities are plain edges; the backward program below runs right to left and uses W^T
+    (dashed squares), which the gradient-independence assumption treats as a fresh matrix.
 
     Args:
         ax: axes to draw on (a new 11.5 x 4.6 figure when None).  n_steps: time steps drawn.
@@ -157,10 +157,12 @@ def plot_tensor_program(*, ax=None, n_steps=3):
 
     notes = [
         r"each circle: a vector of $n$ coordinates $\to$ i.i.d. copies of one random variable $Z$",
-        r"square: multiplication by a Gaussian matrix $\to$ a fresh Gaussian $Z$, covariance $E[Z^h Z^{h'}]$; "
+        r"square: multiplication by a Gaussian matrix $\to$ a fresh Gaussian $Z$, "
+        r"covariance $E[Z^h Z^{h'}]$; "
         r"the same $W$ at every step $\Rightarrow$ shared (cross-time) covariances",
         r"dashed $W^\top$: independent of $W$ in the limit (readout $v$ Gaussian, used once)",
-        r"NTK $= \sum_{\mathrm{uses}\,s,s'}$ E[backward Z Z'] $\times$ E[forward Z Z']  for every matrix",
+        r"NTK $= \sum_{\mathrm{uses}\,s,s'}$ E[backward Z Z'] $\times$ "
+        r"E[forward Z Z']  for every matrix",
     ]
     for i, s in enumerate(notes):
         ax.text(-0.4, -2.3 - 0.36 * i, s, fontsize=8.3, va="center")
@@ -184,16 +186,18 @@ def plot_sgd_trajectories(
     comparison's reference kernel at the largest width (dotted).
 
     Args:
-        results: {name: nk.architectures.SGDComparison}.  point: tracked-input index, or {name: index}.
+        results: {name: nk.architectures.SGDComparison}.  point: tracked-input index, or {name:
+            index}.
         widths: widths to draw (default smallest and largest).  axes: one axis per architecture.
         title_suffix: appended to each panel title.  kernel_label: legend of the dashed curves.
         reference_label: legend of the dotted reference curve (None: not drawn).
     Returns:
         the matplotlib Figure.
     Example:
-        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(6); Y = nk.architectures.regression_targets(X)
-        >>> r = nk.architectures.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2, steps=3,
-        ...                                    progress=False)
+        >>> a = nk.architectures.architecture("ResNet"); X = a.inputs(6)
+        >>> Y = nk.architectures.regression_targets(X)
+        >>> r = nk.architectures.sgd_vs_kernel(a, X, Y, None, [32], range(1), lr=0.05, batch_size=2,
+        ...                                    steps=3, progress=False)
         >>> fig = nk.plotting.architectures.plot_sgd_trajectories({"ResNet": r}, point=0)
         >>> fig.axes[0].get_title(), fig.axes[0].get_ylabel()
         ('ResNet', 'f(training input 0)')
@@ -233,15 +237,18 @@ def plot_sgd_trajectories(
 
 
 def plot_parameter_shares(widths, shares: dict, *, ax=None, reference_slope=-1.0):
-    """Share of chosen parameters in the empirical NTK against width, log-log, with fitted slopes and
-    a reference line width^reference_slope; shares {label: (W,) or (W, seeds)} (seeds are averaged).
+    """Share of chosen parameters in the empirical NTK against width, log-log, with fitted slopes
+    and a reference line width^reference_slope; shares {label: (W,) or (W, seeds)} (seeds are
+    averaged).
 
     Args:
-        widths: (W,).  shares: curves.  ax: axis (new figure when None).  reference_slope: of the dashed line.
+        widths: (W,).  shares: curves.  ax: axis (new figure when None).  reference_slope: of the
+            dashed line.
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fig = nk.plotting.architectures.plot_parameter_shares([64, 256], {"W_q, W_k": [1e-3, 2.5e-4]})
+        >>> fig = nk.plotting.architectures.plot_parameter_shares([64, 256],
+        ...                                                       {"W_q, W_k": [1e-3, 2.5e-4]})
     """
     ys = {k: np.asarray(to_numpy(v)).reshape(len(widths), -1).mean(1) for k, v in shares.items()}
     return plot_width_sweep(
@@ -340,12 +347,13 @@ def plot_attention_maps(maps: dict, *, axes=None, vmax=None):
     network's).
 
     Args:
-        maps: {title: (T, T) array}.  axes: one axis per map (new figure when None).  vmax: top of the
-        colour scale (default the largest entry).
+        maps: {title: (T, T) array}.  axes: one axis per map (new figure when None).  vmax: top of
+        the colour scale (default the largest entry).
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fig = nk.plotting.architectures.plot_attention_maps({"uniform": torch.full((3, 3), 1 / 3)})
+        >>> fig = nk.plotting.architectures.plot_attention_maps(
+        ...     {"uniform": torch.full((3, 3), 1 / 3)})
         >>> fig.axes[0].get_title()
         'uniform'
     """

@@ -1,5 +1,6 @@
-"""Plot helpers shared by several notebooks: log-log sweeps with fitted slopes, plain curves, matrices,
-theory against depth.  Each draws numbers computed elsewhere and returns the matplotlib Figure.
+"""Plot helpers shared by several notebooks: log-log sweeps with fitted slopes, plain curves,
+matrices, theory against depth.  Each draws numbers computed elsewhere and returns the matplotlib
+Figure.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def plot_loglog(
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fig = nk.plotting.plot_loglog([64, 256, 1024], {"deviation": [0.2, 0.1, 0.05]}, reference_slope=-0.5)
+        >>> fig = nk.plotting.plot_loglog([64, 256, 1024], {"deviation": [0.2, 0.1, 0.05]},
+        ...                               reference_slope=-0.5)
         >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
         ['width$^{-0.5}$', 'deviation (slope -0.50)']
     """
@@ -95,7 +97,8 @@ def plot_curves(
 
     Args:
         x: (T,) abscissae.  ys: {label: (T,) values}.  ax: axis (new figure when None).
-        logy: log-scale y axis.  xlabel, ylabel: axis texts.  styles: optional {label: matplotlib kwargs}.
+        logy: log-scale y axis.  xlabel, ylabel: axis texts.  styles: optional {label: matplotlib
+            kwargs}.
     Returns:
         the matplotlib Figure.
     Example:
@@ -130,8 +133,9 @@ def plot_matrices(mats: dict, *, axes=None, cmap="viridis", vmin=None, vmax=None
         the matplotlib Figure.
     Example:
         >>> X = nk.data.sphere(6, 3)
-        >>> fig = nk.plotting.plot_matrices({"Theta_inf": nk.ntk(X, depth=3),
-        ...                                  "width 256": nk.empirical_ntk(nk.FCNet(3, 256, 3, seed=0), X)})
+        >>> fig = nk.plotting.plot_matrices(
+        ...     {"Theta_inf": nk.ntk(X, depth=3),
+        ...      "width 256": nk.empirical_ntk(nk.FCNet(3, 256, 3, seed=0), X)})
         >>> len(fig.axes)                                  # two panels and the colour bar
         3
     """
@@ -169,16 +173,19 @@ def plot_vs_depth(
 
     Args:
         depths: (D,) depths of the theory curves.  curves: {label: (D,) values}.
-        points: optional {label: (depths (D',), values (D', seeds))}.  ax: axis (new figure when None).
+        points: optional {label: (depths (D',), values (D', seeds))}.  ax: axis (new figure when
+            None).
         logy: log-scale y axis.  ylabel, title: axis texts.  colors: optional {label: colour}.
     Returns:
         the matplotlib Figure.
     Example:
         >>> X = nk.data.sphere(5, 3)
-        >>> theory = nk.phases.gram_condition_numbers(X, [2, 4, 8], activation="normalized(relu)", beta=0.1)
-        >>> nets = nk.phases.empirical_condition_numbers(X, [2, 4], activation="normalized(relu)", beta=0.1,
-        ...                                              width=64, n_seeds=2)
-        >>> fig = nk.plotting.plot_vs_depth([2, 4, 8], {"chaos": theory}, points={"chaos": ([2, 4], nets)})
+        >>> theory = nk.phases.gram_condition_numbers(X, [2, 4, 8], activation="normalized(relu)",
+        ...                                           beta=0.1)
+        >>> nets = nk.phases.empirical_condition_numbers(X, [2, 4], activation="normalized(relu)",
+        ...                                              beta=0.1, width=64, n_seeds=2)
+        >>> fig = nk.plotting.plot_vs_depth([2, 4, 8], {"chaos": theory},
+        ...                                 points={"chaos": ([2, 4], nets)})
         >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
         ['chaos (theory)', 'chaos (finite net)']
     """

@@ -38,11 +38,14 @@ def plot_function_dynamics(
     Returns:
         the matplotlib Figure.
     Example:
-        >>> X, g = nk.data.circle(32); tr = [0, 8, 16, 24]; Y = torch.sin(2 * g); K = nk.ntk(X, depth=3)
-        >>> _, f = nk.ntk_flow(K[tr][:, tr], torch.zeros(4), Y[tr], [1.0, 10.0], theta_tX=K[:, tr], f0_t=torch.zeros(32))
-        >>> curves = {1.0: f[0], 10.0: f[1]}                # here the "network" is the prediction itself
-        >>> fig = nk.plotting.convergence.plot_function_dynamics(g, curves, curves, [1.0, 10.0], gamma_train=g[tr],
-        ...                                                      y_train=Y[tr], target=Y)
+        >>> X, g = nk.data.circle(32); tr = [0, 8, 16, 24]; Y = torch.sin(2 * g)
+        >>> K = nk.ntk(X, depth=3)
+        >>> _, f = nk.ntk_flow(K[tr][:, tr], torch.zeros(4), Y[tr], [1.0, 10.0], theta_tX=K[:, tr],
+        ...                    f0_t=torch.zeros(32))
+        >>> curves = {1.0: f[0], 10.0: f[1]}  # here the "network" is the prediction itself
+        >>> fig = nk.plotting.convergence.plot_function_dynamics(g, curves, curves, [1.0, 10.0],
+        ...                                                      gamma_train=g[tr], y_train=Y[tr],
+        ...                                                      target=Y)
         >>> fig.axes[0].get_ylabel()
         '$f_t(x)$'
     """
@@ -90,7 +93,8 @@ def plot_mode_decay(times, observed, predicted, *, labels=None, ax=None, law=Non
     Example:
         >>> K = nk.ntk(nk.data.circle(4)[0], depth=2); lam, V = nk.ntk_pca(K); Y = V.sum(1)
         >>> t = torch.linspace(0, 4, 9); f_X, _ = nk.ntk_flow(K, torch.zeros(4), Y, t)
-        >>> obs, pred, _ = nk.convergence.mode_decay(t, nk.mode_coefficients(f_X, Y, V), nk.mode_rates(lam, 4))
+        >>> obs, pred, _ = nk.convergence.mode_decay(t, nk.mode_coefficients(f_X, Y, V),
+        ...                                          nk.mode_rates(lam, 4))
         >>> fig = nk.plotting.convergence.plot_mode_decay(t, obs, pred)
         >>> len(fig.axes[0].get_legend().get_texts())                     # 4 modes + the law
         5
@@ -125,7 +129,8 @@ def plot_valley(valley: dict, *, ax=None):
     """The loss of a network on the plane of its top and bottom NTK eigendirections (`dynamics.
     narrow_valley`): filled contours of the real loss, dashed contours of the second-order model.
 
-    The curvature along eigendirection i is 2 lam_i / N: steep along the top one, flat along the bottom.
+    The curvature along eigendirection i is 2 lam_i / N: steep along the top one, flat along the
+    bottom.
 
     Args:
         valley: the dict of `nk.convergence.narrow_valley`.  ax: axis (new figure when None).
@@ -134,7 +139,7 @@ def plot_valley(valley: dict, *, ax=None):
     Example:
         >>> X, _ = nk.data.circle(4)
         >>> v = nk.convergence.narrow_valley(nk.FCNet(2, 64, 2, seed=0), X, X[:, 0], n_grid=5)
-        >>> len(nk.plotting.convergence.plot_valley(v).axes)            # the contours and the colour bar
+        >>> len(nk.plotting.convergence.plot_valley(v).axes)  # the contours and the colour bar
         2
     """
     if ax is None:
@@ -168,7 +173,8 @@ def plot_pca_scatter(lam, V, labels, *, components=(1, 2), ax=None):
         the matplotlib Figure.
     Example:
         >>> X, g = nk.data.circle(12); lam, V = nk.ntk_pca(nk.ntk(X, depth=3))
-        >>> fig = nk.plotting.convergence.plot_pca_scatter(lam, V, torch.arange(12) % 3, components=(0, 1))
+        >>> fig = nk.plotting.convergence.plot_pca_scatter(lam, V, torch.arange(12) % 3,
+        ...                                                components=(0, 1))
         >>> fig.axes[0].get_xlabel()
         'principal component 1'
     """

@@ -1,6 +1,6 @@
-"""Pictures of notebook 06 (deconvolutional generators, checkerboards, GANs; numbers from ntklib.deconv
-and ntklib.gan): image grids, the checkerboard bounds, enrichment against r, eigen-images, mode
-coverage, ring samples, checkerboard scores.
+"""Pictures of notebook 06 (deconvolutional generators, checkerboards, GANs; numbers from
+ntklib.deconv and ntklib.gan): image grids, the checkerboard bounds, enrichment against r,
+eigen-images, mode coverage, ring samples, checkerboard scores.
 """
 
 from __future__ import annotations
@@ -48,11 +48,13 @@ def plot_image_grid(
         rows: {row label: list of images, each (S, S) or (S,)}.  cmap: colour map.
         symmetric: each image's own scale symmetric about 0.  vmin, vmax: one shared scale (with a
             colour bar when both are given).  size: inches per panel.
-        titles: optional {row label: list of per-image titles}.  row_pad: extra width for the row labels.
+        titles: optional {row label: list of per-image titles}.  row_pad: extra width for the row
+            labels.
     Returns:
         the matplotlib Figure.
     Example:
-        >>> K = nk.deconv.deconv_ntk(nk.data.sphere(1, 4), depth=3, activation=nk.standardized("erf"), beta=0.5)[0, 0]
+        >>> K = nk.deconv.deconv_ntk(nk.data.sphere(1, 4), depth=3,
+        ...                          activation=nk.standardized("erf"), beta=0.5)[0, 0]
         >>> lam, imgs = nk.deconv.eigen_images(K, 8, k=3)           # 1-D generator: 2^3 pixels
         >>> len(nk.plotting.deconv.plot_image_grid({"top eigenvectors": list(imgs)}).axes)
         3
@@ -95,10 +97,11 @@ def plot_image_grid(
 
 
 def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
-    """One panel per regime: the ratio Theta_{p,p'}(x, y)/Theta_{p,p}(x, x) of every pixel pair against its v
-    (each distinct value drawn once, marker area growing with the number of pairs), with the upper bound
-    (1 - r^(v+1))/(1 - r^L) and, where given, the lower bound (1 - r^(v+1))/(1 - r^L) - C1 (v+1) r^v
-    (the freeze theorem for deconvolutional generators, CONVENTIONS.md §1).
+    """One panel per regime: the ratio Theta_{p,p'}(x, y)/Theta_{p,p}(x, x) of every pixel pair
+    against its v (each distinct value drawn once, marker area growing with the number of pairs),
+    with the upper bound (1 - r^(v+1))/(1 - r^L) and, where given, the lower bound
+    (1 - r^(v+1))/(1 - r^L) - C1 (v+1) r^v (the freeze theorem for deconvolutional generators,
+    CONVENTIONS.md §1).
 
     Args:
         results: {title: dict(v=(n,), ratio=(n,), depth=L, r=r, c1=None or C1)}, with v from
@@ -109,9 +112,10 @@ def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
     Example:
         >>> act = nk.standardized("erf"); r = nk.r_value(act, 0.5); v = nk.deconv.checkerboard_v(3)
         >>> K = nk.deconv.deconv_ntk(nk.data.sphere(1, 4), depth=3, activation=act, beta=0.5)[0, 0]
-        >>> ratio = K / K.diagonal()[:, None]                 # Theta_{p,p'}(x, x) / Theta_{p,p}(x, x)
+        >>> ratio = K / K.diagonal()[:, None]  # Theta_{p,p'}(x, x) / Theta_{p,p}(x, x)
         >>> fig = nk.plotting.deconv.plot_checkerboard_bounds(
-        ...     {"freeze": dict(v=v, ratio=ratio, depth=3, r=r, c1=nk.deconv.fit_c1(ratio, v, r, 3))})
+        ...     {"freeze": dict(v=v, ratio=ratio, depth=3, r=r,
+        ...                     c1=nk.deconv.fit_c1(ratio, v, r, 3))})
         >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
         ['64 pixel pairs', 'upper bound', 'lower bound, $C_1$=0.27']
     """
@@ -125,7 +129,8 @@ def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
         v = to_numpy(d["v"]).astype(float).ravel()
         ratio = to_numpy(d["ratio"]).astype(float).ravel()
         L, r = d["depth"], d["r"]
-        # the ratio takes few distinct values per v: draw each once, its area growing with its pair count
+        # the ratio takes few distinct values per v: draw each once, its area growing with its pair
+        # count
         pts, counts = np.unique(np.stack([v, np.round(ratio, 6)], 1), axis=0, return_counts=True)
         ax.scatter(
             pts[:, 0],
@@ -160,15 +165,16 @@ def plot_checkerboard_bounds(results: dict, *, axes=None, size=(3.3, 3.0)):
 
 
 def plot_share_vs_r(r, enrichment: dict, *, ax=None, marks: dict | None = None):
-    """Checkerboard enrichment (share of the kernel's non-constant mass at the stride frequencies, over
-    the share of a kernel with no preferred pattern) against r, one curve per label, with the edge
-    r = 1 and optional marked points {label: (r, value)}.
+    """Checkerboard enrichment (share of the kernel's non-constant mass at the stride frequencies,
+    over the share of a kernel with no preferred pattern) against r, one curve per label, with the
+    edge r = 1 and optional marked points {label: (r, value)}.
 
-    enrichment = share(K) / ((s^dim - 1) / (size^dim - 1)) with share from `nk.deconv.checkerboard_share`;
-    1 means no preferred pattern.  r = (1 - beta^2) E[sigma'(z)^2].
+    enrichment = share(K) / ((s^dim - 1) / (size^dim - 1)) with share from
+    `nk.deconv.checkerboard_share`; 1 means no preferred pattern.  r = (1 - beta^2) E[sigma'(z)^2].
 
     Args:
-        r: (R,) values of r.  enrichment: {label: (R,) positive values}.  ax: axis (new figure when None).
+        r: (R,) values of r.  enrichment: {label: (R,) positive values}.  ax: axis (new figure when
+            None).
         marks: optional {label: (r, value)} points to annotate.
     Returns:
         the matplotlib Figure.
@@ -202,13 +208,14 @@ def plot_eigen_images(eigs: dict, *, size=1.45):
     each titled with its eigenvalue.
 
     Args:
-        eigs: {row label: (eigenvalues (k,), images (k, S, S) or (k, S))}, e.g. from `nk.deconv.eigen_images`.
+        eigs: {row label: (eigenvalues (k,), images (k, S, S) or (k, S))}, e.g. from
+            `nk.deconv.eigen_images`.
         size: inches per panel.
     Returns:
         the matplotlib Figure.
     Example:
-        >>> K = nk.deconv.deconv_ntk(nk.data.sphere(1, 4), depth=2, dim=2, activation=nk.standardized("erf"),
-        ...                          beta=0.5)[0, 0]
+        >>> K = nk.deconv.deconv_ntk(nk.data.sphere(1, 4), depth=2, dim=2,
+        ...                          activation=nk.standardized("erf"), beta=0.5)[0, 0]
         >>> lam, imgs = nk.deconv.eigen_images(K, 4, dim=2, k=3)     # 2-D generator: 4 x 4 pixels
         >>> len(nk.plotting.deconv.plot_eigen_images({"freeze": (lam, imgs)}).axes)
         3
@@ -222,8 +229,8 @@ def plot_eigen_images(eigs: dict, *, size=1.45):
 
 
 def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
-    """Modes covered and share of good samples against training step: {label: (T, seeds)} arrays, the
-    mean over seeds as a line and the range over seeds as a band.
+    """Modes covered and share of good samples against training step: {label: (T, seeds)} arrays,
+    the mean over seeds as a line and the range over seeds as a band.
 
     Args:
         steps: (T,) training steps.  covered: {label: (T, seeds) number of modes covered}.
@@ -232,8 +239,9 @@ def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fig = nk.plotting.deconv.plot_mode_coverage([0, 10, 20], {"freeze": [[1, 1], [2, 1], [2, 3]]},
-        ...                                             {"freeze": [[0.1, 0.2], [0.5, 0.4], [0.8, 0.9]]})
+        >>> fig = nk.plotting.deconv.plot_mode_coverage(
+        ...     [0, 10, 20], {"freeze": [[1, 1], [2, 1], [2, 3]]},
+        ...     {"freeze": [[0.1, 0.2], [0.5, 0.4], [0.8, 0.9]]})
         >>> [ax.get_ylabel() for ax in fig.axes]
         ['modes covered (of 8)', 'share of good samples']
     """
@@ -272,7 +280,8 @@ def plot_ring_samples(samples: dict, centres, *, ncols=None, lim=3.0, size=2.4):
         the matplotlib Figure.
     Example:
         >>> g = torch.Generator().manual_seed(0); c = torch.tensor([[2.0, 0.0], [-2.0, 0.0]])
-        >>> s = {"two modes": c[torch.randint(2, (100,), generator=g)] + 0.1 * torch.randn(100, 2, generator=g),
+        >>> s = {"two modes": c[torch.randint(2, (100,), generator=g)]
+        ...                   + 0.1 * torch.randn(100, 2, generator=g),
         ...      "noise": torch.randn(100, 2, generator=g)}
         >>> [ax.get_title() for ax in nk.plotting.deconv.plot_ring_samples(s, c).axes]
         ['two modes', 'noise']

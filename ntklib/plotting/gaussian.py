@@ -18,12 +18,14 @@ def plot_qq(samples, *, ax=None, label=None, color=None):
     Gaussian sample lies on the diagonal.
 
     Args:
-        samples: values (any shape; flattened), already standardised.  ax: axis (new figure when None).
+        samples: values (any shape; flattened), already standardised.  ax: axis (new figure when
+            None).
         label, color: of the points.
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fig = nk.plotting.gaussian.plot_qq(torch.randn(200, generator=torch.Generator().manual_seed(0)))
+        >>> fig = nk.plotting.gaussian.plot_qq(
+        ...     torch.randn(200, generator=torch.Generator().manual_seed(0)))
         >>> fig.axes[0].get_xlabel()
         'N(0, 1) quantile'
     """

@@ -99,8 +99,9 @@ def _log2r_mesh(ax, x, y, r, clip):
 
 
 def plot_phase_map(diagram: dict, *, ax=None, clip=1.0):
-    """The phase diagram over (beta, nonlinearity): log2 r on a diverging scale (blue freeze, red chaos,
-    clipped to [-clip, clip]; r = 0 at beta = 1) with the edge r = 1 drawn through each row's edge beta.
+    """The phase diagram over (beta, nonlinearity): log2 r on a diverging scale (blue freeze, red
+    chaos, clipped to [-clip, clip]; r = 0 at beta = 1) with the edge r = 1 drawn through each row's
+    edge beta.
 
     r = (1 - beta^2) E[sigma'(z)^2], from `nk.phases.phase_diagram`.
 
@@ -167,12 +168,14 @@ def plot_gram_grid(rows: dict, *, cmap="RdBu_r", vmin=-1.0, vmax=1.0):
     """A grid of matrices: rows {row label: {column title: (N, N) matrix}}, one shared colour scale.
 
     Args:
-        rows: {row label: {column title: (N, N) matrix}} (e.g. `nk.phases.gram_ratio` of each kernel).
+        rows: {row label: {column title: (N, N) matrix}} (e.g. `nk.phases.gram_ratio` of each
+            kernel).
         cmap: colour map.  vmin, vmax: the shared scale (default [-1, 1], the range of Gram ratios).
     Returns:
         the matplotlib Figure.
     Example:
-        >>> T = nk.phases.ntk_by_depth(nk.data.sphere(6, 3), [2, 8], activation="sqrt2*relu", beta=0.1)
+        >>> T = nk.phases.ntk_by_depth(nk.data.sphere(6, 3), [2, 8], activation="sqrt2*relu",
+        ...                            beta=0.1)
         >>> fig = nk.plotting.phases.plot_gram_grid({"edge": {"L = 2": nk.phases.gram_ratio(T[0]),
         ...                                                   "L = 8": nk.phases.gram_ratio(T[1])}})
         >>> len(fig.axes)                                  # two panels and the colour bar
@@ -196,8 +199,9 @@ def plot_gram_grid(rows: dict, *, cmap="RdBu_r", vmin=-1.0, vmax=1.0):
 
 
 def plot_freeze_bound(results: list, *, axes=None):
-    """Left: 1 - min Theta(x,y)/Theta(x,x) against depth with the bound C L r^L (C fitted on the shaded
-    depths); right: the scaled gap (1 - min ratio)/(L r^L), bounded for smooth sigma, with each C.
+    """Left: 1 - min Theta(x,y)/Theta(x,x) against depth with the bound C L r^L (C fitted on the
+    shaded depths); right: the scaled gap (1 - min ratio)/(L r^L), bounded for smooth sigma, with
+    each C.
 
     Args:
         results: list of dicts from `nk.phases.freeze_bound` (one per nonlinearity).
@@ -205,8 +209,8 @@ def plot_freeze_bound(results: list, *, axes=None):
     Returns:
         the matplotlib Figure.
     Example:
-        >>> fb = nk.phases.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6], activation="standardized(erf)",
-        ...                             beta=0.5, fit_max=3)
+        >>> fb = nk.phases.freeze_bound(nk.data.sphere(5, 3), [2, 3, 4, 5, 6],
+        ...                             activation="standardized(erf)", beta=0.5, fit_max=3)
         >>> len(nk.plotting.phases.plot_freeze_bound([fb]).axes)
         2
     """
@@ -238,7 +242,8 @@ def plot_training_losses(speed: dict, *, ax=None, rel_target=None, colors: dict 
     the finite network (dashed), from `phases.training_speed`.
 
     Args:
-        speed: the dict of `nk.phases.training_speed` ({label: dict with loss_theory and loss_network}).
+        speed: the dict of `nk.phases.training_speed` ({label: dict with loss_theory and
+            loss_network}).
         ax: axis (new figure when None).  rel_target: draws the target level (and sets the y range).
         colors: optional {label: colour}.
     Returns:
@@ -246,8 +251,10 @@ def plot_training_losses(speed: dict, *, ax=None, rel_target=None, colors: dict 
     Example:
         >>> X = nk.data.sphere(4, 3)
         >>> regimes = {"freeze": ("standardized(erf)", 0.8), "chaos": ("normalized(erf)", 0.1)}
-        >>> s = nk.phases.training_speed(X, X[:, 0], regimes, depth=3, width=32, rel_target=0.1, max_steps=10)
-        >>> len(nk.plotting.phases.plot_training_losses(s, rel_target=0.1).axes[0].lines)   # 2 x 2 curves, the target
+        >>> s = nk.phases.training_speed(X, X[:, 0], regimes, depth=3, width=32, rel_target=0.1,
+        ...                              max_steps=10)
+        >>> # 2 x 2 curves, the target
+        >>> len(nk.plotting.phases.plot_training_losses(s, rel_target=0.1).axes[0].lines)
         5
     """
     ax = _ax(ax, (4.6, 3.3))
@@ -267,17 +274,21 @@ def plot_training_losses(speed: dict, *, ax=None, rel_target=None, colors: dict 
 
 def plot_diagonal_drift(profiles: list, *, empirical: dict | None = None, ax=None):
     """Sigma^(l)(x, x) against layer for each profile of `phases.diagonal_profile` (log scale), with
-    optional finite-network markers {name: values (L,)}; the line Sigma = 1 is the standardised case.
+    optional finite-network markers {name: values (L,)}; the line Sigma = 1 is the standardised
+    case.
 
     Args:
         profiles: list of dicts from `nk.phases.diagonal_profile`.
-        empirical: optional {profile name: (L,) values}, e.g. from `nk.phases.empirical_diagonal_profile`.
+        empirical: optional {profile name: (L,) values}, e.g. from
+            `nk.phases.empirical_diagonal_profile`.
         ax: axis (new figure when None).
     Returns:
         the matplotlib Figure.
     Example:
-        >>> p = [nk.phases.diagonal_profile("sqrt2*relu", 0.1, 4), nk.phases.diagonal_profile("mean_one(relu)", 0.1, 4)]
-        >>> fig = nk.plotting.phases.plot_diagonal_drift(p, empirical={"mean_one(relu)": [1.0, 3.0, 9.5, 29.0]})
+        >>> p = [nk.phases.diagonal_profile("sqrt2*relu", 0.1, 4),
+        ...      nk.phases.diagonal_profile("mean_one(relu)", 0.1, 4)]
+        >>> fig = nk.plotting.phases.plot_diagonal_drift(
+        ...     p, empirical={"mean_one(relu)": [1.0, 3.0, 9.5, 29.0]})
         >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
         ['1.414*relu', 'mean_one(relu)']
     """
@@ -305,7 +316,8 @@ def plot_spectra(spectra: dict, *, marks: dict | None = None, ax=None):
         the matplotlib Figure.
     Example:
         >>> m = nk.phases.constant_mode(nk.ntk(nk.data.sphere(6, 3), depth=3))
-        >>> fig = nk.plotting.phases.plot_spectra({"Theta_inf": m["eigenvalues"]}, marks={"Theta_inf": m["rayleigh"]})
+        >>> fig = nk.plotting.phases.plot_spectra({"Theta_inf": m["eigenvalues"]},
+        ...                                       marks={"Theta_inf": m["rayleigh"]})
         >>> len(fig.axes[0].lines)                         # the spectrum and the mark
         2
     """
@@ -329,7 +341,8 @@ def plot_poincare(rows: list, *, ax=None):
     sigma_bar = (sigma - E sigma) / sd(sigma); Gaussian Poincare: E sigma_bar'(z)^2 >= 1.
 
     Args:
-        rows: list of dicts from `nk.phases.poincare_table` (keys name and poincare).  ax: axis (new figure when None).
+        rows: list of dicts from `nk.phases.poincare_table` (keys name and poincare).  ax: axis (new
+            figure when None).
     Returns:
         the matplotlib Figure.
     Example:

@@ -2,8 +2,8 @@
 
 `save(fig, name)` writes figures/NAME.png and figures/NAME.pdf atomically (a temporary file, then a
 rename, so an interrupted run never leaves half a figure) and byte-stable (no creation date in the
-PDF).  The folder is $NTKLIB_FIGURES when set (the Makefile sets it), else figures/ at the top of the
-repository, else ./figures.
+PDF).  The folder is $NTKLIB_FIGURES when set (the Makefile sets it), else figures/ at the top of
+the repository, else ./figures.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def setup():
         None (the style goes into matplotlib's global rcParams: STYLE, colour cycle COLORS).
     Example:
         >>> nk.plotting.setup()
-        >>> import matplotlib.pyplot as plt; plt.rcParams["savefig.dpi"], plt.rcParams["axes.spines.top"]
+        >>> import matplotlib.pyplot as plt
+        >>> plt.rcParams["savefig.dpi"], plt.rcParams["axes.spines.top"]
         (150.0, False)
     """
     try:
@@ -90,8 +91,8 @@ def setup():
 
 
 def figure_dir() -> Path:
-    """The folder `save` writes to: $NTKLIB_FIGURES when set (the Makefile sets it), else figures/ at the
-    top of the repository (when ntklib sits in a checkout with notebooks/), else ./figures.
+    """The folder `save` writes to: $NTKLIB_FIGURES when set (the Makefile sets it), else figures/
+    at the top of the repository (when ntklib sits in a checkout with notebooks/), else ./figures.
 
     Returns:
         pathlib.Path (not created here; `save` creates it).
@@ -114,9 +115,9 @@ def save(fig, name: str, directory=None):
     """Write `fig` to DIR/NAME.png and DIR/NAME.pdf, atomically and byte-stably.
 
     Each file is written to a temporary name in DIR and renamed into place (an interrupted run never
-    leaves half a figure); the PNG carries no Software tag and the PDF no CreationDate or Producer, so
-    the same figure gives the same bytes.  Notebooks save every figure through it, NAME prefixed by the
-    notebook number (e.g. "04_gram_matrices").
+    leaves half a figure); the PNG carries no Software tag and the PDF no CreationDate or Producer,
+    so the same figure gives the same bytes.  Notebooks save every figure through it, NAME prefixed
+    by the notebook number (e.g. "04_gram_matrices").
 
     Args:
         fig: a matplotlib Figure.  name: file name without extension.

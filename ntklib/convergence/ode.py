@@ -1,14 +1,6 @@
-"""Notebook 03's experiments on convergence: how fast each eigendirection of the NTK is learnt, what the
-condition number costs, the loss surface along eigendirections ("the narrow valley"), finite
-networks against the infinite-width linear ODE across widths (how fast they train: `kernel_scale_fit`;
-their distribution over seeds: `ensemble_zscores` against `nk.ntk_ensemble`), generalisation along
-training time and depth (`test_error_vs_time`, `test_error_vs_depth`), and the Hessian of the cost
-(`hessian_spectrum`, `hessian_eigenvalues`, `hessian_operator`, defined in ntklib.hessian).
-
-The reusable pieces they build on (train_gd, ntk_flow, ntk_pca, mode_coefficients, mode_rates,
-condition_number) are in ntklib.dynamics and at the top level of ntklib.  With Theta(X, X) =
-V diag(lam) V^T, the residual along eigenvector v_i decays as exp(-2 lam_i t / N) under the flow.
-"""
+"""Notebook 03's convergence experiments in the linear-ODE picture: the decay of each
+eigendirection, conditioning and spectra, the narrow valley, finite networks against the linear ODE
+across widths (`ode_gap_sweep`, `kernel_scale_fit`, `ensemble_zscores`)."""
 
 from __future__ import annotations
 
@@ -18,17 +10,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .devices import resolve_device
-from .dynamics import ntk_flow, ntk_pca, quiet, train_gd
-from .empirical import empirical_ntk
-from .hessian import hessian_eigenvalues, hessian_operator, hessian_spectrum  # noqa: F401 - namespace
-from .kernels import nngp, ntk
-from .networks import FCNet
-from .prediction import _ensemble_moments
-from .stats import relative_error
+from ..devices import resolve_device
+from ..dynamics import ntk_flow, ntk_pca, quiet, train_gd
+from ..empirical import empirical_ntk
+from ..kernels import ntk
+from ..networks import FCNet
+from ..stats import relative_error
 
-# hessian_* are reached as nk.convergence.hessian_spectrum etc.; they are listed in the __all__ of
-# ntklib.hessian, their home module.
 __all__ = [
     "fit_decay_rates",
     "mode_decay",
@@ -39,8 +27,6 @@ __all__ = [
     "ode_gap_sweep",
     "kernel_scale_fit",
     "ensemble_zscores",
-    "test_error_vs_time",
-    "test_error_vs_depth",
 ]
 
 
@@ -49,8 +35,8 @@ __all__ = [
 
 def fit_decay_rates(times, coeffs, predicted, *, floor=0.02):
     """Measured exponential decay rate of each column of `coeffs` (T, k) over the times where the
-    predicted decay exp(-predicted_i t) is still above `floor` (the window is set by theory, not by the
-    data, so noise at late times cannot bias it).  The fit pools the squared coefficients of all
+    predicted decay exp(-predicted_i t) is still above `floor` (the window is set by theory, not by
+    the data, so noise at late times cannot bias it).  The fit pools the squared coefficients of all
     leading dimensions (e.g. seeds): log sum_s c_{s,i}(t)^2 = const - 2 rate_i t, least squares.
 
     Args:
@@ -60,7 +46,8 @@ def fit_decay_rates(times, coeffs, predicted, *, floor=0.02):
         (k,) numpy array of measured rates.
     Example:
         >>> t = torch.linspace(0, 4, 9, dtype=torch.float64)
-        >>> coeffs = torch.exp(-torch.outer(t, torch.tensor([1.0, 0.25], dtype=torch.float64)))   # c_i = e^(-rate_i t)
+        >>> coeffs = torch.exp(-torch.outer(t, torch.tensor([1.0, 0.25],  # c_i = e^(-rate_i t)
+        ...                                                 dtype=torch.float64)))
         >>> [round(float(v), 6) for v in nk.convergence.fit_decay_rates(t, coeffs, [1.0, 0.25])]
         [1.0, 0.25]
     """
@@ -83,20 +70,24 @@ def fit_decay_rates(times, coeffs, predicted, *, floor=0.02):
 def mode_decay(times, coeffs, rates):
     """Observed decay c_i(t) / c_i(0) of each eigendirection against exp(-rate_i t).
 
-    The error is on the normalised curve (between 0 and 1), so it is meaningful only for directions that
-    start with a residual well above the noise (give every direction one, e.g. Y = f_0 + sum_i v_i).
+    The error is on the normalised curve (between 0 and 1), so it is meaningful only for directions
+    that start with a residual well above the noise (give every direction one, e.g.
+    Y = f_0 + sum_i v_i).
 
     Args:
         times: (T,) flow times (t = 0 first).  coeffs: (T, k) from `mode_coefficients`.
         rates: (k,) from `mode_rates`.
     Returns:
-        (observed (T, k), predicted (T, k), error (k,) = max_t |observed - predicted|), numpy arrays.
+        (observed (T, k), predicted (T, k), error (k,) = max_t |observed - predicted|), numpy
+        arrays.
     Example:
         With the infinite-width flow itself, every direction decays exactly as predicted:
 
-        >>> K = nk.ntk(nk.data.circle(4)[0], depth=2); lam, V = nk.ntk_pca(K); Y = V.sum(1)   # c_i(0) = 1
+        >>> K = nk.ntk(nk.data.circle(4)[0], depth=2); lam, V = nk.ntk_pca(K)
+        >>> Y = V.sum(1)   # c_i(0) = 1
         >>> t = [0.0, 1.0, 2.0]; f_X, _ = nk.ntk_flow(K, torch.zeros(4), Y, t)
-        >>> obs, pred, err = nk.convergence.mode_decay(t, nk.mode_coefficients(f_X, Y, V), nk.mode_rates(lam, 4))
+        >>> obs, pred, err = nk.convergence.mode_decay(t, nk.mode_coefficients(f_X, Y, V),
+        ...                                            nk.mode_rates(lam, 4))
         >>> obs.shape, bool(err.max() < 1e-12)
         ((3, 4), True)
     """
@@ -112,17 +103,20 @@ def convergence_time(lam, N, *, tol=1e-2) -> dict:
     """How long the slowest eigendirection takes to shrink by the factor `tol`.
 
     Flow: t = N log(1/tol) / (2 lam_min).  Gradient descent: a step lr is stable only while
-    |1 - 2 lr lam_max / N| < 1; the best constant step lr* = N / (lam_max + lam_min) shrinks the extreme
-    modes by (kappa - 1)/(kappa + 1) per step, so it needs log(1/tol) / log((kappa + 1)/(kappa - 1))
-    ~ kappa log(1/tol) / 2 steps: the condition number kappa is the price of the narrow valley.
+    |1 - 2 lr lam_max / N| < 1; the best constant step lr* = N / (lam_max + lam_min) shrinks the
+    extreme modes by (kappa - 1)/(kappa + 1) per step, so it needs
+    log(1/tol) / log((kappa + 1)/(kappa - 1)) ~ kappa log(1/tol) / 2 steps: the condition number
+    kappa is the price of the narrow valley.
 
     Args:
         lam: eigenvalues of Theta(X, X) (positive).  N: number of training inputs.
         tol: the factor by which the slowest direction must shrink.
     Returns:
-        dict with "time" (flow time), "kappa", "lr_best" (= N / (lam_max + lam_min)) and "steps_best".
+        dict with "time" (flow time), "kappa", "lr_best" (= N / (lam_max + lam_min)) and
+        "steps_best".
     Example:
-        >>> c = nk.convergence.convergence_time([3.0, 1.0], 4, tol=0.5)   # kappa = 3: (kappa - 1)/(kappa + 1) = 1/2
+        >>> c = nk.convergence.convergence_time([3.0, 1.0], 4,
+        ...                                     tol=0.5)  # kappa = 3: (kappa - 1)/(kappa + 1) = 1/2
         >>> round(c["time"], 6), c["kappa"], c["lr_best"], round(c["steps_best"], 6)
         (1.386294, 3.0, 1.0, 1.0)
     """
@@ -170,38 +164,42 @@ def eigen_gap(lam):
     return float(lam[0] / lam[1]), float(lam[0] - lam[1])
 
 
-# ---- the loss surface along eigendirections: the narrow valley -------------------------------------
+# ---- the loss surface along eigendirections: the narrow valley -----------------------------------
 
 
 def narrow_valley(model, X, Y, *, modes=(0, -1), radius=None, n_grid=25):
     """The loss C(theta_0 + s_1 d_1 + s_2 d_2) of a network on the plane of two parameter directions
     that move f(X) along eigenvectors of its own NTK Gram matrix (Jacot, Gabriel, Hongler 2019a).
 
-    With J the Jacobian of f(X) and Theta = J J^T = sum_i lam_i u_i u_i^T, the unit parameter direction
-    d_i = J^T u_i / sqrt(lam_i) moves the outputs by J d_i = sqrt(lam_i) u_i, so to second order
+    With J the Jacobian of f(X) and Theta = J J^T = sum_i lam_i u_i u_i^T, the unit parameter
+    direction d_i = J^T u_i / sqrt(lam_i) moves the outputs by J d_i = sqrt(lam_i) u_i, so to
+    second order
         C(theta_0 + s d_i) = C_0 - (2 s sqrt(lam_i) / N) u_i.(Y - f_0) + (lam_i / N) s^2:
     curvature 2 lam_i / N, steep "cliffs" along the top eigenvector, a flat "bottom" along the last,
-    their ratio the condition number.  (The Hessian's other term, sum_j (f_j - Y_j) Hess f_j, vanishes
-    as the width grows.)
+    their ratio the condition number.  (The Hessian's other term, sum_j (f_j - Y_j) Hess f_j,
+    vanishes as the width grows.)
 
     Args:
         model: scalar-output module (not modified).  X: (N, n_0) inputs.  Y: (N,) targets.
         modes: indices of the two eigenvectors (largest eigenvalue first; -1 is the smallest).
-        radius: half-width of the grid in parameter distance (default: where the quadratic rise along the
-            second mode equals 2 C_0).  n_grid: points per axis (odd keeps s = 0 on the grid).
+        radius: half-width of the grid in parameter distance (default: where the quadratic rise
+            along the second mode equals 2 C_0).  n_grid: points per axis (odd keeps s = 0 on the
+            grid).
     Returns:
-        dict with "s" (n_grid,), "loss" (n_grid, n_grid) real network [i: s_1, j: s_2], "loss_quadratic"
-        (the second-order model), "lam" (all eigenvalues, descending), "modes", "curvature" (d_i^T Hess C d_i
-        at theta_0, exact, for the two directions) and "curvature_theory" 2 lam_i / N, "C0".
+        dict with "s" (n_grid,), "loss" (n_grid, n_grid) real network [i: s_1, j: s_2],
+        "loss_quadratic" (the second-order model), "lam" (all eigenvalues, descending), "modes",
+        "curvature" (d_i^T Hess C d_i at theta_0, exact, for the two directions) and
+        "curvature_theory" 2 lam_i / N, "C0".
     Example:
         >>> X, _ = nk.data.circle(4); net = nk.FCNet(2, 64, 2, seed=0)
-        >>> v = nk.convergence.narrow_valley(net, X, X[:, 0], n_grid=3)       # the grid centre s = 0 is theta_0 itself
+        >>> v = nk.convergence.narrow_valley(net, X, X[:, 0], n_grid=3)  # the grid centre s = 0
+        ...                                                              # is theta_0 itself
         >>> tuple(v["loss"].shape), v["modes"], round(float(v["loss"][1, 1]) - v["C0"], 12) + 0.0
         ((3, 3), (0, 3), 0.0)
     """
     from torch.func import functional_call
 
-    from ._checks import as_vector, check_positive_int, check_real, model_inputs, scalar
+    from .._checks import as_vector, check_positive_int, check_real, model_inputs, scalar
 
     X = model_inputs(model, X, "X")
     N = X.shape[0]
@@ -259,7 +257,8 @@ def narrow_valley(model, X, Y, *, modes=(0, -1), radius=None, n_grid=25):
 
 
 def _curvature(model, names, tensors, d, X, Y):
-    """d^T Hess C(theta_0) d, exactly, by forward-over-reverse differentiation (a Hessian-vector product)."""
+    """d^T Hess C(theta_0) d, exactly, by forward-over-reverse differentiation (a Hessian-vector
+    product)."""
     from torch.func import functional_call, grad, jvp
 
     def cost(p):
@@ -270,7 +269,7 @@ def _curvature(model, names, tensors, d, X, Y):
     return float(sum((hd[k] * v).sum() for k, v in zip(names, d)))
 
 
-# ---- finite networks against the linear ODE, across widths -----------------------------------------
+# ---- finite networks against the linear ODE, across widths ---------------------------------------
 
 
 def ode_gap_sweep(
@@ -313,7 +312,8 @@ def ode_gap_sweep(
         [width][seed] TrainRecord, "predictions": [width][seed] (f_X, f_test) of the linear ODE.
     Example:
         >>> X, _ = nk.data.circle(4); X_test, _ = nk.data.circle(3, offset=0.3)
-        >>> r = nk.convergence.ode_gap_sweep(X, X[:, 0], X_test, widths=[32, 128], seeds=2, depth=2, lr=0.5, steps=4)
+        >>> r = nk.convergence.ode_gap_sweep(X, X[:, 0], X_test, widths=[32, 128], seeds=2, depth=2,
+        ...                                  lr=0.5, steps=4)
         >>> r["gap_train"].shape, r["times"].tolist()
         ((2, 2), [0.0, 0.5, 1.0, 1.5, 2.0])
     """
@@ -369,8 +369,9 @@ def kernel_scale_fit(records, theta, theta_test, Y, *, lr=None, t_max=None, h=1e
 
     With F(c) the prediction on the training and test inputs at the recorded times (from the
     network's own f_0) and D = dF/dc (central difference, step h), Gauss-Newton steps from c = 1:
-        c <- c + <f_net - F(c), D> / <D, D>.  Gradient flow with rate 2 Theta / N (Jacot, Gabriel, Hongler 2018, §5)
-    predicts c -> 1 as the width grows; a kernel or a time scale wrong by 3% gives c = 1/1.03.
+        c <- c + <f_net - F(c), D> / <D, D>.
+    Gradient flow with rate 2 Theta / N (Jacot, Gabriel, Hongler 2018, §5) predicts c -> 1 as the
+    width grows; a kernel or a time scale wrong by 3% gives c = 1/1.03.
 
     Args:
         records: a list of TrainRecord (e.g. one width of `ode_gap_sweep`'s "records"), on the CPU.
@@ -455,261 +456,3 @@ def ensemble_zscores(F, mean, var) -> dict:
         "z_var": z_v,
         "q": float(np.mean((z_m**2 + z_v**2) / 2)),
     }
-
-
-# ---- generalisation: test error along training time and against depth ---------------------------
-
-
-def _step(theta, fraction):
-    """nk.phases.gd_step_size (imported here: ntklib.phases imports this module)."""
-    from .phases.freeze_chaos import gd_step_size
-
-    return gd_step_size(theta, fraction)
-
-
-def _errors(F, Y_test):
-    """Test mean squared error and sign error rate along the last axis of F (..., M)."""
-    F = np.asarray(torch.as_tensor(F).detach().cpu(), dtype=np.float64)
-    y = np.asarray(torch.as_tensor(Y_test).cpu(), dtype=np.float64).reshape(-1)
-    return ((F - y) ** 2).mean(-1), (np.sign(F) != np.sign(y)).mean(-1)
-
-
-def _trained_nets(
-    X, Y, X_test, Y_test, *, width, depth, activation, beta, lr, steps, seeds, seed, device
-):
-    """Test (mse, error), each (seeds, len(steps)), of FCNets trained by gradient descent."""
-    mse, err = [], []
-    for s in range(int(seeds)):
-        net = FCNet(
-            X.shape[1],
-            int(width),
-            depth,
-            activation=activation,
-            beta=beta,
-            seed=seed + s,
-            device=resolve_device(device),
-        )
-        rec = train_gd(
-            net,
-            X,
-            Y,
-            lr=lr,
-            steps=int(max(steps)),
-            record_steps=steps,
-            X_test=X_test,
-            progress=False,
-        ).to("cpu")
-        a, b = _errors(rec.f_test, Y_test)
-        mse.append(a)
-        err.append(b)
-    shape = (int(seeds), len(steps))
-    return np.array(mse).reshape(shape), np.array(err).reshape(shape)
-
-
-def test_error_vs_time(
-    X_train,
-    Y_train,
-    X_test,
-    Y_test,
-    *,
-    steps,
-    depth,
-    activation="relu",
-    beta=0.1,
-    fraction=0.5,
-    width=None,
-    seeds=0,
-    seed=0,
-    device=None,
-) -> dict:
-    """Test error along training (early stopping) of the infinite ensemble and of finite networks.
-
-    Gradient descent on C = (1/N) ||f(X) - Y||^2 with step lr = fraction N / lam_max(Theta_inf) (the
-    same for both, `nk.phases.gd_step_size`), t = lr k.  The infinite-width network trained for k
-    steps is Gaussian (`nk.ntk_ensemble`, Lee et al. 2019 eq. 16): its mean m_t is the average of
-    infinitely many networks, and one network's expected test MSE is
-        E (f_t(x) - y)^2 = (m_t(x) - y)^2 + Var f_t(x)          (averaged over the test inputs),
-    which trained finite networks (width, seeds) approach as the width grows.  Errors: test mean
-    squared error and the rate of sign errors (labels +-1).
-
-    Args:
-        X_train, Y_train, X_test, Y_test: (N, n_0), (N,), (M, n_0), (M,).
-        steps: increasing gradient-descent step counts at which to evaluate (0 allowed).
-        depth, activation, beta: the network and its kernels (as in `nk.ntk`).
-        fraction: lr = fraction N / lam_max, in (0, 1).
-        width, seeds, seed: finite FCNets (seeds seed, seed + 1, ...) trained alongside; None: none.
-        device: where the finite networks train.
-    Returns:
-        dict with "steps", "times" (lr k), "lr", arrays (T,) "mse_mean", "error_mean" (of the
-        ensemble mean), "variance" (the mean predicted Var f_t over the test inputs), "mse_expected"
-        (= mse_mean + variance), and with width: (seeds, T) "mse_net", "error_net".
-    Example:
-        >>> X, _ = nk.data.circle(8); Y = torch.sign(X[:, 0] + 0.1)
-        >>> Xt, _ = nk.data.circle(5, offset=0.2); Yt = torch.sign(Xt[:, 0] + 0.1)
-        >>> r = nk.convergence.test_error_vs_time(X, Y, Xt, Yt, steps=[0, 10], depth=2, width=64,
-        ...                                       seeds=2)
-        >>> r["mse_net"].shape, bool(r["mse_mean"][1] < r["mse_mean"][0]), bool(r["variance"][0])
-        ((2, 2), True, True)
-    """
-    kw = dict(depth=depth, activation=activation, beta=beta)
-    Y = torch.as_tensor(Y_train, dtype=torch.float64).reshape(-1)
-    theta = ntk(X_train, **kw)
-    lr = _step(theta, fraction)
-    steps = np.asarray(steps, dtype=int)
-    times = [lr * int(k) for k in steps]
-    m, v = _ensemble_moments(
-        theta,
-        ntk(X_test, X_train, **kw),
-        nngp(X_train, **kw),
-        nngp(X_test, X_train, **kw),
-        _prior_variances(X_test, kw),
-        Y,
-        times,
-        lr=lr,
-    )
-    mse, err = _errors(m, Y_test)
-    var = v.mean(1).numpy()
-    out = {
-        "steps": steps,
-        "times": np.array(times),
-        "lr": lr,
-        "mse_mean": mse,
-        "error_mean": err,
-        "variance": var,
-        "mse_expected": mse + var,
-    }
-    if width is not None:
-        out["mse_net"], out["error_net"] = _trained_nets(
-            X_train,
-            Y,
-            X_test,
-            Y_test,
-            width=width,
-            lr=lr,
-            steps=steps,
-            seeds=seeds,
-            seed=seed,
-            device=device,
-            **kw,
-        )
-    return out
-
-
-def _prior_variances(X, kw):
-    """Sigma^(L)(x, x) for each row: the diagonal of nk.nngp(X)."""
-    return nngp(X, **kw).diagonal().clone()
-
-
-def test_error_vs_depth(
-    X_train,
-    Y_train,
-    X_test,
-    Y_test,
-    *,
-    regimes,
-    depths,
-    steps=None,
-    fraction=0.5,
-    width=None,
-    seeds=1,
-    seed=0,
-    net_depths=None,
-    device=None,
-) -> dict:
-    """Test error of the infinite ensemble's mean (and of finite networks) against depth, for
-    several regimes (activation, beta): the freeze, the edge and the chaos (Jacot, Gabriel, Hongler
-    2019b; notebook 04), trained by gradient descent for a fixed number of steps at a stable step.
-
-    At each depth, lr = fraction N / lam_max(Theta_inf) (`nk.phases.gd_step_size`): the same budget
-    of k steps in every regime, whatever the scale of its kernel; k = None trains to convergence
-    (t -> infinity: kernel regression with Theta_inf; nan where Theta_inf(X, X) is not numerically
-    positive definite).  The ensemble mean is `nk.ntk_ensemble`'s,
-    Theta(x, X) Theta^-1 (I - (1 - 2 lr Theta / N)^k) Y.  In the chaos the deep kernel tends to
-    a multiple of the identity (nothing is learnt off the training set); in the freeze it tends to a
-    constant and its informative eigenvalues shrink like r^L (kappa grows: a step budget learns
-    less).
-
-    Args:
-        X_train, Y_train, X_test, Y_test: (N, n_0), (N,), (M, n_0), (M,) with labels +-1.
-        regimes: {name: (activation, beta)} (activations as in `nk.ntk`).
-        depths: the depths L.  steps: a step budget k, None (convergence), or a list of them.
-        fraction: lr = fraction N / lam_max, in (0, 1).
-        width, seeds, seed, device: finite FCNets trained alongside (for the integer budgets);
-            None: none.
-        net_depths: the depths (among `depths`) at which finite networks are trained (None: all).
-    Returns:
-        dict with "names", "depths", "steps", arrays (regimes, depths) "mse", "error" (of the
-        ensemble mean; with a trailing axis over budgets when `steps` is a list), "kappa" (condition
-        number of Theta_inf(X, X)), and with width "mse_net", "error_net" (regimes, depths,
-        [budgets,] seeds), nan at depths without networks and for the budget None.
-    Example:
-        >>> X, _ = nk.data.circle(8); Y = torch.sign(X[:, 0] + 0.1)
-        >>> Xt, _ = nk.data.circle(5, offset=0.2); Yt = torch.sign(Xt[:, 0] + 0.1)
-        >>> r = nk.convergence.test_error_vs_depth(X, Y, Xt, Yt, depths=[2, 3], steps=[20, None],
-        ...                                        regimes={"relu": ("relu", 0.1)})
-        >>> r["names"], r["mse"].shape
-        (['relu'], (1, 2, 2))
-    """
-    budgets = list(steps) if isinstance(steps, (list, tuple)) else [steps]
-    trained = [int(k) for k in budgets if k is not None]
-    Y = torch.as_tensor(Y_train, dtype=torch.float64).reshape(-1)
-    names = list(regimes)
-    shape = (len(names), len(depths), len(budgets))
-    out = {
-        "names": names,
-        "depths": np.asarray(depths),
-        "steps": budgets,
-        "mse": np.full(shape, np.nan),
-        "error": np.full(shape, np.nan),
-        "kappa": np.full(shape[:2], np.nan),
-    }
-    if width is not None:
-        out["mse_net"] = np.full(shape + (int(seeds),), np.nan)
-        out["error_net"] = np.full(shape + (int(seeds),), np.nan)
-    net_depths = list(depths) if net_depths is None else list(net_depths)
-    for i, name in enumerate(names):
-        activation, beta = regimes[name]
-        for j, L in enumerate(depths):
-            kw = dict(depth=int(L), activation=activation, beta=beta)
-            theta, theta_t = ntk(X_train, **kw), ntk(X_test, X_train, **kw)
-            lam = torch.linalg.eigvalsh(theta)
-            out["kappa"][i, j] = float(lam[-1] / lam[0])
-            lr = _step(theta, fraction)
-            for b, k in enumerate(budgets):
-                try:
-                    mean, _ = _ensemble_moments(
-                        theta,
-                        theta_t,
-                        None,
-                        None,
-                        None,
-                        Y,
-                        [None if k is None else lr * int(k)],
-                        lr=lr,
-                    )
-                except ValueError:  # not positive definite at convergence
-                    continue
-                out["mse"][i, j, b], out["error"][i, j, b] = _errors(mean[0], Y_test)
-            if width is not None and trained and L in net_depths:
-                a, e = _trained_nets(
-                    X_train,
-                    Y,
-                    X_test,
-                    Y_test,
-                    width=width,
-                    lr=lr,
-                    steps=sorted(set(trained)),
-                    seeds=seeds,
-                    seed=seed,
-                    device=device,
-                    **kw,
-                )
-                for b, k in enumerate(budgets):
-                    if k is not None:
-                        col = sorted(set(trained)).index(int(k))
-                        out["mse_net"][i, j, b], out["error_net"][i, j, b] = a[:, col], e[:, col]
-    if not isinstance(steps, (list, tuple)):
-        for key in ("mse", "error", "mse_net", "error_net"):
-            if key in out:
-                out[key] = out[key][:, :, 0]
-    return out
