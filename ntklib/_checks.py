@@ -146,7 +146,7 @@ def check_input_scale(X, name="X", limit=MAX_INPUT_SCALE):
     i = int(torch.argmax(logq))
     if float(logq[i]) > math.log10(limit):
         raise ValueError(
-            f"{name}: row {i} has ||x||^2/n_0 = 1e{float(logq[i]):.1f}, beyond what "
+            f"{name}: row {i} has ||x||^2/n_0 = 10^{float(logq[i]):.1f}, beyond what "
             "the float64 kernel recursion can represent; accepted: ||x||^2/n_0 <= "
             f"{limit:.0e} (rescale the inputs)"
         )
