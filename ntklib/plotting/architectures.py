@@ -176,7 +176,7 @@ def plot_sgd_trajectories(
     widths=None,
     axes=None,
     title_suffix="",
-    kernel_label=r"kernel GD, $\Theta_\infty$",
+    kernel_label=None,
     reference_label=None,
 ):
     """For each architecture {name: SGDComparison}: the output at one tracked input (point: an index
@@ -189,7 +189,8 @@ def plot_sgd_trajectories(
         results: {name: nk.architectures.SGDComparison}.  point: tracked-input index, or {name:
             index}.
         widths: widths to draw (default smallest and largest).  axes: one axis per architecture.
-        title_suffix: appended to each panel title.  kernel_label: legend of the dashed curves.
+        title_suffix: appended to each panel title.  kernel_label: legend of the dashed curves
+            (None: "kernel GD, Theta_inf" in mathtext).
         reference_label: legend of the dotted reference curve (None: not drawn).
     Returns:
         the matplotlib Figure.
@@ -202,6 +203,8 @@ def plot_sgd_trajectories(
         >>> fig.axes[0].get_title(), fig.axes[0].get_ylabel()
         ('ResNet', 'f(training input 0)')
     """
+    if kernel_label is None:
+        kernel_label = r"kernel GD, $\Theta_\infty$"
     n = len(results)
     if axes is None:
         _, axes = plt.subplots(1, n, figsize=(3.5 * n, 3.0), squeeze=False)

@@ -20,7 +20,7 @@ def plot_ntk_on_circle(
     *,
     ax=None,
     t_label="trained",
-    theory_label=r"$\Theta_\infty$",
+    theory_label=None,
     others: dict | None = None,
 ):
     """Jacot et al. 2018, Fig. 1: Theta(x0, x(gamma)) on the unit circle.
@@ -30,8 +30,9 @@ def plot_ntk_on_circle(
         snapshots: {label: (K0, KT)} with K0, KT of shape (seeds, A) - thin solid lines at t = 0,
             dashed after training, one colour per label.
         ax: axis (a new 5.2 x 3.4 figure when None).  t_label: legend text of the trained curves.
-        theory_label: legend text of the limit.  others: optional {label: (A,) curve}, further
-            limits drawn dotted in grey (e.g. the kernel of another parametrisation).
+        theory_label: legend text of the limit (None: Theta_inf in mathtext).
+        others: optional {label: (A,) curve}, further limits drawn dotted in grey (e.g. the kernel
+            of another parametrisation).
     Returns:
         the matplotlib Figure.
     Example:
@@ -43,6 +44,8 @@ def plot_ntk_on_circle(
         >>> len(fig.axes[0].lines)                       # 2 seeds x (t = 0, trained) and the limit
         5
     """
+    if theory_label is None:
+        theory_label = r"$\Theta_\infty$"
     if ax is None:
         _, ax = plt.subplots(figsize=(5.2, 3.4))
     g = to_numpy(gamma)
