@@ -34,10 +34,12 @@ help:
 	@echo "make book-check open every page of the book in headless Chromium; screenshots in build/book-check/"
 	@echo "make clean      remove build/ and the virtual environment"
 
-# The virtual environment: created when missing, re-installed when pyproject.toml changes.
+# The virtual environment: created when missing, re-installed when pyproject.toml changes.  --no-compile:
+# Python compiles a module when it is first imported, so pip need not compile every file it installs
+# (halves the set-up time of a fresh clone; the same code runs).
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
 	@touch $@
 
@@ -116,7 +118,13 @@ mutants-all: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(if $(DEVICE),--device $(DEVICE))
 
-lab: $(STAMP)
+# JupyterLab itself is the `lab` extra: make test and make figures do not need it.
+LAB_STAMP := $(VENV)/.lab-stamp
+$(LAB_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,lab]'
+	@touch $@
+
+lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
 # The course site (book/): Sphinx + myst-nb render the notebooks with their committed outputs (never

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .._checks import model_inputs
+from .._ensemble_gd import BATCH_BYTES, fc_batch_compatible, train_fc_batched
 from ..devices import resolve_device
 from ..dynamics import ntk_flow, ntk_pca, quiet, train_gd
 from ..empirical import empirical_ntk
@@ -272,6 +274,56 @@ def _curvature(model, names, tensors, d, X, Y):
 # ---- finite networks against the linear ODE, across widths ---------------------------------------
 
 
+def _seed_chunks(n_seeds, width, n_in, depth):
+    """Seed ranges whose FCNets are held (and trained in one batch) at once: about BATCH_BYTES of
+    float64 weights each."""
+    per_net = 8 * (width * n_in + max(depth - 2, 0) * width * width + width + depth * width)
+    size = max(1, int(BATCH_BYTES // per_net))
+    return [range(a, min(a + size, n_seeds)) for a in range(0, n_seeds, size)]
+
+
+def _train_many(nets, X, Y, X_test, lr, steps, record_steps, fixed):
+    """train_gd on each net; FCNets of one architecture are trained together in one batch (the same
+    arithmetic), the first by train_gd itself unless the recorded steps are already `fixed` (it
+    checks the arguments and chooses the recorded steps)."""
+    recs = []
+    if not fixed:
+        recs.append(
+            train_gd(
+                nets[0],
+                X,
+                Y,
+                lr=lr,
+                steps=steps,
+                record_steps=record_steps,
+                X_test=X_test,
+                progress=False,
+            )
+        )
+        record_steps = recs[0].steps
+    todo = nets[len(recs) :]
+    if todo and fc_batch_compatible(todo):
+        Xm, Xt = model_inputs(todo[0], X, "X"), model_inputs(todo[0], X_test, "X_test")
+        recs += train_fc_batched(
+            todo, Xm, Y.to(Xm), lr=lr, steps=steps, record_steps=record_steps, X_test=Xt
+        )
+    else:
+        recs += [
+            train_gd(
+                net,
+                X,
+                Y,
+                lr=lr,
+                steps=steps,
+                record_steps=record_steps,
+                X_test=X_test,
+                progress=False,
+            )
+            for net in todo
+        ]
+    return recs
+
+
 def ode_gap_sweep(
     X,
     Y,
@@ -324,33 +376,46 @@ def ode_gap_sweep(
     out = {k: np.zeros((n_w, n_s)) for k in ("gap_train", "gap_test", "kernel_move", "kernel_init")}
     records = [[None] * n_s for _ in widths]
     preds = [[None] * n_s for _ in widths]
-    jobs = [(i, w, s) for i, w in enumerate(widths) for s in range(n_s)]
     device = resolve_device(device)
-    for i, w, s in tqdm(jobs, disable=quiet(), desc="widths x seeds", leave=False):
-        net = FCNet(
-            X.shape[1],
-            int(w),
-            depth,
-            activation=activation,
-            beta=beta,
-            seed=seed_offset + 1000 * i + s,
-            device=device,
-        )
-        K0 = empirical_ntk(net, X).cpu()
-        rec = train_gd(
-            net, X, Y, lr=lr, steps=steps, record_steps=record_steps, X_test=X_test, progress=False
-        ).to("cpu")
-        K1 = empirical_ntk(net, X).cpu()
-        del net
-        fX, ft = ntk_flow(
-            theta, rec.f_train[0], Y, rec.times, theta_tX=theta_t, f0_t=rec.f_test[0], lr=lr
-        )
-        scale = float(torch.sqrt(((Y - rec.f_train[0]) ** 2).mean()))
-        out["gap_train"][i, s] = float(torch.sqrt(((rec.f_train - fX) ** 2).mean(1)).max()) / scale
-        out["gap_test"][i, s] = float(torch.sqrt(((rec.f_test - ft) ** 2).mean(1)).max()) / scale
-        out["kernel_move"][i, s] = relative_error(K1, K0)
-        out["kernel_init"][i, s] = relative_error(K0, theta)
-        records[i][s], preds[i][s] = rec, (fX, ft)
+    bar = tqdm(total=n_w * n_s, disable=quiet(), desc="widths x seeds", leave=False)
+    first = None
+    for i, w in enumerate(widths):
+        for chunk in _seed_chunks(n_s, int(w), X.shape[1], depth):
+            nets = [
+                FCNet(
+                    X.shape[1],
+                    int(w),
+                    depth,
+                    activation=activation,
+                    beta=beta,
+                    seed=seed_offset + 1000 * i + s,
+                    device=device,
+                )
+                for s in chunk
+            ]
+            K0 = [empirical_ntk(net, X).cpu() for net in nets]
+            fixed = first is not None
+            recs = _train_many(
+                nets, X, Y, X_test, lr, steps, first if fixed else record_steps, fixed
+            )
+            first = recs[0].steps
+            for s, net, rec in zip(chunk, nets, recs):
+                rec = rec.to("cpu")
+                K1 = empirical_ntk(net, X).cpu()
+                fX, ft = ntk_flow(
+                    theta, rec.f_train[0], Y, rec.times, theta_tX=theta_t, f0_t=rec.f_test[0], lr=lr
+                )
+                scale = float(torch.sqrt(((Y - rec.f_train[0]) ** 2).mean()))
+                gap = torch.sqrt(((rec.f_train - fX) ** 2).mean(1)).max()
+                out["gap_train"][i, s] = float(gap) / scale
+                gap = torch.sqrt(((rec.f_test - ft) ** 2).mean(1)).max()
+                out["gap_test"][i, s] = float(gap) / scale
+                out["kernel_move"][i, s] = relative_error(K1, K0[s - chunk[0]])
+                out["kernel_init"][i, s] = relative_error(K0[s - chunk[0]], theta)
+                records[i][s], preds[i][s] = rec, (fX, ft)
+                bar.update()
+            del nets
+    bar.close()
     times = records[0][0].times
     return {
         "widths": np.asarray(widths),
