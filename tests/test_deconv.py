@@ -456,3 +456,27 @@ def test_size_and_dtype_guards():
         nk.deconv.DeconvGenerator(2, 4, 2, kernel_size=3)
     with pytest.raises(ValueError, match="padding"):
         nk.deconv.deconv_ntk(X, depth=2, kernel_size=4, padding=4)
+
+
+def test_pixel_ntk_bias_is_the_seed_mean_of_the_diagonal_and_detects_a_scaled_limit():
+    """s_j is the relative deviation of each generator's mean NTK diagonal (computed here by hand);
+    a limit 10% too large moves every s_j to (1 + s_j)/1.1 - 1 and the mean far beyond 4 s.e.
+    (per-generator spread ~5% at 256 channels: 12 generators resolve ~1.5%)."""
+    X = nk.data.sphere(3, 4, seed=1)
+    kw = dict(stride=2, dim=1, activation=nk.normalized("tanh"), beta=0.1)
+    T = nk.deconv.deconv_ntk(X, depth=4, **kw)
+    b = nk.deconv.pixel_ntk_bias(X, T, channels=256, seeds=12, depth=4, seed=3, **kw)
+
+    def diag(K):
+        return float(torch.diagonal(torch.diagonal(K, dim1=0, dim2=1), dim1=0, dim2=1).mean())
+
+    gen = nk.deconv.DeconvGenerator(4, 256, 4, seed=3 + 100 * 5, **kw)
+    assert abs(b["s"][5] - (diag(nk.deconv.empirical_pixel_ntk(gen, X)) / diag(T) - 1)) < 1e-12
+    assert abs(b["z"]) < 4 and b["se"] < 0.02
+    wrong = nk.deconv.pixel_ntk_bias(X, 1.1 * T, channels=256, seeds=12, depth=4, seed=3, **kw)
+    assert np.allclose(wrong["s"], (1 + b["s"]) / 1.1 - 1, rtol=0, atol=1e-12)
+    assert wrong["z"] < -4
+    with pytest.raises(ValueError, match="seeds"):
+        nk.deconv.pixel_ntk_bias(X, T, channels=8, seeds=1, depth=4, **kw)
+    with pytest.raises(ValueError, match="theory"):
+        nk.deconv.pixel_ntk_bias(X, T[:2], channels=8, seeds=2, depth=4, **kw)

@@ -12,7 +12,7 @@ Fourier and eigen views of pixel kernels, generator.py the finite generator.  Th
 experiments are in ntklib.gan; the pictures in ntklib.plotting.deconv.
 """
 
-from .generator import DeconvGenerator, empirical_pixel_ntk, upsample_conv
+from .generator import DeconvGenerator, empirical_pixel_ntk, pixel_ntk_bias, upsample_conv
 from .spectra import checkerboard_share, eigen_images, fourier_mass, stride_frequencies
 from .theory import (
     checkerboard_lower_bound,
@@ -32,6 +32,7 @@ __all__ = [
     "pixel_levels",
     "checkerboard_v",
     "empirical_pixel_ntk",
+    "pixel_ntk_bias",
     "checkerboard_upper_bound",
     "checkerboard_lower_bound",
     "fit_c1",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,7 +37,7 @@ from ..activations import get_activation
 from ..networks import batch_norm, normal_parameters, ntk_layers
 from .theory import _check_kernel_padding, _check_stride_dim, output_size
 
-__all__ = ["DeconvGenerator", "empirical_pixel_ntk", "upsample_conv"]
+__all__ = ["DeconvGenerator", "empirical_pixel_ntk", "pixel_ntk_bias", "upsample_conv"]
 
 GEN_NORMS = (None, "batch")
 
@@ -348,3 +349,71 @@ def empirical_pixel_ntk(gen: DeconvGenerator, X, Y=None, *, fast=True):
         with torch.no_grad():
             return _fast_pixel_ntk(gen, X, Y)
     return _generic_pixel_ntk(gen, X, Y).detach()
+
+
+# ---- the seed-mean of finite generators against the limit ----------------------------------------
+
+
+def pixel_ntk_bias(X, theory, *, channels, seeds, depth, seed=0, device=None, **generator_kw):
+    """Seed-mean test of finite generators against an infinite-width pixel NTK, in standard errors.
+
+    For each of `seeds` DeconvGenerators (n_0 = X.shape[1], `channels` channels, `depth` layers,
+    seeds seed + 100 j, the other options `generator_kw` as in DeconvGenerator) the statistic is
+        s_j = mean_{x, p} Theta_hat_j,pp(x, x) / mean_{x, p} Theta_pp(x, x) - 1,
+    the relative deviation of the pixel- and code-averaged NTK diagonal.  Over initialisations
+    Theta_hat = Theta + a fluctuation O(C^(-1/2)) + a bias O(1/C), so mean_j s_j is 0 within its
+    standard error when `theory` is the right limit, and a theory (1 + e) times too large moves it
+    to -e / (1 + e).
+
+    Args:
+        X: latent codes (N, n_0).  theory: their pixel NTK (N, N, P, P), e.g. nk.deconv.deconv_ntk.
+        channels, seeds, depth: width, number and depth of the finite generators.  seed: first
+            seed.  device: where the generators run.  generator_kw: stride, dim, activation, beta,
+            kernel_size, padding (as given to the theory).
+    Returns:
+        dict: "s" (seeds,) numpy array, "mean", "se" (standard error over seeds), "z" = mean / se.
+    Example:
+        >>> X = nk.data.sphere(2, 4, seed=0)
+        >>> T = nk.deconv.deconv_ntk(X, depth=2, stride=2, dim=1, beta=0.3)
+        >>> b = nk.deconv.pixel_ntk_bias(X, T, channels=64, seeds=3, depth=2, stride=2, dim=1,
+        ...                              beta=0.3)
+        >>> b["s"].shape, abs(b["z"]) < 10
+        ((3,), True)
+    """
+    seeds = check_positive_int(seeds, "seeds")
+    if seeds < 2:
+        raise ValueError(f"seeds: got {seeds}; accepted: an integer >= 2 (a standard error)")
+    theory = torch.as_tensor(theory, dtype=torch.float64)
+    if theory.ndim != 4 or theory.shape[0] != theory.shape[1] or theory.shape[0] != len(X):
+        raise ValueError(
+            f"theory: got shape {tuple(theory.shape)}; accepted: (N, N, P, P) with N = {len(X)}"
+        )
+
+    def diag_mean(T):
+        return torch.diagonal(torch.diagonal(T, dim1=0, dim2=1), dim1=0, dim2=1).mean()
+
+    ref = float(diag_mean(theory))
+    s = np.array(
+        [
+            float(
+                diag_mean(
+                    empirical_pixel_ntk(
+                        DeconvGenerator(
+                            X.shape[1],
+                            channels,
+                            depth,
+                            seed=seed + 100 * j,
+                            device=device,
+                            **generator_kw,
+                        ),
+                        X,
+                    ).cpu()
+                )
+            )
+            / ref
+            - 1.0
+            for j in range(seeds)
+        ]
+    )
+    mean, se = float(s.mean()), float(s.std(ddof=1) / math.sqrt(seeds))
+    return {"s": s, "mean": mean, "se": se, "z": mean / se}
