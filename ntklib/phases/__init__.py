@@ -30,6 +30,7 @@ from .freeze_chaos import (
 )
 from .diagonal import diagonal_profile, empirical_diagonal_profile, finite_diagonal_test
 from .training import (
+    linearised_speed_test,
     empirical_condition_numbers,
     gd_step_size,
     gram_condition_numbers,
@@ -72,6 +73,7 @@ __all__ = [
     "kernel_gd_losses",
     "steps_to_loss",
     "training_speed",
+    "linearised_speed_test",
     # the E[sigma] = 1 erratum
     "diagonal_profile",
     "empirical_diagonal_profile",
