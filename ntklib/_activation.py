@@ -16,8 +16,8 @@ from ._quadrature import (
     _kinked_expectation,
     _kinked_mean,
     _mehler,
+    SMOOTH_BREAKS,
     gaussian_mean,
-    hermite_coefficients,
 )
 
 
@@ -28,10 +28,11 @@ class Activation:
     mean(a) = E[sigma(u)] for (u, v) ~ N(0, [[a, c], [c, b]]), elementwise over broadcast float64
     tensors; `duals` returns both kernels at once (sharing work); `moments()` =
     (E sigma(z), E sigma(z)^2, E sigma'(z)^2) for z ~ N(0, 1).  Without closed forms the duals are
-    Mehler's expansion (smooth sigma) or, when `kinks` is given, the kink-split 2-D quadrature
-    (module docstring); both carry an error estimate, and one above `tol` warns
-    (`QuadratureWarning`).  The moments of a callable come from adaptive quadrature (1e-12, kinks
-    or not).
+    Mehler's expansion (smooth sigma; the entries where its series has not converged, as for a
+    smooth sigma at a large variance, are redone by the kink-split rule with break points at unit
+    scale) or, when `kinks` is given, the kink-split 2-D quadrature (module docstring); both
+    carry an error estimate, and one above `tol` warns (`QuadratureWarning`).  The moments of a
+    callable come from adaptive quadrature (1e-12, kinks or not).
 
     Args:
         name: a label used in plots and error messages.
@@ -70,7 +71,6 @@ class Activation:
         self.error_estimates = {}
         self._warned = {}
         self._moments = None
-        self._parseval = None
 
     def __call__(self, x):
         return self.fn(x)
@@ -111,20 +111,6 @@ class Activation:
                 stacklevel=3,
             )
 
-    def _parseval_defect(self):
-        """|sum_k alpha_k(1)^2 - E f(z)^2| for fn and deriv: the error of Mehler's expansion at
-        a = b = c = 1 (coefficients from Gauss-Hermite, E f^2 adaptive); computed once."""
-        if self._parseval is None:
-            one = torch.ones((), dtype=torch.float64)
-            exact, _ = _adaptive_gaussian(
-                [lambda z: self.fn(z) ** 2, lambda z: self._deriv(z) ** 2]
-            )
-            series = [
-                float(hermite_coefficients(f, one).square().sum()) for f in (self.fn, self._deriv)
-            ]
-            self._parseval = tuple(abs(s - e) for s, e in zip(series, exact))
-        return self._parseval
-
     def _quadrature(self, fns, whats, a, b, c):
         if self._kinked:
             vals, errs = _kinked_expectation(fns, a, b, c, self.kinks)
@@ -133,12 +119,21 @@ class Activation:
                 self._report(what, r, scale, "the kink-split quadrature")
             return vals
         out = []
-        defect = self._parseval_defect()
         for f, what in zip(fns, whats):
             v, est = _mehler(f, f, a, b, c)
-            est += defect[0 if f is self.fn else 1]
-            scale = v.abs().max() if v.numel() else 0.0
-            self._report(what, est, scale, "Mehler's expansion")
+            if not v.numel():
+                out.append(v)
+                continue
+            scale = max(1.0, float(v.abs().max()))
+            bad = est > self.tol * scale
+            method, worst = "Mehler's expansion", float(est.max())
+            if bool(bad.any()):  # the series has not converged there: the panel rule, there only
+                a_, b_, c_ = (t.expand(v.shape)[bad] for t in (a, b, c))
+                (redo,), (err,) = _kinked_expectation([f], a_, b_, c_, SMOOTH_BREAKS)
+                v = v.masked_scatter(bad, redo)
+                worst = max(float(est[~bad].max()) if bool((~bad).any()) else 0.0, err)
+                method = "the kink-split rule (Mehler's series had not converged)"
+            self._report(what, worst, scale, method)
             out.append(v)
         return out
 

@@ -28,8 +28,11 @@ the infinite-width recursions (CONVENTIONS.md §1) need the *dual kernels*
 
   with h_k the orthonormal Hermite polynomials and the coefficients from one 1-D Gauss-Hermite rule
   per input (~1e-13 for erf against its closed form, ~1e-15 for tanh against an adaptive reference
-  at variance 1; the truncation error grows with the variances: ~1e-6 at variance 9, so standardise
-  the inputs, e.g. ||x||^2 = n_0);
+  at variance 1; the truncation error grows with the variances: ~1e-6 at variance 9, ~1e-2 for
+  gelu's derivative dual at 1e3, because sigma(sqrt(a) z) turns on a scale ~ 1/sqrt(a)); the
+  entries whose estimated error is above the tolerance are recomputed by the kink-split rule below
+  with break points at -8, -6, -4, -3, ..., 8 in the pre-activation (where the built-in smooth
+  functions turn): ~1e-10 for gelu up to variance 1e5;
 * a torch callable with kinks (or jumps) at known points, `Activation(name, fn, kinks=(k_1, ...))`:
   the conditional expectation E[f(u) g(v)] = E_z1[f(sqrt(a) z1) E[g(v) | z1]] with both integrals
   split at the kinks (fixed Gauss-Legendre panels, vectorised over the entries; see
