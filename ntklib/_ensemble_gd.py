@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .dynamics import TrainRecord, _fast_fc
+from .dynamics import SKINNY_ROWS, TrainRecord, _fast_fc
 
 # bytes of stacked weights held per batch of networks, and of one layer's activations (small enough
 # that a batch's intermediate tensors stay near the cache)
@@ -71,9 +71,22 @@ def _train_chunk(nets, X, Y, lr, steps, record_steps, X_test):
             a = Z.expand(S, *Z.shape)
             acts, pre = [], []
             for l in range(L):
-                z = torch.baddbmm(
-                    bs[l][:, None, :], a, Ws[l].transpose(1, 2), beta=beta, alpha=c[l]
-                )
+                if Z.shape[0] <= SKINNY_ROWS:  # (W a^T)^T: faster for a few rows (dynamics.py)
+                    z = (
+                        torch.baddbmm(
+                            bs[l][:, :, None],
+                            Ws[l],
+                            a.contiguous().transpose(1, 2),
+                            beta=beta,
+                            alpha=c[l],
+                        )
+                        .transpose(1, 2)
+                        .contiguous()
+                    )
+                else:
+                    z = torch.baddbmm(
+                        bs[l][:, None, :], a, Ws[l].transpose(1, 2), beta=beta, alpha=c[l]
+                    )
                 if keep:
                     acts.append(a)
                     pre.append(z)

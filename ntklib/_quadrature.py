@@ -419,6 +419,34 @@ def _kinked_expectation(fns, a, b, c, kinks):
     return [v.reshape(shape) for v in vals], errs
 
 
+def _degenerate_expectation(fns, a, b, rho, breaks, n: int = 40, n_check: int = 30):
+    """[E[f(u) f(v)] for f in fns] where |rho| = 1 (u = sqrt(a) z, v = sign(rho) sqrt(b) z): a 1-D
+    integral, by Gauss-Legendre panels on |z| <= _TRUNC split at breaks / sqrt(a), at
+    sign(rho) breaks / sqrt(b) and at _OUTER_GRID (1-D a, b, rho).  Returns (values, estimates):
+    per function the largest |n-node rule - n_check-node rule| over the entries."""
+    K = torch.as_tensor(breaks, dtype=a.dtype, device=a.device)
+    sa, sb = _safe_sqrt(a), _safe_sqrt(b) * torch.where(rho < 0, -1.0, 1.0).to(a)
+
+    def cuts(s):
+        pos = s != 0
+        return torch.where(
+            pos[:, None], K / torch.where(pos, s, torch.ones_like(s))[:, None], _TRUNC
+        )
+
+    grid = torch.as_tensor(_OUTER_GRID, dtype=a.dtype, device=a.device).expand(a.numel(), -1)
+    edges = torch.cat([cuts(sa), cuts(sb), grid], 1).clamp(-_TRUNC, _TRUNC).sort(-1).values
+
+    def rule(m):
+        z, w = _panels(edges, m)
+        w = w * _phi(z)
+        u, v = sa[:, None] * z, sb[:, None] * z
+        return [(f(u) * f(v) * w).sum(-1) for f in fns]
+
+    vals, check = rule(n), rule(n_check)
+    errs = [float((x - y).abs().max()) if x.numel() else 0.0 for x, y in zip(vals, check)]
+    return vals, errs
+
+
 def _autograd_derivative(fn):
     def deriv(x):
         with torch.enable_grad():

@@ -259,6 +259,11 @@ def _train_autograd(model, X, Y, lr, steps, record, X_test, bar):
     return rec_steps, f_tr, f_te, losses
 
 
+# Up to this many input rows a layer's forward product is computed as (W a^T)^T (see
+# _LowRankWeight.forward and the batched trainer of _ensemble_gd); beyond it as a W^T.
+SKINNY_ROWS = 8
+
+
 class _LowRankWeight:
     """W = W0 + U V^T with W0 the network's own weight storage (folds write into it)."""
 
@@ -273,7 +278,13 @@ class _LowRankWeight:
         self.r = 0
 
     def forward(self, a):  # a @ W^T
-        z = a @ self.W.T
+        # (W a^T)^T for a few rows: BLAS then streams W once in its own layout, 2-4x faster at
+        # width 4096-10000 with 4 rows than a @ W^T (measured, one thread; the same products).
+        # a must be row-major (a^T column-major): with a row-major a^T the product is as slow again.
+        if a.shape[0] <= SKINNY_ROWS:
+            z = (self.W @ a.contiguous().T).T.contiguous()
+        else:
+            z = a @ self.W.T
         if self.r:
             z = z + (a @ self.V[:, : self.r]) @ self.U[:, : self.r].T
         return z
