@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from .dynamics import SKINNY_ROWS, TrainRecord, _fast_fc
+from ._lowrank import SKINNY_ROWS
+from .dynamics import TrainRecord, _fast_fc
 
 # bytes of stacked weights held per batch of networks, and of one layer's activations (small enough
 # that a batch's intermediate tensors stay near the cache)

@@ -29,6 +29,7 @@ from ._checks import (
     check_real,
     model_inputs,
 )
+from ._lowrank import _LowRankWeight
 from .devices import resolve_device
 
 __all__ = [
@@ -257,59 +258,6 @@ def _train_autograd(model, X, Y, lr, steps, record, X_test, bar):
             for p, g in zip(params, grads):
                 p.sub_(lr * g)
     return rec_steps, f_tr, f_te, losses
-
-
-# Up to this many input rows a layer's forward product is computed as (W a^T)^T (see
-# _LowRankWeight.forward and the batched trainer of _ensemble_gd); beyond it as a W^T.
-SKINNY_ROWS = 8
-
-
-class _LowRankWeight:
-    """W = W0 + U V^T with W0 the network's own weight storage (folds write into it)."""
-
-    def __init__(self, W, n_new):
-        self.W = W
-        out_dim, in_dim = W.shape
-        self.dense = min(out_dim, in_dim) <= 8 * n_new
-        self.cap = 0 if self.dense else max(4 * n_new, min(out_dim, in_dim) // 8)
-        self.cap -= self.cap % n_new if n_new else 0
-        self.U = W.new_empty(out_dim, self.cap)
-        self.V = W.new_empty(in_dim, self.cap)
-        self.r = 0
-
-    def forward(self, a):  # a @ W^T
-        # (W a^T)^T for a few rows: BLAS then streams W once in its own layout, 2-4x faster at
-        # width 4096-10000 with 4 rows than a @ W^T (measured, one thread; the same products).
-        # a must be row-major (a^T column-major): with a row-major a^T the product is as slow again.
-        if a.shape[0] <= SKINNY_ROWS:
-            z = (self.W @ a.contiguous().T).T.contiguous()
-        else:
-            z = a @ self.W.T
-        if self.r:
-            z = z + (a @ self.V[:, : self.r]) @ self.U[:, : self.r].T
-        return z
-
-    def backward(self, g):  # g @ W
-        out = g @ self.W
-        if self.r:
-            out = out + (g @ self.U[:, : self.r]) @ self.V[:, : self.r].T
-        return out
-
-    def add_outer(self, left, right):  # W += left @ right^T, left (out, n), right (in, n)
-        n = left.shape[1]
-        if self.dense or self.r + n > self.cap:
-            self.fold()
-        if self.dense:
-            self.W.addmm_(left, right.T)
-            return
-        self.U[:, self.r : self.r + n] = left
-        self.V[:, self.r : self.r + n] = right
-        self.r += n
-
-    def fold(self):
-        if self.r:
-            self.W.addmm_(self.U[:, : self.r], self.V[:, : self.r].T)
-            self.r = 0
 
 
 def _train_fc_lowrank(net, X, Y, lr, steps, record, X_test, bar):
