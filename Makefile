@@ -13,7 +13,7 @@ export MPLBACKEND := Agg
 export NTKLIB_QUIET := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all venv figures test lint unit unit-portable nbtest $(addprefix nbrun-,$(NAMES)) notebooks lab bench clean help book book-check mutants mutants-all $(addprefix figure-,$(NAMES))
+.PHONY: all venv figures test lint unit unit-a unit-b unit-portable nbtest $(addprefix nbrun-,$(NAMES)) notebooks lab bench clean help book book-check mutants mutants-all $(addprefix figure-,$(NAMES))
 
 all: figures
 
@@ -55,21 +55,32 @@ figures: $(addprefix figure-,$(NAMES))
 $(addprefix figure-,$(NAMES)): figure-%: $(STAMP)
 	$(PY) scripts/run_notebook.py $* $(if $(DEVICE),--device $(DEVICE))
 
-# The unit tests and the seven notebooks are eight independent jobs, run two at a time with one
-# thread each (on the 2-core CI machine that keeps both cores busy without oversubscribing them),
+# The unit tests (two jobs) and the seven notebooks are nine independent jobs, run two at a time with
+# one thread each (on the 2-core CI machine that keeps both cores busy without oversubscribing them),
 # then the notebooks' verdict cells are compared with the committed outputs.
-# Longest jobs first (papermill durations at CI scale, with the unit tests at about 140 s between 03
-# and 06), so the two workers finish together; notebooks not listed run after these.
+# Longest jobs first (papermill durations at CI scale: 03 and 06 about 150 s, each unit job about
+# 90 s, then 07, 02, ...), so the two workers finish together; notebooks not listed run after these.
 LONGEST_FIRST := 03_convergence 06_gan_checkerboard 07_architectural_universality 02_ntk_limit \
                  04_freeze_chaos 05_normalization 01_gp_init
 TEST_ORDER := $(filter $(NAMES),$(LONGEST_FIRST)) $(filter-out $(LONGEST_FIRST),$(NAMES))
 test: $(STAMP)
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 unit \
-	    $(addprefix nbrun-,$(TEST_ORDER)) lint
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 \
+	    $(addprefix nbrun-,$(wordlist 1,2,$(TEST_ORDER))) unit-a unit-b \
+	    $(addprefix nbrun-,$(wordlist 3,99,$(TEST_ORDER))) lint
 	$(PY) tests/nbcheck.py $(BUILD)/ci $(NOTEBOOKS)
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# The unit tests as two jobs of about 90 s each (make test), so that the two workers finish together:
+# unit-a the files named here, unit-b every other file in tests/ (a new test file lands there).
+UNIT_A := tests/test_kernels.py tests/test_activations.py tests/test_validation.py \
+          tests/test_transformer.py
+unit-a: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider $(UNIT_A)
+
+unit-b: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests $(addprefix --ignore=,$(UNIT_A))
 
 # ruff: lines <= 100 columns and pyflakes/pycodestyle errors in ntklib, the notebooks, the tests and
 # the scripts, and the layout of `ruff format` (pyproject.toml [tool.ruff]).
