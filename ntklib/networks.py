@@ -12,12 +12,16 @@ grows, f converges to a Gaussian process with covariance `nk.nngp` and its tange
 `nk.ntk` (without norms; the kernels take the same parametrization option).  With norm="layer" the
 limit is the network with the normalised nonlinearity sigma_bar; with norm="batch" (statistics
 over the batch, no affine parameters) the outputs couple the batch and
-(1/N^2) sum_ij Theta(x_i, x_j) = beta^2 exactly (Jacot, Gabriel, Hongler 2019b, §4).
+(1/N^2) sum_ij Theta(x_i, x_j) = beta^2 exactly (Jacot, Gabriel, Hongler 2019b, §4).  Two
+PyTorch habits break that identity, and FCNet can reproduce both: norm_affine=True (the trained
+scale and shift of torch.nn.BatchNorm1d's default affine=True) and running statistics in eval mode
+(`FCNet.record_running_stats`, then `net.eval()`).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -29,6 +33,7 @@ from ._checks import (
     check_hidden,
     check_network_inputs,
     check_positive_int,
+    scalar,
 )
 from .activations import get_activation
 from .devices import resolve_device
@@ -140,6 +145,12 @@ class FCNet(nn.Module):
         norm: None, "layer" (each hidden layer's activations standardised over neurons) or
             "batch" (standardised over the batch, after every hidden nonlinearity; outputs couple
             the batch).
+        norm_affine: with norm="batch" only: True adds torch.nn.BatchNorm1d's affine=True
+            parameters, a^(l) = gamma^(l) * BN(sigma(z^(l))) + s^(l) per neuron, gamma = 1 and
+            s = 0 at initialisation (torch's), trained like W and b and so part of the NTK
+            (`norm_weights`, `norm_biases`).  Then the batch mean of the outputs moves with
+            s^(L-1) and W^(L-1): (1/N^2) sum_ij Theta_ij = beta^2 + c^2 ||W^(L-1)||^2/n_{L-1} at
+            initialisation, not beta^2.  False (default): no such parameters.
         parametrization: "balanced" (default: the weights carry sqrt(1 - beta^2)) or "jacot2018"
             (weight factor 1, bias factor beta).
         seed: seeds the N(0, 1) initialisation (a private generator; None uses torch's global one).
@@ -154,6 +165,9 @@ class FCNet(nn.Module):
         [0.7071, 0.5]
         >>> [round(c, 4) for c in nk.FCNet(2, 4, 2, beta=0.6).scales]   # times sqrt(1 - 0.36) = 0.8
         [0.5657, 0.4]
+        >>> bn = nk.FCNet(2, 4, 3, norm="batch", norm_affine=True)
+        >>> [tuple(g.shape) for g in bn.norm_weights], [float(s.sum()) for s in bn.norm_biases]
+        ([(4,), (4,)], [0.0, 0.0])
     """
 
     def __init__(
@@ -166,6 +180,7 @@ class FCNet(nn.Module):
         activation="relu",
         beta=0.1,
         norm=None,
+        norm_affine=False,
         parametrization="balanced",
         seed=None,
         dtype=torch.float64,
@@ -192,11 +207,29 @@ class FCNet(nn.Module):
         )
         c = weight_factor(self.beta, self.parametrization)
         self.scales = [c / math.sqrt(n) for n in self.widths[:-1]]
+        if not isinstance(norm_affine, bool):
+            raise ValueError(f"norm_affine: got {norm_affine!r}; accepted: True or False")
+        if norm_affine and norm != "batch":
+            raise ValueError(
+                f"norm_affine: got True with norm={norm!r}; accepted: True only with "
+                "norm='batch' (torch.nn.BatchNorm1d's affine parameters)"
+            )
+        self.norm_affine = norm_affine
+        if norm_affine:  # no random draws: the seeded W and b are those of norm_affine=False
+            like = self.weights[0]
+            self.norm_weights = nn.ParameterList(
+                [nn.Parameter(torch.ones(n, dtype=like.dtype, device=like.device)) for n in hidden]
+            )
+            self.norm_biases = nn.ParameterList(
+                [nn.Parameter(torch.zeros(n, dtype=like.dtype, device=like.device)) for n in hidden]
+            )
+        self.running_stats = False  # set by record_running_stats
 
     @property
     def couples_batch(self) -> bool:
-        """True when an output depends on the other inputs of the batch (BatchNorm)."""
-        return self.norm == "batch"
+        """True when an output depends on the other inputs of the batch (BatchNorm with the
+        batch's own statistics; not in eval mode with recorded running statistics)."""
+        return self.norm == "batch" and (self.training or not self.running_stats)
 
     @property
     def n_in(self):
@@ -206,12 +239,73 @@ class FCNet(nn.Module):
     def n_out(self):
         return self.widths[-1]
 
-    def _normalise(self, a):
+    def _normalise(self, a, l):
         if self.norm == "layer":
             return layer_norm(a)
         if self.norm == "batch":
-            return batch_norm(a)
+            if self.running_stats and not self.training:
+                mean, var = (
+                    self.get_buffer(f"running_mean_{l}"),
+                    self.get_buffer(f"running_var_{l}"),
+                )
+                a = (a - mean) / torch.sqrt(var + NORM_EPS)
+            else:
+                a = batch_norm(a)
+            if self.norm_affine:
+                a = a * self.norm_weights[l] + self.norm_biases[l]
         return a
+
+    def record_running_stats(self, X, momentum=0.1):
+        """One update of the BatchNorm running statistics from the batch X, as a forward pass of
+        torch.nn.BatchNorm1d in training mode does (norm="batch" only).
+
+        For every hidden layer l (the pass itself normalises with the batch's statistics):
+            running_mean_l <- (1 - momentum) running_mean_l + momentum mean_batch sigma(z^(l))
+            running_var_l  <- (1 - momentum) running_var_l  + momentum var_batch sigma(z^(l)),
+        the variance unbiased (N - 1), from mean 0 and variance 1 at the first call (torch's
+        defaults).  In eval mode (`net.eval()`) the network then normalises with these buffers,
+        a = (sigma(z) - running_mean)/sqrt(running_var + 1e-12): the outputs no longer couple
+        the batch, and the statistics are constants, not functions of the parameters, so
+        (1/N^2) sum_ij Theta_ij = beta^2 no longer holds (notebook 05).  Training mode is
+        unchanged (batch statistics).  Not with norm_affine=True: nk.empirical_ntk's per-input
+        FCNet path (used once the outputs no longer couple the batch) knows only W and b.
+
+        Args:
+            X: a batch of at least 2 inputs, shape (N, n_in).
+            momentum: weight of this batch, in (0, 1] (1 stores its statistics; torch's default
+                0.1).
+        Returns:
+            None (the buffers running_mean_l, running_var_l are updated in place).
+        Example:
+            >>> net = nk.FCNet(3, 8, 3, norm="batch", seed=0)
+            >>> net.record_running_stats(nk.data.sphere(16, 3), momentum=1.0)
+            >>> net.eval().couples_batch, net.train().couples_batch
+            (False, True)
+        """
+        if self.norm != "batch" or self.norm_affine:
+            raise ValueError(
+                f"record_running_stats: got a network with norm={self.norm!r}, "
+                f"norm_affine={self.norm_affine}; accepted: norm='batch', norm_affine=False"
+            )
+        m = scalar(momentum)
+        if isinstance(m, bool) or not isinstance(m, numbers.Real) or not 0 < m <= 1:
+            raise ValueError(f"momentum: got {momentum!r}; accepted: a number in (0, 1]")
+        a = check_network_inputs(X, self.n_in, self.weights[0], couples_batch=True)
+        with torch.no_grad():
+            for l in range(self.depth - 1):
+                h = self.activation(
+                    self.scales[l] * (a @ self.weights[l].T) + self.beta * self.biases[l]
+                )
+                stats = {"mean": h.mean(0), "var": h.var(0, unbiased=True)}
+                for key, value in stats.items():
+                    name = f"running_{key}_{l}"
+                    if not self.running_stats:
+                        start = torch.zeros_like if key == "mean" else torch.ones_like
+                        self.register_buffer(name, start(value))
+                    buf = self.get_buffer(name)
+                    buf.mul_(1 - float(m)).add_(float(m) * value)
+                a = batch_norm(h)
+        self.running_stats = True
 
     def _check(self, X):
         return check_network_inputs(X, self.n_in, self.weights[0], couples_batch=self.couples_batch)
@@ -222,6 +316,7 @@ class FCNet(nn.Module):
 
         Returns (inputs, preacts): lists of length depth; preacts[-1] is the output f(X).
         """
+        layer = iter(range(self.depth))
         return ntk_layers(
             self._check(X),
             self.weights,
@@ -229,7 +324,7 @@ class FCNet(nn.Module):
             self.scales,
             self.beta,
             self.activation,
-            self._normalise,
+            lambda a: self._normalise(a, next(layer)),
             lambda a, W: a @ W.T,
         )
 
@@ -240,6 +335,7 @@ class FCNet(nn.Module):
         return (
             f"widths={self.widths}, activation={self.activation.name}, beta={self.beta}, "
             f"parametrization={self.parametrization}, norm={self.norm}"
+            + (", norm_affine=True" if self.norm_affine else "")
         )
 
 
