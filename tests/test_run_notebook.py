@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import run_notebook  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {"WIDTHS": [64, 128], "N_SEEDS": 4, "LR": 0.5, "DEVICE": "cpu", "FAST": True}
 
 
@@ -177,3 +178,28 @@ def test_an_interrupted_run_leaves_figures_as_they_were_and_no_temporary_files(p
     assert "interrupted; figures/ unchanged" in err
     assert _snapshot(project / "figures") == before
     assert not (project / "build" / "stage" / "99_demo").exists()
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem
+)
+def test_papermill_can_override_every_parameter(path):
+    """papermill reads the parameters cell line by line and skips (with only a log warning) a line
+    it cannot parse, e.g. one whose comment holds an '=': such a parameter could never be set from
+    params/*.yml.  Every name assigned in the cell must be one papermill infers."""
+    import ast
+
+    import nbformat
+    from papermill.inspection import _infer_parameters
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = {
+        t.id
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
+    inferred = {p.name for p in _infer_parameters(nb)}
+    assert assigned == inferred, f"papermill cannot read: {sorted(assigned - inferred)}"
