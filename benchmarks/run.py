@@ -284,8 +284,9 @@ def report(sections: dict) -> tuple[list[str], bool]:
     lines.append(
         "(a) analytic NNGP/NTK, depth 11, n_0 = 100, beta = 0.1, against the "
         "transcendental floor (relu: arccos + sqrt, erf: arcsin, per upper-triangle "
-        "entry and layer, torch kernels); check: max relative error against "
-        "kernels._tiled(fused=False) in float64 on the leading block"
+        "entry and layer, torch kernels); check: max |got - ref| / max |ref| against "
+        "kernels._tiled(fused=False) in float64 on the leading block (float64: the tolerance "
+        "widened by the arccos rounding argument)"
     )
     if "rows" in a:
         r0 = a["rows"][0]
