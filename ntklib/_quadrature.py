@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
@@ -294,21 +296,59 @@ def _mehler(f, g, a, b, c, terms: int = MEHLER_TERMS):
         0.5, truncation bound 2e-3, defect ~1e-3; both far above the tolerance).
     Over tanh, gelu, silu, sigmoid, softplus at variances 1/4 to 1e3 the sum is within a factor 3
     of the true error, or above it, wherever that error exceeds 1e-10."""
-    A = hermite_coefficients(f, a, terms=terms)
-    B = A if (g is f and b is a) else hermite_coefficients(g, b, terms=terms)
+    A, da = _mehler_side(f, a, terms)
+    B, db = (A, da) if (g is f and b is a) else _mehler_side(g, b, terms)
     rho, _ = _correlation(a, b, c)
-    acc = A[..., terms] * B[..., terms] * torch.ones_like(rho)
-    for k in range(terms - 1, -1, -1):
+    # Horner's rule from the highest degree whose terms can still matter: beyond K the products
+    # sum to at most sum_{k > K} max|alpha_k| max|gamma_k| (|rho| <= 1), kept below 2^-60 of the
+    # largest term, i.e. below the rounding (2^-53 of the largest term) of the sum itself
+    width = terms + 1
+    bound = A.reshape(-1, width).abs().amax(0) * B.reshape(-1, width).abs().amax(0)
+    tail = bound.flip(0).cumsum(0).flip(0)  # tail[k] = sum_{j >= k} bound[j]
+    lead = float(bound.max()) if A.numel() and B.numel() else 0.0
+    top = int((tail > 2.0**-60 * lead).sum()) - 1  # the last degree with tail above the cut
+    top = min(terms, max(top, 1))
+    acc = A[..., top] * B[..., top] * torch.ones_like(rho)
+    for k in range(top - 1, -1, -1):
         acc = torch.addcmul(A[..., k] * B[..., k], acc, rho)
     k0 = terms - 8
     tail = A[..., k0:].square().sum(-1).sqrt() * B[..., k0:].square().sum(-1).sqrt()
-
-    def defect(h, v, coef):
-        return (coef.square().sum(-1) - _kinked_mean(lambda x: h(x) ** 2, v, SMOOTH_BREAKS)).abs()
-
-    da = defect(f, a, A)
-    db = da if (g is f and b is a) else defect(g, b, B)
     return acc, 2.0 * rho.abs() ** k0 * tail + da + db
+
+
+# The Hermite coefficients and Parseval defect of (f, variances), memoised: the generic tile loop
+# of kernels.py asks for the same row and column variances in every tile of a layer, and these
+# cost about as much as the series itself.  Keyed by the function and the variances' values (a
+# pure function of both); least recently used entries are dropped beyond _SIDE_CACHE_BYTES.
+_SIDE_CACHE: "OrderedDict" = OrderedDict()
+_SIDE_CACHE_BYTES = 64 * 2**20
+_SIDE_LOCK = threading.Lock()
+
+
+def _mehler_side(f, a, terms):
+    """(hermite_coefficients(f, a), |sum_k alpha_k^2 - E f(sqrt(a) z)^2|), memoised (CPU only)."""
+
+    def compute():
+        A = hermite_coefficients(f, a, terms=terms)
+        d = (A.square().sum(-1) - _kinked_mean(lambda x: f(x) ** 2, a, SMOOTH_BREAKS)).abs()
+        return A, d
+
+    if a.device.type != "cpu" or a.requires_grad:
+        return compute()
+    key = (f, a.dtype, tuple(a.shape), terms, a.contiguous().numpy().tobytes())
+    with _SIDE_LOCK:
+        hit = _SIDE_CACHE.get(key)
+        if hit is not None:
+            _SIDE_CACHE.move_to_end(key)
+            return hit
+    A, d = compute()
+    with _SIDE_LOCK:
+        _SIDE_CACHE[key] = (A, d)
+        size = sum(v[0].numel() * v[0].element_size() for v in _SIDE_CACHE.values())
+        while size > _SIDE_CACHE_BYTES and len(_SIDE_CACHE) > 1:
+            _, old = _SIDE_CACHE.popitem(last=False)
+            size -= old[0].numel() * old[0].element_size()
+    return A, d
 
 
 def mehler_expectation(f, g, a, b, c, terms: int = MEHLER_TERMS):

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from .._checks import model_inputs
 from .._ensemble_gd import BATCH_BYTES, fc_batch_compatible, train_fc_batched
 from ..devices import resolve_device
-from ..dynamics import ntk_flow, ntk_pca, quiet, train_gd
+from ..dynamics import _gd_factors, ntk_flow, ntk_pca, quiet, train_gd
 from ..empirical import empirical_ntk
 from ..kernels import ntk
 from ..networks import FCNet
@@ -458,31 +458,42 @@ def kernel_scale_fit(records, theta, theta_test, Y, *, lr=None, t_max=None, h=1e
         1.05
     """
     Y = torch.as_tensor(Y, dtype=torch.float64).reshape(-1)
-    out = []
-    for rec in records:
+    out = np.empty(len(records))
+    groups = {}  # records with the same fitted times are fitted together, as one batch
+    for i, rec in enumerate(records):
         keep = np.ones(len(rec.times), dtype=bool) if t_max is None else rec.times <= t_max
-        times = rec.times[keep]
-
-        def flow(c):
-            fX, ft = ntk_flow(
-                c * theta,
-                rec.f_train[0],
-                Y,
-                times,
-                theta_tX=c * theta_test,
-                f0_t=rec.f_test[0],
-                lr=lr,
-            )
-            return torch.cat([fX.reshape(-1), ft.reshape(-1)])
-
+        groups.setdefault(tuple(np.asarray(rec.times)[keep].tolist()), []).append((i, keep))
+    for times, members in groups.items():
+        first, keep = members[0]
+        # ntk_flow checks the arguments (shapes, symmetry, times on the lr grid) and gives the
+        # dtype and device; the batch below is its formula with the eigendecomposition shared
+        fX, _ = ntk_flow(theta, records[first].f_train[0], Y, list(times), lr=lr)
+        K = (theta + theta.T).to(fX) / 2
+        lam, V = torch.linalg.eigh(K)
+        KtV = torch.as_tensor(theta_test).to(fX) @ V
+        t = torch.tensor(times, dtype=fX.dtype, device=fX.device).reshape(-1, 1)
+        recs = [records[i] for i, _ in members]
+        f0 = torch.stack([r.f_train[0] for r in recs]).to(fX)  # (R, N)
+        ft0 = torch.stack([r.f_test[0] for r in recs]).to(fX)  # (R, M)
+        r0 = (Y.to(fX) - f0) @ V  # initial residuals in the eigenbasis, (R, N)
         k = torch.as_tensor(keep)
-        net = torch.cat([rec.f_train[k].reshape(-1), rec.f_test[k].reshape(-1)]).to(theta)
-        c = 1.0
+        net = torch.stack(
+            [torch.cat([r.f_train[k].reshape(-1), r.f_test[k].reshape(-1)]) for r in recs]
+        ).to(fX)  # (R, T (N + M))
+
+        def flow(c):  # ntk_flow(c theta, ..., theta_tX=c theta_test) for each record's c, (R, .)
+            lam_c = c[:, None, None] * lam  # eigenvalues of c theta, (R, 1, N)
+            decay, gain = _gd_factors(lam_c, t, K.shape[0], lr)  # (R, T, N)
+            f_X = Y.to(fX) - (decay * r0[:, None, :]) @ V.T
+            f_t = ft0[:, None, :] + c[:, None, None] * (gain * r0[:, None, :]) @ KtV.T
+            return torch.cat([f_X.flatten(1), f_t.flatten(1)], 1)
+
+        c = torch.ones(len(recs), dtype=fX.dtype, device=fX.device)
         for _ in range(iterations):
             D = (flow(c + h) - flow(c - h)) / (2.0 * h)
-            c += float((net - flow(c)) @ D / (D @ D))
-        out.append(c)
-    return np.array(out)
+            c = c + ((net - flow(c)) * D).sum(1) / (D * D).sum(1)
+        out[[i for i, _ in members]] = c.cpu().numpy()
+    return out
 
 
 def ensemble_zscores(F, mean, var) -> dict:
