@@ -221,6 +221,7 @@ def run_one(mutant: str, nb_path: Path, out: Path, timeout: float, threads: int)
     env = dict(
         os.environ,
         NTKLIB_FIGURES=str(figures),
+        NTKLIB_FIGURE_FORMATS="png",  # thrown away, as in make test
         MPLBACKEND="Agg",
         NTKLIB_QUIET="1",
         PYDEVD_DISABLE_FILE_VALIDATION="1",

@@ -341,3 +341,20 @@ def test_curves_separated_by_colour_also_differ_in_marker_or_style():
     g = np.linspace(0, 1, 24)
     fig = convergence.plot_function_dynamics(g, {1: g, 2: g}, {1: g, 2: g}, [1, 2])
     assert len({line.get_marker() for line in fig.axes[0].lines if line.get_ls() == "-"}) == 2
+
+
+def test_figure_formats_narrow_what_save_writes(tmp_path, monkeypatch):
+    fig = nk.plotting.plot_curves([0, 1], {"y": [0.0, 1.0]})
+    monkeypatch.setenv("NTKLIB_FIGURE_FORMATS", "png")
+    assert [p.name for p in nk.plotting.save(fig, "00_a", directory=tmp_path)] == ["00_a.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00_a.png"]
+    monkeypatch.setenv("NTKLIB_FIGURE_FORMATS", " PDF, png ,pdf")
+    assert nk.plotting.figure_formats() == ["pdf", "png"]
+    for bad in ("svg", "png,jpeg", " , "):
+        monkeypatch.setenv("NTKLIB_FIGURE_FORMATS", bad)
+        with pytest.raises(ValueError, match="NTKLIB_FIGURE_FORMATS.*accepted"):
+            nk.plotting.save(fig, "00_b", directory=tmp_path)
+    assert not (tmp_path / "00_b.png").exists()
+    monkeypatch.delenv("NTKLIB_FIGURE_FORMATS")
+    assert nk.plotting.figure_formats() == ["png", "pdf"]
+    plt.close(fig)

@@ -12,7 +12,7 @@ GAN pictures), architectures (07).  `save` writes to $NTKLIB_FIGURES when set (t
 it), else figures/ at the top of the repository, else ./figures.
 """
 
-from .style import COLORS, PHASE_COLORS, figure_dir, save, setup
+from .style import COLORS, PHASE_COLORS, figure_dir, figure_formats, save, setup
 from .common import plot_curves, plot_loglog, plot_matrices, plot_vs_depth
 from . import architectures, convergence, deconv, gaussian, limits, phases
 
@@ -20,6 +20,7 @@ __all__ = [
     "setup",
     "save",
     "figure_dir",
+    "figure_formats",
     "COLORS",
     "PHASE_COLORS",
     "plot_loglog",

@@ -111,19 +111,49 @@ def figure_dir() -> Path:
     return Path.cwd() / "figures"
 
 
+_FORMATS = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}
+
+
+def figure_formats() -> list:
+    """The formats `save` writes: $NTKLIB_FIGURE_FORMATS when set (comma-separated, from png and
+    pdf; `make test` sets png, since its figures are thrown away and a PDF costs as much to write
+    as the PNG), else both.
+
+    Returns:
+        list of format names, e.g. ["png", "pdf"].
+    Example:
+        >>> import os; from unittest import mock
+        >>> with mock.patch.dict(os.environ, {"NTKLIB_FIGURE_FORMATS": "png"}):
+        ...     nk.plotting.figure_formats()
+        ['png']
+    """
+    env = os.environ.get("NTKLIB_FIGURE_FORMATS")
+    if env is None:
+        return list(_FORMATS)
+    got = [f.strip().lower() for f in env.split(",") if f.strip()]
+    bad = [f for f in got if f not in _FORMATS]
+    if bad or not got:
+        raise ValueError(
+            f"NTKLIB_FIGURE_FORMATS: got {env!r}; accepted: a comma-separated list of "
+            f"{', '.join(_FORMATS)} (e.g. 'png' or 'png,pdf')"
+        )
+    return list(dict.fromkeys(got))
+
+
 def save(fig, name: str, directory=None):
     """Write `fig` to DIR/NAME.png and DIR/NAME.pdf, atomically and byte-stably.
 
     Each file is written to a temporary name in DIR and renamed into place (an interrupted run never
     leaves half a figure); the PNG carries no Software tag and the PDF no CreationDate or Producer,
     so the same figure gives the same bytes.  Notebooks save every figure through it, NAME prefixed
-    by the notebook number (e.g. "04_gram_matrices").
+    by the notebook number (e.g. "04_gram_matrices").  $NTKLIB_FIGURE_FORMATS narrows the formats
+    (`figure_formats`).
 
     Args:
         fig: a matplotlib Figure.  name: file name without extension.
         directory: the folder (created if missing); None means `figure_dir()`.
     Returns:
-        [path of the PNG, path of the PDF] as pathlib.Path objects.
+        [path of the PNG, path of the PDF] (the formats written) as pathlib.Path objects.
     Example:
         >>> import tempfile
         >>> fig = nk.plotting.plot_curves([0, 1], {"y": [0.0, 1.0]})
@@ -133,16 +163,14 @@ def save(fig, name: str, directory=None):
         ...     [p.name for p in again], first == [p.read_bytes() for p in again]
         (['00_example.png', '00_example.pdf'], True)
     """
+    formats = figure_formats()
     d = Path(directory) if directory is not None else figure_dir()
     d.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ext, meta in (
-        ("png", {"Software": None}),
-        ("pdf", {"CreationDate": None, "Producer": None}),
-    ):
+    for ext in formats:
         path = d / f"{name}.{ext}"
         tmp = d / f".{name}.{os.getpid()}.tmp.{ext}"
-        fig.savefig(tmp, format=ext, metadata=meta)
+        fig.savefig(tmp, format=ext, metadata=_FORMATS[ext])
         os.replace(tmp, path)
         paths.append(path)
     return paths
