@@ -39,7 +39,8 @@ help:
 # then installs the rest, already satisfied torch included, in about 6 s where pip's resolver and
 # installer take about 40 s on the 2-core CI machine.  Where uv cannot be installed or fails, pip
 # does the same install.  No bytecode compilation of whole packages at install (pip --no-compile;
-# uv does not compile by default); the modules the jobs import are compiled once (WARM_IMPORTS).
+# uv does not compile by default); the modules the jobs import are compiled once (WARM_TORCH and
+# WARM_TOOLS).
 comma      := ,
 TORCH_PIN  := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 PIP        := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
@@ -54,17 +55,20 @@ $(STAMP): pyproject.toml
 	-$(PIP) uv
 	$(call install,dev)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
-	env -u PYTHONDONTWRITEBYTECODE $(PY) -c "$(WARM_IMPORTS)"
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -c "$(WARM_TORCH)" & pid=$$!; \
+	  env -u PYTHONDONTWRITEBYTECODE $(PY) -c "$(WARM_TOOLS)" && wait $$pid
 	@touch $@
 
 # Bytecode for what every job imports, written once here by importing it: without it, and with
 # PYTHONDONTWRITEBYTECODE set (as in some CI and sandbox environments), each of the ~20 processes
 # of make test compiled torch, matplotlib and the rest anew (import ntklib 8.3 s instead of 3.8 s).
-# Compiling only the imported modules takes ~10 s; compileall on all site-packages took 60 s of CPU.
-WARM_IMPORTS := import ntklib, papermill, ipykernel.kernelapp, pytest, nbval, hypothesis, nbformat, \
-                torch.func, sklearn.datasets, scipy.stats, scipy.stats.qmc, scipy.integrate, \
-                scipy.special, matplotlib.pyplot, matplotlib.backends.backend_pdf, \
-                matplotlib.backends.backend_agg, matplotlib_inline.backend_inline
+# Compiling only the imported modules takes ~10 s (two processes side by side); compileall on all
+# site-packages took 60 s of CPU.
+WARM_TORCH := import ntklib, torch.func, sklearn.datasets, scipy.stats, scipy.stats.qmc, \
+              scipy.integrate, scipy.special, matplotlib.pyplot, matplotlib.backends.backend_pdf, \
+              matplotlib.backends.backend_agg
+WARM_TOOLS := import papermill, ipykernel.kernelapp, pytest, nbval, hypothesis, nbformat, \
+              matplotlib_inline.backend_inline
 
 venv: $(STAMP)
 
