@@ -34,25 +34,27 @@ help:
 	@echo "make book-check open every page of the book in headless Chromium; screenshots in build/book-check/"
 	@echo "make clean      remove build/ and the virtual environment"
 
-# The virtual environment: created when missing, re-installed when pyproject.toml changes.  pip installs
-# torch (the exact pin of pyproject.toml, whose CPU wheel pip finds on this machine's disk) and uv; uv
-# then installs the rest, already satisfied torch included, in about 6 s where pip's resolver and
-# installer take about 40 s on the 2-core CI machine.  Where uv cannot be installed or fails, pip
-# does the same install.  No bytecode compilation of whole packages at install (pip --no-compile;
+# The virtual environment: created when missing, re-installed when pyproject.toml changes.  It is
+# created without pip (ensurepip takes 6 s); the host's pip (--python, pip >= 22.3) installs torch
+# (the exact pin of pyproject.toml, whose CPU wheel pip finds on this machine's disk) and uv into
+# it; uv then installs the rest, already satisfied torch included, and pip, in about 6 s where
+# pip's resolver and installer take about 40 s on the 2-core CI machine.  Where the host's pip is
+# older or uv cannot be installed or fails, the venv's own pip (ensurepip) does the same install.  No bytecode compilation of whole packages at install (pip --no-compile;
 # uv does not compile by default); the modules the jobs import are compiled once (WARM_TORCH and
 # WARM_TOOLS).
 comma      := ,
 TORCH_PIN  := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 PIP        := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
-# $(call install,EXTRAS): uv when it was installed, else (or when uv fails) pip.
+# $(call install,EXTRAS): uv when it was installed (pip itself too, for the user's own installs),
+# else (or when uv fails) pip, bootstrapped into the venv first.
 define install
-{ test -x $(VENV)/bin/uv && $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[$(1)]'; } \
-	    || $(PIP) -e '.[$(1)]'
+{ test -x $(VENV)/bin/uv && $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[$(1)]' pip; } \
+	    || { $(PY) -m ensurepip --upgrade > /dev/null && $(PIP) -e '.[$(1)]'; }
 endef
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) $(TORCH_PIN)
-	-$(PIP) uv
+	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(PY) install --quiet --disable-pip-version-check --no-compile \
+	    $(TORCH_PIN) uv || { $(PY) -m ensurepip --upgrade && $(PIP) $(TORCH_PIN) uv; }
 	$(call install,dev)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
 	env -u PYTHONDONTWRITEBYTECODE $(PY) -c "$(WARM_TORCH)" & pid=$$!; \
@@ -123,7 +125,8 @@ unit-portable: $(STAMP)
 
 # Every notebook at CI scale (its default parameters), executed once: papermill runs it headless
 # (any error or failing assert fails the target) into build/ci/, its figures go to build/ci-figures
-# (PNG only: they are not kept, and the PDFs cost as much again; make figures writes both),
+# (PNG only: they are not kept, and the PDFs cost as much again; make figures writes both; the
+# notebook is written once at the end, not after every cell as papermill does by default),
 # and tests/nbcheck.py compares its verdict cells (tag nbval-check-output or # NBVAL_CHECK_OUTPUT)
 # with the committed outputs, as nbval --nbval-lax does.  `make -j2 test` runs two at a time.
 nbtest: $(addprefix nbrun-,$(NAMES))
@@ -134,7 +137,7 @@ $(addprefix nbrun-,$(NAMES)): nbrun-%: $(STAMP)
 	@echo "papermill: $* (CI scale)"
 	@rm -f $(BUILD)/ci/$*.ipynb
 	@cd notebooks && NTKLIB_FIGURES=$(CURDIR)/$(BUILD)/ci-figures NTKLIB_FIGURE_FORMATS=png \
-	     ../$(PY) -m papermill --log-level WARNING \
+	     ../$(PY) -m papermill --log-level WARNING --no-request-save-on-cell-execute \
 	     --no-progress-bar -k python3 $*.ipynb ../$(BUILD)/ci/$*.partial.ipynb \
 	  && mv ../$(BUILD)/ci/$*.partial.ipynb ../$(BUILD)/ci/$*.ipynb
 

@@ -19,6 +19,11 @@ class _LowRankWeight:
         self.U = W.new_empty(out_dim, self.cap)
         self.V = W.new_empty(in_dim, self.cap)
         self.r = 0
+        # A row-major copy of W^T for the backward products of a few rows: (W^T g^T)^T reads it
+        # the way the forward reads W, 1.7x (width 1024) to 2.4x (4096) faster than g @ W (measured,
+        # one thread), at the cost of a second copy of the weights.  Folds update both, so WT is
+        # W^T up to the rounding of the two rank-r updates (~1e-16 relative, in a gradient).
+        self.WT = W.T.contiguous() if not self.dense and n_new <= SKINNY_ROWS else None
 
     def forward(self, a):  # a @ W^T
         # (W a^T)^T for a few rows, a row-major: 2-4x faster than a @ W^T at width 4096-10000 with
@@ -32,7 +37,10 @@ class _LowRankWeight:
         return z
 
     def backward(self, g):  # g @ W
-        out = g @ self.W
+        if self.WT is not None and g.shape[0] <= SKINNY_ROWS:
+            out = (self.WT @ g.contiguous().T).T.clone(memory_format=torch.contiguous_format)
+        else:
+            out = g @ self.W
         if self.r:
             out = out + (g @ self.U[:, : self.r]) @ self.V[:, : self.r].T
         return out
@@ -51,4 +59,6 @@ class _LowRankWeight:
     def fold(self):
         if self.r:
             self.W.addmm_(self.U[:, : self.r], self.V[:, : self.r].T)
+            if self.WT is not None:
+                self.WT.addmm_(self.V[:, : self.r], self.U[:, : self.r].T)
             self.r = 0
