@@ -1,6 +1,6 @@
 """Pictures of notebook 06 (deconvolutional generators, checkerboards, GANs; numbers from
 ntklib.deconv and ntklib.gan): image grids, the checkerboard bounds, enrichment against r,
-eigen-images, mode coverage, ring samples, checkerboard scores.
+eigen-images, mode coverage, ring samples, checkerboard scores, overlapping filters and borders.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..stats import to_numpy
-from .style import COLORS
+from .style import COLORS, LINESTYLES, MARKERS
 
 __all__ = [
     "plot_image_grid",
@@ -19,6 +19,7 @@ __all__ = [
     "plot_mode_coverage",
     "plot_ring_samples",
     "plot_checkerboard_scores",
+    "plot_overlap_borders",
 ]
 
 
@@ -340,3 +341,73 @@ def plot_checkerboard_scores(steps, scores: dict, *, real=None, ax=None):
     ax.set_ylabel("checkerboard score")
     ax.legend(fontsize=8)
     return ax.figure
+
+
+def plot_overlap_borders(diagonals: dict, offsets, profiles: dict, *, log=(), size=3.1):
+    """Pixel kernels of a generator with overlapping filters (e.g. DCGAN's kernel 4, stride 2,
+    padding 1) against the tree (kernel = stride): the NTK diagonal across a 1-D image, and pixel
+    correlations against the offset, one panel per group of curves.
+
+    Args:
+        diagonals: {label: (P,) Theta_pp(x, x) of a 1-D generator divided by the tree's, which is
+            the same at every pixel (drawn as the dashed line at 1)}.
+        offsets: (D,) pixel offsets d = p' - p.
+        profiles: {panel title: {curve label: (D,) correlations at those offsets}}, e.g. the mean
+            of Theta_pp' / sqrt(Theta_pp Theta_p'p') over interior pairs at offset d.
+        log: titles of the profile panels drawn on a log scale.
+        size: inches per panel.
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> K = nk.deconv.deconv_ntk(nk.data.sphere(1, 4), depth=3, kernel_size=4, padding=1,
+        ...                          activation=nk.normalized("tanh"), beta=0.7)[0, 0]  # 8 pixels
+        >>> d = K.diagonal()
+        >>> corr = K[0, 1:4] / (d[0] * d[1:4]).sqrt()
+        >>> fig = nk.plotting.deconv.plot_overlap_borders(
+        ...     {"freeze": d / d.max()}, [1, 2, 3], {"from pixel 0": {"overlap": corr}})
+        >>> [ax.get_xlabel() for ax in fig.axes]
+        ['pixel p', "offset p' - p"]
+    """
+    n = 1 + len(profiles)
+    fig, axes = plt.subplots(1, n, figsize=(size * n, size * 0.9), squeeze=False)
+    axes = axes[0]
+    ax = axes[0]
+    for i, (label, d) in enumerate(diagonals.items()):
+        d = to_numpy(d).astype(float)
+        ax.plot(
+            np.arange(d.size),
+            d,
+            marker=MARKERS[i % len(MARKERS)],
+            ms=2.5,
+            lw=1,
+            color=COLORS[i % len(COLORS)],
+            label=label,
+        )
+    ax.axhline(1.0, color="k", ls="--", lw=1, label="tree (every pixel)")
+    ax.set_ylim(0.0, 1.15)
+    ax.set_xlabel("pixel p")
+    ax.set_ylabel(r"$\Theta_{pp}(x,x)$ / tree's")
+    ax.set_title("NTK diagonal", fontsize=9)
+    ax.legend(fontsize=7, loc="lower center")
+    offsets = to_numpy(offsets).astype(float)
+    for j, (ax, (title, curves)) in enumerate(zip(axes[1:], profiles.items())):
+        for i, (label, y) in enumerate(curves.items()):
+            ax.plot(
+                offsets,
+                to_numpy(y).astype(float),
+                marker=MARKERS[i % len(MARKERS)],
+                ls=LINESTYLES[i % len(LINESTYLES)],
+                ms=3.5,
+                lw=1,
+                color=COLORS[(i + 2) % len(COLORS)],
+                label=label,
+            )
+        if title in log:
+            ax.set_yscale("log")
+        ax.set_xlabel("offset p' - p")
+        ax.set_ylabel(r"$\Theta_{pp'}/\sqrt{\Theta_{pp}\Theta_{p'p'}}$")
+        ax.set_title(title, fontsize=9)
+        if j == 0:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
