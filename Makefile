@@ -37,11 +37,12 @@ help:
 # The virtual environment: created when missing, re-installed when pyproject.toml changes.  It is
 # created without pip (ensurepip takes 6 s); the host's pip (--python, pip >= 22.3) installs torch
 # (the exact pin of pyproject.toml, whose CPU wheel pip finds on this machine's disk) and uv into
-# it; uv then installs the rest, already satisfied torch included, and pip, in about 6 s where
-# pip's resolver and installer take about 40 s on the 2-core CI machine.  Where the host's pip is
-# older or uv cannot be installed or fails, the venv's own pip (ensurepip) does the same install.  No bytecode compilation of whole packages at install (pip --no-compile;
-# uv does not compile by default); the modules the jobs import are compiled once (WARM_TORCH and
-# WARM_TOOLS).
+# it, without their dependencies; uv then installs the rest (torch's dependencies included, torch
+# itself already satisfied) and pip, in about 6 s where pip's resolver and installer take about
+# 40 s on the 2-core CI machine.  Where the host's pip is older, or uv cannot be installed or
+# fails, the venv's own pip (ensurepip) does the same install.  No bytecode compilation of whole
+# packages at install (pip --no-compile; uv does not compile by default); the modules the jobs
+# import are compiled once (WARM_TORCH and WARM_TOOLS).
 comma      := ,
 TORCH_PIN  := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 PIP        := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
@@ -54,7 +55,7 @@ endef
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
 	$(PYTHON) -m pip --python $(PY) install --quiet --disable-pip-version-check --no-compile \
-	    $(TORCH_PIN) uv || { $(PY) -m ensurepip --upgrade && $(PIP) $(TORCH_PIN) uv; }
+	    --no-deps $(TORCH_PIN) uv || { $(PY) -m ensurepip --upgrade && $(PIP) $(TORCH_PIN) uv; }
 	$(call install,dev)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
 	env -u PYTHONDONTWRITEBYTECODE $(PY) -c "$(WARM_TORCH)" & pid=$$!; \
