@@ -44,10 +44,10 @@ def test_side_cache_is_bounded_and_keyed_by_values():
     q._SIDE_CACHE.clear()
     f = torch.tanh
     a = torch.linspace(0.1, 3.0, 256, dtype=DTYPE)
-    A1, _ = q._mehler_side(f, a, q.MEHLER_TERMS)
-    A2, _ = q._mehler_side(f, a.clone(), q.MEHLER_TERMS)  # same values, another tensor: a hit
+    A1, *_ = q._mehler_side(f, a, q.MEHLER_TERMS)
+    A2, *_ = q._mehler_side(f, a.clone(), q.MEHLER_TERMS)  # same values, another tensor: a hit
     assert A1 is A2
-    A3, _ = q._mehler_side(f, a + 1e-3, q.MEHLER_TERMS)  # other values: computed
+    A3, *_ = q._mehler_side(f, a + 1e-3, q.MEHLER_TERMS)  # other values: computed
     assert A3 is not A1 and not torch.equal(A3, A1)
     limit, q._SIDE_CACHE_BYTES = q._SIDE_CACHE_BYTES, 2 * A1.numel() * 8
     try:
