@@ -64,7 +64,7 @@ def weight_factor(beta, parametrization) -> float:
     return 1.0
 
 
-def normal_parameters(shapes, seed=None, dtype=torch.float64, device=None):
+def normal_parameters(shapes, seed=None, dtype=torch.float64, device=None, draw_dtype=None):
     """Weights and biases of an NTK-parametrised network, every entry N(0, 1).
 
     Args:
@@ -73,6 +73,9 @@ def normal_parameters(shapes, seed=None, dtype=torch.float64, device=None):
             (None: torch's global RNG).
         dtype, device: of the parameters (device: as in `nk.resolve_device`; the draws are made on
             the CPU and moved, so a seed gives the same parameters on every device).
+        draw_dtype: the dtype the N(0, 1) draws are made in before the cast to dtype (None: dtype).
+            torch.float32 draws are ~4.5x faster than float64 ones on the CPU; rounded to 24 bits
+            (relative 6e-8) they are still N(0, 1) far below any statistical effect measured here.
     Returns:
         (weights, biases): two torch.nn.ParameterList.
     Example:
@@ -83,9 +86,10 @@ def normal_parameters(shapes, seed=None, dtype=torch.float64, device=None):
     device = resolve_device(device)
     gen = torch.Generator(device="cpu").manual_seed(int(seed)) if seed is not None else None
     weights, biases = nn.ParameterList(), nn.ParameterList()
+    draw = dtype if draw_dtype is None else draw_dtype
     for w_shape, b_shape in shapes:
-        W = torch.randn(*w_shape, generator=gen, dtype=dtype)
-        b = torch.randn(*b_shape, generator=gen, dtype=dtype)
+        W = torch.randn(*w_shape, generator=gen, dtype=draw).to(dtype)
+        b = torch.randn(*b_shape, generator=gen, dtype=draw).to(dtype)
         weights.append(nn.Parameter(W.to(device)))
         biases.append(nn.Parameter(b.to(device)))
     return weights, biases

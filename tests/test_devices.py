@@ -411,9 +411,9 @@ def test_sweeps_hand_the_device_to_their_networks(name, monkeypatch):
     seen = []
     real_normal = networks.normal_parameters
 
-    def spy_normal(shapes, seed=None, dtype=torch.float64, device=None):
+    def spy_normal(shapes, seed=None, dtype=torch.float64, device=None, **kw):
         seen.append(device)
-        return real_normal(shapes, seed, dtype, device)
+        return real_normal(shapes, seed, dtype, device, **kw)
 
     real_tp = architectures.networks._TPNet.__init__
 

@@ -20,6 +20,7 @@ from .toy import _bce_mean, _gan_step, _generator_optimizer
 
 __all__ = [
     "digit_images",
+    "digit_coverage",
     "checkerboard_score",
     "sample_diversity",
     "ImageDiscriminator",
@@ -30,7 +31,7 @@ __all__ = [
 # ---- DCGAN on digits -----------------------------------------------------------------------------
 
 
-def digit_images(size=16):
+def digit_images(size=16, *, return_labels=False):
     """scikit-learn's 1797 8x8 digits, bilinearly upsampled to size x size, scaled to [-1, 1].
 
     Pixel values v in {0..16} become 2 v/16 - 1 before the (bilinear, align_corners=False)
@@ -38,8 +39,9 @@ def digit_images(size=16):
 
     Args:
         size: pixels per axis of the returned images.
+        return_labels: also return the digits' classes.
     Returns:
-        float32 tensor (1797, 1, size, size).
+        float32 tensor (1797, 1, size, size); with return_labels, (images, int64 labels (1797,)).
     Example:
         >>> from ntklib import gan
         >>> x = gan.digit_images(16)
@@ -48,9 +50,56 @@ def digit_images(size=16):
     """
     from sklearn.datasets import load_digits  # optional dependency (the [dev] extra)
 
-    X = torch.as_tensor(load_digits().images, dtype=torch.float32)[:, None] / 16.0
-    X = F.interpolate(X, size=(size, size), mode="bilinear", align_corners=False)
-    return X * 2.0 - 1.0
+    digits = load_digits()
+    X = torch.as_tensor(digits.images, dtype=torch.float32)[:, None] / 16.0
+    X = F.interpolate(X, size=(size, size), mode="bilinear", align_corners=False) * 2.0 - 1.0
+    return (X, torch.as_tensor(digits.target, dtype=torch.int64)) if return_labels else X
+
+
+def digit_coverage(samples, reference, labels, *, quantile=0.95, min_share=0.02):
+    """Mode coverage of generated digits with a quality threshold (the image analogue of
+    `mode_coverage`): a sample is *good* when its nearest reference digit (Euclidean distance over
+    pixels) is no farther than the `quantile` of the reference digits' own nearest-neighbour
+    distances (each to the others); a class is *covered* when at least `min_share` of the samples
+    are good and nearest to a digit of that class.  Noise and blurred averages are far from every
+    digit and are rejected; a generator that draws one digit covers one class.
+
+    Args:
+        samples: (n, ...) generated images, each of the reference's shape.
+        reference: (R, ...) real images.  labels: (R,) their classes (0..K-1).
+        quantile: of the reference's leave-one-out nearest-neighbour distances, the threshold.
+        min_share: share of the n samples a class needs to be covered.
+    Returns:
+        dict: "good" (share of good samples, float), "covered" (classes covered, int), "counts"
+        (K,) good samples per class, "threshold" (the distance, float).
+    Example:
+        >>> from ntklib import gan
+        >>> x, y = gan.digit_images(8, return_labels=True)
+        >>> gan.digit_coverage(x[1500:], x[:1500], y[:1500])["covered"]     # held-out real digits
+        10
+        >>> noise = torch.randn(200, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        >>> gan.digit_coverage(noise, x[:1500], y[:1500])["good"]
+        0.0
+    """
+    R = reference.to(torch.float64).reshape(reference.shape[0], -1)
+    S = samples.to(torch.float64).reshape(samples.shape[0], -1)
+    if S.shape[1] != R.shape[1]:
+        raise ValueError(
+            f"samples: images of {S.shape[1]} pixels; accepted: the reference's {R.shape[1]}"
+        )
+    own = torch.cdist(R, R)
+    own.fill_diagonal_(torch.inf)
+    threshold = float(torch.quantile(own.min(1).values, quantile))
+    dist, nearest = torch.cdist(S, R).min(1)
+    good = dist <= threshold
+    K = int(labels.max()) + 1
+    counts = torch.bincount(labels[nearest][good], minlength=K)
+    return {
+        "good": float(good.double().mean()),
+        "covered": int((counts >= min_share * S.shape[0]).sum()),
+        "counts": counts,
+        "threshold": threshold,
+    }
 
 
 def checkerboard_score(images, stride=2):
@@ -159,6 +208,8 @@ class DCGANRecord:
         steps: (T,) the recorded training steps (0 = initialisation).
         score: (T,) mean checkerboard_score of n_eval generated images (fixed latent codes).
         diversity: (T,) sample_diversity of the same images.
+        increment_score, increment_diversity: (T,) the same two scores of the moves
+            x_t(z) - x_0(z) since initialisation (what training added; NaN at step 0).
         samples: (n_show, 1, S, S) generated at the end from fixed codes.
         initial: (n_show, 1, S, S) generated at initialisation from the same codes.
     Example:
@@ -175,6 +226,8 @@ class DCGANRecord:
     steps: np.ndarray  # (T,)
     score: np.ndarray  # (T,) mean checkerboard score of n_eval generated images
     diversity: np.ndarray  # (T,) sample_diversity of the same images
+    increment_score: np.ndarray  # (T,) checkerboard score of x_t - x_0
+    increment_diversity: np.ndarray  # (T,) sample_diversity of x_t - x_0
     samples: torch.Tensor  # (n_show, 1, S, S) generated at the end from fixed codes
     initial: torch.Tensor  # (n_show, 1, S, S) generated at initialisation from the same codes
 
@@ -246,7 +299,8 @@ def train_dcgan(
     z_eval = torch.randn(n_eval, latent_dim, generator=g, dtype=dtype).to(dev)
     opt_g = _generator_optimizer(generator, optimizer_g, lr_g)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=(0.5, 0.999))
-    rec_steps, scores, diversity = [], [], []
+    rec_steps, scores, diversity, inc_scores, inc_diversity = [], [], [], [], []
+    x0 = None
 
     def record(k):
         with torch.no_grad():
@@ -254,9 +308,16 @@ def train_dcgan(
         rec_steps.append(k)
         scores.append(float(checkerboard_score(x[:, 0], stride).mean()))
         diversity.append(sample_diversity(x))
-        return x[:n_show].clone()
+        if x0 is None:
+            inc_scores.append(np.nan)
+            inc_diversity.append(np.nan)
+        else:
+            inc_scores.append(float(checkerboard_score(x[:, 0] - x0[:, 0], stride).mean()))
+            inc_diversity.append(sample_diversity(x - x0))
+        return x
 
-    initial = last = record(0)
+    x0 = record(0)
+    initial = last = x0[:n_show].clone()
     show = (not quiet()) if progress is None else progress
     for k in tqdm(range(1, steps + 1), disable=not show, desc=desc, leave=False):
         real = data[torch.randint(data.shape[0], (batch,), generator=g).to(dev)]
@@ -270,5 +331,13 @@ def train_dcgan(
             _bce_mean,
         )
         if k % record_every == 0 or k == steps:
-            last = record(k)
-    return DCGANRecord(np.array(rec_steps), np.array(scores), np.array(diversity), last, initial)
+            last = record(k)[:n_show].clone()
+    return DCGANRecord(
+        np.array(rec_steps),
+        np.array(scores),
+        np.array(diversity),
+        np.array(inc_scores),
+        np.array(inc_diversity),
+        last,
+        initial,
+    )

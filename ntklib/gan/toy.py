@@ -4,6 +4,7 @@ question)."""
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -22,7 +23,9 @@ __all__ = [
     "ring_centres",
     "ring_of_gaussians",
     "mode_coverage",
+    "shared_share",
     "EnsembleMLP",
+    "CommonStart",
     "ToyGANRecord",
     "train_toy_gan",
 ]
@@ -111,6 +114,34 @@ def mode_coverage(samples, centres, std, *, threshold=3.0, min_share=0.02):
     }
 
 
+def shared_share(increments):
+    """Share of the squared size of increments that is common to all samples:
+
+        |mean_i d_i|^2 / mean_i |d_i|^2   in [0, 1],   d_i = f_t(z_i) - f_0(z_i),
+
+    1 when training moved every sample by the same vector (a translation of the whole sample
+    cloud), ~1/n for independent moves.  A generator whose NTK over latent codes is nearly constant,
+    Theta(z, z') ~ Theta(z, z) (the freeze), moves its samples together under gradient descent
+    (Jacot, Gabriel, Hongler 2019b, the seed slides' "mode collapse").
+
+    Args:
+        increments: (..., n, d) the moves of n samples (a leading ensemble axis is kept).
+    Returns:
+        float64 tensor over the leading dims; NaN where every increment is zero.
+    Example:
+        >>> from ntklib import gan
+        >>> d = torch.tensor([[1.0, 2.0]]).expand(50, 2)                # one common move
+        >>> float(gan.shared_share(d))
+        1.0
+        >>> float(gan.shared_share(torch.tensor([[1.0, 0.0], [-1.0, 0.0]])))   # opposite moves
+        0.0
+    """
+    d = increments.to(torch.float64)
+    common = d.mean(-2).pow(2).sum(-1)
+    total = d.pow(2).sum(-1).mean(-1)
+    return torch.where(total > 0, common / torch.where(total > 0, total, 1.0), torch.nan)
+
+
 # ---- ensembles of small MLPs ---------------------------------------------------------------------
 
 
@@ -188,6 +219,10 @@ class EnsembleMLP(nn.Module):
             )
         self.scales = [math.sqrt(1.0 - self.beta**2) / math.sqrt(a) for a in self.widths[:-1]]
 
+    @property
+    def n_in(self):
+        return self.widths[0]
+
     def forward(self, x):
         x = x.to(self.weights[0].device)
         if x.ndim == 2:
@@ -205,6 +240,52 @@ class EnsembleMLP(nn.Module):
         return a
 
 
+class CommonStart(nn.Module):
+    """A generator moved to a common starting point:
+
+        g_t(z) = f_t(z) - f_0(z) + h(z),
+
+    f_t the wrapped generator (its parameters are this module's and are trained), f_0 a frozen copy
+    of it taken at wrapping time, h a fixed map of the codes (None: 0).  f_0 and h do not depend on
+    the parameters, so g has f's gradients and f's tangent kernel: trained, g follows the same
+    dynamics as f, while generators with different kernels (freeze, chaos, BatchNorm) all start from
+    the same samples h(z).  What is measured then comes from training alone, not from where each
+    generator's own random initialisation put its samples.
+
+    Args:
+        generator: a module mapping latent codes to samples (EnsembleMLP, DeconvGenerator, ...).
+        start: h, a callable on the codes returning tensors broadcastable with the generator's
+            output (e.g. lambda z: z[..., :2], the first two coordinates); None for h = 0.
+    Attributes n_in (and n_models, for ensembles) are the wrapped generator's.
+    Example:
+        >>> from ntklib import gan
+        >>> G = gan.CommonStart(gan.EnsembleMLP(2, 4, 16, 2, n_out=2, seed=0), lambda z: z[..., :2])
+        >>> z = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+        >>> torch.equal(G(z), z[:, :2].expand(2, 5, 2))            # starts at h(z) exactly
+        True
+        >>> [p.numel() for p in G.parameters()] == [p.numel() for p in G.generator.parameters()]
+        True
+    """
+
+    def __init__(self, generator, start=None):
+        super().__init__()
+        if start is not None and not callable(start):
+            raise TypeError(f"start: got {type(start).__name__}; accepted: a callable or None (0)")
+        self.generator = generator
+        # a tuple, so that the frozen copy's parameters are not this module's
+        self._initial = (copy.deepcopy(generator).requires_grad_(False),)
+        self.start = start
+        self.n_in = generator.n_in
+        if hasattr(generator, "n_models"):
+            self.n_models = generator.n_models
+
+    def forward(self, z):
+        with torch.no_grad():
+            f0 = self._initial[0](z)
+        out = self.generator(z) - f0
+        return out if self.start is None else out + self.start(z)
+
+
 @dataclass
 class ToyGANRecord:
     """What `train_toy_gan` recorded, per recorded step and ensemble member.
@@ -213,6 +294,8 @@ class ToyGANRecord:
         steps: (T,) the recorded training steps (0 = initialisation).
         covered: (T, M) modes covered (mode_coverage) by each member's n_eval samples.
         good: (T, M) share of good samples.
+        shared: (T, M) shared_share of the moves f_t(z) - f_0(z) of the n_eval samples since
+            initialisation (NaN at step 0).
         samples: (M, n_eval, 2) samples at the end of training.
         initial: (M, n_eval, 2) samples at initialisation (same latent codes).
     Example:
@@ -228,6 +311,7 @@ class ToyGANRecord:
     steps: np.ndarray  # (T,)
     covered: np.ndarray  # (T, M) modes covered
     good: np.ndarray  # (T, M) share of good samples
+    shared: np.ndarray  # (T, M) shared_share of the moves since initialisation
     samples: torch.Tensor  # (M, n_eval, 2) samples at the end of training
     initial: torch.Tensor  # (M, n_eval, 2) samples at initialisation
 
@@ -271,7 +355,7 @@ def _gan_step(generator, discriminator, opt_g, opt_d, real, draw_z, loss):
 
 
 def train_toy_gan(
-    generator: EnsembleMLP,
+    generator,
     discriminator: EnsembleMLP,
     *,
     steps,
@@ -299,12 +383,13 @@ def train_toy_gan(
     batches, then one step of the generators (Adam, or plain gradient descent with
     optimizer_g="sgd").  Latent codes z ~ N(0, I_latent_dim).  Every `record_every` steps (and at
     the last) the generators draw n_eval samples from fixed latent codes, scored by `mode_coverage`
-    (threshold 3 std, 2% per mode).  Deterministic given `seed` and the models' own seeds.  Trains
-    on the models' device; data and codes are drawn on the CPU and moved, the record comes back on
-    the CPU.
+    (threshold 3 std, 2% per mode) and by the `shared_share` of their moves since step 0.
+    Deterministic given `seed` and the models' own seeds.  Trains on the models' device; data and
+    codes are drawn on the CPU and moved, the record comes back on the CPU.
 
     Args:
-        generator: EnsembleMLP with n_out = 2 (latent codes -> points in the plane).
+        generator: EnsembleMLP with n_out = 2 (latent codes -> points in the plane), or a
+            CommonStart around one.
         discriminator: EnsembleMLP with n_in = 2, n_out = 1 and the same number of members.
         steps: number of training steps.  batch: real and generated samples per member and step.
         lr_g, lr_d: learning rates of the generators and discriminators.
@@ -329,14 +414,16 @@ def train_toy_gan(
     M = generator.n_models
     if discriminator.n_models != M:
         raise ValueError(f"discriminator: has {discriminator.n_models} members, the generator {M}")
-    latent_dim = generator.widths[0] if latent_dim is None else latent_dim
-    dtype, dev = generator.weights[0].dtype, generator.weights[0].device
+    latent_dim = generator.n_in if latent_dim is None else latent_dim
+    first = next(generator.parameters())
+    dtype, dev = first.dtype, first.device
     g = torch.Generator().manual_seed(int(seed))
     z_eval = torch.randn(n_eval, latent_dim, generator=g, dtype=dtype).to(dev)
     centres = ring_centres(modes, radius, dtype)
     opt_g = _generator_optimizer(generator, optimizer_g, lr_g)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=(0.5, 0.999))
-    rec_steps, covered, good = [], [], []
+    rec_steps, covered, good, shared = [], [], [], []
+    initial = None
 
     def record(k):
         with torch.no_grad():
@@ -345,6 +432,8 @@ def train_toy_gan(
         rec_steps.append(k)
         covered.append(cov["covered"].numpy())
         good.append(cov["good"].numpy())
+        moves = s - (s if initial is None else initial)
+        shared.append(shared_share(moves.expand(M, *moves.shape[-2:])).numpy())
         return s
 
     initial = record(0)
@@ -370,4 +459,6 @@ def train_toy_gan(
             last = record(k)
     if steps == 0:
         last = initial
-    return ToyGANRecord(np.array(rec_steps), np.stack(covered), np.stack(good), last, initial)
+    return ToyGANRecord(
+        np.array(rec_steps), np.stack(covered), np.stack(good), np.stack(shared), last, initial
+    )

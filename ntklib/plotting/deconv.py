@@ -229,6 +229,62 @@ def plot_eigen_images(eigs: dict, *, size=1.45):
     return plot_image_grid(rows, titles=titles, size=size, row_pad=1.6)
 
 
+def _seed_bands(ax, steps, data, ylabel):
+    """{label: (T, seeds)} against steps: the mean over seeds as a line, the range as a band
+    (NaN entries, e.g. a quantity undefined at step 0, are left out)."""
+    steps = to_numpy(steps)
+    for i, (label, y) in enumerate(data.items()):
+        y, c = to_numpy(y).astype(float), COLORS[i % len(COLORS)]
+        keep = np.isfinite(y).all(1)
+        style = ("-", "--", ":", "-.")[i % 4]
+        marker = ("o", "s", "^", "D")[i % 4]
+        ax.plot(
+            steps[keep],
+            y[keep].mean(1),
+            linestyle=style,
+            marker=marker,
+            ms=3.5,
+            color=c,
+            label=label,
+        )
+        ax.fill_between(steps[keep], y[keep].min(1), y[keep].max(1), color=c, alpha=0.18, lw=0)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+
+
+def plot_common_start(steps_gd, shared: dict, steps_adam, covered: dict, *, modes=8):
+    """Generators trained from the same initial samples (gan.CommonStart): (a) under gradient
+    descent, the shared share of the samples' moves since initialisation (log scale); (b) under
+    Adam, the modes covered.  Each a {label: (T, seeds)} array, mean over seeds as a line and
+    range as a band.
+
+    Args:
+        steps_gd: (T,) steps of the gradient-descent runs.  shared: {label: (T, seeds)} shared
+            share (gan.shared_share; NaN at step 0 is skipped).
+        steps_adam: (T',) steps of the Adam runs.  covered: {label: (T', seeds)} modes covered.
+        modes: number of modes of the mixture (sets the y range of (b)).
+    Returns:
+        the matplotlib Figure.
+    Example:
+        >>> nan = float("nan")
+        >>> fig = nk.plotting.deconv.plot_common_start(
+        ...     [0, 10, 20], {"freeze": [[nan, nan], [0.5, 0.4], [0.6, 0.5]]},
+        ...     [0, 10], {"freeze": [[0, 0], [2, 3]]})
+        >>> [ax.get_yscale() for ax in fig.axes]
+        ['log', 'linear']
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.2))
+    _seed_bands(axes[0], steps_gd, shared, "shared share of the moves")
+    axes[0].set_yscale("log")
+    axes[0].set_title("(a) gradient descent", fontsize=9)
+    _seed_bands(axes[1], steps_adam, covered, f"modes covered (of {modes})")
+    axes[1].set_ylim(-0.3, modes + 0.3)
+    axes[1].set_title("(b) Adam", fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
     """Modes covered and share of good samples against training step: {label: (T, seeds)} arrays,
     the mean over seeds as a line and the range over seeds as a band.
@@ -248,20 +304,8 @@ def plot_mode_coverage(steps, covered: dict, good: dict, *, axes=None, modes=8):
     """
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9.0, 3.2))
-    steps = to_numpy(steps)
-    panels = (
-        (axes[0], covered, f"modes covered (of {modes})"),
-        (axes[1], good, "share of good samples"),
-    )
-    for ax, data, ylabel in panels:
-        for i, (label, y) in enumerate(data.items()):
-            y, c = to_numpy(y).astype(float), COLORS[i % len(COLORS)]
-            style = ("-", "--", ":", "-.")[i % 4]
-            marker = ("o", "s", "^", "D")[i % 4]
-            ax.plot(steps, y.mean(1), linestyle=style, marker=marker, ms=3.5, color=c, label=label)
-            ax.fill_between(steps, y.min(1), y.max(1), color=c, alpha=0.18, lw=0)
-        ax.set_xlabel("training step")
-        ax.set_ylabel(ylabel)
+    _seed_bands(axes[0], steps, covered, f"modes covered (of {modes})")
+    _seed_bands(axes[1], steps, good, "share of good samples")
     axes[0].set_ylim(-0.3, modes + 0.3)
     axes[1].set_ylim(-0.03, 1.03)
     axes[0].legend(fontsize=8)
