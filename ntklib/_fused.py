@@ -2,8 +2,7 @@
 
 Private to kernels.py.  `_tiled` there evaluates Sigma^(L) or Theta^(L) tile by tile, all layers of
 a tile while it sits in cache.  For two families with closed-form duals it hands the tile to this
-module, which does the same arithmetic in fewer passes over the tile (each pass a torch kernel
-writing into preallocated buffers, constants folded into per-row vectors):
+module, which does the same arithmetic with constants folded into per-row vectors:
 
 * piecewise-linear ("relu family"): sigma(x) = p relu(x) + n relu(-x) + h with p + n != 0 (relu,
   scaled and normalized relu, abs, leaky relu).  With P = p + n and (u, v) ~ N(0, [[a, c], [c, b]]),
@@ -22,16 +21,36 @@ for erf rho_e and tau = 2 Theta/sqrt((1 + 2 q_x)(1 + 2 q_y)).  One relu NTK laye
     A = arccos(nu) + k;  g = sqrt(1 - nu^2) - A nu;  sig <- R - (g - sig A) o M;  nu <- R - g o M
 
 with M = c (sqrt(q) r')(sqrt(q) r')^T (r' = 1/sqrt(q') of the next layer) and R (the bias and shift
-terms) outer products of per-row vectors: two transcendental and about nine cheap passes (fused
-multiply-adds writing into preallocated buffers) where the generic code makes about twenty.  The
+terms) outer products of per-row vectors; one erf NTK layer is A = arcsin(rho_e) + c0,
+tau <- (A + tau / sqrt(1 - rho_e^2)) o E, rho_e <- A o E with E = c e e^T, e = 1/sqrt(1 + 2q').  The
 first layer comes from one matrix product of the inputs rescaled by their norms and augmented by a
 bias column; the last layer's vectors undo the normalisation, so it writes the kernel itself.
 
-Speed (measured on the 2-core AVX-512 machine of `make bench`): numpy's arccos/arcsin (its SVML
-loops) are about 4x faster than torch's at 1 ulp, so they are used on such CPUs (`NUMPY_SIMD`); and
-the tiles are spread over torch.get_num_threads() threads with one intra-op thread each, since
-fork-joining two threads for every small per-tile operation costs more than it gains.  Other
-devices run the same torch code in one thread.
+Two implementations of a tile's layers:
+
+* compiled (x86-64 Linux with AVX2 and a C compiler; float32 and float64 on the CPU): one C function
+  per family runs all layers of a tile row by row, each row staying in L1 while every layer updates
+  it: per entry and layer one arccos (arcsin) and one sqrt (erf NNGP: none) with a few fused
+  multiply-adds in registers, no pass over memory.  gcc vectorises the row loop with glibc's libmvec
+  arccos/arcsin (AVX2, at most 4 ulp), which are 2.8x (float64) and 3.7x (float32) faster than
+  torch's here.  Built once per machine (0.5 s) into ~/.cache/ntklib; where that fails, or with
+  COMPILED = False, the torch code runs.
+* torch (other devices, machines without a compiler): per relu NTK layer the two transcendental
+  passes and five fused multiply-adds (addcmul, in place where the operands allow), a clamp and two
+  outer products, each a torch kernel writing into preallocated buffers (NNGP: three and a clamp;
+  erf NTK: arcsin, one rsqrt and five; the generic code makes about twenty).  sqrt is numpy's loop
+  (1.4 against torch's 2.3 ns per float64 entry here); on AVX-512 CPUs numpy's arccos/arcsin (its
+  SVML loops, about 4x faster than torch's) are used (`NUMPY_SIMD`).
+
+Measured (2-core AMD EPYC, AVX2, torch 2.13, one thread, N = 2000, depth 11, beta = 0.1; time over
+the transcendental floor of benchmarks/floors.py, torch's arccos + sqrt or arcsin on the upper
+triangle): compiled relu NNGP/NTK 0.74/0.65x (float64), 0.75/0.79x (float32), erf 0.89/0.93x,
+0.83/0.95x; the torch code 1.59/1.58x, 1.91/2.00x, 1.67/2.26x, 2.22/2.33x (before these changes
+1.91/1.95x, 2.02/2.20x, 1.92/3.13x, 2.05/2.98x).  The tiles are spread over torch.get_num_threads()
+threads, each taking the next tile when it is free (a core busy with another process slows one
+thread, not half of the tiles), with one intra-op thread each, since fork-joining two threads for
+every small per-tile operation costs more than it gains.  Other devices run the torch code in one
+thread.
 
 A family is recognised by behaviour, through Activation's public interface only: the function is
 probed against the family's form and its closed-form duals against the formulas above, at a few
@@ -39,20 +58,24 @@ points, to 1e-12 relative.  Anything else (quadrature duals, other closed forms)
 generic path.  Numerical care as in the generic path: correlations clipped to [-1, 1]; a zero-norm
 input (q = 0, only with beta = 0) has its row of the normalised kernels multiplied by 0, so it gives
 the exact 0 the generic path gives; on diagonal tiles the correlation of x with itself is pinned
-(rho = 1 for relu, rho_e = 2q/(1 + 2q) for erf), the tile arithmetic is exactly symmetric (outer
-products of one vector with itself, commutative IEEE operations; the rank-2 shift term is
-symmetrised), and the final block is symmetrised as well.
+(rho = 1 for relu, rho_e = 2q/(1 + 2q) for erf), and the final block of a diagonal tile is
+symmetrised (A + A^T)/2, so k(X) is exactly symmetric (in the torch code the tile arithmetic is
+exactly symmetric too: outer products of one vector with itself, commutative IEEE operations, the
+rank-2 shift term symmetrised; the C loops may round (x, y) and (y, x) differently by an ulp).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from . import _ctiles
 
 # Probe points for recognising a family: inputs of sigma, and (a, b, c) for the duals.
 _PROBE_X = (-2.3, -1.0, -0.4, 0.0, 0.3, 1.0, 1.7, 3.1)
@@ -254,11 +277,17 @@ def _asin(x, out):
 
 
 def _sqrt_(x):
-    if _use_numpy(x):
+    """x <- sqrt(x): numpy's loop on the CPU (correctly rounded like torch's, and faster here:
+    1.4 against 2.3 ns per float64 entry, 0.42 against 0.50 per float32 entry)."""
+    if x.device.type == "cpu":
         a = x.numpy()
         np.sqrt(a, out=a)
     else:
         x.sqrt_()
+
+
+def _suffix(x):
+    return "d" if x.dtype == torch.float64 else "f"
 
 
 class _Buffers:
@@ -267,8 +296,10 @@ class _Buffers:
     def __init__(self, count, size, like):
         self.flat = [torch.empty(size, dtype=like.dtype, device=like.device) for _ in range(count)]
 
-    def views(self, ti, tj):
-        return [b[: ti * tj].view(ti, tj) for b in self.flat]
+    def views(self, ti, tj, count):
+        """count views (None past the buffers there are: the compiled path needs three)."""
+        v = [b[: ti * tj].view(ti, tj) for b in self.flat]
+        return v + [None] * (count - len(v))
 
 
 def _sym_(A, tmp):
@@ -299,10 +330,23 @@ class _Sliced:
 
 
 def _tiles(N, M, tile, sym):
+    """(i0, i1, j0, j1, diag) of the tiles, the largest first.  A symmetric call computes the upper
+    tiles only; each diagonal tile is cut into three quarter tiles (two diagonal, one off-diagonal),
+    so the entries computed twice are a quarter of the tile instead of half of it (at N = 4000 and
+    tile 320, 4% more entries than the upper triangle instead of 8%)."""
+    full, diag = [], []
     for i0 in range(0, N, tile):
         i1 = min(i0 + tile, N)
         for j0 in range(i0 if sym else 0, M, tile):
-            yield i0, i1, j0, min(j0 + tile, M), sym and j0 == i0
+            j1 = min(j0 + tile, M)
+            if not (sym and j0 == i0):
+                full.append((i0, i1, j0, j1, False))
+            elif i1 - i0 < 64:
+                diag.append((i0, i1, i0, i1, True))
+            else:
+                h = i0 + (i1 - i0 + 1) // 2
+                diag += [(i0, h, i0, h, True), (i0, h, h, i1, False), (h, i1, h, i1, True)]
+    return full + diag
 
 
 def _finish(out, res, i0, i1, j0, j1, diag, sym, tmp):
@@ -346,10 +390,20 @@ def relu_tiles(vec, depth, want_theta, tile, out, tiles, sym):
     rows_m, cols_m = _Sliced(mx, 0), _Sliced(my, 1)
     rows_R, cols_R = _Sliced(Rx, 0), _Sliced(Ry, 1)
     one = torch.ones((), dtype=X.dtype, device=X.device)
-    bufs = _Buffers(6, tile * tile, X)
+    lib = _ctiles.compiled(X)
+    bufs = _Buffers(6 if lib is None else 3, tile * tile, X)
+    if lib is not None:  # the per-layer vectors as (layers, N) arrays for the C kernel
+        kern = getattr(lib, "relu_" + _suffix(X))
+        rank = 0 if Rx[0] is None else Rx[0].ndim
+        Ms = torch.stack(mx), torch.stack(my)
+        Rs = (None, None)
+        if rank:
+            Rs = torch.stack([r.T if rank == 2 else r for r in Rx]), torch.stack(Ry)
+            Rs = Rs[0].reshape(-1, Ms[0].shape[1]), Rs[1].reshape(-1, Ms[1].shape[1])
+        vals = [1.0 if rank == 0 or l == depth - 2 else -1.0 for l in range(depth - 1)]
+        vals = torch.tensor(vals, dtype=X.dtype)
     for i0, i1, j0, j1, diag in tiles:
-        nu, sig, A, B, Mt, Rt = bufs.views(i1 - i0, j1 - j0)
-        mi, mj, Ri, Rj = rows_m(i0, i1), cols_m(j0, j1), rows_R(i0, i1), cols_R(j0, j1)
+        nu, sig, A, B, Mt, Rt = bufs.views(i1 - i0, j1 - j0, 6)
         torch.matmul(fx[i0:i1], fy[j0:j1].T, out=nu)  # nu = -rho^(1)
         if diag:
             _sym_(nu, A)
@@ -357,6 +411,21 @@ def relu_tiles(vec, depth, want_theta, tile, out, tiles, sym):
         nu.clamp_(-1.0, 1.0)
         prev = nu  # sig^(1) = nu
         dest = nu if sym else out[i0:i1, j0:j1]  # nu is free at the last layer
+        if lib is not None:
+            kern(
+                *(i1 - i0, j1 - j0, depth - 1, want_theta, diag, rank, k),
+                *(_ctiles.ptr(nu), _ctiles.ptr(sig), _ctiles.ptr(dest), dest.stride(0)),
+                *(
+                    _ctiles.ptr(Ms[0], i0),
+                    _ctiles.ptr(Ms[1], j0),
+                    _ctiles.ptr(Rs[0], i0),
+                    _ctiles.ptr(Rs[1], j0),
+                ),
+                *(Ms[0].stride(0), Ms[1].stride(0), _ctiles.ptr(vals)),
+            )
+            _finish(out, dest, i0, i1, j0, j1, diag, sym, A)
+            continue
+        mi, mj, Ri, Rj = rows_m(i0, i1), cols_m(j0, j1), rows_R(i0, i1), cols_R(j0, j1)
         for l in range(depth - 1):
             last = l == depth - 2
             val = 1.0 if last else -1.0
@@ -376,13 +445,16 @@ def relu_tiles(vec, depth, want_theta, tile, out, tiles, sym):
             torch.addcmul(one, nu, nu, value=-1.0, out=B)
             _sqrt_(B)
             B.addcmul_(A, nu, value=-1.0)  # g = sqrt(1 - rho^2) + A rho
-            if want_theta:
+            if want_theta and last:
                 torch.addcmul(B, prev, A, value=-1.0, out=sig)  # g + tau A
+                _update(dest, Rl, sig, Mt, val)
+                break
+            if want_theta:
+                torch.mul(prev, A, out=sig)
                 prev = sig
-                _update(dest if last else sig, Rl, sig, Mt, val)
-                if last:
-                    break
             _update(dest if last else nu, Rl, B, Mt, val)
+            if want_theta:  # sig <- R + val (g - sig A) o M = nu - val (sig A) o M
+                torch.addcmul(nu, sig, Mt, value=-1.0 if Rl is None else -val, out=sig)
             if not last:
                 if diag:
                     nu.diagonal().fill_(-1.0)
@@ -405,10 +477,13 @@ def erf_tiles(vec, depth, want_theta, tile, out, tiles, sym):
     X = fx
     rows_e, cols_e, pins = _Sliced(ex, 0), _Sliced(ey, 1), _Sliced(px, 0)
     one = torch.ones((), dtype=X.dtype, device=X.device)
-    bufs = _Buffers(5, tile * tile, X)
+    lib = _ctiles.compiled(X)
+    bufs = _Buffers(5 if lib is None else 3, tile * tile, X)
+    if lib is not None:  # the per-layer vectors as (layers, N) arrays for the C kernel
+        kern = getattr(lib, "erf_" + _suffix(X))
+        Es, Ps = (torch.stack(ex), torch.stack(ey)), torch.stack(px)
     for i0, i1, j0, j1, diag in tiles:
-        rho, tau, A, B, Et = bufs.views(i1 - i0, j1 - j0)
-        ei, ej = rows_e(i0, i1), cols_e(j0, j1)
+        rho, tau, A, B, Et = bufs.views(i1 - i0, j1 - j0, 5)
         torch.matmul(fx[i0:i1], fy[j0:j1].T, out=rho)  # rho_e^(1)
         if diag:
             _sym_(rho, A)
@@ -417,6 +492,21 @@ def erf_tiles(vec, depth, want_theta, tile, out, tiles, sym):
         rho.clamp_(-1.0, 1.0)
         prev = rho  # tau^(1) = rho_e^(1)
         dest = rho if sym else out[i0:i1, j0:j1]  # rho is free at the last layer
+        if lib is not None:
+            kern(
+                *(i1 - i0, j1 - j0, depth - 1, want_theta, diag, c0),
+                *(_ctiles.ptr(rho), _ctiles.ptr(tau), _ctiles.ptr(dest), dest.stride(0)),
+                *(
+                    _ctiles.ptr(Es[0], i0),
+                    _ctiles.ptr(Es[1], j0),
+                    _ctiles.ptr(Ps, i0),
+                    Es[0].stride(0),
+                ),
+                Es[1].stride(0),
+            )
+            _finish(out, dest, i0, i1, j0, j1, diag, sym, A)
+            continue
+        ei, ej = rows_e(i0, i1), cols_e(j0, j1)
         for l in range(depth - 1):
             last = l == depth - 2
             torch.outer(ei[l], ej[l], out=Et)
@@ -425,8 +515,8 @@ def erf_tiles(vec, depth, want_theta, tile, out, tiles, sym):
                 A.add_(c0)
             if want_theta:
                 torch.addcmul(one, rho, rho, value=-1.0, out=B)
-                _sqrt_(B)
-                torch.addcdiv(A, prev, B, out=tau)
+                B.rsqrt_()
+                torch.addcmul(A, prev, B, out=tau)
                 prev = tau
                 torch.mul(tau, Et, out=dest if last else tau)
                 if last:
@@ -445,7 +535,10 @@ def erf_tiles(vec, depth, want_theta, tile, out, tiles, sym):
 # at 1.26/1.21/1.15/1.16/1.25/1.29x the floor (relu NTK), float32 at 2.24/1.84/1.64/1.57/1.54/1.56x;
 # both are best near 800 KiB per buffer (float64 320, float32 448: six buffers then sit in the
 # 1 MiB L2 and the L3, and each torch call has enough work to hide its overhead).  On a GPU the
-# per-call overhead is a kernel launch, so the tiles are much larger.
+# per-call overhead is a kernel launch, so the tiles are much larger.  The compiled kernels keep a
+# row in L1 and care less: 2-core AVX2 machine, one thread, N = 3000, depth 11, NTK, tiles
+# 128/192/256/320/384/512/768: relu float64 0.31/0.31/0.29/0.30/0.28/0.28/0.30 s, float32
+# 0.16/0.13/0.12/0.13/0.12/0.12/0.13 s (best of 2; within the noise of that shared machine).
 TILE_BYTES = 800 * 1024
 TILE_GPU = 4096
 
@@ -478,20 +571,30 @@ def fused_tiled(fam, X, Y, depth, qx, qy, w2, b2, want_theta, tile):
         vec, run = relu_prepare(fam, X, Y, qx, qy, w2, b2), relu_tiles
     else:
         vec, run = erf_prepare(fam, X, Y, qx, qy, w2, b2), erf_tiles
-    tiles = list(_tiles(N, M, tile, sym))
+    tiles = _tiles(N, M, tile, sym)
     n = _workers(X, len(tiles))
     if n == 1:
         run(vec, depth, want_theta, tile, out, tiles, sym)
         return out
 
     inference = torch.is_inference_mode_enabled()
+    lock = threading.Lock()
+    queue = iter(tiles)
 
-    def work(part):
+    def pull():  # the next tile for whichever thread is free (a busy core slows one thread only)
+        while True:
+            with lock:
+                t = next(queue, None)
+            if t is None:
+                return
+            yield t
+
+    def work():
         torch.set_num_threads(1)  # this thread's intra-op pool only
         with torch.inference_mode(inference), torch.no_grad():  # modes are per thread
-            run(vec, depth, want_theta, tile, out, part, sym)
+            run(vec, depth, want_theta, tile, out, pull(), sym)
 
     with ThreadPoolExecutor(max_workers=n) as ex:
-        for f in [ex.submit(work, tiles[w::n]) for w in range(n)]:
+        for f in [ex.submit(work) for _ in range(n)]:
             f.result()
     return out

@@ -473,13 +473,16 @@ def test_fused_path_equals_the_generic_path(name, act):
                         assert torch.equal(got, got.T)
 
 
-@pytest.mark.parametrize("name,act", FAMILY[:4], ids=[f[0] for f in FAMILY[:4]])
+@pytest.mark.parametrize("name,act", FAMILY, ids=[f[0] for f in FAMILY])
 def test_fused_path_without_numpy_or_threads(monkeypatch, name, act):
-    """Property: the fused kernels give the same matrix (to the rounding tolerance above) with
-    torch's own arccos/arcsin/sqrt (the code path of other devices and of CPUs without numpy's
-    AVX-512 loops) and with one thread; and with the default tile (one tile here) as with
-    tile 32."""
-    from ntklib import _fused
+    """Property: the fused kernels give the same matrix (to the rounding tolerance above) with the
+    torch code instead of the compiled C kernels (the code path of other devices and of machines
+    without a C compiler), with torch's own arccos/arcsin (CPUs without numpy's AVX-512 loops) and
+    with one thread; and with the default tile (one tile here) as with tile 32.  In float32, both
+    the compiled and the torch code, NTK and NNGP: within 1e-3 of the largest entry of the float64
+    reference (near-duplicate inputs: arccos turns a float32 rounding d of a correlation near 1
+    into sqrt(2 d) ~ 5e-4, the tolerance of benchmarks/floors.py), exactly symmetric."""
+    from ntklib import _ctiles, _fused
     from ntklib.kernels import _tiled
 
     X, Y = _fused_inputs()
@@ -487,9 +490,21 @@ def test_fused_path_without_numpy_or_threads(monkeypatch, name, act):
         tol = _rounding_tol(X, YY, 4)
         ref = _tiled(X, YY, 4, act, 0.3, True, fused=False)
         runs = [_tiled(X, YY, 4, act, 0.3, True), _tiled(X, YY, 4, act, 0.3, True, tile=32)]
+        monkeypatch.setattr(_ctiles, "COMPILED", False)
+        runs.append(_tiled(X, YY, 4, act, 0.3, True, tile=32))
         monkeypatch.setattr(_fused, "NUMPY_SIMD", False)
         runs.append(_tiled(X, YY, 4, act, 0.3, True, tile=32))
         monkeypatch.undo()
+        for want_theta in (True, False):
+            ref32 = _tiled(X, YY, 4, act, 0.3, want_theta, fused=False)
+            for compiled in (True, False):
+                monkeypatch.setattr(_ctiles, "COMPILED", compiled)
+                got = _tiled(X.float(), None if YY is None else YY.float(), 4, act, 0.3, want_theta)
+                assert got.dtype == torch.float32
+                assert float((got.double() - ref32).abs().max()) <= 1e-3 * float(ref32.abs().max())
+                if YY is None:
+                    assert torch.equal(got, got.T)
+            monkeypatch.undo()
         threads = torch.get_num_threads()
         try:
             torch.set_num_threads(1)
@@ -498,6 +513,30 @@ def test_fused_path_without_numpy_or_threads(monkeypatch, name, act):
             torch.set_num_threads(threads)
         for got in runs:
             assert_close_within(got, ref, tol)
+
+
+def test_fused_path_falls_back_without_a_compiler(monkeypatch, tmp_path):
+    """Property: where the C kernels cannot be built (here: a compiler that does not exist, and an
+    empty cache folder), _ctiles.compiled gives None and the fused path still gives the generic
+    recursion's matrices (the torch code runs), with exact zeros for a zero-norm input at
+    beta = 0."""
+    from ntklib import _ctiles
+    from ntklib.kernels import _tiled
+
+    monkeypatch.setattr(_ctiles, "CC", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setattr(_ctiles, "_LIB", [])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    X, Y = _fused_inputs()
+    assert _ctiles.compiled(X) is None
+    assert not any(tmp_path.glob("ntklib/*.so"))
+    for act in ("relu", "erf"):
+        for YY in (None, Y):
+            tol = _rounding_tol(X, YY, 3)
+            for want_theta in (True, False):
+                got = _tiled(X, YY, 3, act, 0.0, want_theta, tile=32)
+                ref = _tiled(X, YY, 3, act, 0.0, want_theta, tile=32, fused=False)
+                assert_close_within(got, ref, tol)
+                assert (got[7] == 0).all() and (got[65] == 0).all()
 
 
 def test_fused_path_is_deterministic_and_works_under_inference_mode():
