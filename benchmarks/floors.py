@@ -2,10 +2,24 @@
 each result checked against a reference.  Run by benchmarks/run.py (one subprocess per section).
 
 Floors:
-  transcendental (analytic NNGP/NTK): the work no evaluation of the recursion can skip, one arccos
-      and one sqrt (relu) or one arcsin (erf) per entry of the upper triangle and per nonlinear
-      layer (depth - 1 of them), with torch's vectorised kernels on the same threads, in chunks
-      that stay in cache (out= buffers, nothing allocated);
+  transcendental (analytic NNGP/NTK), two of them, for the same work: the work no evaluation of
+      the recursion can skip, one arccos and one sqrt (relu) or one arcsin (erf) or one arccos
+      (step NNGP) per entry of the upper triangle and per nonlinear layer (depth - 1 of them), on
+      torch.get_num_threads() threads, in chunks that stay in cache or one flat pass per layer
+      (the faster layout), reading inputs and writing outputs, nothing allocated:
+    torch (transcendental_floor): torch's vectorised kernels (out= buffers, torch's intra-op
+      threads).  The floor of the issue's target, and of the torch code in ntklib/_fused.py.
+    libmvec (libmvec_floor): glibc's vectorised acos/asin (libmvec, AVX2) and sqrt, in a C loop
+      compiled with ntklib's C kernels (ntklib/_ctiles.py: floor_d / floor_f, the same compiler
+      and flags), one ctypes call per thread and layer; "n/a" where no C compiler is present.
+      ntklib's compiled path calls these kernels, which are 2.7-6x faster than torch's here
+      (float64 and float32, 2-core AVX2 machine, `make bench`), so a ratio to the torch floor
+      alone would credit that path with the speed of its arccos: the ratio to the libmvec floor
+      is what its own overhead costs (the first-layer products, the few multiply-adds per entry,
+      the stores).
+    The identity has no transcendental floor: its dual is c itself, so the kernel is the linear
+      recursion (affine maps of X X^T) and never leaves the generic path; elu's closed form is
+      a quadrature over polar arcs (erfcx at several nodes per entry), timed by neither floor.
   matmul (FC empirical NTK): the matrix products of the layer-structure path, alone (forward
       products, the backpropagated signals, the Gram matrices of inputs and signals per layer).
 Times: the median of `repeats` calls after one warm-up call.
@@ -18,10 +32,13 @@ import math
 import statistics
 import time
 
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 from torch import nn
 
 import ntklib as nk
+from ntklib import _ctiles
 from ntklib import empirical as emp
 from ntklib.kernels import _tiled
 
@@ -81,6 +98,42 @@ def transcendental_floor(activation, N, depth, dtype, repeats):
     return min(_floor(activation, entries, depth, dtype, repeats, c) for c in (CHUNK, entries))
 
 
+def libmvec_floor(activation, N, depth, dtype, repeats):
+    """Seconds for the same work as transcendental_floor with glibc's libmvec: _ctiles'
+    floor_d / floor_f (compiled with ntklib's C kernels, same flags), called from
+    torch.get_num_threads() threads, each on its share of the entries, in its own chunk of
+    CHUNK / threads entries or in one flat pass per layer (the faster of the two); None where the
+    C kernels cannot be built here."""
+    lib = _ctiles.compiled(torch.zeros(1, dtype=dtype))
+    if lib is None:
+        return None
+    entries = N * (N + 1) // 2
+    threads = max(1, torch.get_num_threads())
+    share = -(-entries // threads)
+    fn = getattr(lib, "floor_" + ("d" if dtype == torch.float64 else "f"))
+    kind = ("relu", "erf", "step").index(activation)
+    best = math.inf
+    for chunk in (max(1, CHUNK // threads), share):
+        g = torch.Generator().manual_seed(1)
+        x = (torch.rand(threads, chunk, generator=g, dtype=torch.float64) * 1.98 - 0.99).to(dtype)
+        y = 1 - x * x
+        o1, o2 = torch.empty_like(x), torch.empty_like(x)
+        args = [[_ctiles.ptr(t[k]) for t in (x, y, o1, o2)] for k in range(threads)]
+
+        def part(k):
+            n = min(share, entries - k * share)
+            for _ in range(depth - 1):
+                fn(n, chunk, kind, *args[k])
+
+        with ThreadPoolExecutor(threads) as ex:
+
+            def run():
+                list(ex.map(part, range(threads)))
+
+            best = min(best, median_time(run, repeats)[0])
+    return best
+
+
 def _floor(activation, entries, depth, dtype, repeats, chunk):
     g = torch.Generator().manual_seed(1)
     x = (torch.rand(chunk, generator=g, dtype=torch.float64) * 1.98 - 0.99).to(dtype)
@@ -92,11 +145,12 @@ def _floor(activation, entries, depth, dtype, repeats, chunk):
         for _ in range(depth - 1):
             for k in range(full + (rest > 0)):
                 n = chunk if k < full else rest
-                if activation == "relu":
-                    torch.arccos(x[:n], out=o1[:n])
-                    torch.sqrt(y[:n], out=o2[:n])
-                else:
+                if activation == "erf":
                     torch.arcsin(x[:n], out=o1[:n])
+                else:  # relu: arccos and sqrt; step: arccos alone
+                    torch.arccos(x[:n], out=o1[:n])
+                    if activation == "relu":
+                        torch.sqrt(y[:n], out=o2[:n])
 
     return median_time(run, repeats)[0]
 
@@ -108,26 +162,36 @@ SIZES = {  # analytic (N, n_ref), fc (N, width, n_ref), cnn (N, N multi-output),
 }
 
 
+ANALYTIC_CASES = (  # (activation, kinds): step has a closed-form NNGP only (its derivative is 0)
+    ("relu", ("nngp", "ntk")),
+    ("erf", ("nngp", "ntk")),
+    ("step", ("nngp",)),
+)
+
+
 def analytic_section(scale):
-    """(a) nk.nngp / nk.ntk, relu and erf, depth 11, against the transcendental floor; checked
-    against the generic recursion (kernels._tiled(fused=False)) in float64 on the leading n_ref
-    inputs (the kernel is entrywise, so the leading block of k(X) is k(X[:n_ref]))."""
+    """(a) nk.nngp / nk.ntk (relu, erf) and nk.nngp (step), depth 11, against both transcendental
+    floors; checked against the generic recursion (kernels._tiled(fused=False)) in float64 on the
+    leading n_ref inputs (the kernel is entrywise, so the leading block of k(X) is
+    k(X[:n_ref]))."""
     (N, n_ref), depth, repeats = SIZES[scale]["analytic"], 11, SIZES[scale]["repeats"]
     rows = []
     X64 = torch.randn(N, 100, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    for act in ("relu", "erf"):
+    for act, kinds in ANALYTIC_CASES:
         refs = {
-            w: _tiled(X64[:n_ref], None, depth, act, BETA, w, fused=False) for w in (True, False)
+            k: _tiled(X64[:n_ref], None, depth, act, BETA, k == "ntk", fused=False) for k in kinds
         }
         for dt in ("float64", "float32"):
             dtype = getattr(torch, dt)
             X = X64.to(dtype)
             floor = transcendental_floor(act, N, depth, dtype, repeats)
-            for kind, fn in (("nngp", nk.nngp), ("ntk", nk.ntk)):
+            lib = libmvec_floor(act, N, depth, dtype, repeats)
+            for kind in kinds:
+                fn = nk.ntk if kind == "ntk" else nk.nngp
                 t, out = median_time(
                     lambda: fn(X, depth=depth, activation=act, beta=BETA, dtype=dtype), repeats
                 )
-                got, ref = out[:n_ref, :n_ref], refs[kind == "ntk"]
+                got, ref = out[:n_ref, :n_ref], refs[kind]
                 if dt == "float64":
                     err, worst = rounding_check(got, ref, X64[:n_ref], depth, TOL[dt])
                 else:  # normwise: erf's kernels cross zero off the diagonal (|ref| down to 6e-5
@@ -145,6 +209,8 @@ def analytic_section(scale):
                         time_s=t,
                         floor_s=floor,
                         ratio=t / floor,
+                        floor_lib_s=lib,
+                        ratio_lib=None if lib is None else t / lib,
                         err=err,
                         err_over_tol=worst,
                         n_ref=n_ref,

@@ -1,4 +1,5 @@
-"""Compiled tile kernels of the relu and erf families (private to _fused; see its docstring).
+"""Compiled tile kernels of the relu, erf and step families (private to _fused and _step; see
+_fused's docstring), and the loop of the benchmark's libmvec floor (benchmarks/floors.py).
 
 One C function per family and dtype runs all layers of a tile row by row: a row of the tile (and of
 sig / tau) stays in L1 while every layer updates it, each entry read and written once per layer
@@ -6,7 +7,10 @@ with no temporaries, and gcc vectorises the row loop with glibc's libmvec arccos
 most 4 ulp) and sqrt.  Built once per machine with the system C compiler (CC, else cc; 0.5 s) into
 $XDG_CACHE_HOME/ntklib or ~/.cache/ntklib, named by a hash of the source and flags; `compiled`
 gives None where that fails (no compiler, no AVX2, not x86-64 Linux, an unwritable cache) or with
-COMPILED = False, and _fused then runs its torch code.
+COMPILED = False, and _fused then runs its torch code.  `floor_d` / `floor_f` do only the
+transcendental work (arccos + sqrt, or arcsin, per entry) with the same libmvec calls, so that the
+benchmark can show how far the kernels are from the fastest elementwise code available here.
+`empty` allocates the kernels' output with its pages advised huge.
 """
 
 from __future__ import annotations
@@ -94,6 +98,41 @@ void erf_SUF(long ti, long tj, long L1, int theta, int diag, REAL c0, REAL *rho,
         }
     }
 }
+/* step family, NNGP: nu = -rho^(1) (tile, overwritten); layer l < L1 - 1: nu <- clamp(a arccos(nu)
+   + b) (a, b: the normalised -w2 s^2/(2 pi c), -b2/c, c the layers' common variance); the last
+   layer writes al arccos(nu) + bl (w2 s^2/(2 pi), b2) into out. */
+void step_SUF(long ti, long tj, long L1, int diag, REAL a, REAL b, REAL al, REAL bl, REAL *nu,
+              REAL *out, long ldo) {
+    for (long i = 0; i < ti; i++) {
+        REAL *n = nu + i * tj, *o = out + i * ldo;
+        for (long l = 0; l < L1 - 1; l++) {
+            for (long j = 0; j < tj; j++) {
+                const REAL y = a * ACOS(n[j]) + b;
+                n[j] = CLAMP(y);
+            }
+            if (diag) n[i] = -1;
+        }
+        for (long j = 0; j < tj; j++) o[j] = al * ACOS(n[j]) + bl;
+    }
+}
+
+/* The benchmark's libmvec floor (benchmarks/floors.py): n entries of arccos and sqrt (kind 0),
+   arcsin (1) or arccos (2), cycling over chunk-long buffers: no arithmetic beyond the calls. */
+void floor_SUF(long n, long chunk, int kind, const REAL *x, const REAL *y, REAL *o1, REAL *o2) {
+    for (long s = 0; s < n; s += chunk) {
+        const long m = n - s < chunk ? n - s : chunk;
+        if (kind == 0) {
+            for (long j = 0; j < m; j++) {
+                o1[j] = ACOS(x[j]);
+                o2[j] = SQRT(y[j]);
+            }
+        } else if (kind == 1) {
+            for (long j = 0; j < m; j++) o1[j] = ASIN(x[j]);
+        } else {
+            for (long j = 0; j < m; j++) o1[j] = ACOS(x[j]);
+        }
+    }
+}
 #undef CLAMP
 """
 _C_SOURCE = "".join(
@@ -135,6 +174,8 @@ def _build():
         head = [L, L, L, I, I]  # ti, tj, L1, theta, diag
         getattr(so, "relu_" + suf).argtypes = head + [I, real, P, P, P, L] + [P] * 4 + [L, L, P]
         getattr(so, "erf_" + suf).argtypes = head + [real, P, P, P, L, P, P, P, L, L]
+        getattr(so, "step_" + suf).argtypes = [L, L, L, I] + [real] * 4 + [P, P, L]
+        getattr(so, "floor_" + suf).argtypes = [L, L, I, P, P, P, P]
     return so
 
 
@@ -149,6 +190,33 @@ def compiled(x):
 
 
 COMPILED = True  # False: always the torch code (tests compare the two)
+
+
+_MADV_HUGEPAGE = 14  # Linux
+_LIBC: list = []  # [libc's madvise or None]
+
+
+def empty(N, M, like):
+    """torch.empty((N, M)) like `like`, its pages advised huge (madvise(MADV_HUGEPAGE)) on Linux
+    CPUs from 4 MiB: the first write of each 4 KiB page of a fresh allocation is a page fault, which
+    here (a VM) costs ~3.5 us; a float64 4000 x 4000 output took 61-145 ms to fill the first time
+    against 12-35 ms advised.  Where that fails the tensor is returned as is."""
+    out = torch.empty(N, M, dtype=like.dtype, device=like.device)
+    size = out.numel() * out.element_size()
+    if out.device.type != "cpu" or size < 1 << 22 or not sys.platform.startswith("linux"):
+        return out
+    if not _LIBC:
+        try:
+            fn = ctypes.CDLL(None).madvise
+            fn.argtypes, fn.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+        except (OSError, AttributeError):
+            fn = None
+        _LIBC.append(fn)
+    if _LIBC[0] is not None:
+        p = out.data_ptr()
+        start = -(-p // 4096) * 4096
+        _LIBC[0](start, (p + size - start) // 4096 * 4096, _MADV_HUGEPAGE)  # advice: result unused
+    return out
 
 
 def ptr(t, col=0):

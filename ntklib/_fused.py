@@ -1,8 +1,8 @@
 """Fused tile evaluation of the infinite-width recursions for the closed-form activation families.
 
 Private to kernels.py.  `_tiled` there evaluates Sigma^(L) or Theta^(L) tile by tile, all layers of
-a tile while it sits in cache.  For two families with closed-form duals it hands the tile to this
-module, which does the same arithmetic with constants folded into per-row vectors:
+a tile while it sits in cache.  For two families with closed-form duals (and s step(x), _step.py)
+it hands the tile to this module, which does the same arithmetic with constants in row vectors:
 
 * piecewise-linear ("relu family"): sigma(x) = p relu(x) + n relu(-x) + h with p + n != 0 (relu,
   scaled and normalized relu, abs, leaky relu).  With P = p + n and (u, v) ~ N(0, [[a, c], [c, b]]),
@@ -50,7 +50,7 @@ triangle): compiled relu NNGP/NTK 0.74/0.65x (float64), 0.75/0.79x (float32), er
 threads, each taking the next tile when it is free (a core busy with another process slows one
 thread, not half of the tiles), with one intra-op thread each, since fork-joining two threads for
 every small per-tile operation costs more than it gains.  Other devices run the torch code in one
-thread.
+thread.  The output's pages are advised huge (_ctiles.empty: fewer page faults, measured there).
 
 A family is recognised by behaviour, through Activation's public interface only: the function is
 probed against the family's form and its closed-form duals against the formulas above, at a few
@@ -75,7 +75,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import _ctiles
+from . import _ctiles, _step
 
 # Probe points for recognising a family: inputs of sigma, and (a, b, c) for the duals.
 _PROBE_X = (-2.3, -1.0, -0.4, 0.0, 0.3, 1.0, 1.7, 3.1)
@@ -167,7 +167,7 @@ def family(act):
         return _CACHE[act]
     except (KeyError, TypeError):
         pass
-    fam = _probe(act)
+    fam = _probe(act) or _step.probe(act)
     try:
         _CACHE[act] = fam
     except TypeError:
@@ -566,11 +566,11 @@ def fused_tiled(fam, X, Y, depth, qx, qy, w2, b2, want_theta, tile):
     it, so the result does not depend on the scheduling."""
     sym = Y is None
     N, M = X.shape[0], (X if sym else Y).shape[0]
-    out = torch.empty(N, M, dtype=X.dtype, device=X.device)
-    if fam.kind == "relu":
-        vec, run = relu_prepare(fam, X, Y, qx, qy, w2, b2), relu_tiles
-    else:
-        vec, run = erf_prepare(fam, X, Y, qx, qy, w2, b2), erf_tiles
+    out = _ctiles.empty(N, M, X)  # pages advised huge: fewer page faults
+    prep, run = {"relu": (relu_prepare, relu_tiles), "erf": (erf_prepare, erf_tiles)}.get(
+        fam.kind, (_step.prepare, _step.tiles)
+    )
+    vec = prep(fam, X, Y, qx, qy, w2, b2)
     tiles = _tiles(N, M, tile, sym)
     n = _workers(X, len(tiles))
     if n == 1:

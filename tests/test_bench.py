@@ -56,6 +56,8 @@ def test_report_marks_a_failed_check():
         time_s=1.0,
         floor_s=1.0,
         ratio=1.0,
+        floor_lib_s=None,
+        ratio_lib=None,
         err=1e-15,
         err_over_tol=0.5,
     )
@@ -67,3 +69,20 @@ def test_report_marks_a_failed_check():
     lines, ok = run.report(bad)
     assert not ok and any("FAIL" in line for line in lines)
     assert not run.report(dict(good, fc={"error": "timeout"}))[1]
+    assert any("n/a" in line for line in lines)
+    lib = dict(a, floor_lib_s=0.5, ratio_lib=2.0)
+    lines, ok = run.report(dict(good, analytic={"rows": [lib]}))
+    assert ok and any("met/MISSED" in line for line in lines)
+
+
+def test_libmvec_floor_runs_or_says_not_available(monkeypatch):
+    """Property: the libmvec floor gives a positive time for every analytic case where the C
+    kernels build, and None where they cannot (no compiler): the report then prints n/a."""
+    from ntklib import _ctiles
+
+    for act, _ in floors.ANALYTIC_CASES:
+        for dtype in (torch.float64, torch.float32):
+            t = floors.libmvec_floor(act, 50, 3, dtype, 1)
+            assert t is None if _ctiles.compiled(torch.zeros(1, dtype=dtype)) is None else t > 0
+    monkeypatch.setattr(_ctiles, "COMPILED", False)
+    assert floors.libmvec_floor("relu", 50, 3, torch.float64, 1) is None

@@ -576,6 +576,80 @@ def test_fused_family_recognition():
         assert family(nk.get_activation(act)) is None
 
 
+def _step_nngp_reference(X, Y, depth, beta, s=1.0):
+    """Sigma^(L) of s step(x) by the textbook recursion, pair by pair in numpy float64:
+    E[step(u) step(v)] = P(u > 0, v > 0) = (pi - arccos rho)/(2 pi) (Sheppard's formula), rho = 1
+    where a variance is 0 (ntklib's convention for zero-norm inputs), and rho(x, x) = 1 on the
+    diagonal of a symmetric call (the kernel of an input with itself)."""
+    sym = Y is None
+    X = X.numpy()
+    Y = X if sym else Y.numpy()
+    w2, b2 = 1 - beta**2, beta**2
+    S = w2 * (X @ Y.T) / X.shape[1] + b2
+    qx = w2 * (X * X).sum(1) / X.shape[1] + b2
+    qy = w2 * (Y * Y).sum(1) / Y.shape[1] + b2
+    for _ in range(depth - 1):
+        d = np.sqrt(np.outer(qx, qy))
+        rho = np.ones_like(S)
+        np.divide(S, d, out=rho, where=d > 0)
+        rho = np.clip(rho, -1, 1)
+        if sym:
+            np.fill_diagonal(rho, 1.0)
+        S = w2 * s * s * (math.pi - np.arccos(rho)) / (2 * math.pi) + b2
+        qx = np.full_like(qx, w2 * s * s / 2 + b2)
+        qy = np.full_like(qy, w2 * s * s / 2 + b2)
+    return torch.from_numpy(S)
+
+
+def test_step_nngp_fused_path_matches_sheppard_recursion(monkeypatch):
+    """Property: the step family (s step(x)) takes the fused path (ntklib/_step.py), and its NNGP,
+    compiled and torch code, several tiles, with and without Y, depths 2..5, beta 0 and 0.4, equals
+    the pairwise numpy recursion of Sheppard's formula (_step_nngp_reference) to 1e-12 widened by
+    the arccos rounding argument, zero-norm inputs included at beta = 0 (rho = 1 there); the NTK
+    equals the NNGP (the derivative dual is 0); k(X) is exactly symmetric; float32 within 1e-3 of
+    the largest entry.  An Activation named step whose dual is off by 1e-3 is not taken for the
+    family.  No near-duplicate inputs (nor two zero inputs at beta > 0): step's correlation map
+    has 1 - rho' ~ sqrt(1 - rho) at rho -> 1, so a rounding d of the first-layer correlation grows
+    like d^(1/2^(L-1)) (any two evaluations of
+    such a pair differ by ~2e-5 at depth 3), beyond any rounding tolerance."""
+    from ntklib import _ctiles, _fused
+    from ntklib.kernels import _tiled
+
+    assert _fused.family(nk.get_activation("step")).kind == "step"
+    assert _fused.family(nk.scaled("step", 1.7)).p == pytest.approx(1.7, rel=1e-15)
+    step = nk.get_activation("step")
+    impostor = nk.Activation(
+        "step",
+        step,
+        dual=lambda a, b, c: 1.001 * step.dual(a, b, c),
+        dual_deriv=step.dual_deriv,
+        mean=step.mean,
+    )
+    assert _fused.family(impostor) is None
+    X0, Y0 = randn(70, 5, seed=54), randn(23, 5, seed=55)
+    X, Y = X0.clone(), Y0.clone()
+    X[7], X[65], Y[3] = 0.0, 0.0, 0.0  # zero-norm only at beta = 0 (else two are duplicates)
+    for compiled in (True, False):
+        monkeypatch.setattr(_ctiles, "COMPILED", compiled)
+        for act, s in (("step", 1.0), (nk.scaled("step", 1.7), 1.7)):
+            for beta, X, Y in ((0.0, X, Y), (0.4, X0, Y0)):
+                for depth in range(2, 6):
+                    for YY in (None, Y):
+                        ref = _step_nngp_reference(X, YY, depth, beta, s)
+                        tol = _rounding_tol(X, YY, depth)
+                        got = _tiled(X, YY, depth, act, beta, False, tile=32)
+                        assert_close_within(got, ref, tol)
+                        assert torch.equal(_tiled(X, YY, depth, act, beta, True, tile=32), got)
+                        if YY is None:
+                            assert torch.equal(got, got.T)
+                        g32 = _tiled(
+                            X.float(), None if YY is None else YY.float(), depth, act, beta, False
+                        )
+                        assert float((g32.double() - ref).abs().max()) <= 1e-3 * float(
+                            ref.abs().max()
+                        )
+
+
 def test_jacot2018_parametrization_is_the_papers_network_and_the_stated_rescaling():
     """Property: parametrization="jacot2018" (z = W a/sqrt(n) + beta_p b, Jacot et al. 2018 §2)
     equals the rescaling of CONVENTIONS.md §1.5 computed with the balanced recursion,
